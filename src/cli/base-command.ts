@@ -1,0 +1,145 @@
+import {Command, Flags, type Interfaces} from '@oclif/core';
+import {ConvergeTimeoutError, InputError} from '../errors.js';
+import type {OutputFormat} from '../ui/output.js';
+import {parseDuration} from './duration.js';
+
+/** Exit codes, as the README documents them. */
+export const EXIT = {ok: 0, failed: 1, usage: 2, timedOut: 3} as const;
+
+const duration = Flags.custom<number>({
+  parse: async (input) => {
+    try {
+      return parseDuration(input);
+    } catch (err) {
+      throw new InputError((err as Error).message);
+    }
+  },
+});
+
+/**
+ * The flags every command shares. This module must stay light: it is loaded for --help, so it
+ * imports neither @kubernetes/client-node nor ink; commands load those inside run().
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    kubeconfig: Flags.string({
+      description: 'Kubeconfig file(s), several joined with ":". [default: $KUBECONFIG, else ~/.kube/config]',
+      helpGroup: 'FLEET',
+    }),
+    context: Flags.string({
+      description: 'A kubeconfig context in the fleet. Repeat for each cluster, most preferred first. [default: $SUPERSKYRAY_CONTEXTS, else the fleet file]',
+      multiple: true,
+      multipleNonGreedy: true,
+      helpGroup: 'FLEET',
+    }),
+    fleet: Flags.string({
+      description: 'A fleet file listing the contexts. [default: $SUPERSKYRAY_FLEET, else ~/.config/kubectl-superskyray/fleet.yaml]',
+      helpGroup: 'FLEET',
+    }),
+    namespace: Flags.string({char: 'n', description: 'The namespace of the Ray app.', helpGroup: 'FLEET'}),
+    output: Flags.option({
+      char: 'o',
+      options: ['table', 'wide', 'json', 'yaml'] as const,
+      default: 'table' as const,
+      description: 'Output format.',
+      helpGroup: 'OUTPUT',
+    })(),
+    verbose: Flags.boolean({char: 'v', description: 'Say more, and show stack traces on errors.', helpGroup: 'OUTPUT'}),
+    timeout: duration({
+      description: 'How long to wait for the whole command, e.g. 90s or 5m; 0 waits forever.',
+      default: 300_000,
+      defaultHelp: async () => '5m',
+      helpGroup: 'TIMING',
+    }),
+    'request-timeout': duration({
+      description: 'How long to wait for one API request; 0 waits forever.',
+      default: 30_000,
+      defaultHelp: async () => '30s',
+      helpGroup: 'TIMING',
+    }),
+  };
+
+  protected flags!: Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+  protected args!: Interfaces.InferredArgs<T['args']>;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const {args, flags} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as unknown as typeof BaseCommand).baseFlags,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as typeof this.flags;
+    this.args = args as typeof this.args;
+  }
+
+  protected get outputFormat(): OutputFormat {
+    return this.flags.output;
+  }
+
+  /** A signal that fires when --timeout runs out. */
+  protected deadline(): AbortSignal | undefined {
+    return this.flags.timeout > 0 ? AbortSignal.timeout(this.flags.timeout) : undefined;
+  }
+
+  /** Opens the fleet the flags and environment name. Loads the Kubernetes client only now. */
+  protected async openFleet() {
+    const {Fleet} = await import('../kube/fleet.js');
+    return Fleet.open({
+      contexts: this.flags.context,
+      fleetFile: this.flags.fleet,
+      kubeconfig: this.flags.kubeconfig,
+      env: process.env,
+      requestTimeoutMs: this.flags['request-timeout'],
+      userAgent: `${this.config.name}/${this.config.version}`,
+    });
+  }
+
+  /** Results go to stdout; progress and warnings go to stderr, so -o json stays parseable. */
+  protected print(text: string): void {
+    process.stdout.write(text);
+  }
+
+  protected say(text: string): void {
+    process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Every failure becomes one line on stderr and an exit code; a stack trace only with -v. */
+  protected override async catch(err: Error & {exitCode?: number}): Promise<void> {
+    const oclif = (err as {oclif?: {exit?: number}}).oclif;
+    if ((err as {code?: string}).code === 'EEXIT' && oclif?.exit !== undefined) {
+      process.exitCode = oclif.exit;
+      return;
+    }
+    const verbose = this.argv.includes('-v') || this.argv.includes('--verbose');
+    const {code, message} = describeFailure(err, this.id ?? '');
+    process.stderr.write(`error: ${message}\n`);
+    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = code;
+  }
+}
+
+function withFix(message: string, fix: string | undefined): string {
+  return fix ? `${message}; ${fix}` : message;
+}
+
+/** oclif wraps a flag's own parse error as "Parsing --flag \n\t<error>\nSee more help with --help". */
+function oneLine(message: string): string {
+  const wrapped = /^Parsing (--\S+)\s*\n\t([^\n]*)/.exec(message);
+  if (wrapped) return `${wrapped[1]}: ${wrapped[2]}`;
+  return message.split('\n').map((line) => line.trim()).find((line) => line !== '') ?? message;
+}
+
+export function describeFailure(err: Error, commandId: string): {code: number; message: string} {
+  const help = `(see "kubectl superskyray ${commandId.replaceAll(':', ' ')} --help")`;
+  if (err instanceof InputError) {
+    const message = oneLine(err.message);
+    return {code: EXIT.usage, message: message === err.message ? withFix(message, err.fix) : `${message} ${help}`};
+  }
+  if (err instanceof ConvergeTimeoutError) return {code: EXIT.timedOut, message: err.message};
+  // oclif's parse errors: bad flags, bad values, missing or extra arguments.
+  if ('parse' in err) return {code: EXIT.usage, message: `${oneLine(err.message)} ${help}`};
+  if (err.name === 'KubeError') return {code: EXIT.failed, message: withFix(err.message, (err as {fix?: string}).fix)};
+  return {code: EXIT.failed, message: err.message};
+}

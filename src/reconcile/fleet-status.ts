@@ -1,0 +1,78 @@
+import type {ClusterClient} from '../kube/client.js';
+import {KubeError, normaliseError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES} from '../kube/resources.js';
+import type {KubeObject, Node, Pod} from '../kube/types.js';
+import {summariseCapacity, type CapacitySummary} from '../placement/capacity.js';
+
+/**
+ * Ready: every question answered. Degraded: reachable, but some of it could not be read (RBAC, say).
+ * Unreachable: no answer at all. Unauthorized: the server refused our credentials.
+ */
+export type ClusterState = 'Ready' | 'Degraded' | 'Unreachable' | 'Unauthorized';
+
+export interface ClusterProblem {
+  reason: string;
+  message: string;
+  fix?: string;
+}
+
+export interface ClusterStatus {
+  context: string;
+  server: string;
+  state: ClusterState;
+  /** Why the cluster is not Ready; the first problem decides the state. */
+  problems: ClusterProblem[];
+  version?: string;
+  /** The UID of the kube-system Namespace: the same cluster whatever a context calls it. */
+  clusterId?: string;
+  capacity?: CapacitySummary;
+}
+
+export interface FleetStatus {
+  clusters: ClusterStatus[];
+}
+
+export const KUBE_SYSTEM = 'kube-system';
+
+function problemOf(err: KubeError): ClusterProblem {
+  return {reason: err.reason, message: err.detail, fix: err.fix};
+}
+
+/** Asks one cluster who it is and how full it is. Never throws: every failure is part of the answer. */
+export async function observeCluster(client: ClusterClient, signal?: AbortSignal): Promise<ClusterStatus> {
+  const status: ClusterStatus = {context: client.context, server: client.server, state: 'Ready', problems: []};
+  const settle = <T>(p: Promise<T>) =>
+    p.then(
+      (value) => ({value, error: undefined}),
+      (err: unknown) => ({value: undefined, error: normaliseError(err, {context: client.context})}),
+    );
+  const [version, kubeSystem, nodes, pods] = await Promise.all([
+    settle(client.version(signal)),
+    settle(client.get<KubeObject>(RESOURCES.namespaces, KUBE_SYSTEM, undefined, signal)),
+    settle(client.list<Node>(RESOURCES.nodes, {signal})),
+    settle(client.list<Pod>(RESOURCES.pods, {fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', signal})),
+  ]);
+
+  const first = version.error ?? kubeSystem.error ?? nodes.error ?? pods.error;
+  if (first?.unreachable || first?.reason === 'Aborted') {
+    return {...status, state: 'Unreachable', problems: [problemOf(first)]};
+  }
+  if (first?.code === 401) {
+    return {...status, state: 'Unauthorized', problems: [problemOf(first)]};
+  }
+  for (const result of [version, kubeSystem, nodes, pods]) {
+    if (result.error) status.problems.push(problemOf(result.error));
+  }
+  if (status.problems.length > 0) status.state = 'Degraded';
+  status.version = version.value?.gitVersion;
+  status.clusterId = kubeSystem.value?.metadata?.uid;
+  if (nodes.value && pods.value) status.capacity = summariseCapacity(nodes.value.items, pods.value.items);
+  return status;
+}
+
+/** Observes every cluster of the fleet at once. One slow or dead cluster does not hold up the report of the others beyond its timeout. */
+export async function fleetStatus(fleet: Fleet, signal?: AbortSignal): Promise<FleetStatus> {
+  const clusters = await Promise.all(fleet.clusters.map((client) => observeCluster(client, signal)));
+  return {clusters};
+}

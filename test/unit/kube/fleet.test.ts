@@ -1,0 +1,106 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {InputError} from '../../../src/errors.js';
+import {Fleet, defaultFleetFile, resolveFleet} from '../../../src/kube/fleet.js';
+import {tempDir, writeKubeconfig} from '../../support/kubeconfig.js';
+
+function fleetFile(content: string): string {
+  const file = path.join(tempDir(), 'fleet.yaml');
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+describe('resolveFleet', () => {
+  const home = tempDir();
+  const env = {HOME: home};
+
+  it.each([
+    {name: '--context flags, in order', inputs: {contexts: ['onprem', 'cloud'], env}, contexts: ['onprem', 'cloud'], source: '--context'},
+    {
+      name: 'flags win over the environment',
+      inputs: {contexts: ['cloud'], env: {...env, SUPERSKYRAY_CONTEXTS: 'onprem'}},
+      contexts: ['cloud'],
+      source: '--context',
+    },
+    {
+      name: 'SUPERSKYRAY_CONTEXTS, commas and spaces',
+      inputs: {env: {...env, SUPERSKYRAY_CONTEXTS: ' onprem, cloud  edge '}},
+      contexts: ['onprem', 'cloud', 'edge'],
+      source: 'SUPERSKYRAY_CONTEXTS',
+    },
+    {
+      name: 'the environment wins over a fleet file',
+      inputs: {fleetFile: fleetFile('contexts: [a]'), env: {...env, SUPERSKYRAY_CONTEXTS: 'b'}},
+      contexts: ['b'],
+      source: 'SUPERSKYRAY_CONTEXTS',
+    },
+  ])('$name', ({inputs, contexts, source}) => {
+    const spec = resolveFleet(inputs);
+    expect(spec.contexts).toEqual(contexts);
+    expect(spec.source).toBe(source);
+  });
+
+  it('reads a fleet file given by --fleet, names and {name} entries alike, and resolves its kubeconfig beside it', () => {
+    const file = fleetFile('contexts:\n  - onprem\n  - name: cloud\nkubeconfig: ./kc.yaml\n');
+    expect(resolveFleet({fleetFile: file, env})).toEqual({
+      contexts: ['onprem', 'cloud'],
+      source: 'fleet file',
+      file,
+      kubeconfig: path.join(path.dirname(file), 'kc.yaml'),
+    });
+  });
+
+  it('reads a fleet file from SUPERSKYRAY_FLEET', () => {
+    const file = fleetFile('contexts: [x, y]');
+    expect(resolveFleet({env: {...env, SUPERSKYRAY_FLEET: file}}).contexts).toEqual(['x', 'y']);
+  });
+
+  it('reads the default fleet file when it exists', () => {
+    const configHome = tempDir();
+    const file = defaultFleetFile({XDG_CONFIG_HOME: configHome});
+    fs.mkdirSync(path.dirname(file), {recursive: true});
+    fs.writeFileSync(file, 'contexts: [only]');
+    expect(resolveFleet({env: {XDG_CONFIG_HOME: configHome}}).contexts).toEqual(['only']);
+  });
+
+  it.each([
+    {name: 'nothing set', inputs: {env}, message: /no fleet is set/},
+    {name: 'a missing fleet file', inputs: {fleetFile: '/nonexistent/fleet.yaml', env}, message: /fleet file \/nonexistent\/fleet.yaml does not exist/},
+    {name: 'a context named twice', inputs: {contexts: ['a', 'a'], env}, message: /context "a" is named twice in --context/},
+    {name: 'an unknown field', inputs: {fleetFile: fleetFile('contexts: [a]\nclusters: [b]'), env}, message: /unknown field "clusters"/},
+    {name: 'an entry of the wrong shape', inputs: {fleetFile: fleetFile('contexts: [[a]]'), env}, message: /contexts\[0\] must be a context name/},
+    {name: 'an empty list', inputs: {fleetFile: fleetFile('contexts: []'), env}, message: /"contexts" must be a non-empty list/},
+    {name: 'broken YAML', inputs: {fleetFile: fleetFile('contexts: [a'), env}, message: /cannot be read/},
+  ])('rejects $name with an InputError', ({inputs, message}) => {
+    expect(() => resolveFleet(inputs)).toThrow(InputError);
+    expect(() => resolveFleet(inputs)).toThrow(message);
+  });
+
+  it('never falls back to the contexts of the kubeconfig', () => {
+    const kubeconfig = writeKubeconfig([{name: 'prod', server: 'https://127.0.0.1:1'}]);
+    expect(() => Fleet.open({kubeconfig, env})).toThrow(/no fleet is set/);
+  });
+});
+
+describe('Fleet.open', () => {
+  it('builds one client per context, in fleet order, with each context server', () => {
+    const kubeconfig = writeKubeconfig([
+      {name: 'onprem', server: 'https://127.0.0.1:6443'},
+      {name: 'cloud', server: 'https://127.0.0.1:7443'},
+    ]);
+    const fleet = Fleet.open({contexts: ['cloud', 'onprem'], kubeconfig, env: {}});
+    expect(fleet.clusters.map((c) => [c.context, c.server])).toEqual([
+      ['cloud', 'https://127.0.0.1:7443'],
+      ['onprem', 'https://127.0.0.1:6443'],
+    ]);
+  });
+
+  it('uses the kubeconfig a fleet file names when neither --kubeconfig nor KUBECONFIG is set', () => {
+    const dir = tempDir();
+    writeKubeconfig([{name: 'edge', server: 'https://127.0.0.1:8443'}], dir);
+    const file = path.join(dir, 'fleet.yaml');
+    fs.writeFileSync(file, 'contexts: [edge]\nkubeconfig: kubeconfig\n');
+    expect(Fleet.open({fleetFile: file, env: {HOME: tempDir()}}).clusters[0]?.server).toBe('https://127.0.0.1:8443');
+  });
+});
