@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// Median wall time of `kubectl-superskyray --help` against bare `node -e 0`, as a ratio.
+// Target: at most 2.5x. Needs a build (npm run build) so that the oclif manifest exists.
+import {spawnSync} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
+import * as path from 'node:path';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const runJs = path.join(repo, 'bin', 'run.js');
+if (!existsSync(path.join(repo, 'oclif.manifest.json'))) {
+  console.error('bench:startup: run "npm run build" first (the oclif manifest is missing)');
+  process.exit(2);
+}
+
+const runs = Number(process.env.BENCH_RUNS ?? 21);
+const commands = {
+  'node -e 0': [process.execPath, ['-e', '0']],
+  'kubectl-superskyray --help': [process.execPath, [runJs, '--help']],
+  'kubectl-superskyray status --help': [process.execPath, [runJs, 'status', '--help']],
+};
+
+function timeOnce([file, args]) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(file, args, {stdio: ['ignore', 'ignore', 'inherit']});
+  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
+for (const command of Object.values(commands)) timeOnce(command); // warm the file cache
+for (let i = 0; i < runs; i++) {
+  // Interleaved, so that a burst of load on the machine hits every command alike.
+  for (const [name, command] of Object.entries(commands)) samples[name].push(timeOnce(command));
+}
+
+const base = median(samples['node -e 0']);
+console.log(`runs: ${runs} each, interleaved`);
+for (const [name, values] of Object.entries(samples)) {
+  const m = median(values);
+  console.log(`${name.padEnd(36)} median ${m.toFixed(1).padStart(7)} ms   ${(m / base).toFixed(2)}x bare node`);
+}
+const ratio = median(samples['kubectl-superskyray --help']) / base;
+console.log(`ratio (--help / node -e 0): ${ratio.toFixed(2)} (target <= 2.5)`);
