@@ -117,8 +117,9 @@ export class ClusterClient {
         if (attempt >= this.retry.attempts || !isRetryable(err, idempotent)) throw err;
         try {
           await sleep(retryDelayMs(err, attempt, this.retry), req.signal);
-        } catch {
-          throw new KubeError({reason: 'Aborted', message: 'the request was cancelled', ...where, cause: err});
+        } catch (reason) {
+          // The caller gave up (or its deadline passed) while we waited to retry.
+          throw normaliseError(reason, where);
         }
       }
     }

@@ -139,6 +139,16 @@ describe('kubectl superskyray status', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(onprem.requests.length).toBe(before);
   });
+  it('runs through kubectl when kubectl-superskyray is on the PATH', async () => {
+    const bin = tempDir();
+    fs.symlinkSync(RUN_JS, path.join(bin, 'kubectl-superskyray'));
+    const result = await run('kubectl', ['superskyray', 'status', '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'restricted'], {
+      PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^onprem\s+Ready\s+v1\.35\.1/m);
+    expect(result.stdout).toMatch(/^restricted\s+Degraded/m);
+  });
 });
 
 describe('the plugin as kubectl sees it', () => {
@@ -147,6 +157,18 @@ describe('the plugin as kubectl sees it', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('$ kubectl superskyray [COMMAND]');
     expect(result.stdout).toMatch(/^\s+status\s+Show every cluster of the fleet/m);
+  });
+
+  it('shows help for "help COMMAND", as kubectl does', async () => {
+    const result = await cli(['help', 'status']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('$ kubectl superskyray status');
+  });
+
+  it('rejects an unknown command with one line and exit 2', async () => {
+    const result = await cli(['stauts']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: unknown command "stauts" for "kubectl superskyray"; the commands are: status (see "kubectl superskyray --help")\n');
   });
 
   it('does not load the Kubernetes client or ink for --help', async () => {
@@ -159,14 +181,5 @@ describe('the plugin as kubectl sees it', () => {
     expect(imports).toContain('/dist/commands/status.js');
     expect(imports).not.toContain('@kubernetes/client-node');
     expect(imports).not.toMatch(/node_modules\/ink\//);
-  });
-
-  it('runs through kubectl when kubectl-superskyray is on the PATH', async () => {
-    const bin = tempDir();
-    fs.symlinkSync(RUN_JS, path.join(bin, 'kubectl-superskyray'));
-    const result = await run('kubectl', ['superskyray', 'status', '--help'], {PATH: `${bin}${path.delimiter}${process.env.PATH}`});
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('$ kubectl superskyray status');
   });
 });
