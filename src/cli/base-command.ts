@@ -22,6 +22,8 @@ const duration = Flags.custom<number>({
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
+    // A flag with a short form goes first in its group: oclif's help misaligns the group otherwise.
+    namespace: Flags.string({char: 'n', description: 'The namespace of the Ray app.', helpGroup: 'FLEET'}),
     kubeconfig: Flags.string({
       description: 'Kubeconfig file(s), several joined with ":". [default: $KUBECONFIG, else ~/.kube/config]',
       helpGroup: 'FLEET',
@@ -36,7 +38,6 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'A fleet file listing the contexts. [default: $SUPERSKYRAY_FLEET, else ~/.config/kubectl-superskyray/fleet.yaml]',
       helpGroup: 'FLEET',
     }),
-    namespace: Flags.string({char: 'n', description: 'The namespace of the Ray app.', helpGroup: 'FLEET'}),
     output: Flags.option({
       char: 'o',
       options: ['table', 'wide', 'json', 'yaml'] as const,

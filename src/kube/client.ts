@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import {errorFromResponse, KubeError, normaliseError} from './errors.js';
 import {Limiter} from './limiter.js';
 import {collectionPath, describeObject, objectPath, type ResourceType} from './resources.js';
-import {DEFAULT_RETRY, isRetryable, retryDelayMs, sleep, type RetryPolicy} from './retry.js';
+import {DEFAULT_RETRY, mayRetry, retryDelayMs, sleep, type RetryPolicy} from './retry.js';
 import type {KubeList, KubeObject, ServerVersion, WatchEvent} from './types.js';
 
 /** Supplies one context's credentials. Each context has its own, so no token ever goes to another cluster. */
@@ -114,7 +114,7 @@ export class ClusterClient {
         return (res.body.length === 0 ? undefined : JSON.parse(res.body.toString('utf8'))) as T;
       } catch (thrown) {
         const err = normaliseError(thrown, where);
-        if (attempt >= this.retry.attempts || !isRetryable(err, idempotent)) throw err;
+        if (!mayRetry(err, attempt, idempotent, this.retry)) throw err;
         try {
           await sleep(retryDelayMs(err, attempt, this.retry), req.signal);
         } catch (reason) {

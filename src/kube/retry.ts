@@ -3,6 +3,11 @@ import type {KubeError} from './errors.js';
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   attempts: number;
+  /**
+   * Attempts in all when requests time out. Each one already waited the whole request timeout, so
+   * retrying as often as a quick failure would keep a user waiting minutes on a dead cluster.
+   */
+  timeoutAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
   /** The longest Retry-After we wait for; a server asking for more gets this. */
@@ -11,6 +16,7 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 5,
+  timeoutAttempts: 2,
   baseDelayMs: 100,
   maxDelayMs: 5_000,
   maxRetryAfterMs: 30_000,
@@ -31,6 +37,13 @@ export function isRetryable(err: KubeError, idempotent: boolean): boolean {
   if (!idempotent) return false;
   if (err.code !== undefined) return err.code >= 500 && err.code !== 501;
   return err.reason === 'ConnectionReset' || err.reason === 'Timeout';
+}
+
+/** Whether another attempt may follow attempt number `attempt`, which failed with `err`. */
+export function mayRetry(err: KubeError, attempt: number, idempotent: boolean, policy: RetryPolicy): boolean {
+  const waitedOut = err.code === undefined && err.reason === 'Timeout';
+  const limit = waitedOut ? Math.min(policy.timeoutAttempts, policy.attempts) : policy.attempts;
+  return attempt < limit && isRetryable(err, idempotent);
 }
 
 /**
