@@ -111,7 +111,7 @@ export class ClusterClient {
       try {
         const res = await this.limiter.run(() => this.send(req));
         if (res.status >= 400) throw errorFromResponse(res.status, res.body, res.headers, where);
-        return (res.body.length === 0 ? undefined : JSON.parse(res.body.toString('utf8'))) as T;
+        return decodeJson<T>(res, where);
       } catch (thrown) {
         const err = normaliseError(thrown, where);
         if (!mayRetry(err, attempt, idempotent, this.retry)) throw err;
@@ -355,6 +355,21 @@ export class ClusterClient {
         reject(signal?.aborted && signal.reason instanceof Error ? signal.reason : err);
       });
       request.end(body);
+    });
+  }
+}
+
+function decodeJson<T>(res: RawResponse, where: {context: string; object?: string}): T {
+  if (res.body.length === 0) return undefined as T;
+  try {
+    return JSON.parse(res.body.toString('utf8')) as T;
+  } catch {
+    const type = res.headers['content-type'] ?? 'no content type';
+    throw new KubeError({
+      code: res.status,
+      reason: 'BadResponse',
+      message: `the server answered with something that is not JSON (${type}); is the server URL of this context a Kubernetes API server?`,
+      ...where,
     });
   }
 }

@@ -176,6 +176,19 @@ describe('ClusterClient requests', () => {
     expect(JSON.parse(server.requests[0]?.body ?? '')).toMatchObject({preconditions: {uid: 'abc'}});
   });
 
+  it('says so when the server is not a Kubernetes API server', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, {'content-type': 'text/html'});
+      res.end('<html>login</html>');
+    });
+    const err = await failure(clientFor(server).version());
+    expect([err.reason, err.detail]).toEqual([
+      'BadResponse',
+      'the server answered with something that is not JSON (text/html); is the server URL of this context a Kubernetes API server?',
+    ]);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('keeps a path prefix of the server URL', async () => {
     const server = await serve((_req, res) => sendJson(res, 200, {gitVersion: 'v1.35.0'}));
     const client = clientFor(server, {server: `${server.url}/k8s/clusters/c-1/`});
