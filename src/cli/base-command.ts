@@ -1,4 +1,7 @@
-import {Command, Flags, type Interfaces} from '@oclif/core';
+// The narrow entry points, not '@oclif/core' itself: its index loads all of oclif, which --help pays for.
+import {Command} from '@oclif/core/command';
+import * as Flags from '@oclif/core/flags';
+import type {Interfaces} from '@oclif/core';
 import {ConvergeTimeoutError, InputError} from '../errors.js';
 import type {OutputFormat} from '../ui/output.js';
 import {parseDuration} from './duration.js';

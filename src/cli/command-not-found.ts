@@ -1,4 +1,5 @@
-import {loadHelpClass, type Hook} from '@oclif/core';
+import type {Hook} from '@oclif/core';
+import {loadHelpClass} from '@oclif/core/help';
 import {EXIT} from './base-command.js';
 
 /**
