@@ -1,0 +1,437 @@
+/**
+ * The real local test clusters: per cluster a kube-apiserver, kube-controller-manager, kube-scheduler,
+ * KWOK (fake nodes and pod lifecycle) and the KubeRay operator, all sharing one etcd under separate
+ * prefixes. Everything listens on 127.0.0.1; every fake node and pod IP is in 127.0.0.0/8.
+ *
+ *   node --import tsx test/env/testenv.ts up|down|kubeconfig|status
+ *
+ * Binaries come from `npm run testenv:build` (test/env/build.sh). State, logs and the kubeconfig live
+ * in a git-ignored folder (.testenv/, or SUPERSKYRAY_TESTENV_STATE).
+ */
+import {spawn, execFile} from 'node:child_process';
+import {generateKeyPairSync, randomBytes} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import yaml from 'js-yaml';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const CACHE =
+  process.env.SUPERSKYRAY_TESTENV_CACHE ??
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'superskyray-testenv');
+export const STATE = process.env.SUPERSKYRAY_TESTENV_STATE ?? path.join(REPO, '.testenv');
+const BIN = path.join(CACHE, 'bin');
+const STATE_FILE = path.join(STATE, 'state.json');
+export const KUBECONFIG = path.join(STATE, 'kubeconfig');
+
+interface ProcessRecord {
+  name: string;
+  pid: number;
+  binary: string;
+}
+
+interface ClusterRecord {
+  name: string;
+  apiPort: number;
+  token: string;
+  kubeconfig: string;
+}
+
+interface State {
+  processes: ProcessRecord[];
+  clusters: ClusterRecord[];
+  etcdPort: number;
+}
+
+interface NodePool {
+  name: string;
+  count?: number;
+  cpu?: string;
+  memory?: string;
+  gpu?: number;
+  pods?: number;
+  labels?: Record<string, string>;
+  taints?: Array<{key: string; value?: string; effect: string}>;
+}
+
+interface ClusterProfile {
+  kuberay?: boolean;
+  nodes: NodePool[];
+}
+
+const log = (line: string) => process.stderr.write(`testenv: ${line}\n`);
+
+function clusterNames(): string[] {
+  const names = (process.env.TESTENV_CLUSTERS ?? 'onprem,cloud').split(',').map((n) => n.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new Error(`TESTENV_CLUSTERS: "${name}" is not a valid cluster name`);
+  }
+  return names;
+}
+
+function profileFor(name: string): ClusterProfile {
+  const file = process.env.TESTENV_PROFILE ?? path.join(REPO, 'test', 'env', 'profiles', 'default.yaml');
+  const doc = (yaml.load(fs.readFileSync(file, 'utf8')) ?? {}) as Record<string, ClusterProfile>;
+  const profile = doc[name] ?? doc.default;
+  if (!profile) throw new Error(`${file} has no entry for cluster "${name}" and no "default"`);
+  return profile;
+}
+
+function binary(name: string): string {
+  const file = path.join(BIN, name);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npm run testenv:build" first`);
+  return file;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const {port} = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function readState(): State | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(STATE_FILE, 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(state: State): void {
+  fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+}
+
+/** True when `pid` is alive and is still the binary we started (pids get reused). */
+function isOurs(record: ProcessRecord): boolean {
+  try {
+    const cmdline = fs.readFileSync(`/proc/${record.pid}/cmdline`, 'utf8');
+    return cmdline.split('\0')[0] === record.binary;
+  } catch {
+    return false;
+  }
+}
+
+function start(state: State, name: string, bin: string, args: string[]): ProcessRecord {
+  const logs = path.join(STATE, 'logs');
+  fs.mkdirSync(logs, {recursive: true});
+  const out = fs.openSync(path.join(logs, `${name}.log`), 'a');
+  const child = spawn(bin, args, {detached: true, stdio: ['ignore', out, out]});
+  child.unref();
+  fs.closeSync(out);
+  if (child.pid === undefined) throw new Error(`${name} did not start`);
+  const record = {name, pid: child.pid, binary: bin};
+  state.processes.push(record);
+  writeState(state);
+  return record;
+}
+
+async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, watch?: ProcessRecord): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (watch && !isOurs(watch)) {
+      throw new Error(`${watch.name} exited while waiting for ${what}; see ${path.join(STATE, 'logs', `${watch.name}.log`)}`);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function get(url: string, options: https.RequestOptions = {}): Promise<{status: number; body: string}> {
+  return new Promise((resolve, reject) => {
+    const lib = url.startsWith('https:') ? https : http;
+    const req = lib.get(url, {...options, timeout: 5000}, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({status: res.statusCode ?? 0, body}));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(binary('kubectl'), ['--kubeconfig', kubeconfig, ...args], {timeout: 120_000}, (err, stdout, stderr) => {
+      if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+function kubeconfigYaml(clusters: Array<{name: string; apiPort: number; token: string; ca: string}>): string {
+  return yaml.dump({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: clusters.map((c) => ({name: c.name, cluster: {server: `https://127.0.0.1:${c.apiPort}`, 'certificate-authority': c.ca}})),
+    users: clusters.map((c) => ({name: `${c.name}-admin`, user: {token: c.token}})),
+    contexts: clusters.map((c) => ({name: c.name, context: {cluster: c.name, user: `${c.name}-admin`}})),
+    'current-context': clusters[0]?.name ?? '',
+  });
+}
+
+/** The KWOK stages (node start and heartbeat, pod ready, complete and delete) that build.sh gathered. */
+function kwokStages(): string {
+  const file = path.join(CACHE, 'kwok', 'stages-fast.yaml');
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npm run testenv:build" first`);
+  return file;
+}
+
+function nodeManifests(cluster: string, clusterIndex: number, profile: ClusterProfile): string {
+  const docs: unknown[] = [];
+  let nodeIndex = 0;
+  for (const pool of profile.nodes) {
+    for (let i = 0; i < (pool.count ?? 1); i++, nodeIndex++) {
+      const name = `${cluster}-${pool.name}-${i}`;
+      const resources: Record<string, string> = {
+        cpu: String(pool.cpu ?? '8'),
+        memory: String(pool.memory ?? '32Gi'),
+        pods: String(pool.pods ?? 110),
+        'ephemeral-storage': '100Gi',
+      };
+      if (pool.gpu) resources['nvidia.com/gpu'] = String(pool.gpu);
+      docs.push({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name,
+          annotations: {'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0'},
+          labels: {
+            'kubernetes.io/hostname': name,
+            'kubernetes.io/os': 'linux',
+            'kubernetes.io/arch': 'amd64',
+            type: 'kwok',
+            'superskyray.io/test-cluster': cluster,
+            ...(pool.labels ?? {}),
+          },
+        },
+        spec: {
+          // Pod IPs come from here: loopback only, one /24 per node.
+          podCIDR: `127.${100 + clusterIndex}.${nodeIndex}.0/24`,
+          podCIDRs: [`127.${100 + clusterIndex}.${nodeIndex}.0/24`],
+          taints: pool.taints ?? [],
+        },
+        status: {
+          allocatable: resources,
+          capacity: resources,
+          // Both kinds, or KWOK's node-initialize stage rewrites the list without ours.
+          addresses: [
+            {type: 'InternalIP', address: `127.${50 + clusterIndex}.0.${nodeIndex + 1}`},
+            {type: 'Hostname', address: name},
+          ],
+          nodeInfo: {architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'fake', containerRuntimeVersion: 'fake'},
+          phase: 'Running',
+        },
+      });
+    }
+  }
+  return docs.map((doc) => yaml.dump(doc)).join('---\n');
+}
+
+async function apiReady(cluster: {apiPort: number; token: string}, ca: Buffer): Promise<true | undefined> {
+  const res = await get(`https://127.0.0.1:${cluster.apiPort}/readyz`, {ca, headers: {authorization: `Bearer ${cluster.token}`}});
+  return res.status === 200 ? true : undefined;
+}
+
+async function startCluster(state: State, name: string, index: number, etcdPort: number): Promise<ClusterRecord> {
+  const dir = path.join(STATE, name);
+  fs.mkdirSync(dir, {recursive: true});
+  const token = randomBytes(24).toString('hex');
+  fs.writeFileSync(path.join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`, {mode: 0o600});
+  const {privateKey, publicKey} = generateKeyPairSync('rsa', {modulusLength: 2048});
+  fs.writeFileSync(path.join(dir, 'sa.key'), privateKey.export({type: 'pkcs8', format: 'pem'}), {mode: 0o600});
+  fs.writeFileSync(path.join(dir, 'sa.pub'), publicKey.export({type: 'spki', format: 'pem'}));
+  const apiPort = await freePort();
+  const certDir = path.join(dir, 'certs');
+
+  const apiserver = start(state, `${name}-kube-apiserver`, binary('kube-apiserver'), [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    `--etcd-prefix=/registry-${name}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    // The endpoint reconciler refuses a loopback address; nothing here reaches the API through the
+    // in-cluster "kubernetes" Service anyway.
+    '--endpoint-reconciler-type=none',
+    `--secure-port=${apiPort}`,
+    `--cert-dir=${certDir}`,
+    `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    '--anonymous-auth=false',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${path.join(dir, 'sa.pub')}`,
+    `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
+    `--service-cluster-ip-range=127.${200 + index}.0.0/16`,
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--v=1',
+  ]);
+  const ca = await poll(`${name} serving certificate`, 60_000, async () => {
+    const file = path.join(certDir, 'apiserver.crt');
+    return fs.existsSync(file) ? fs.readFileSync(file) : undefined;
+  }, apiserver);
+  await poll(`${name} kube-apiserver /readyz`, 120_000, () => apiReady({apiPort, token}, ca), apiserver);
+
+  const kubeconfig = path.join(dir, 'admin.kubeconfig');
+  fs.writeFileSync(kubeconfig, kubeconfigYaml([{name, apiPort, token, ca: path.join(certDir, 'apiserver.crt')}]), {mode: 0o600});
+
+  start(state, `${name}-kube-controller-manager`, binary('kube-controller-manager'), [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${await freePort()}`,
+    '--leader-elect=false',
+    '--use-service-account-credentials=false',
+    `--service-account-private-key-file=${path.join(dir, 'sa.key')}`,
+    `--root-ca-file=${path.join(certDir, 'apiserver.crt')}`,
+    '--controllers=*',
+    '--v=1',
+  ]);
+  start(state, `${name}-kube-scheduler`, binary('kube-scheduler'), [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${await freePort()}`,
+    '--leader-elect=false',
+    '--v=1',
+  ]);
+  start(state, `${name}-kwok`, binary('kwok'), [
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${kwokStages()}`,
+    '--manage-all-nodes=false',
+    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+    // Without leases the node lifecycle controller marks the fake nodes NotReady after its grace period.
+    '--node-lease-duration-seconds=40',
+    `--cidr=127.${150 + index}.0.0/16`,
+    `--node-ip=127.${50 + index}.0.254`,
+    `--server-address=127.0.0.1:${await freePort()}`,
+  ]);
+
+  const profile = profileFor(name);
+  if (profile.kuberay !== false) {
+    await kubectl(kubeconfig, ['apply', '--server-side', '-f', path.join(CACHE, 'crds')]);
+    await poll(`${name} KubeRay CRDs established`, 60_000, async () => {
+      const jsonpath = '{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}';
+      const lines = (await kubectl(kubeconfig, ['get', 'crd', '-o', `jsonpath=${jsonpath}`])).split('\n');
+      const established = ['rayclusters.ray.io', 'rayservices.ray.io', 'rayjobs.ray.io'].every((crd) => lines.includes(`${crd}=True`));
+      return established ? true : undefined;
+    });
+    start(state, `${name}-kuberay-operator`, binary('kuberay-operator'), [
+      `--kubeconfig=${kubeconfig}`,
+      '--metrics-addr=0',
+      `--health-probe-bind-address=127.0.0.1:${await freePort()}`,
+      '--enable-leader-election=false',
+    ]);
+  }
+  await kubectl(kubeconfig, ['apply', '-f', '-'], nodeManifests(name, index, profile));
+  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=120s', 'node', '--all']);
+  // Pods cannot be created in a namespace until its default ServiceAccount exists.
+  await poll(`${name} default ServiceAccount`, 60_000, async () =>
+    (await kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() || undefined,
+  );
+  return {name, apiPort, token, kubeconfig};
+}
+
+async function healthy(state: State): Promise<boolean> {
+  if (!state.processes.every(isOurs)) return false;
+  for (const cluster of state.clusters) {
+    const ca = fs.readFileSync(path.join(STATE, cluster.name, 'certs', 'apiserver.crt'));
+    if (!(await apiReady(cluster, ca).catch(() => undefined))) return false;
+  }
+  return state.clusters.length > 0;
+}
+
+export async function up(): Promise<string> {
+  const existing = readState();
+  const wanted = clusterNames();
+  if (existing && (await healthy(existing)) && existing.clusters.map((c) => c.name).join(',') === wanted.join(',')) {
+    log('already up');
+    return KUBECONFIG;
+  }
+  if (existing) await down();
+  fs.mkdirSync(STATE, {recursive: true});
+  const state: State = {processes: [], clusters: [], etcdPort: await freePort()};
+  writeState(state);
+  try {
+    const etcd = start(state, 'etcd', binary('etcd'), [
+      '--name=testenv',
+      `--data-dir=${path.join(STATE, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${state.etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${state.etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${await freePort()}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    await poll('etcd /health', 60_000, async () => ((await get(`http://127.0.0.1:${state.etcdPort}/health`)).status === 200 ? true : undefined), etcd);
+    log(`etcd up on 127.0.0.1:${state.etcdPort}`);
+    state.clusters = await Promise.all(wanted.map((name, index) => startCluster(state, name, index, state.etcdPort)));
+    writeState(state);
+    const clusters = state.clusters.map((c) => ({...c, ca: path.join(STATE, c.name, 'certs', 'apiserver.crt')}));
+    fs.writeFileSync(KUBECONFIG, kubeconfigYaml(clusters), {mode: 0o600});
+    log(`clusters up: ${state.clusters.map((c) => `${c.name} (https://127.0.0.1:${c.apiPort})`).join(', ')}`);
+    return KUBECONFIG;
+  } catch (err) {
+    await stopProcesses(state);
+    log(`start-up failed; everything it started is stopped; the logs are in ${path.join(STATE, 'logs')}`);
+    throw err;
+  }
+}
+
+/** Stops what we started, by pid: operators and controllers first, etcd last. */
+async function stopProcesses(state: State): Promise<void> {
+  const ordered = [...state.processes].reverse();
+  for (const record of ordered) if (isOurs(record)) process.kill(record.pid, 'SIGTERM');
+  const deadline = Date.now() + 15_000;
+  while (ordered.some(isOurs) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const record of ordered) if (isOurs(record)) process.kill(record.pid, 'SIGKILL');
+  log(`stopped ${ordered.length} processes`);
+}
+
+export async function down(): Promise<void> {
+  const state = readState();
+  if (state) await stopProcesses(state);
+  fs.rmSync(STATE, {recursive: true, force: true});
+}
+
+async function main(command: string | undefined): Promise<void> {
+  switch (command) {
+    case 'up':
+      process.stdout.write(`${await up()}\n`);
+      return;
+    case 'down':
+      await down();
+      return;
+    case 'kubeconfig':
+      if (!fs.existsSync(KUBECONFIG)) throw new Error('the test clusters are not up: run "npm run testenv:up"');
+      process.stdout.write(`${KUBECONFIG}\n`);
+      return;
+    default:
+      throw new Error('usage: testenv.ts up|down|kubeconfig');
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main(process.argv[2]).catch((err: Error) => {
+    log(`error: ${err.message}`);
+    process.exit(1);
+  });
+}
