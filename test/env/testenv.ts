@@ -335,12 +335,16 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
       const established = ['rayclusters.ray.io', 'rayservices.ray.io', 'rayjobs.ray.io'].every((crd) => lines.includes(`${crd}=True`));
       return established ? true : undefined;
     });
-    start(state, `${name}-kuberay-operator`, binary('kuberay-operator'), [
+    const healthPort = await freePort();
+    const operator = start(state, `${name}-kuberay-operator`, binary('kuberay-operator'), [
       `--kubeconfig=${kubeconfig}`,
       '--metrics-addr=0',
-      `--health-probe-bind-address=127.0.0.1:${await freePort()}`,
+      `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       '--enable-leader-election=false',
     ]);
+    await poll(`${name} KubeRay operator /readyz`, 60_000, async () =>
+      (await get(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined,
+    operator);
   }
   await kubectl(kubeconfig, ['apply', '-f', '-'], nodeManifests(name, index, profile));
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=120s', 'node', '--all']);
