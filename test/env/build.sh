@@ -64,6 +64,11 @@ go_version=$(go env GOVERSION) || die "'go env GOVERSION' failed"
   || die "Go 1.26 or newer is needed, found $go_version"
 
 mkdir -p "$bin_dir" "$crd_dir" "$kwok_dir" "$stamp_dir" "$log_dir" "$work_dir"
+# One build at a time per cache (two would share work/); flock is optional.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$cache/.build.lock"
+  flock -n 9 || { say "waiting for another build.sh using $cache"; flock 9; }
+fi
 
 # ---------------------------------------------------------------------------
 # Helpers (run inside each component's build subshell, output goes to its log)
