@@ -1,0 +1,13 @@
+/** The labels KubeRay counts pods by (DESIGN.md §4) and the tool's own (DESIGN.md §3). */
+
+export const RAY_CLUSTER_LABEL = 'ray.io/cluster';
+export const RAY_GROUP_LABEL = 'ray.io/group';
+export const RAY_NODE_TYPE_LABEL = 'ray.io/node-type';
+
+export const MANAGED_BY_LABEL = 'superskyray.io/managed-by';
+export const MANAGED_BY = 'kubectl-superskyray';
+export const GROUP_LABEL = 'superskyray.io/group';
+export const ROLE_LABEL = 'superskyray.io/role';
+export const HOME_CLUSTER_LABEL = 'superskyray.io/home-cluster';
+
+export type Role = 'placeholder' | 'remote-worker' | 'head-service-copy' | 'dependency-copy';
