@@ -170,6 +170,16 @@ function leftOver(list: Want[], remaining: Map<Want, number>): Record<string, nu
   return allWorkers(list, (w) => remaining.get(w) ?? 0);
 }
 
+function wholeGroupOn(action: 'place' | 'relocate', cluster: ClusterSnapshot, list: Want[], reasons: Reason[]): Decision {
+  return {
+    action,
+    home: cluster.id,
+    assignments: [{cluster: cluster.id, head: true, workers: allWorkers(list, (w) => w.count)}],
+    unplaced: {},
+    reasons,
+  };
+}
+
 /**
  * Where a new group goes: the one cluster that fits all of it (fleet priority, then least left over),
  * or else home = the cluster that takes the head and the most workers, with the rest spread over the
@@ -181,13 +191,7 @@ export function decidePlace(demand: RayDemand, fleet: ClusterSnapshot[]): Decisi
   const single = bestSingle(fleet, list, reasons);
   if (single) {
     reasons.push({kind: 'fits', cluster: single.cluster.name, what: 'the whole group'});
-    return {
-      action: 'place',
-      home: single.cluster.id,
-      assignments: [{cluster: single.cluster.id, head: true, workers: allWorkers(list, (w) => w.count)}],
-      unplaced: {},
-      reasons,
-    };
+    return wholeGroupOn('place', single.cluster, list, reasons);
   }
 
   const head = list.find((w) => w.head)!;
@@ -263,13 +267,7 @@ export function decideGrowth(demand: RayDemand, fleet: ClusterSnapshot[], homeId
     const target = bestSingle(others, whole, reasons);
     if (target) {
       reasons.push({kind: 'policy', relocate: 'if-fits', detail: `${target.cluster.name} fits the whole group, so it moves there`});
-      return {
-        action: 'relocate',
-        home: target.cluster.id,
-        assignments: [{cluster: target.cluster.id, head: true, workers: allWorkers(whole, (w) => w.count)}],
-        unplaced: {},
-        reasons,
-      };
+      return wholeGroupOn('relocate', target.cluster, whole, reasons);
     }
     reasons.push({kind: 'policy', relocate: 'if-fits', detail: 'no other cluster fits the whole group, so it spans'});
   } else {

@@ -3,7 +3,8 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {cli} from '../support/cli.js';
-import {fixture, freshNamespace, testFleet, waitFor} from '../support/e2e.js';
+import {fixture, freshNamespace, testFleet} from '../support/e2e.js';
+import {waitFor} from '../support/poll.js';
 
 const kubeconfig = inject('kubeconfig');
 const GiB = 2 ** 30;

@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import yaml from 'js-yaml';
+import {waitFor} from '../support/poll.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -136,22 +137,14 @@ function start(state: State, name: string, bin: string, args: string[]): Process
   return record;
 }
 
-async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, watch?: ProcessRecord): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (watch && !isOurs(watch)) {
-      throw new Error(`${watch.name} exited while waiting for ${what}; see ${path.join(STATE, 'logs', `${watch.name}.log`)}`);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+/** Waits for `check`, giving up at once if `component` has exited. */
+function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, component?: ProcessRecord): Promise<T> {
+  return waitFor(what, check, {
+    timeoutMs,
+    intervalMs: 250,
+    giveUp: () =>
+      component && !isOurs(component) ? `${component.name} exited (see ${path.join(STATE, 'logs', `${component.name}.log`)})` : undefined,
+  });
 }
 
 function get(url: string, options: https.RequestOptions = {}): Promise<{status: number; body: string}> {
@@ -292,28 +285,24 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
   const kubeconfig = path.join(dir, 'admin.kubeconfig');
   fs.writeFileSync(kubeconfig, kubeconfigYaml([{name, apiPort, token, ca: path.join(certDir, 'apiserver.crt')}]), {mode: 0o600});
 
-  start(state, `${name}-kube-controller-manager`, binary('kube-controller-manager'), [
+  // What the controller-manager and the scheduler share: the admin kubeconfig, serving on loopback.
+  const controlPlane = async () => [
     `--kubeconfig=${kubeconfig}`,
     `--authentication-kubeconfig=${kubeconfig}`,
     `--authorization-kubeconfig=${kubeconfig}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${await freePort()}`,
     '--leader-elect=false',
+    '--v=1',
+  ];
+  start(state, `${name}-kube-controller-manager`, binary('kube-controller-manager'), [
+    ...(await controlPlane()),
     '--use-service-account-credentials=false',
     `--service-account-private-key-file=${path.join(dir, 'sa.key')}`,
     `--root-ca-file=${path.join(certDir, 'apiserver.crt')}`,
     '--controllers=*',
-    '--v=1',
   ]);
-  start(state, `${name}-kube-scheduler`, binary('kube-scheduler'), [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${await freePort()}`,
-    '--leader-elect=false',
-    '--v=1',
-  ]);
+  start(state, `${name}-kube-scheduler`, binary('kube-scheduler'), await controlPlane());
   start(state, `${name}-kwok`, binary('kwok'), [
     `--kubeconfig=${kubeconfig}`,
     `--config=${kwokStages()}`,

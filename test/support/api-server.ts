@@ -74,12 +74,3 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
 export function sendStatus(res: http.ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, code, {kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message}, headers);
 }
-
-/** Polls until `check` returns true, or fails after `timeoutMs`. */
-export async function eventually(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -20,19 +20,3 @@ export async function freshNamespace(fleet: Fleet, prefix: string): Promise<stri
 export function fixture<T extends KubeObject>(file: string): T {
   return yaml.load(fs.readFileSync(new URL(`../e2e/fixtures/${file}`, import.meta.url), 'utf8')) as T;
 }
-
-/** Polls `check` until it returns a value, or fails with what it last saw. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

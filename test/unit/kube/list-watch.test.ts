@@ -3,7 +3,8 @@ import type {ServerResponse} from 'node:http';
 import {RESOURCES} from '../../../src/kube/resources.js';
 import type {KubeObject, WatchEvent} from '../../../src/kube/types.js';
 import {watchResource} from '../../../src/kube/watch.js';
-import {eventually, sendJson, sendStatus, TestApiServer, type RecordedRequest} from '../../support/api-server.js';
+import {sendJson, sendStatus, TestApiServer, type RecordedRequest} from '../../support/api-server.js';
+import {waitFor} from '../../support/poll.js';
 import {clientFor} from '../../support/client.js';
 
 const servers: TestApiServer[] = [];
@@ -91,7 +92,7 @@ describe('watchResource', () => {
     const controller = new AbortController();
     const seen = recorder();
     const done = watchResource(clientFor(server), RESOURCES.pods, {namespace: 'ml', signal: controller.signal}, seen.handlers);
-    await eventually(() => seen.events.length === 2, 5000, 'two events');
+    await waitFor('two events', () => (seen.events.length === 2 ? true : undefined), {timeoutMs: 5000, intervalMs: 10});
     controller.abort();
     await done;
 
@@ -123,7 +124,7 @@ describe('watchResource', () => {
     const controller = new AbortController();
     const seen = recorder();
     const done = watchResource(clientFor(server), RESOURCES.pods, {namespace: 'ml', signal: controller.signal}, seen.handlers);
-    await eventually(() => seen.events.length === 1, 5000, 'the event after the relist');
+    await waitFor('the event after the relist', () => (seen.events.length === 1 ? true : undefined), {timeoutMs: 5000, intervalMs: 10});
     controller.abort();
     await done;
 
