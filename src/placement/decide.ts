@@ -40,6 +40,15 @@ interface Want {
   count: number;
 }
 
+/**
+ * The pods that must run in the home cluster: the head, and a RayJob's submitter, which KubeRay
+ * starts beside it. Both count as "the head" in assignments.
+ */
+function homeGroups(demand: RayDemand): PodGroupDemand[] {
+  const submitter = demand.submitter && demand.submitter.count > 0 ? [{role: 'head' as const, group: 'submitter', count: demand.submitter.count, spec: demand.submitter.spec}] : [];
+  return [demand.head, ...submitter];
+}
+
 function wants(groups: PodGroupDemand[]): Want[] {
   return groups
     .filter((g) => g.count > 0)
@@ -48,7 +57,8 @@ function wants(groups: PodGroupDemand[]): Want[] {
 }
 
 function label(want: Want): string {
-  return want.head ? 'the head' : `worker(s) of group ${want.group}`;
+  if (want.head) return want.group === 'submitter' ? 'the job submitter' : 'the head';
+  return `worker(s) of group ${want.group}`;
 }
 
 /** A room in which the cluster's own Pending pods (of other apps) have taken their places first. */
@@ -186,7 +196,7 @@ function wholeGroupOn(action: 'place' | 'relocate', cluster: ClusterSnapshot, li
  * other clusters in fleet order.
  */
 export function decidePlace(demand: RayDemand, fleet: ClusterSnapshot[]): Decision {
-  const list = wants([demand.head, ...demand.workers]);
+  const list = wants([...homeGroups(demand), ...demand.workers]);
   const reasons: Reason[] = [];
   const single = bestSingle(fleet, list, reasons);
   if (single) {
@@ -194,13 +204,13 @@ export function decidePlace(demand: RayDemand, fleet: ClusterSnapshot[]): Decisi
     return wholeGroupOn('place', single.cluster, list, reasons);
   }
 
-  const head = list.find((w) => w.head)!;
+  const atHome = list.filter((w) => w.head);
   const workers = list.filter((w) => !w.head);
   let home: Attempt | undefined;
   let homeWorkers = -1;
   for (const cluster of byPriority(fleet)) {
     const room = roomAfterPending(cluster);
-    if (room.fit(head.shape, 1) < 1) continue;
+    if (!atHome.every((w) => room.fit(w.shape, w.count) === w.count)) continue;
     const a = attempt(cluster, room, workers);
     const n = [...a.placed.values()].reduce((s, v) => s + v, 0);
     if (n > homeWorkers) {
@@ -209,7 +219,7 @@ export function decidePlace(demand: RayDemand, fleet: ClusterSnapshot[]): Decisi
     }
   }
   if (!home) {
-    const everywhere = fleet.map((cluster) => attempt(cluster, roomAfterPending(cluster), [head]));
+    const everywhere = fleet.map((cluster) => attempt(cluster, roomAfterPending(cluster), atHome));
     reasons.push(...everywhere.flatMap((a) => a.reasons));
     return {action: 'place', home: '', assignments: [], unplaced: allWorkers(list, (w) => w.count), reasons};
   }
@@ -262,7 +272,7 @@ export function decideGrowth(demand: RayDemand, fleet: ClusterSnapshot[], homeId
   reasons.push(...atHome.reasons);
 
   if (policy.relocate === 'if-fits') {
-    const whole = wants([demand.head, ...demand.workers]);
+    const whole = wants([...homeGroups(demand), ...demand.workers]);
     const others = fleet.filter((c) => c.id !== homeId);
     const target = bestSingle(others, whole, reasons);
     if (target) {

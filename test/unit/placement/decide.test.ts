@@ -153,3 +153,26 @@ describe('collapseState', () => {
     expect(collapseState(fleet, 'onprem', key)).toEqual(want);
   });
 });
+
+describe("a RayJob's submitter runs at home, beside the head", () => {
+  const job = {
+    ...demand(group('head', 'headgroup', 1, {cpu: '1'}), [group('worker', 'w', 1, {cpu: '1'})], 'RayJob'),
+    submitter: {count: 1, spec: {containers: [{name: 'submit', resources: {requests: {cpu: '2'}}}]}},
+  };
+
+  it('takes the submitter into account when choosing a single cluster', () => {
+    // a fits the head and the worker (2 cpu), but not with the submitter as well (4 cpu); b fits all of it.
+    const decision = decidePlace(job, [cluster('a', 2, [node('a-0', {cpu: '3'})]), cluster('b', 1, [node('b-0', {cpu: '8'})])]);
+    expect(decision).toMatchObject({action: 'place', home: 'b'});
+    expect(decision.reasons.map(explain)).toContain('a: 1 of worker(s) of group w do not fit (a/a-0: needs cpu 1, free 0)');
+  });
+
+  it('puts the head and the submitter together when the group spans', () => {
+    const decision = decidePlace(job, [cluster('a', 2, [node('a-0', {cpu: '2'})]), cluster('b', 1, [node('b-0', {cpu: '3'})])]);
+    expect(decision).toMatchObject({
+      action: 'place',
+      home: 'b',
+      assignments: [{cluster: 'b', head: true, workers: {}}, {cluster: 'a', head: false, workers: {w: 1}}],
+    });
+  });
+});
