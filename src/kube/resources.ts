@@ -57,3 +57,10 @@ export function describeObject(type: ResourceType, name?: string, namespace?: st
   const what = name === undefined ? type.resource : `${type.resource} "${name}"`;
   return type.namespaced && namespace !== undefined ? `${what} in namespace "${namespace}"` : what;
 }
+
+const BY_KIND: Record<string, ResourceType> = Object.fromEntries(Object.values(RESOURCES).map((type) => [type.kind, type]));
+
+/** The resource type of a kind the tool handles, or undefined. */
+export function resourceForKind(kind: string | undefined): ResourceType | undefined {
+  return kind === undefined ? undefined : BY_KIND[kind];
+}

@@ -39,8 +39,20 @@ function problemOf(err: KubeError): ClusterProblem {
   return {reason: err.reason, message: err.detail, fix: err.fix};
 }
 
+/** What one look at a cluster gives: its status, and the nodes and non-terminal pods when readable. */
+export interface ClusterLook {
+  status: ClusterStatus;
+  nodes?: Node[];
+  pods?: Pod[];
+}
+
 /** Asks one cluster who it is and how full it is. Never throws: every failure is part of the answer. */
 export async function observeCluster(client: ClusterClient, signal?: AbortSignal): Promise<ClusterStatus> {
+  return (await observeClusterState(client, signal)).status;
+}
+
+/** observeCluster, keeping the nodes and pods it listed for placement. */
+export async function observeClusterState(client: ClusterClient, signal?: AbortSignal): Promise<ClusterLook> {
   const status: ClusterStatus = {context: client.context, server: client.server, state: 'Ready', problems: []};
   const settle = <T>(p: Promise<T>) =>
     p.then(
@@ -56,10 +68,10 @@ export async function observeCluster(client: ClusterClient, signal?: AbortSignal
 
   const first = version.error ?? kubeSystem.error ?? nodes.error ?? pods.error;
   if (first?.unreachable || first?.reason === 'Aborted') {
-    return {...status, state: 'Unreachable', problems: [problemOf(first)]};
+    return {status: {...status, state: 'Unreachable', problems: [problemOf(first)]}};
   }
   if (first?.code === 401) {
-    return {...status, state: 'Unauthorized', problems: [problemOf(first)]};
+    return {status: {...status, state: 'Unauthorized', problems: [problemOf(first)]}};
   }
   for (const result of [version, kubeSystem, nodes, pods]) {
     if (result.error) status.problems.push(problemOf(result.error));
@@ -68,7 +80,7 @@ export async function observeCluster(client: ClusterClient, signal?: AbortSignal
   status.version = version.value?.gitVersion;
   status.clusterId = kubeSystem.value?.metadata?.uid;
   if (nodes.value && pods.value) status.capacity = summariseCapacity(nodes.value.items, pods.value.items);
-  return status;
+  return {status, nodes: nodes.value?.items, pods: pods.value?.items};
 }
 
 /** Observes every cluster of the fleet at once. One slow or dead cluster does not hold up the report of the others beyond its timeout. */

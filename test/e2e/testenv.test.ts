@@ -3,7 +3,7 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {cli} from '../support/cli.js';
-import {fixture, freshNamespace, testFleet} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 import {waitFor} from '../support/poll.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -18,7 +18,7 @@ describe('the local test clusters are real', () => {
     namespace = await freshNamespace(fleet, 'testenv');
   });
   afterAll(async () => {
-    await Promise.all(fleet.clusters.map((c) => c.delete(RESOURCES.namespaces, namespace).catch(() => undefined)));
+    await removeNamespace(fleet, namespace);
   });
 
   it('runs the KubeRay operator: a RayCluster gets a head and its workers, which KWOK runs on loopback IPs', async () => {

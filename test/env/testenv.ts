@@ -239,6 +239,17 @@ function nodeManifests(cluster: string, clusterIndex: number, profile: ClusterPr
   return docs.map((doc) => yaml.dump(doc)).join('---\n');
 }
 
+function auditPolicy(dir: string): string {
+  const file = path.join(dir, 'audit-policy.yaml');
+  fs.writeFileSync(file, yaml.dump({apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{level: 'Metadata'}]}));
+  return file;
+}
+
+/** The API server's audit log of one test cluster: one JSON event per request. */
+export function auditLog(cluster: string): string {
+  return path.join(STATE, cluster, 'audit.log');
+}
+
 async function apiReady(cluster: {apiPort: number; token: string}, ca: Buffer): Promise<true | undefined> {
   const res = await get(`https://127.0.0.1:${cluster.apiPort}/readyz`, {ca, headers: {authorization: `Bearer ${cluster.token}`}});
   return res.status === 200 ? true : undefined;
@@ -273,6 +284,10 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
     `--service-cluster-ip-range=127.${200 + index}.0.0/16`,
     '--allow-privileged=true',
+    // Every request, as metadata: tests count the tool's writes at the API from here.
+    `--audit-policy-file=${auditPolicy(dir)}`,
+    `--audit-log-path=${path.join(dir, 'audit.log')}`,
+    '--audit-log-maxsize=0',
     '--profiling=false',
     '--v=1',
   ]);

@@ -4,6 +4,8 @@ import yaml from 'js-yaml';
 import {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
+import {KubeError} from '../../src/kube/errors.js';
+import {waitFor} from './poll.js';
 
 /** The real local clusters, through the tool's own fleet layer. */
 export function testFleet(kubeconfig: string, contexts = ['onprem', 'cloud']): Fleet {
@@ -19,4 +21,54 @@ export async function freshNamespace(fleet: Fleet, prefix: string): Promise<stri
 
 export function fixture<T extends KubeObject>(file: string): T {
   return yaml.load(fs.readFileSync(new URL(`../e2e/fixtures/${file}`, import.meta.url), 'utf8')) as T;
+}
+
+/**
+ * Deletes a test's namespace in every cluster and waits until it is gone, pods included, so that
+ * the next test finds the clusters' capacity as the profile gives it.
+ */
+export async function removeNamespace(fleet: Fleet, name: string): Promise<void> {
+  await Promise.all(
+    fleet.clusters.map(async (c) => {
+      await c.delete(RESOURCES.namespaces, name).catch(() => undefined);
+      await waitFor(
+        `namespace ${name} to be gone from ${c.context}`,
+        () =>
+          c.get(RESOURCES.namespaces, name).then(
+            () => undefined,
+            (err: unknown) => (err instanceof KubeError && err.code === 404 ? true : undefined),
+          ),
+        {timeoutMs: 120_000, intervalMs: 250},
+      );
+    }),
+  );
+}
+
+export interface AuditedRequest {
+  verb: string;
+  uri: string;
+  userAgent: string;
+  at: string;
+}
+
+const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/**
+ * The requests kubectl-superskyray made to a test cluster since `since` (an ISO time), as the API
+ * server's audit log recorded them. `writes` keeps the ones that change something.
+ */
+export function toolRequests(auditFile: string, since: string): {all: AuditedRequest[]; writes: AuditedRequest[]} {
+  const all = fs
+    .readFileSync(auditFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as {verb: string; requestURI: string; userAgent?: string; requestReceivedTimestamp: string; stage: string})
+    .filter(
+      (e) =>
+        e.stage === 'ResponseComplete' &&
+        (e.userAgent ?? '').startsWith('kubectl-superskyray/') &&
+        Date.parse(e.requestReceivedTimestamp) >= Date.parse(since),
+    )
+    .map((e) => ({verb: e.verb, uri: e.requestURI, userAgent: e.userAgent ?? '', at: e.requestReceivedTimestamp}));
+  return {all, writes: all.filter((r) => WRITES.has(r.verb))};
 }

@@ -1,0 +1,210 @@
+import {InputError} from '../errors.js';
+import type {ClusterClient} from '../kube/client.js';
+import {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
+import type {KubeObject} from '../kube/types.js';
+import {rayDemand, type RayKind} from '../kuberay/demand.js';
+import {desiredGroupObjects, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {readGroupManifest} from '../kuberay/manifest.js';
+import {decidePlace, type Decision} from '../placement/decide.js';
+import {explain} from '../placement/reasons.js';
+import {isUpToDate} from './diff.js';
+import {recordEvent} from './events.js';
+import type {ClusterStatus} from './fleet-status.js';
+import {observeFleet, type ObservedCluster} from './observe.js';
+
+export interface PlaceOptions {
+  /** The file name, for messages. */
+  source: string;
+  text: string;
+  /** -n; else the manifest's namespace; else "default". */
+  namespace?: string;
+  relocate: GroupPolicy['relocate'];
+  mesh: GroupPolicy['mesh'];
+  dryRun: boolean;
+  forceConflicts: boolean;
+  signal?: AbortSignal;
+}
+
+export type ObjectOutcome = 'created' | 'configured' | 'unchanged';
+
+export interface PlacedObject {
+  kind: string;
+  name: string;
+  context: string;
+  outcome: ObjectOutcome;
+}
+
+export interface PlaceResult {
+  group: string;
+  kind: RayKind;
+  namespace: string;
+  home: {context: string; clusterId: string};
+  /** True when the group was already placed: it stays where it is. */
+  alreadyPlaced: boolean;
+  /** The decision, with its reasons, for a group placed now. */
+  decision?: Decision;
+  reasons: string[];
+  objects: PlacedObject[];
+  dryRun: boolean;
+  /** Clusters that took no part because they did not answer in full. */
+  degraded: ClusterStatus[];
+  /** Things that went wrong without failing the placement (an Event that could not be recorded). */
+  warnings: string[];
+}
+
+/** A placement that cannot be made: nothing was changed. Exit code 1. */
+export class PlacementError extends Error {
+  override readonly name = 'PlacementError';
+}
+
+async function findExisting(observed: ObservedCluster[], kind: RayKind, name: string, namespace: string, signal?: AbortSignal) {
+  const type = resourceForKind(kind)!;
+  const found = await Promise.all(
+    observed.map(async ({client}) => {
+      try {
+        return {client, object: await client.get<KubeObject>(type, name, namespace, signal)};
+      } catch (err) {
+        if (err instanceof KubeError && err.code === 404) return undefined;
+        throw err;
+      }
+    }),
+  );
+  return found.filter((f) => f !== undefined);
+}
+
+async function hasKubeRay(client: ClusterClient, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await client.request({path: '/apis/ray.io/v1', object: 'the ray.io/v1 API', signal});
+    return true;
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 404) return false;
+    throw err;
+  }
+}
+
+async function requireNamespace(client: ClusterClient, namespace: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await client.get(RESOURCES.namespaces, namespace, undefined, signal);
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 404) {
+      throw new InputError(
+        `namespace "${namespace}" does not exist in context "${client.context}"`,
+        `create it (kubectl --context ${client.context} create namespace ${namespace}) or pass another with -n`,
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Places a group: reads and checks the manifest, observes the fleet, picks the home (or keeps the
+ * one it has), and applies every object there with server-side apply, writing only what differs.
+ * Bad input fails before anything is contacted; an unreachable cluster stops it, because the group
+ * might already live there.
+ */
+export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<PlaceResult> {
+  const manifest = readGroupManifest(options.text, options.source, {namespace: options.namespace});
+  const namespace = options.namespace ?? manifest.namespace ?? 'default';
+  const demand = rayDemand(manifest.ray, namespace);
+  const kind = manifest.ray.kind;
+  const group = demand.name;
+
+  const observed = await observeFleet(fleet, options.signal);
+  const degraded = observed.filter((o) => !o.snapshot).map((o) => o.status);
+  const usable = observed.filter((o) => o.snapshot);
+  const existing = await findExisting(usable, kind, group, namespace, options.signal);
+  if (existing.length > 1) {
+    throw new PlacementError(
+      `${kind} "${group}" in namespace "${namespace}" exists in several clusters (${existing.map((e) => e.client.context).join(', ')}); remove all but one copy first`,
+    );
+  }
+  if (existing.length === 0 && degraded.length > 0) {
+    const names = degraded.map((d) => `"${d.context}" (${d.state})`).join(', ');
+    throw new PlacementError(
+      `cannot tell whether ${kind} "${group}" is already placed in ${names}; retry when it answers, or leave it out of the fleet`,
+    );
+  }
+
+  let home: ObservedCluster;
+  let decision: Decision | undefined;
+  let placement: unknown;
+  const reasons: string[] = [];
+  if (existing[0]) {
+    const found = existing[0];
+    home = usable.find((o) => o.client === found.client)!;
+    reasons.push(`${home.client.context}: ${kind} "${group}" is already there, so it stays`);
+    const kept = found.object.metadata?.annotations?.[PLACEMENT_ANNOTATION];
+    placement = kept ? JSON.parse(kept) : {home: home.status.clusterId};
+  } else {
+    const withKubeRay = await Promise.all(usable.map(async (o) => ((await hasKubeRay(o.client, options.signal)) ? o : undefined)));
+    const candidates = withKubeRay.filter((o): o is ObservedCluster => o !== undefined);
+    for (const o of usable) if (!candidates.includes(o)) reasons.push(`${o.client.context}: has no KubeRay CRDs (ray.io/v1), so it cannot be home`);
+    if (candidates.length === 0) {
+      throw new InputError('no cluster of the fleet has the KubeRay CRDs (ray.io/v1)', 'install the KubeRay operator in the cluster that should run the app');
+    }
+    decision = decidePlace(demand, candidates.map((o) => o.snapshot!));
+    reasons.push(...decision.reasons.map(explain));
+    if (!decision.home) throw new PlacementError(`${kind} "${group}": the head fits no cluster of the fleet (${reasons.join('; ')})`);
+    home = candidates.find((o) => o.snapshot!.id === decision!.home)!;
+    placement = {home: decision.home, action: decision.action, assignments: decision.assignments, unplaced: decision.unplaced};
+  }
+
+  await requireNamespace(home.client, namespace, options.signal);
+  const policy: GroupPolicy = {
+    fleet: usable.map((o) => o.snapshot!.id),
+    relocate: options.relocate,
+    mesh: options.mesh,
+  };
+  const objects: PlacedObject[] = [];
+  let rayObject: KubeObject | undefined;
+  for (const desired of desiredGroupObjects(manifest, namespace, policy, placement)) {
+    const type = resourceForKind(desired.kind)!;
+    const name = desired.metadata?.name ?? '';
+    let live: KubeObject | undefined;
+    try {
+      live = await home.client.get<KubeObject>(type, name, namespace, options.signal);
+    } catch (err) {
+      if (!(err instanceof KubeError && err.code === 404)) throw err;
+    }
+    const outcome: ObjectOutcome = isUpToDate(live, desired) ? 'unchanged' : live ? 'configured' : 'created';
+    objects.push({kind: desired.kind ?? '', name, context: home.client.context, outcome});
+    if (outcome === 'unchanged' || options.dryRun) {
+      if (desired.kind === kind) rayObject = live;
+      continue;
+    }
+    try {
+      const applied = await home.client.patch<KubeObject>(type, name, namespace, desired, 'apply', {force: options.forceConflicts, signal: options.signal});
+      if (desired.kind === kind) rayObject = applied;
+    } catch (err) {
+      if (err instanceof KubeError && err.code === 409) {
+        throw new InputError(
+          `${describeObject(type, name, namespace)} in context "${home.client.context}": ${err.detail}`,
+          'another field manager owns those fields; pass --force-conflicts to take them over',
+        );
+      }
+      throw err;
+    }
+  }
+
+  const warnings: string[] = [];
+  const changed = objects.some((o) => o.outcome !== 'unchanged');
+  if (changed && !options.dryRun && rayObject) {
+    const failed = await recordEvent(home.client, rayObject, 'Placed', reasons.join('; '), options.signal);
+    if (failed) warnings.push(`the Placed event was not recorded: ${failed}`);
+  }
+  return {
+    group,
+    kind,
+    namespace,
+    home: {context: home.client.context, clusterId: home.snapshot!.id},
+    alreadyPlaced: existing.length > 0,
+    decision,
+    reasons,
+    objects,
+    dryRun: options.dryRun,
+    degraded,
+    warnings,
+  };
+}

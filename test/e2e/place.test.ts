@@ -1,0 +1,120 @@
+import yaml from 'js-yaml';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import type {Fleet} from '../../src/kube/fleet.js';
+import {RESOURCES} from '../../src/kube/resources.js';
+import type {KubeObject} from '../../src/kube/types.js';
+import {cli} from '../support/cli.js';
+import {auditLog} from '../env/testenv.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {tempDir} from '../support/kubeconfig.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const kubeconfig = inject('kubeconfig');
+const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
+
+function manifestFile(docs: KubeObject[]): string {
+  const file = path.join(tempDir(), 'app.yaml');
+  fs.writeFileSync(file, docs.map((d) => yaml.dump(d)).join('---\n'));
+  return file;
+}
+
+async function absent(fleet: Fleet, context: string, type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespace: string): Promise<boolean> {
+  return fleet
+    .cluster(context)
+    .get(type, name, namespace)
+    .then(
+      () => false,
+      (err: {code?: number}) => err.code === 404,
+    );
+}
+
+describe('kubectl superskyray place', () => {
+  let fleet: Fleet;
+  let namespace: string;
+  const configMap: KubeObject = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'app-code'}, data: {'main.py': 'print(1)'}};
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'place');
+  });
+  afterAll(async () => {
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('with --dry-run says where it would go and why, and changes nothing', async () => {
+    const file = manifestFile([configMap, fixture('raycluster-small.yaml')]);
+    const result = await cli(['place', '-f', file, '-n', namespace, '--dry-run', ...fleetArgs]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('raycluster/small would be placed on onprem');
+    expect(result.stdout).toContain('onprem is preferred over cloud by fleet priority');
+    expect(result.stdout).toMatch(/^raycluster\/small\s+onprem\s+would create$/m);
+    expect(await absent(fleet, 'onprem', RESOURCES.rayclusters, 'small', namespace)).toBe(true);
+    expect(await absent(fleet, 'onprem', RESOURCES.configmaps, 'app-code', namespace)).toBe(true);
+  });
+
+  it('applies the group on its home, labelled and annotated, and records an Event', async () => {
+    const file = manifestFile([configMap, fixture('raycluster-small.yaml')]);
+    const result = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs, '-o', 'json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.home.context).toBe('onprem');
+    expect(doc.objects.map((o: {kind: string; outcome: string}) => `${o.kind}=${o.outcome}`)).toEqual(['ConfigMap=created', 'RayCluster=created']);
+
+    const onprem = fleet.cluster('onprem');
+    const ray = await onprem.get<KubeObject>(RESOURCES.rayclusters, 'small', namespace);
+    expect(ray.metadata?.labels).toMatchObject({'superskyray.io/managed-by': 'kubectl-superskyray', 'superskyray.io/group': 'small'});
+    const policy = JSON.parse(ray.metadata?.annotations?.['superskyray.io/policy'] ?? '{}');
+    expect(policy).toMatchObject({relocate: 'if-fits', mesh: 'cilium'});
+    expect(policy.fleet).toHaveLength(2);
+    expect(JSON.parse(ray.metadata?.annotations?.['superskyray.io/placement'] ?? '{}')).toMatchObject({home: doc.home.clusterId, action: 'place'});
+    expect((await onprem.get<KubeObject>(RESOURCES.configmaps, 'app-code', namespace)).metadata?.labels?.['superskyray.io/group']).toBe('small');
+    expect(await absent(fleet, 'cloud', RESOURCES.rayclusters, 'small', namespace)).toBe(true);
+
+    const events = await onprem.list<KubeObject & {reason?: string; message?: string}>(RESOURCES.events, {namespace, fieldSelector: 'reason=Placed'});
+    expect(events.items.map((e) => e.message)).toEqual([expect.stringContaining('onprem: the whole group fits')]);
+  });
+
+  it('run again, makes no write at the API and keeps the group where it is', async () => {
+    const since = new Date().toISOString();
+    const file = manifestFile([configMap, fixture('raycluster-small.yaml')]);
+    const result = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('raycluster/small stays on onprem');
+    expect(result.stdout).toMatch(/^configmap\/app-code\s+onprem\s+unchanged$/m);
+    expect(result.stdout).toMatch(/^raycluster\/small\s+onprem\s+unchanged$/m);
+    for (const cluster of ['onprem', 'cloud']) {
+      const requests = toolRequests(auditLog(cluster), since);
+      expect(requests.all.length).toBeGreaterThan(0);
+      expect(requests.writes).toEqual([]);
+    }
+  });
+
+  it('places a group that does not fit the preferred cluster on the next one that fits it whole', async () => {
+    const big = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number}>}}>('raycluster-small.yaml');
+    big.metadata.name = 'wide';
+    big.spec.workerGroupSpecs[0]!.replicas = 5; // 1 + 5 x 2 cpu: more than onprem's 8, within cloud's 2 x 8
+    const result = await cli(['place', '-f', manifestFile([big]), '-n', namespace, ...fleetArgs, '-o', 'wide']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('raycluster/wide placed on cloud');
+    expect(result.stdout).toMatch(/onprem: \d+ of .* do not fit \(onprem\/onprem-node-0: needs cpu 2, free \d+m?\)/);
+    expect(await absent(fleet, 'cloud', RESOURCES.rayclusters, 'wide', namespace)).toBe(false);
+  });
+
+  it.each([
+    {name: 'a manifest with something other than a Ray app', docs: [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web'}}], message: /document 1: kind "Deployment" is not part of a Ray app group/},
+    {name: 'a namespace that does not exist', docs: 'missing-namespace', message: /namespace "no-such-ns" does not exist in context "(onprem|cloud)"; create it/},
+  ])('rejects $name with exit 2 and changes nothing', async ({docs, message}) => {
+    const small = fixture<KubeObject & {metadata: {name: string}}>('raycluster-small.yaml');
+    small.metadata.name = 'rejected';
+    const file = manifestFile(docs === 'missing-namespace' ? [small] : (docs as KubeObject[]));
+    const ns = docs === 'missing-namespace' ? 'no-such-ns' : namespace;
+    const result = await cli(['place', '-f', file, '-n', ns, ...fleetArgs]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(message);
+    expect(await absent(fleet, 'onprem', RESOURCES.rayclusters, 'rejected', namespace)).toBe(true);
+  });
+});
