@@ -1,0 +1,235 @@
+/**
+ * The objects of the swap (DESIGN.md §4): a placeholder pod that KubeRay counts at home, the remote
+ * worker that runs in its stead in another cluster, and the copies it needs there. Pure builders:
+ * the reconciler decides when to make them.
+ */
+import type {Container, KubeObject, ObjectMeta, Pod, PodSpec} from '../kube/types.js';
+import {
+  GROUP_LABEL,
+  HOME_CLUSTER_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  RAY_CLUSTER_LABEL,
+  RAY_GROUP_LABEL,
+  RAY_NODE_TYPE_LABEL,
+  ROLE_LABEL,
+  type Role,
+} from './labels.js';
+
+export const RAYCLUSTER_UID_LABEL = 'superskyray.io/raycluster-uid';
+/** On a placeholder: the Pending pod it replaces, and the cluster id its remote worker runs in. */
+export const REPLACES_ANNOTATION = 'superskyray.io/replaces';
+export const REMOTE_CLUSTER_ANNOTATION = 'superskyray.io/remote-cluster';
+/** The label KubeRay puts on every Ray pod; the placeholder carries it too, as KubeRay's own would. */
+export const RAY_NODE_LABEL = 'ray.io/is-ray-node';
+
+export const DEFAULT_PLACEHOLDER_IMAGE = 'registry.k8s.io/pause:3.10';
+
+/** The alphabet and length Kubernetes uses for generateName suffixes (no vowels, no look-alikes). */
+const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+const SUFFIX_LENGTH = 5;
+
+/**
+ * A new name under the worker group's generateName, chosen by us rather than by the server so that
+ * creating it can be retried safely: a second create of the same name answers AlreadyExists.
+ */
+export function placeholderName(generateName: string, random: () => number): string {
+  let suffix = '';
+  for (let i = 0; i < SUFFIX_LENGTH; i++) suffix += SUFFIX_ALPHABET[Math.floor(random() * SUFFIX_ALPHABET.length)];
+  return `${generateName}${suffix}`;
+}
+
+export interface SwapContext {
+  /** The group (the top Ray object's name). */
+  group: string;
+  homeClusterId: string;
+  remoteClusterId: string;
+  /** The live RayCluster KubeRay counts the pods for. */
+  rayCluster: {name: string; uid: string};
+}
+
+function toolLabels(ctx: SwapContext, role: Role): Record<string, string> {
+  return {[MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: ctx.group, [ROLE_LABEL]: role};
+}
+
+/** The labels KubeRay counts a worker by, taken from the Pending worker it replaces. */
+function countedLabels(pending: Pod): Record<string, string> {
+  const labels = pending.metadata?.labels ?? {};
+  const out: Record<string, string> = {};
+  for (const key of [RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, RAY_NODE_LABEL]) {
+    if (labels[key] !== undefined) out[key] = labels[key];
+  }
+  return out;
+}
+
+/**
+ * The placeholder: a pod at home that KubeRay counts as the worker that now runs remotely. It has
+ * the counted labels, no ownerReference yet (it is added once the Pending pod is gone, so that
+ * KubeRay never sees one worker too many), and one tiny container that never exits.
+ */
+export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, image = DEFAULT_PLACEHOLDER_IMAGE): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: pending.metadata?.namespace,
+      labels: {...countedLabels(pending), ...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
+      annotations: {[REPLACES_ANNOTATION]: pending.metadata?.name ?? '', [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
+    },
+    spec: {
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: {runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: {type: 'RuntimeDefault'}},
+      containers: [
+        {
+          name: 'placeholder',
+          image,
+          resources: {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '10m', memory: '16Mi'}},
+          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: ['ALL']}},
+        },
+      ],
+    },
+  };
+}
+
+/** The controller ownerReference that makes KubeRay reconcile on the placeholder's events. */
+export function ownerReferencePatch(rayCluster: {name: string; uid: string}): {metadata: Pick<ObjectMeta, 'ownerReferences'>} {
+  return {
+    metadata: {
+      ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: rayCluster.name, uid: rayCluster.uid, controller: true, blockOwnerDeletion: true}],
+    },
+  };
+}
+
+/** The projected volume the ServiceAccount admission adds: its token is only good in the home cluster. */
+function isServiceAccountTokenVolume(volume: Record<string, unknown>): boolean {
+  const projected = volume.projected as {sources?: Array<Record<string, unknown>>} | undefined;
+  return projected?.sources?.some((source) => 'serviceAccountToken' in source) ?? false;
+}
+
+function withoutMounts(container: Container, names: Set<string>): Container {
+  const mounts = container.volumeMounts as Array<{name: string}> | undefined;
+  if (!mounts) return container;
+  return {...container, volumeMounts: mounts.filter((m) => !names.has(m.name))};
+}
+
+/**
+ * The remote worker: the Pending pod's spec as KubeRay generated it, under the placeholder's name
+ * (autoscaler v2 maps Ray nodes to pods by name). What belongs to the home cluster goes: the node,
+ * status, identity, owners, managed fields, the projected token volume, and the priority value
+ * (admission sets it again from the class). The ray.io labels stay, since the worker's env reads them.
+ */
+export function remoteWorkerPod(pending: Pod, name: string, ctx: SwapContext): Pod {
+  const spec = {...(pending.spec as PodSpec)};
+  const volumes = (spec.volumes as Array<Record<string, unknown> & {name: string}> | undefined) ?? [];
+  const dropped = new Set(volumes.filter(isServiceAccountTokenVolume).map((v) => v.name));
+  delete spec.nodeName;
+  delete spec.priority;
+  delete spec.preemptionPolicy;
+  if (volumes.length > 0) spec.volumes = volumes.filter((v) => !dropped.has(v.name));
+  spec.containers = spec.containers.map((c) => withoutMounts(c, dropped));
+  if (spec.initContainers) spec.initContainers = spec.initContainers.map((c) => withoutMounts(c, dropped));
+  const meta = pending.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: meta.namespace,
+      labels: {
+        ...meta.labels,
+        ...toolLabels(ctx, 'remote-worker'),
+        [HOME_CLUSTER_LABEL]: ctx.homeClusterId,
+        [RAYCLUSTER_UID_LABEL]: ctx.rayCluster.uid,
+      },
+      ...(meta.annotations ? {annotations: {...meta.annotations}} : {}),
+    },
+    spec,
+  };
+}
+
+interface ServiceSpec {
+  type?: string;
+  clusterIP?: string;
+  ports?: Array<Record<string, unknown>>;
+  selector?: Record<string, string>;
+  publishNotReadyAddresses?: boolean;
+  [field: string]: unknown;
+}
+
+export const CILIUM_GLOBAL = 'service.cilium.io/global';
+export const CILIUM_SHARED = 'service.cilium.io/shared';
+
+/** The annotation that makes the home head Service global, as a patch. */
+export function globalHeadServicePatch(): {metadata: {annotations: Record<string, string>}} {
+  return {metadata: {annotations: {[CILIUM_GLOBAL]: 'true'}}};
+}
+
+/**
+ * The head-Service copy for Cilium Cluster Mesh: the same name, namespace, ports and headlessness
+ * in the remote cluster, global and not sharing its own (absent) endpoints, so that the head's
+ * address resolves there to the home cluster's head.
+ */
+export function ciliumHeadServiceCopy(head: KubeObject & {spec?: ServiceSpec}, ctx: SwapContext): KubeObject {
+  const spec = head.spec ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: head.metadata?.name,
+      namespace: head.metadata?.namespace,
+      labels: {...toolLabels(ctx, 'head-service-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
+      annotations: {[CILIUM_GLOBAL]: 'true', [CILIUM_SHARED]: 'false'},
+    },
+    spec: {
+      ...(spec.type ? {type: spec.type} : {}),
+      ...(spec.clusterIP === 'None' ? {clusterIP: 'None'} : {}),
+      ports: spec.ports,
+      selector: spec.selector,
+      ...(spec.publishNotReadyAddresses !== undefined ? {publishNotReadyAddresses: spec.publishNotReadyAddresses} : {}),
+    },
+  };
+}
+
+/** What a pod needs to exist in a cluster before it can start there. */
+export interface PodReferences {
+  configMaps: string[];
+  secrets: string[];
+  serviceAccount: string;
+}
+
+/** The ConfigMaps, Secrets and ServiceAccount a pod refers to: volumes, env and envFrom, image pull secrets. */
+export function podReferences(spec: PodSpec): PodReferences {
+  const configMaps = new Set<string>();
+  const secrets = new Set<string>();
+  const volumes = (spec.volumes as Array<Record<string, any>> | undefined) ?? [];
+  for (const volume of volumes) {
+    if (volume.configMap?.name) configMaps.add(volume.configMap.name);
+    if (volume.secret?.secretName) secrets.add(volume.secret.secretName);
+    for (const source of volume.projected?.sources ?? []) {
+      if (source.configMap?.name) configMaps.add(source.configMap.name);
+      if (source.secret?.name) secrets.add(source.secret.name);
+    }
+  }
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers] as Array<Record<string, any>>) {
+    for (const from of container.envFrom ?? []) {
+      if (from.configMapRef?.name) configMaps.add(from.configMapRef.name);
+      if (from.secretRef?.name) secrets.add(from.secretRef.name);
+    }
+    for (const env of container.env ?? []) {
+      if (env.valueFrom?.configMapKeyRef?.name) configMaps.add(env.valueFrom.configMapKeyRef.name);
+      if (env.valueFrom?.secretKeyRef?.name) secrets.add(env.valueFrom.secretKeyRef.name);
+    }
+  }
+  for (const pull of (spec.imagePullSecrets as Array<{name?: string}> | undefined) ?? []) if (pull.name) secrets.add(pull.name);
+  // The root CA ConfigMap is published by every cluster's controller-manager; it is never copied.
+  configMaps.delete('kube-root-ca.crt');
+  return {
+    configMaps: [...configMaps].sort(),
+    secrets: [...secrets].sort(),
+    serviceAccount: (spec.serviceAccountName as string | undefined) ?? 'default',
+  };
+}

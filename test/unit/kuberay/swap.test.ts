@@ -1,0 +1,153 @@
+import * as fs from 'node:fs';
+import {describe, expect, it} from 'vitest';
+import type {KubeObject, Pod} from '../../../src/kube/types.js';
+import {
+  ciliumHeadServiceCopy,
+  ownerReferencePatch,
+  placeholderName,
+  placeholderPod,
+  podReferences,
+  remoteWorkerPod,
+} from '../../../src/kuberay/swap.js';
+
+/** A Pending worker and a head Service as the real KubeRay v1.5 operator made them in the test clusters. */
+const read = <T>(file: string): T => JSON.parse(fs.readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')) as T;
+const pending = read<Pod>('pending-worker.json');
+const headService = read<KubeObject>('head-service.json');
+
+const ctx = {group: 'gpu-app', homeClusterId: 'home-uid', remoteClusterId: 'remote-uid', rayCluster: {name: 'gpu-app', uid: 'rc-uid'}};
+
+describe('placeholderName', () => {
+  it('adds five characters of the Kubernetes suffix alphabet to the generateName', () => {
+    const sequence = [0, 0.5, 0.99, 0.1, 0.3];
+    let i = 0;
+    expect(placeholderName('gpu-app-gpu-worker-', () => sequence[i++]!)).toBe('gpu-app-gpu-worker-br9dl');
+  });
+});
+
+describe('placeholderPod', () => {
+  const placeholder = placeholderPod(pending, 'gpu-app-gpu-worker-bq9dl', ctx);
+
+  it('carries the labels KubeRay counts by, and the tool labels', () => {
+    expect(placeholder.metadata?.labels).toEqual({
+      'ray.io/cluster': 'gpu-app',
+      'ray.io/group': 'gpu',
+      'ray.io/node-type': 'worker',
+      'ray.io/is-ray-node': 'yes',
+      'superskyray.io/managed-by': 'kubectl-superskyray',
+      'superskyray.io/group': 'gpu-app',
+      'superskyray.io/role': 'placeholder',
+      'superskyray.io/home-cluster': 'home-uid',
+    });
+  });
+
+  it('has no ownerReference yet, and says which pod it replaces and where its worker runs', () => {
+    expect(placeholder.metadata?.ownerReferences).toBeUndefined();
+    expect(placeholder.metadata?.annotations).toEqual({'superskyray.io/replaces': pending.metadata?.name, 'superskyray.io/remote-cluster': 'remote-uid'});
+    expect(placeholder.metadata?.namespace).toBe(pending.metadata?.namespace);
+  });
+
+  it('is one tiny restricted container that never exits', () => {
+    expect(placeholder.spec?.restartPolicy).toBe('Always');
+    expect(placeholder.spec?.containers).toHaveLength(1);
+    expect(placeholder.spec?.containers[0]).toMatchObject({
+      image: 'registry.k8s.io/pause:3.10',
+      resources: {requests: {cpu: '1m', memory: '4Mi'}},
+      securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: ['ALL']}},
+    });
+    expect(placeholder.spec?.securityContext).toMatchObject({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}});
+  });
+
+  it('gets the controller ownerReference as a patch of its own', () => {
+    expect(ownerReferencePatch(ctx.rayCluster)).toEqual({
+      metadata: {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'gpu-app', uid: 'rc-uid', controller: true, blockOwnerDeletion: true}]},
+    });
+  });
+});
+
+describe('remoteWorkerPod', () => {
+  const remote = remoteWorkerPod(pending, 'gpu-app-gpu-worker-bq9dl', ctx);
+
+  it("takes the placeholder's name and keeps nothing of the home cluster's identity", () => {
+    expect(remote.metadata?.name).toBe('gpu-app-gpu-worker-bq9dl');
+    for (const field of ['uid', 'resourceVersion', 'ownerReferences', 'managedFields', 'creationTimestamp', 'generateName', 'generation']) {
+      expect(remote.metadata).not.toHaveProperty(field);
+    }
+    expect(remote).not.toHaveProperty('status');
+    expect(remote.spec).not.toHaveProperty('nodeName');
+    expect(remote.spec).not.toHaveProperty('priority');
+  });
+
+  it('keeps the ray.io labels its env reads, and adds the tool labels', () => {
+    expect(remote.metadata?.labels).toMatchObject({
+      'ray.io/cluster': 'gpu-app',
+      'ray.io/group': 'gpu',
+      'ray.io/node-type': 'worker',
+      'ray.io/identifier': 'gpu-app-worker',
+      'superskyray.io/role': 'remote-worker',
+      'superskyray.io/home-cluster': 'home-uid',
+      'superskyray.io/raycluster-uid': 'rc-uid',
+    });
+  });
+
+  it('drops the projected service-account token volume and its mounts, keeping the others', () => {
+    const names = (remote.spec?.volumes as Array<{name: string}>).map((v) => v.name);
+    expect(names).toEqual(['code', 'shared-mem']);
+    for (const container of [...(remote.spec?.initContainers ?? []), ...(remote.spec?.containers ?? [])]) {
+      const mounts = (container.volumeMounts as Array<{name: string}> | undefined) ?? [];
+      expect(mounts.map((m) => m.name).filter((n) => n.startsWith('kube-api-access'))).toEqual([]);
+    }
+  });
+
+  it("keeps the generated containers and their requests, env included", () => {
+    expect(remote.spec?.containers.map((c) => c.name)).toEqual(pending.spec?.containers.map((c) => c.name));
+    expect(remote.spec?.containers[0]?.resources).toEqual(pending.spec?.containers[0]?.resources);
+    expect(JSON.stringify(remote.spec?.containers[0]?.env)).toContain('fieldPath');
+  });
+
+  it('leaves the Pending pod as it was', () => {
+    const before = structuredClone(pending);
+    remoteWorkerPod(pending, 'another', ctx);
+    expect(pending).toEqual(before);
+  });
+});
+
+describe('ciliumHeadServiceCopy', () => {
+  const copy = ciliumHeadServiceCopy(headService as KubeObject & {spec?: Record<string, unknown>}, ctx);
+  it('is global, shares no endpoints of its own, and keeps name, ports and headlessness', () => {
+    expect(copy.metadata).toMatchObject({
+      name: 'gpu-app-head-svc',
+      namespace: headService.metadata?.namespace,
+      annotations: {'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'},
+      labels: {'superskyray.io/role': 'head-service-copy', 'superskyray.io/home-cluster': 'home-uid'},
+    });
+    const spec = copy.spec as Record<string, unknown>;
+    expect(spec.clusterIP).toBe('None');
+    expect(spec.ports).toEqual((headService.spec as Record<string, unknown>).ports);
+    expect(spec).not.toHaveProperty('clusterIPs');
+  });
+});
+
+describe('podReferences', () => {
+  it('finds what the real Pending worker needs: its ConfigMap and ServiceAccount, not the root CA', () => {
+    expect(podReferences(pending.spec!)).toEqual({configMaps: ['app-code'], secrets: [], serviceAccount: 'default'});
+  });
+
+  it.each([
+    {
+      name: 'env, envFrom, projected and pull secrets',
+      spec: {
+        serviceAccountName: 'ray',
+        imagePullSecrets: [{name: 'registry'}],
+        volumes: [{name: 'p', projected: {sources: [{configMap: {name: 'cm-projected'}}, {secret: {name: 's-projected'}}]}}, {name: 's', secret: {secretName: 's-volume'}}],
+        containers: [
+          {name: 'a', envFrom: [{configMapRef: {name: 'cm-from'}}, {secretRef: {name: 's-from'}}], env: [{name: 'X', valueFrom: {configMapKeyRef: {name: 'cm-key', key: 'k'}}}]},
+        ],
+        initContainers: [{name: 'i', env: [{name: 'Y', valueFrom: {secretKeyRef: {name: 's-key', key: 'k'}}}]}],
+      },
+      want: {configMaps: ['cm-from', 'cm-key', 'cm-projected'], secrets: ['registry', 's-from', 's-key', 's-projected', 's-volume'], serviceAccount: 'ray'},
+    },
+  ])('$name', ({spec, want}) => {
+    expect(podReferences(spec)).toEqual(want);
+  });
+});
