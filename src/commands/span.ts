@@ -1,0 +1,37 @@
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
+import {BaseCommand} from '../cli/base-command.js';
+
+export default class Span extends BaseCommand<typeof Span> {
+  static override summary = 'Move the workers of a Ray app that cannot run at home to other clusters of the fleet, now.';
+  static override description =
+    'Each worker the home scheduler left Pending is swapped without a restart of anything running: a placeholder at home keeps KubeRay\'s count, and the worker runs in the first cluster (in fleet order) that fits it, joined to the same head through the multi-cluster network.';
+  static override examples = ['<%= config.bin %> <%= command.id %> raycluster/my-app -n ml --context onprem --context cloud', '<%= config.bin %> <%= command.id %> my-app --to cloud --dry-run'];
+  static override args = {group: Args.string({description: 'rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME', required: true})};
+  static override flags = {
+    to: Flags.string({description: 'Span only to this context of the fleet.'}),
+    'dry-run': Flags.boolean({description: 'Print which workers would move where, and change nothing.'}),
+    'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to the other cluster (never done without this flag).'}),
+  };
+
+  async run(): Promise<void> {
+    const fleet = await this.openFleet();
+    const {spanGroup} = await import('../reconcile/span.js');
+    const result = await spanGroup(fleet, {
+      group: this.args.group,
+      namespace: this.flags.namespace ?? 'default',
+      to: this.flags.to,
+      dryRun: this.flags['dry-run'],
+      copySecrets: this.flags['copy-secrets'],
+      signal: this.deadline(),
+    });
+    const ui = await import('../ui/span.js');
+    if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
+      const {renderDocument} = await import('../ui/output.js');
+      this.print(renderDocument(ui.spanDocument(result), this.outputFormat));
+    } else {
+      this.print(ui.renderSpanResult(result));
+    }
+    for (const warning of result.warnings) this.say(`warning: ${warning}`);
+  }
+}

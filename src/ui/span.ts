@@ -1,0 +1,28 @@
+import type {SpanResult} from '../reconcile/span.js';
+import {renderTable} from './table.js';
+
+/** What `span` did (or would do): one row per worker that moves, then the ones that fit nowhere. */
+export function renderSpanResult(result: SpanResult): string {
+  const what = `${result.kind.toLowerCase()}/${result.group}`;
+  const lines: string[] = [];
+  if (result.moves.length === 0 && result.stuck.length === 0) {
+    lines.push(`${what}: no worker is waiting for room on ${result.home}; nothing to span`);
+    return `${lines.join('\n')}\n`;
+  }
+  if (result.moves.length > 0) {
+    lines.push(`${what}: ${result.moves.length} worker(s) ${result.dryRun ? 'would span' : 'spanned'} from ${result.home}${result.dryRun ? ' (dry run: nothing was changed)' : ''}`);
+    lines.push(
+      renderTable(
+        ['PENDING WORKER', 'GROUP', 'RUNS AS', 'IN'],
+        result.moves.map((m) => [m.pending, m.workerGroup, m.name, m.to]),
+      ).trimEnd(),
+    );
+  }
+  for (const s of result.stuck) lines.push(`${s.pending} fits no other cluster either: ${s.reason}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function spanDocument(result: SpanResult): unknown {
+  const {kind, group, namespace, ...rest} = result;
+  return {apiVersion: 'superskyray.io/v1alpha1', kind: 'SpanResult', group: {kind, name: group, namespace}, ...rest};
+}
