@@ -100,6 +100,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
   }
 
+  /** Prints a result as -o asks: as data (json, yaml), or as text for people (table, wide). */
+  protected async output<R>(result: R, views: {document: (r: R) => unknown; text: (r: R, wide: boolean) => string}): Promise<void> {
+    const format = this.outputFormat;
+    if (format === 'json' || format === 'yaml') {
+      const {renderDocument} = await import('../ui/output.js');
+      this.print(renderDocument(views.document(result), format));
+    } else {
+      this.print(views.text(result, format === 'wide'));
+    }
+  }
+
   /** Results go to stdout; progress and warnings go to stderr, so -o json stays parseable. */
   protected print(text: string): void {
     process.stdout.write(text);

@@ -40,12 +40,7 @@ export default class Place extends BaseCommand<typeof Place> {
       signal: this.deadline(),
     });
     const ui = await import('../ui/place.js');
-    if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
-      const {renderDocument} = await import('../ui/output.js');
-      this.print(renderDocument(ui.placeDocument(result), this.outputFormat));
-    } else {
-      this.print(ui.renderPlaceResult(result, this.outputFormat === 'wide'));
-    }
+    await this.output(result, {document: ui.placeDocument, text: ui.renderPlaceResult});
     for (const warning of result.warnings) this.say(`warning: ${warning}`);
   }
 }

@@ -26,12 +26,7 @@ export default class Span extends BaseCommand<typeof Span> {
       signal: this.deadline(),
     });
     const ui = await import('../ui/span.js');
-    if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
-      const {renderDocument} = await import('../ui/output.js');
-      this.print(renderDocument(ui.spanDocument(result), this.outputFormat));
-    } else {
-      this.print(ui.renderSpanResult(result));
-    }
+    await this.output(result, {document: ui.spanDocument, text: ui.renderSpanResult});
     for (const warning of result.warnings) this.say(`warning: ${warning}`);
   }
 }

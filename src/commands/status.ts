@@ -14,13 +14,8 @@ export default class Status extends BaseCommand<typeof Status> {
     const {fleetStatus} = await import('../reconcile/fleet-status.js');
     const status = await fleetStatus(fleet, this.deadline());
     const ui = await import('../ui/fleet-status.js');
-    if (this.outputFormat === 'json' || this.outputFormat === 'yaml') {
-      const {renderDocument} = await import('../ui/output.js');
-      this.print(renderDocument(ui.fleetStatusDocument(status), this.outputFormat));
-    } else {
-      this.print(ui.renderFleetTable(status, this.outputFormat === 'wide'));
-      for (const line of ui.renderProblems(status)) this.say(line);
-    }
+    await this.output(status, {document: ui.fleetStatusDocument, text: ui.renderFleetTable});
+    if (this.outputFormat !== 'json' && this.outputFormat !== 'yaml') for (const line of ui.renderProblems(status)) this.say(line);
     if (status.clusters.some((cluster) => cluster.state !== 'Ready')) process.exitCode = EXIT.failed;
   }
 }
