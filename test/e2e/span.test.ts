@@ -76,7 +76,6 @@ describe('kubectl superskyray span', () => {
       }
     })();
     const spanned = await cli(['span', 'raycluster/auto', '-n', namespace, ...fleetArgs]);
-    const spanEnded = Date.now();
     sampling = false;
     await sampler;
     expect(spanned.stderr).toBe('');
@@ -98,10 +97,11 @@ describe('kubectl superskyray span', () => {
     const homeService = await onprem.get<KubeObject>(RESOURCES.services, 'auto-head-svc', namespace);
     expect(homeService.metadata?.annotations?.['service.cilium.io/global']).toBe('true');
 
-    // Let KubeRay reconcile after the span, then look: nothing it ran was replaced or deleted.
-    await waitFor('a KubeRay reconcile after the span', async () => {
-      const rc = await onprem.get<KubeObject & {status?: {lastUpdateTime?: string}}>(RESOURCES.rayclusters, 'auto', namespace);
-      return Date.parse(rc.status?.lastUpdateTime ?? '') >= Math.floor(spanEnded / 1000) * 1000 ? true : undefined;
+    // Wait for KubeRay to reconcile the swapped state (it reports the Running placeholder as a ready
+    // worker: 2, where it was 1 before), then look: nothing it ran was replaced or deleted.
+    await waitFor('KubeRay to count the placeholder as a ready worker', async () => {
+      const rc = await onprem.get<KubeObject & {status?: {readyWorkerReplicas?: number}}>(RESOURCES.rayclusters, 'auto', namespace);
+      return rc.status?.readyWorkerReplicas === 2 ? true : undefined;
     });
     const after = await podsOf();
     const uids = (pods: Pod[]) => pods.filter((p) => !p.metadata?.labels?.['superskyray.io/role']).map((p) => p.metadata?.uid).sort();
