@@ -95,6 +95,28 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, ima
   };
 }
 
+/**
+ * Holds a Pending worker that has been deleted: KubeRay keeps counting it (terminating pods count),
+ * the scheduler no longer tries to place it, and its remote twin runs under its name. Removed when
+ * that remote worker goes.
+ */
+export const HOLD_FINALIZER = 'superskyray.io/remote-worker';
+
+/**
+ * What turns a Pending worker into the placeholder of its remote twin, before it is deleted: our
+ * finalizer (appended by a strategic merge, so other finalizers stay), the tool's labels and the
+ * cluster its twin runs in.
+ */
+export function holdPatch(ctx: SwapContext): {metadata: Pick<ObjectMeta, 'finalizers' | 'labels' | 'annotations'>} {
+  return {
+    metadata: {
+      finalizers: [HOLD_FINALIZER],
+      labels: {...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
+      annotations: {[REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
+    },
+  };
+}
+
 /** The controller ownerReference that makes KubeRay reconcile on the placeholder's events. */
 export function ownerReferencePatch(rayCluster: {name: string; uid: string}): {metadata: Pick<ObjectMeta, 'ownerReferences'>} {
   return {

@@ -11,6 +11,7 @@ import {
   CILIUM_GLOBAL,
   ciliumHeadServiceCopy,
   globalHeadServicePatch,
+  holdPatch,
   ownerReferencePatch,
   placeholderName,
   placeholderPod,
@@ -57,11 +58,6 @@ export interface SpanResult {
   stuck: Array<{pending: string; reason: string}>;
   dryRun: boolean;
   warnings: string[];
-}
-
-/** The swap would put running workers at risk: nothing was changed. Exit code 1. */
-export class SpanUnsafeError extends Error {
-  override readonly name = 'SpanUnsafeError';
 }
 
 function parseGroupRef(ref: string): {kind?: RayKind; name: string} {
@@ -149,15 +145,13 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
   const rcName = liveRayClusterName(kind, object);
   if (!rcName) throw new Error(`${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet; try again once KubeRay has made it`);
   const rayCluster = await home.client.get<KubeObject>(RESOURCES.rayclusters, rcName, namespace, signal);
-  if (!(rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling) {
-    // Without the autoscaler KubeRay deletes a random worker, running ones included, whenever it
-    // counts one too many; a reconcile while the placeholder and the Pending pod both exist does
-    // exactly that (seen on the real operator, v1.5). Until the swap has a protocol that no
-    // reconcile can catch half-way, it is only done where KubeRay never deletes on its own.
-    throw new SpanUnsafeError(
-      `RayCluster "${rcName}" in context "${home.client.context}" has no in-tree autoscaling, and without it KubeRay may delete a random running worker during the swap; span supports autoscaled RayClusters only for now`,
-    );
-  }
+  // With the autoscaler on, KubeRay never deletes a worker on its own, so a moment of one worker
+  // too many is harmless and a new placeholder pod can take the Pending pod's place. Without it,
+  // KubeRay deletes a random worker, running ones included, whenever it counts one too many (seen on
+  // the real operator when a reconcile fell between "placeholder created" and "Pending deleted").
+  // There the Pending pod itself becomes the placeholder: held by our finalizer and deleted, it
+  // stays counted and is never scheduled, so the count never moves.
+  const autoscaling = (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true;
 
   const homePods = await home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${RAY_CLUSTER_LABEL}=${rcName}`, signal});
   const pendingWorkers = homePods.items.filter(
@@ -191,7 +185,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       target,
       pending: podName,
       workerGroup: pod.metadata?.labels?.['ray.io/group'] ?? '',
-      name: placeholderName(pod.metadata?.generateName ?? `${podName}-`, random),
+      name: autoscaling ? placeholderName(pod.metadata?.generateName ?? `${podName}-`, random) : podName,
       to: target.client.context,
     });
   }
@@ -266,13 +260,19 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
   for (const move of planned) {
     const ctx = swapContext(move, home, ref.name, rcName, rayCluster);
     await createIfAbsent(move.target.client, RESOURCES.pods, remoteWorkerPod(move.pod, move.name, ctx), signal);
-    await createIfAbsent(home.client, RESOURCES.pods, placeholderPod(move.pod, move.name, ctx), signal);
+    if (autoscaling) {
+      await createIfAbsent(home.client, RESOURCES.pods, placeholderPod(move.pod, move.name, ctx), signal);
+    } else {
+      await home.client.patch(RESOURCES.pods, move.pending, namespace, holdPatch(ctx), 'strategic', {signal});
+    }
     try {
       await home.client.delete(RESOURCES.pods, move.pending, namespace, {uid: move.pod.metadata?.uid, signal});
     } catch (err) {
       if (!(err instanceof KubeError && err.code === 404)) throw err;
     }
-    await home.client.patch(RESOURCES.pods, move.name, namespace, ownerReferencePatch({name: rcName, uid: rayCluster.metadata?.uid ?? ''}), 'merge', {signal});
+    if (autoscaling) {
+      await home.client.patch(RESOURCES.pods, move.name, namespace, ownerReferencePatch({name: rcName, uid: rayCluster.metadata?.uid ?? ''}), 'merge', {signal});
+    }
     const failed = await recordEvent(
       home.client,
       {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},

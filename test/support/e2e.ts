@@ -30,6 +30,11 @@ export function fixture<T extends KubeObject>(file: string): T {
 export async function removeNamespace(fleet: Fleet, name: string): Promise<void> {
   await Promise.all(
     fleet.clusters.map(async (c) => {
+      // Workers held by the tool's finalizer would keep the namespace from ever going away.
+      const pods = await c.list<KubeObject>(RESOURCES.pods, {namespace: name}).catch(() => ({items: [] as KubeObject[]}));
+      for (const pod of pods.items.filter((p) => p.metadata?.finalizers?.length)) {
+        await c.patch(RESOURCES.pods, pod.metadata?.name ?? '', name, {metadata: {finalizers: null}}, 'merge').catch(() => undefined);
+      }
       await c.delete(RESOURCES.namespaces, name).catch(() => undefined);
       await waitFor(
         `namespace ${name} to be gone from ${c.context}`,
