@@ -129,6 +129,16 @@ export class ClusterClient {
     return this.request<T>({path: objectPath(type, name, namespace), object: describeObject(type, name, namespace), signal});
   }
 
+  /** Like get, but an object that is not there is `undefined` rather than an error. */
+  async find<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T | undefined> {
+    try {
+      return await this.get<T>(type, name, namespace, signal);
+    } catch (err) {
+      if (err instanceof KubeError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** Lists every object that matches, following `continue` page by page. */
   async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<KubeList<T>> {
     const pageSize = options.limit ?? DEFAULT_PAGE_SIZE;

@@ -61,13 +61,6 @@ function label(want: Want): string {
   return `worker(s) of group ${want.group}`;
 }
 
-/** A room in which the cluster's own Pending pods (of other apps) have taken their places first. */
-function roomAfterPending(cluster: ClusterSnapshot, isOwn: (pod: PodSnapshot) => boolean = () => false): ClusterRoom {
-  const room = ClusterRoom.of(cluster);
-  for (const pod of cluster.pods) if (!pod.node && !isOwn(pod)) room.fit(pod.shape, 1);
-  return room;
-}
-
 interface Attempt {
   cluster: ClusterSnapshot;
   room: ClusterRoom;
@@ -129,7 +122,7 @@ function bestSingle(fleet: ClusterSnapshot[], list: Want[], reasons: Reason[]): 
   const resources = resourcesOf(list);
   let best: Attempt | undefined;
   for (const cluster of byPriority(fleet)) {
-    const a = attempt(cluster, roomAfterPending(cluster), list);
+    const a = attempt(cluster, ClusterRoom.afterPending(cluster), list);
     if (!complete(a, list)) {
       reasons.push(...a.reasons);
       continue;
@@ -153,7 +146,7 @@ function spread(clusters: ClusterSnapshot[], list: Want[], remaining: Map<Want, 
     const todo = list.filter((w) => (remaining.get(w) ?? 0) > 0);
     if (todo.length === 0) break;
     const asked = todo.map((w) => ({...w, count: remaining.get(w) ?? 0}));
-    const a = attempt(cluster, roomAfterPending(cluster), asked);
+    const a = attempt(cluster, ClusterRoom.afterPending(cluster), asked);
     reasons.push(...a.reasons);
     const workers: Record<string, number> = {};
     asked.forEach((ask, i) => {
@@ -209,7 +202,7 @@ export function decidePlace(demand: RayDemand, fleet: ClusterSnapshot[]): Decisi
   let home: Attempt | undefined;
   let homeWorkers = -1;
   for (const cluster of byPriority(fleet)) {
-    const room = roomAfterPending(cluster);
+    const room = ClusterRoom.afterPending(cluster);
     if (!atHome.every((w) => room.fit(w.shape, w.count) === w.count)) continue;
     const a = attempt(cluster, room, workers);
     const n = [...a.placed.values()].reduce((s, v) => s + v, 0);
@@ -219,7 +212,7 @@ export function decidePlace(demand: RayDemand, fleet: ClusterSnapshot[]): Decisi
     }
   }
   if (!home) {
-    const everywhere = fleet.map((cluster) => attempt(cluster, roomAfterPending(cluster), atHome));
+    const everywhere = fleet.map((cluster) => attempt(cluster, ClusterRoom.afterPending(cluster), atHome));
     reasons.push(...everywhere.flatMap((a) => a.reasons));
     return {action: 'place', home: '', assignments: [], unplaced: allWorkers(list, (w) => w.count), reasons};
   }
@@ -264,7 +257,7 @@ export function decideGrowth(demand: RayDemand, fleet: ClusterSnapshot[], homeId
     return {action: 'fits', home: homeId, assignments: [], unplaced: {}, reasons};
   }
 
-  const atHome = attempt(home, roomAfterPending(home, isOwnPod(key)), need);
+  const atHome = attempt(home, ClusterRoom.afterPending(home, isOwnPod(key)), need);
   if (complete(atHome, need)) {
     reasons.push({kind: 'fits', cluster: home.name, what: describeCounts(allWorkers(need, (w) => w.count))});
     return {action: 'fits', home: homeId, assignments: [{cluster: homeId, head: false, workers: allWorkers(need, (w) => w.count)}], unplaced: {}, reasons};

@@ -115,11 +115,14 @@ export class ClusterRoom {
     return new ClusterRoom(cluster, free);
   }
 
-  clone(): ClusterRoom {
-    return new ClusterRoom(
-      this.cluster,
-      this.free.map((f) => ({...f})),
-    );
+  /**
+   * The room left once the cluster's Pending pods have taken theirs: they were there first. `isOwn`
+   * leaves out the pods of the group being placed, which are what is being decided.
+   */
+  static afterPending(cluster: ClusterSnapshot, isOwn: (pod: ClusterSnapshot['pods'][number]) => boolean = () => false): ClusterRoom {
+    const room = ClusterRoom.of(cluster);
+    for (const pod of cluster.pods) if (!pod.node && !isOwn(pod)) room.fit(pod.shape, 1);
+    return room;
   }
 
   /**

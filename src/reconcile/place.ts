@@ -63,12 +63,8 @@ async function findExisting(observed: ObservedCluster[], kind: RayKind, name: st
   const type = resourceForKind(kind)!;
   const found = await Promise.all(
     observed.map(async ({client}) => {
-      try {
-        return {client, object: await client.get<KubeObject>(type, name, namespace, signal)};
-      } catch (err) {
-        if (err instanceof KubeError && err.code === 404) return undefined;
-        throw err;
-      }
+      const object = await client.find<KubeObject>(type, name, namespace, signal);
+      return object ? {client, object} : undefined;
     }),
   );
   return found.filter((f) => f !== undefined);
@@ -85,16 +81,11 @@ async function hasKubeRay(client: ClusterClient, signal?: AbortSignal): Promise<
 }
 
 async function requireNamespace(client: ClusterClient, namespace: string, signal?: AbortSignal): Promise<void> {
-  try {
-    await client.get(RESOURCES.namespaces, namespace, undefined, signal);
-  } catch (err) {
-    if (err instanceof KubeError && err.code === 404) {
-      throw new InputError(
-        `namespace "${namespace}" does not exist in context "${client.context}"`,
-        `create it (kubectl --context ${client.context} create namespace ${namespace}) or pass another with -n`,
-      );
-    }
-    throw err;
+  if (!(await client.find(RESOURCES.namespaces, namespace, undefined, signal))) {
+    throw new InputError(
+      `namespace "${namespace}" does not exist in context "${client.context}"`,
+      `create it (kubectl --context ${client.context} create namespace ${namespace}) or pass another with -n`,
+    );
   }
 }
 
@@ -162,12 +153,7 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
   for (const desired of desiredGroupObjects(manifest, namespace, policy, placement)) {
     const type = resourceForKind(desired.kind)!;
     const name = desired.metadata?.name ?? '';
-    let live: KubeObject | undefined;
-    try {
-      live = await home.client.get<KubeObject>(type, name, namespace, options.signal);
-    } catch (err) {
-      if (!(err instanceof KubeError && err.code === 404)) throw err;
-    }
+    const live = await home.client.find<KubeObject>(type, name, namespace, options.signal);
     const outcome: ObjectOutcome = isUpToDate(live, desired) ? 'unchanged' : live ? 'configured' : 'created';
     objects.push({kind: desired.kind ?? '', name, context: home.client.context, outcome});
     if (outcome === 'unchanged' || options.dryRun) {

@@ -69,15 +69,6 @@ function parseGroupRef(ref: string): {kind?: RayKind; name: string} {
   return {kind, name: ref.slice(slash + 1)};
 }
 
-async function getOrNone<T extends KubeObject>(client: ClusterClient, type: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T | undefined> {
-  try {
-    return await client.get<T>(type, name, namespace, signal);
-  } catch (err) {
-    if (err instanceof KubeError && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
 /** Finds the group's Ray object in the fleet. Its cluster is the home. */
 async function findGroup(usable: ObservedCluster[], ref: {kind?: RayKind; name: string}, namespace: string, signal?: AbortSignal) {
   const kinds = ref.kind ? [ref.kind] : RAY_KINDS;
@@ -85,7 +76,7 @@ async function findGroup(usable: ObservedCluster[], ref: {kind?: RayKind; name: 
     await Promise.all(
       usable.flatMap((o) =>
         kinds.map(async (kind) => {
-          const object = await getOrNone<KubeObject>(o.client, resourceForKind(kind)!, ref.name, namespace, signal);
+          const object = await o.client.find<KubeObject>(resourceForKind(kind)!, ref.name, namespace, signal);
           return object?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY ? {home: o, kind, object} : undefined;
         }),
       ),
@@ -167,7 +158,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
   if (options.to && targets.length === 0) {
     throw new InputError(`context "${options.to}" cannot take workers: it is the home of "${ref.name}" or did not answer`, 'pick another cluster of the fleet with --to');
   }
-  const rooms = new Map(targets.map((t) => [t, roomOf(t)]));
+  const rooms = new Map(targets.map((t) => [t, ClusterRoom.afterPending(t.snapshot!)]));
   const random = options.random ?? Math.random;
   const planned: PlannedMove[] = [];
   const stuck: SpanResult['stuck'] = [];
@@ -205,18 +196,18 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       ...(refs.serviceAccount !== 'default' ? [[RESOURCES.serviceaccounts, refs.serviceAccount] as [ResourceType, string]] : []),
     ];
     for (const [type, name] of wanted) {
-      if (await getOrNone(move.target.client, type, name, namespace, signal)) continue;
+      if (await move.target.client.find(type, name, namespace, signal)) continue;
       if (type === RESOURCES.secrets && !options.copySecrets) {
         throw new InputError(
           `${describeObject(type, name, namespace)} is missing in context "${move.target.client.context}", and the workers need it`,
           'create it there, or pass --copy-secrets to copy it from the home cluster',
         );
       }
-      const source = await getOrNone<KubeObject>(home.client, type, name, namespace, signal);
+      const source = await home.client.find<KubeObject>(type, name, namespace, signal);
       if (!source) throw new InputError(`${describeObject(type, name, namespace)} is missing in the home cluster "${home.client.context}" too`, 'create it, then run span again');
       copies.push(copyOf(source, ctx, 'dependency-copy'));
     }
-    const namespaceExists = (await getOrNone(move.target.client, RESOURCES.namespaces, namespace, undefined, signal)) !== undefined;
+    const namespaceExists = (await move.target.client.find(RESOURCES.namespaces, namespace, undefined, signal)) !== undefined;
     dependencies.set(move.target, {namespaceExists, copies});
   }
 
@@ -249,7 +240,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
     }
     for (const copy of needs.copies) await createIfAbsent(client, resourceForKind(copy.kind)!, copy, signal);
     const ctx = swapContext(planned.find((m) => m.target === target)!, home, ref.name, rcName, rayCluster);
-    if (!(await getOrNone(client, RESOURCES.services, headName, namespace, signal))) {
+    if (!(await client.find(RESOURCES.services, headName, namespace, signal))) {
       await createIfAbsent(client, RESOURCES.services, ciliumHeadServiceCopy(headService, ctx), signal);
     }
   }
@@ -296,12 +287,6 @@ function swapContext(move: PlannedMove, home: ObservedCluster, group: string, rc
 
 function byPriority(clusters: ObservedCluster[]): ObservedCluster[] {
   return [...clusters].sort((a, b) => b.snapshot!.priority - a.snapshot!.priority);
-}
-
-function roomOf(cluster: ObservedCluster): ClusterRoom {
-  const room = ClusterRoom.of(cluster.snapshot!);
-  for (const pod of cluster.snapshot!.pods) if (!pod.node) room.fit(pod.shape, 1);
-  return room;
 }
 
 /** A create that is safe to repeat: an object already there (from an earlier, interrupted run) is fine. */
