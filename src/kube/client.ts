@@ -82,6 +82,16 @@ interface RawResponse {
  * backoff when that is safe, and waits for a slot so that no cluster gets more than `maxInFlight`
  * requests at once.
  */
+/**
+ * A test-only failpoint for crash-safety tests: with SUPERSKYRAY_FAILPOINT_KILL_AFTER_WRITES=k the
+ * process kills itself (SIGKILL: no cleanup, no finally) right after its k-th successful write.
+ */
+let writes = 0;
+function afterWrite(): void {
+  const k = Number(process.env.SUPERSKYRAY_FAILPOINT_KILL_AFTER_WRITES);
+  if (Number.isInteger(k) && k > 0 && ++writes === k) process.kill(process.pid, 'SIGKILL');
+}
+
 export class ClusterClient {
   readonly context: string;
   readonly server: string;
@@ -111,6 +121,7 @@ export class ClusterClient {
       try {
         const res = await this.limiter.run(() => this.send(req));
         if (res.status >= 400) throw errorFromResponse(res.status, res.body, res.headers, where);
+        if ((req.method ?? 'GET') !== 'GET') afterWrite();
         return decodeJson<T>(res, where);
       } catch (thrown) {
         const err = normaliseError(thrown, where);

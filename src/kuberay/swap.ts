@@ -107,12 +107,33 @@ export const HOLD_FINALIZER = 'superskyray.io/remote-worker';
  * finalizer (appended by a strategic merge, so other finalizers stay), the tool's labels and the
  * cluster its twin runs in.
  */
-export function holdPatch(ctx: SwapContext): {metadata: Pick<ObjectMeta, 'finalizers' | 'labels' | 'annotations'>} {
+export function holdPatch(ctx: SwapContext, resourceVersion?: string): {metadata: Pick<ObjectMeta, 'finalizers' | 'labels' | 'annotations' | 'resourceVersion'>} {
   return {
     metadata: {
+      // The version observed: if the scheduler bound the pod since, the patch fails with a conflict.
+      ...(resourceVersion ? {resourceVersion} : {}),
       finalizers: [HOLD_FINALIZER],
       labels: {...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
       annotations: {[REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
+    },
+  };
+}
+
+/**
+ * Lets a held placeholder go: our finalizer is removed (a strategic-merge directive, so other
+ * finalizers stay and a repeat is harmless). With `unlabel`, the pod also stops being a placeholder:
+ * for a Pending worker that got a node at home before the swap finished.
+ */
+export function releasePatch(unlabel: boolean): Record<string, unknown> {
+  return {
+    metadata: {
+      '$deleteFromPrimitiveList/finalizers': [HOLD_FINALIZER],
+      ...(unlabel
+        ? {
+            labels: {[MANAGED_BY_LABEL]: null, [GROUP_LABEL]: null, [ROLE_LABEL]: null, [HOME_CLUSTER_LABEL]: null},
+            annotations: {[REMOTE_CLUSTER_ANNOTATION]: null},
+          }
+        : {}),
     },
   };
 }

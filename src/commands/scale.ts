@@ -1,0 +1,45 @@
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
+import {BaseCommand} from '../cli/base-command.js';
+
+export default class Scale extends BaseCommand<typeof Scale> {
+  static override summary = 'Resize a worker group of a Ray app, then span, relocate or shrink it so that it fits.';
+  static override description =
+    'Growth that fits at home stays there. Growth that does not is spanned: the new workers run in other clusters of the fleet, and nothing running restarts. A shrink removes remote workers first, and once none is left the copies in other clusters go too. With the Ray autoscaler on, only minReplicas or maxReplicas is written. It returns when the group has settled, or exits 3 at --timeout.';
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> raycluster/my-app --replicas 3 --skip-capacity-relocate -n ml --context onprem --context cloud',
+    '<%= config.bin %> <%= command.id %> my-app --replicas 2 --worker-group gpu --dry-run',
+    '<%= config.bin %> <%= command.id %> rayservice/fraud --serve fraud.Model=4',
+  ];
+  static override args = {group: Args.string({description: 'rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME', required: true})};
+  static override flags = {
+    replicas: Flags.integer({description: 'The number of workers the group should have.', min: 0}),
+    'worker-group': Flags.string({description: 'The worker group to resize (needed when there are several).'}),
+    serve: Flags.string({description: 'Set a Serve deployment\'s num_replicas in a RayService, as APP.DEPLOYMENT=N (repeatable).', multiple: true}),
+    'skip-capacity-relocate': Flags.boolean({description: 'When growth does not fit at home, span it even if another cluster fits the whole group.'}),
+    'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
+    'dry-run': Flags.boolean({description: 'Print the plan with a reason for every decision, and change nothing.'}),
+    wait: Flags.boolean({description: 'Also wait until every worker runs, showing progress on stderr.'}),
+  };
+
+  async run(): Promise<void> {
+    const fleet = await this.openFleet();
+    const [{scaleGroup}, {parseServeReplicas}] = await Promise.all([import('../reconcile/scale.js'), import('../kuberay/serve.js')]);
+    const result = await scaleGroup(fleet, {
+      group: this.args.group,
+      namespace: this.flags.namespace ?? 'default',
+      replicas: this.flags.replicas,
+      workerGroup: this.flags['worker-group'],
+      serve: this.flags.serve?.map(parseServeReplicas),
+      skipCapacityRelocate: this.flags['skip-capacity-relocate'],
+      copySecrets: this.flags['copy-secrets'],
+      dryRun: this.flags['dry-run'],
+      wait: this.flags.wait,
+      signal: this.deadline(),
+      progress: this.flags.wait || this.flags.verbose ? (line) => this.say(line) : undefined,
+    });
+    const ui = await import('../ui/scale.js');
+    await this.output(result, {document: ui.scaleDocument, text: ui.renderScaleResult});
+    for (const warning of result.warnings) this.say(`warning: ${warning}`);
+  }
+}

@@ -1,0 +1,155 @@
+import {InputError} from '../errors.js';
+import {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
+import type {KubeObject, Pod} from '../kube/types.js';
+import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
+import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL} from '../kuberay/labels.js';
+import {observeFleet, type ObservedCluster} from './observe.js';
+
+export interface GroupRef {
+  kind?: RayKind;
+  name: string;
+}
+
+/** GROUP as users write it: rayservice/NAME, raycluster/NAME, rayjob/NAME (plurals too) or NAME. */
+export function parseGroupRef(ref: string): GroupRef {
+  const slash = ref.indexOf('/');
+  if (slash < 0) return {name: ref};
+  const kindWord = ref.slice(0, slash).toLowerCase();
+  const kind = RAY_KINDS.find((k) => k.toLowerCase() === kindWord || `${k.toLowerCase()}s` === kindWord);
+  if (!kind || slash === ref.length - 1) throw new InputError(`"${ref}" does not name a Ray app`, 'use rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME');
+  return {kind, name: ref.slice(slash + 1)};
+}
+
+/** What the tool made for a group in a cluster other than its home. */
+export interface RemoteSide {
+  cluster: ObservedCluster;
+  /** False when the cluster did not answer in full: nothing of it may be taken to be missing. */
+  observed: boolean;
+  /** Remote workers of the group's live RayCluster. */
+  workers: Pod[];
+  /** Head-Service copies and dependency copies (ConfigMaps, Secrets, ServiceAccounts). */
+  copies: KubeObject[];
+}
+
+/** One group as the reconciler sees it, across the fleet. */
+export interface GroupState {
+  name: string;
+  kind: RayKind;
+  namespace: string;
+  home: ObservedCluster;
+  /** The top Ray object: the RayService, RayCluster or RayJob. */
+  object: KubeObject;
+  /** The live RayCluster whose pods KubeRay counts. */
+  rayCluster: KubeObject & {metadata: {name: string; uid: string}};
+  /** With in-tree autoscaling the Ray autoscaler owns replicas and workersToDelete. */
+  autoscaling: boolean;
+  /** Every pod of the live RayCluster at home, terminating ones included. */
+  homePods: Pod[];
+  remotes: RemoteSide[];
+  /** The whole fleet as observed, for placement decisions. */
+  fleet: ObservedCluster[];
+}
+
+/** The live RayCluster KubeRay counts the workers of. */
+function liveRayClusterName(kind: RayKind, object: KubeObject): string | undefined {
+  const status = object.status as {activeServiceStatus?: {rayClusterName?: string}; rayClusterName?: string} | undefined;
+  if (kind === 'RayCluster') return object.metadata?.name;
+  if (kind === 'RayService') return status?.activeServiceStatus?.rayClusterName;
+  return status?.rayClusterName;
+}
+
+function contexts(clusters: ObservedCluster[]): string {
+  return clusters.map((c) => `"${c.client.context}"`).join(', ');
+}
+
+/**
+ * Finds a placed group and observes everything the tool knows of it: the home's pods of the live
+ * RayCluster, and in every other cluster the remote workers and copies made for it. One list per
+ * kind and cluster, selected by label; never one GET per pod. A cluster that does not answer stops
+ * the search for the group (it might be the home); once the home is known, other clusters that do
+ * not answer are kept as unobserved.
+ */
+export async function observeGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal): Promise<GroupState> {
+  const ref = parseGroupRef(refText);
+  const observed = await observeFleet(fleet, signal);
+  const usable = observed.filter((o) => o.snapshot);
+  const degraded = observed.filter((o) => !o.snapshot);
+  const kinds = ref.kind ? [ref.kind] : RAY_KINDS;
+  const found = (
+    await Promise.all(
+      usable.flatMap((o) =>
+        kinds.map(async (kind) => {
+          const object = await o.client.find<KubeObject>(resourceForKind(kind)!, ref.name, namespace, signal);
+          return object?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY ? {home: o, kind, object} : undefined;
+        }),
+      ),
+    )
+  ).filter((f) => f !== undefined);
+  if (found.length === 0) {
+    if (degraded.length > 0) throw new Error(`cannot find group "${ref.name}": context(s) ${contexts(degraded)} did not answer; retry when they do`);
+    throw new InputError(`group "${ref.name}" is not placed in namespace "${namespace}" of any fleet cluster`, 'place it first with "kubectl superskyray place -f FILE", or fix the name and -n');
+  }
+  if (found.length > 1) {
+    const where = found.map((f) => `${f.kind.toLowerCase()}/${ref.name} in "${f.home.client.context}"`).join(', ');
+    throw new InputError(`"${refText}" names several groups: ${where}`, `say which kind, e.g. ${found[0]!.kind.toLowerCase()}/${ref.name}, or narrow the fleet with --context`);
+  }
+  const {home, kind, object} = found[0]!;
+  const rcName = liveRayClusterName(kind, object);
+  if (!rcName) throw new Error(`${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet; try again once KubeRay has made it`);
+  const rayCluster = await home.client.get<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal);
+  const homeId = home.snapshot!.id;
+  const toolSelector = `${GROUP_LABEL}=${ref.name},${HOME_CLUSTER_LABEL}=${homeId}`;
+
+  const [homePods, remotes] = await Promise.all([
+    home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${RAY_CLUSTER_LABEL}=${rcName}`, signal}),
+    Promise.all(
+      observed
+        .filter((o) => o !== home)
+        .map(async (cluster): Promise<RemoteSide> => {
+          if (!cluster.snapshot) return {cluster, observed: false, workers: [], copies: []};
+          try {
+            const [pods, copies] = await Promise.all([
+              cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${toolSelector},${RAY_CLUSTER_LABEL}=${rcName}`, signal}),
+              listCopies(cluster, namespace, toolSelector, signal),
+            ]);
+            return {cluster, observed: true, workers: pods.items, copies};
+          } catch (err) {
+            if (err instanceof KubeError && err.code !== 403) return {cluster, observed: false, workers: [], copies: []};
+            throw err;
+          }
+        }),
+    ),
+  ]);
+  return {
+    name: ref.name,
+    kind,
+    namespace,
+    home,
+    object: {...object, apiVersion: 'ray.io/v1', kind},
+    rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
+    autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
+    homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
+    remotes,
+    fleet: observed,
+  };
+}
+
+const COPY_TYPES: ResourceType[] = [RESOURCES.services, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
+
+async function listCopies(cluster: ObservedCluster, namespace: string, selector: string, signal?: AbortSignal): Promise<KubeObject[]> {
+  const lists = await Promise.all(
+    COPY_TYPES.map(async (type) => {
+      try {
+        const list = await cluster.client.list<KubeObject>(type, {namespace, labelSelector: selector, signal});
+        return list.items.map((item) => ({...item, apiVersion: type.group ? `${type.group}/${type.version}` : type.version, kind: type.kind}));
+      } catch (err) {
+        // Secrets are copied only with --copy-secrets; a user who may not list them has none of ours.
+        if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
+        throw err;
+      }
+    }),
+  );
+  return lists.flat();
+}

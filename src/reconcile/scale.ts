@@ -1,0 +1,308 @@
+import {ConvergeTimeoutError, InputError} from '../errors.js';
+import {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES, resourceForKind} from '../kube/resources.js';
+import type {KubeObject, Pod} from '../kube/types.js';
+import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
+import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
+import {withServeReplicas, type ServeReplicas} from '../kuberay/serve.js';
+import {HOLD_FINALIZER, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
+import {explain} from '../placement/reasons.js';
+import {observeGroup, type GroupState} from './group.js';
+import {actOnPass, describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
+
+export interface ScaleOptions {
+  group: string;
+  namespace: string;
+  /** Undefined: the worker group keeps its size (only --serve changes). */
+  replicas?: number;
+  workerGroup?: string;
+  /** --serve APP.DEPLOYMENT=N, for a RayService. */
+  serve?: ServeReplicas[];
+  /** Span rather than relocate when growth does not fit at home. */
+  skipCapacityRelocate: boolean;
+  dryRun: boolean;
+  /** Also wait until every worker of the group runs. */
+  wait: boolean;
+  copySecrets: boolean;
+  signal?: AbortSignal;
+  random?: () => number;
+  /** Progress, one line per step, for stderr. */
+  progress?: (line: string) => void;
+  /** How long to sleep between looks while waiting for KubeRay and the scheduler. */
+  pollMs?: number;
+}
+
+export interface ScaleResult {
+  group: string;
+  kind: RayKind;
+  namespace: string;
+  home: string;
+  rayCluster: string;
+  workerGroup: string;
+  from: number;
+  to: number;
+  autoscaling: boolean;
+  /** unchanged: already that size. fits/span/relocate: growth. shrink: remote workers first. */
+  action: 'unchanged' | 'fits' | 'span' | 'relocate' | 'shrink';
+  reasons: string[];
+  /** The fields written to the worker group (on a dry run: that would be). */
+  change: ScaleChange;
+  /** On shrink: the workers that go, in order. */
+  removing: Array<{name: string; where: WorkerRef['where']}>;
+  moves: SpanResult['moves'];
+  stuck: SpanResult['stuck'];
+  repairs: SpanResult['repairs'];
+  steps: SpanResult['steps'];
+  dryRun: boolean;
+  warnings: string[];
+}
+
+function policyOf(state: GroupState): GroupPolicy | undefined {
+  const text = state.object.metadata?.annotations?.[POLICY_ANNOTATION];
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as GroupPolicy;
+  } catch {
+    return undefined;
+  }
+}
+
+function pickWorkerGroup(state: GroupState, wanted: string | undefined): {index: number; group: WorkerGroupBounds} {
+  const groups = workerGroupSpecs(state) as WorkerGroupBounds[];
+  const names = groups.map((g) => g.groupName ?? '');
+  const where = `raycluster/${state.rayCluster.metadata.name} in context "${state.home.client.context}"`;
+  if (wanted === undefined) {
+    if (groups.length === 1) return {index: 0, group: groups[0]!};
+    throw new InputError(`${where} has ${groups.length} worker groups (${names.join(', ')})`, 'say which with --worker-group');
+  }
+  const index = names.indexOf(wanted);
+  if (index < 0) throw new InputError(`${where} has no worker group "${wanted}" (it has ${names.join(', ') || 'none'})`, 'pass one of those to --worker-group');
+  return {index, group: groups[index]!};
+}
+
+const isHeld = (p: Pod) => p.metadata?.finalizers?.includes(HOLD_FINALIZER) ?? false;
+
+/** The group's workers KubeRay counts now: not gone, and not already named in workersToDelete. */
+function countedWorkers(state: GroupState, workerGroup: string, doomed: Set<string>): Pod[] {
+  return state.homePods.filter(
+    (p) =>
+      p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker' &&
+      p.metadata.labels[RAY_GROUP_LABEL] === workerGroup &&
+      (!p.metadata.deletionTimestamp || isHeld(p)) &&
+      !doomed.has(p.metadata.name ?? ''),
+  );
+}
+
+function workerRefs(state: GroupState, pods: Pod[]): WorkerRef[] {
+  const priority = (p: Pod) => {
+    const id = p.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION];
+    return state.fleet.find((o) => o.snapshot?.id === id)?.snapshot?.priority ?? 0;
+  };
+  return pods.map((p) => ({
+    name: p.metadata?.name ?? '',
+    group: p.metadata?.labels?.[RAY_GROUP_LABEL] ?? '',
+    where: p.metadata?.labels?.[ROLE_LABEL] === 'placeholder' ? 'remote' : p.spec?.nodeName ? 'local' : 'pending',
+    clusterPriority: priority(p),
+    created: p.metadata?.creationTimestamp ?? '',
+  }));
+}
+
+function withReplicas(rayCluster: KubeObject, index: number, n: number): KubeObject {
+  const spec = rayCluster.spec as {workerGroupSpecs: WorkerGroupBounds[]};
+  const groups = spec.workerGroupSpecs.map((g, i) => (i === index ? {...g, replicas: n, minReplicas: Math.min(g.minReplicas ?? 0, n), maxReplicas: Math.max(g.maxReplicas ?? n, n)} : g));
+  return {...rayCluster, spec: {...spec, workerGroupSpecs: groups}};
+}
+
+/** What still keeps the group from being settled at its size; empty when it is. */
+function waitingFor(state: GroupState, workerGroup: string, wait: boolean, pending: ReturnType<typeof planPass>): string[] {
+  const out: string[] = [];
+  const spec = (workerGroupSpecs(state) as WorkerGroupBounds[]).find((g) => g.groupName === workerGroup)!;
+  const doomed = new Set(spec.scaleStrategy?.workersToDelete ?? []);
+  const counted = countedWorkers(state, workerGroup, doomed);
+  const want = desiredReplicas(spec);
+  if (counted.length !== want) out.push(`KubeRay has ${counted.length} of ${want} worker(s) of group ${workerGroup}`);
+  if (!state.autoscaling && doomed.size > 0) out.push(`workersToDelete of group ${workerGroup} still names ${[...doomed].join(', ')}`);
+  const unjudged = counted.filter((p) => !p.spec?.nodeName && !p.metadata?.labels?.[ROLE_LABEL] && !p.status?.conditions?.some((c) => c.type === 'PodScheduled'));
+  if (unjudged.length > 0) out.push(`${unjudged.length} worker(s) wait for the scheduler at home`);
+  if (pending.repairs.length + pending.moves.length > 0) out.push(`${pending.repairs.length + pending.moves.length} step(s) left to take`);
+  if (wait) {
+    const notRunning = counted.filter((p) => !p.metadata?.labels?.[ROLE_LABEL] && p.status?.phase !== 'Running');
+    const remoteNotRunning = state.remotes.flatMap((r) => r.workers.filter((w) => w.status?.phase !== 'Running'));
+    const n = notRunning.length + remoteNotRunning.length;
+    if (n > 0) out.push(`${n} worker(s) not Running yet`);
+  }
+  return out;
+}
+
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, {once: true});
+  });
+}
+
+/**
+ * Resizes a worker group and reconciles until it settles: growth that fits stays home; growth that
+ * does not is spanned (or relocated, when the policy says so and another cluster fits the whole
+ * group); a shrink removes remote workers first, through workersToDelete, and collapses the group
+ * back to one cluster when no remote worker is left. With the Ray autoscaler on, only the bounds
+ * are written. Everything is checked before the first write.
+ */
+export async function scaleGroup(fleet: Fleet, options: ScaleOptions): Promise<ScaleResult> {
+  if (options.replicas !== undefined && (!Number.isInteger(options.replicas) || options.replicas < 0)) {
+    throw new InputError(`--replicas ${options.replicas} is not a whole number of workers`, 'pass 0 or more');
+  }
+  if (options.replicas === undefined && !options.serve?.length) throw new InputError('nothing to scale', 'pass --replicas N, --serve APP.DEPLOYMENT=N, or both');
+  const {signal} = options;
+  const say = options.progress ?? (() => undefined);
+  let state = await observeGroup(fleet, options.group, options.namespace, signal);
+  const {index, group} = pickWorkerGroup(state, options.workerGroup);
+  const workerGroup = group.groupName ?? '';
+  if ((group.numOfHosts ?? 1) > 1) {
+    throw new InputError(`worker group "${workerGroup}" of raycluster/${state.rayCluster.metadata.name} is multi-host (numOfHosts ${group.numOfHosts})`, 'scale it with kubectl; multi-host groups are not spanned');
+  }
+  const from = desiredReplicas(group);
+  const to = options.replicas ?? from;
+  let serveConfig: string | undefined;
+  if (options.serve?.length) {
+    const where = `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`;
+    if (state.kind !== 'RayService') throw new InputError(`--serve applies to a RayService, and ${where} is a ${state.kind}`, 'drop --serve');
+    const current = (state.object.spec as {serveConfigV2?: string} | undefined)?.serveConfigV2;
+    serveConfig = withServeReplicas(current, options.serve, where);
+  }
+  const change = scaleChange(group, to, state.autoscaling);
+  const result: ScaleResult = {
+    group: state.name,
+    kind: state.kind,
+    namespace: state.namespace,
+    home: state.home.client.context,
+    rayCluster: state.rayCluster.metadata.name,
+    workerGroup,
+    from,
+    to,
+    autoscaling: state.autoscaling,
+    action: 'unchanged',
+    reasons: [],
+    change,
+    removing: [],
+    moves: [],
+    stuck: [],
+    repairs: [],
+    steps: [],
+    dryRun: options.dryRun,
+    warnings: [],
+  };
+  if (state.autoscaling) result.reasons.push(`in-tree autoscaling is on: the Ray autoscaler owns replicas, so ${to >= from ? 'minReplicas' : 'maxReplicas'} becomes ${to}`);
+
+  let decision: Decision | undefined;
+  if (to > from) {
+    const policy = policyOf(state);
+    const relocate = options.skipCapacityRelocate ? 'never' : (policy?.relocate ?? 'if-fits');
+    const demand = rayDemand(withReplicas(state.rayCluster, index, to), state.namespace);
+    const snapshots = state.fleet.flatMap((o) => (o.snapshot ? [o.snapshot] : []));
+    decision = decideGrowth(demand, snapshots, state.home.snapshot!.id, {namespace: state.namespace, rayCluster: state.rayCluster.metadata.name}, {relocate});
+    result.action = decision.action === 'place' ? 'fits' : decision.action;
+    result.reasons.push(...decision.reasons.map(explain));
+    if (decision.action === 'relocate') {
+      throw new InputError(
+        `${state.kind.toLowerCase()}/${state.name} would have to move whole to another cluster, and relocation is not supported yet`,
+        'pass --skip-capacity-relocate to span the new workers instead',
+      );
+    }
+  } else if (to < from) {
+    result.action = 'shrink';
+    if (!state.autoscaling) {
+      const doomed = new Set(group.scaleStrategy?.workersToDelete ?? []);
+      const counted = countedWorkers(state, workerGroup, doomed);
+      const chosen = shrinkOrder(workerRefs(state, counted), counted.length - to);
+      result.removing = chosen.map((w) => ({name: w.name, where: w.where}));
+      if (chosen.length > 0) change.workersToDelete = [...doomed, ...chosen.map((w) => w.name)];
+      result.reasons.push(...chosen.map((w) => `${w.name} goes (${w.where === 'remote' ? 'a remote worker: they go first' : w.where === 'pending' ? 'Pending: no remote worker is left to go' : 'local: no remote or Pending worker is left to go'})`));
+    } else {
+      result.reasons.push('the autoscaler picks which workers go; remote ones are removed with their placeholders');
+    }
+  }
+
+  const patch = workerGroupPatch(`/spec/workerGroupSpecs/${index}`, workerGroup, change);
+  if (options.dryRun) {
+    const pass = planPass(state, options);
+    result.repairs = pass.repairs.map((r) => describeRepair(state, r));
+    return result;
+  }
+
+  if (serveConfig !== undefined) {
+    await state.home.client.patch(RESOURCES.rayservices, state.name, state.namespace, {spec: {serveConfigV2: serveConfig}}, 'merge', {signal});
+    const what = options.serve!.map((s) => `${s.app}.${s.deployment}=${s.replicas}`).join(' ');
+    result.steps.push({action: 'patch', object: `rayservice/${state.name}`, context: state.home.client.context, why: `serve num_replicas ${what}`});
+    say(`${state.home.client.context}: rayservice/${state.name} serve num_replicas ${what}`);
+  }
+  if (patch.length > 0) {
+    await patchRayObjects(state, index, workerGroup, change, signal);
+    result.steps.push({action: 'patch', object: `raycluster/${state.rayCluster.metadata.name}`, context: state.home.client.context, why: describeChange(change)});
+    say(`${state.home.client.context}: raycluster/${state.rayCluster.metadata.name} ${describeChange(change)}`);
+    await tell(state, 'Scaled', `worker group ${workerGroup}: ${from} -> ${to} (${describeChange(change)}); ${result.reasons.join('; ')}`, result.warnings, signal);
+  }
+
+  // Reconcile until settled: KubeRay makes or removes pods, the scheduler judges them, and each pass
+  // swaps, repairs and cleans up what it observes.
+  for (;;) {
+    state = await observeGroup(fleet, options.group, options.namespace, signal);
+    const pass = planPass(state, options);
+    if (pass.repairs.length > 0 || pass.moves.length > 0) {
+      const actor = await actOnPass(state, pass, options);
+      result.steps.push(...actor.steps);
+      for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
+      for (const m of pass.moves) {
+        result.moves.push({pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to});
+        await tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, result.warnings, signal);
+      }
+      continue;
+    }
+    const waiting = waitingFor(state, workerGroup, options.wait, pass);
+    result.stuck = pass.stuck;
+    if (waiting.length === 0) break;
+    if (signal?.aborted) {
+      throw new ConvergeTimeoutError(
+        `${state.kind.toLowerCase()}/${state.name} was resized to ${to} but did not settle within --timeout: ${waiting.join('; ')}. Run the same command again to go on`,
+      );
+    }
+    await pause(options.pollMs ?? 500, signal);
+  }
+  return result;
+}
+
+function describeChange(change: ScaleChange): string {
+  const parts = Object.entries(change).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`);
+  return parts.length > 0 ? parts.join(' ') : 'no change';
+}
+
+/**
+ * Writes the new size to the live RayCluster, and for a RayService or RayJob also to its cluster
+ * spec, so that a RayCluster made later starts at the right size. workersToDelete names pods of the
+ * live cluster, so it goes only there.
+ */
+async function patchRayObjects(state: GroupState, index: number, workerGroup: string, change: ScaleChange, signal?: AbortSignal): Promise<void> {
+  const client = state.home.client;
+  const live = workerGroupPatch(`/spec/workerGroupSpecs/${index}`, workerGroup, change);
+  if (state.kind !== 'RayCluster') {
+    const {workersToDelete: _ignored, ...sizes} = change;
+    const base = `/${CLUSTER_SPEC_FIELD[state.kind].replaceAll('.', '/')}/workerGroupSpecs/${index}`;
+    const own = workerGroupPatch(base, workerGroup, sizes);
+    if (own.length > 0) await client.patch(resourceForKind(state.kind)!, state.name, state.namespace, own, 'json', {signal});
+  }
+  try {
+    await client.patch(RESOURCES.rayclusters, state.rayCluster.metadata.name, state.namespace, live, 'json', {signal});
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 422) {
+      throw new Error(`raycluster/${state.rayCluster.metadata.name} in context "${client.context}" changed while it was read (worker group ${workerGroup} moved); run the command again`);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,139 @@
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import type {Fleet} from '../../src/kube/fleet.js';
+import {RESOURCES} from '../../src/kube/resources.js';
+import type {KubeObject, Pod} from '../../src/kube/types.js';
+import {auditLog} from '../env/testenv.js';
+import {cli} from '../support/cli.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {tempDir} from '../support/kubeconfig.js';
+import {waitFor} from '../support/poll.js';
+
+const kubeconfig = inject('kubeconfig');
+const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
+
+type RayClusterObject = KubeObject & {
+  metadata: {name: string};
+  spec: {workerGroupSpecs: Array<{replicas: number; scaleStrategy?: {workersToDelete?: string[]}; template: {spec: {containers: Array<{resources: unknown}>}}}>};
+};
+
+/** The seed's manual-scaling app: 3-cpu workers, so that two fit onprem's 8 cpus beside the head and a third does not. */
+function seedApp(name: string): RayClusterObject {
+  const app = fixture<RayClusterObject>('raycluster-small.yaml');
+  app.metadata.name = name;
+  app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
+  return app;
+}
+
+const isWorker = (p: Pod) => p.metadata?.labels?.['ray.io/node-type'] === 'worker';
+const role = (p: Pod) => p.metadata?.labels?.['superskyray.io/role'];
+
+describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', () => {
+  let fleet: Fleet;
+  let namespace: string;
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'scale');
+  });
+  afterAll(async () => {
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('spans a RayCluster 2 -> 3 with no restart and KubeRay\'s count at 3 throughout, then shrinks it back to one cluster', async () => {
+    const onprem = fleet.cluster('onprem');
+    const cloud = fleet.cluster('cloud');
+    const app = seedApp('seed');
+    const file = path.join(tempDir(), 'seed.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    const placed = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs]);
+    expect(placed.stderr).toBe('');
+    expect(placed.stdout).toContain('raycluster/seed placed on onprem');
+
+    const homePods = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=seed'})).items;
+    const before = await waitFor('the head and 2 workers Running on onprem', async () => {
+      const pods = await homePods();
+      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? pods : undefined;
+    });
+    const uids = (pods: Pod[]) => pods.map((p) => p.metadata?.uid).sort();
+
+    // KubeRay's own count: pods with the group's labels, less those named in workersToDelete.
+    const sampleCount = () => {
+      const counts: number[] = [];
+      let sampling = true;
+      const done = (async () => {
+        while (sampling) {
+          const [pods, rc] = await Promise.all([homePods(), onprem.get<RayClusterObject>(RESOURCES.rayclusters, 'seed', namespace)]);
+          const doomed = new Set(rc.spec.workerGroupSpecs[0]!.scaleStrategy?.workersToDelete ?? []);
+          counts.push(pods.filter((p) => isWorker(p) && !doomed.has(p.metadata?.name ?? '')).length);
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      })();
+      return async () => {
+        sampling = false;
+        await done;
+        return counts;
+      };
+    };
+    const stopGrowthSampler = sampleCount();
+    const grown = await cli(['scale', 'raycluster/seed', '--replicas', '3', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);
+    const counts = await stopGrowthSampler();
+    expect(grown.stderr).toBe('');
+    expect(grown.code).toBe(0);
+    expect(grown.stdout).toContain('raycluster/seed: worker group cpu 2 -> 3, grows across clusters (home onprem)');
+
+    const after = await homePods();
+    const placeholders = after.filter((p) => role(p) === 'placeholder');
+    expect(placeholders).toHaveLength(1);
+    const placeholder = placeholders[0]!;
+    // Nothing that ran before was restarted or replaced, and it all still runs.
+    expect(uids(after.filter((p) => role(p) === undefined))).toEqual(uids(before));
+    expect(after.filter((p) => role(p) === undefined).every((p) => p.status?.phase === 'Running')).toBe(true);
+    const remote = await waitFor('the remote worker Running on cloud', async () => {
+      const pod = await cloud.get<Pod>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace);
+      return pod.status?.phase === 'Running' ? pod : undefined;
+    });
+    expect(remote.metadata?.labels).toMatchObject({'ray.io/cluster': 'seed', 'ray.io/group': 'cpu', 'superskyray.io/role': 'remote-worker'});
+    const copy = await cloud.get<KubeObject>(RESOURCES.services, 'seed-head-svc', namespace);
+    expect(copy.metadata?.annotations).toMatchObject({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
+    const firstThree = counts.findIndex((c) => c === 3);
+    console.log(`KubeRay's count while scale 2 -> 3 ran: ${counts.length} samples, ${counts.slice(0, firstThree).length} at 2 before the resize, then ${[...new Set(counts.slice(firstThree))].join(',')}`);
+    expect(firstThree).toBeGreaterThanOrEqual(0);
+    expect(counts.slice(0, firstThree).every((c) => c === 2)).toBe(true);
+    expect(counts.slice(firstThree).every((c) => c === 3)).toBe(true);
+
+    // The same command again changes nothing: not one write, in either cluster.
+    const since = new Date().toISOString();
+    const again = await cli(['scale', 'raycluster/seed', '--replicas', '3', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('worker group cpu 3 -> 3, keeps its size');
+    const spanAgain = await cli(['span', 'raycluster/seed', '-n', namespace, ...fleetArgs]);
+    expect(spanAgain.code).toBe(0);
+    for (const cluster of ['onprem', 'cloud']) expect(toolRequests(auditLog(cluster), since).writes).toEqual([]);
+
+    // 3 -> 2: the remote worker goes first, with its copies; the local workers stay untouched.
+    const stopShrinkSampler = sampleCount();
+    const shrunk = await cli(['scale', 'raycluster/seed', '--replicas', '2', '-n', namespace, ...fleetArgs]);
+    const shrinkCounts = await stopShrinkSampler();
+    console.log(`KubeRay's count while scale 3 -> 2 ran: ${shrinkCounts.length} samples, min ${Math.min(...shrinkCounts)}, max ${Math.max(...shrinkCounts)}`);
+    expect(shrinkCounts.every((c) => c === 3 || c === 2)).toBe(true);
+    expect(shrinkCounts.at(-1)).toBe(2);
+    expect(shrunk.stderr).toBe('');
+    expect(shrunk.code).toBe(0);
+    expect(shrunk.stdout).toMatch(new RegExp(`^${placeholder.metadata?.name}\\s+remote$`, 'm'));
+    const final = await homePods();
+    expect(uids(final)).toEqual(uids(before));
+    expect(final.every((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)).toBe(true);
+    const rc = await onprem.get<RayClusterObject>(RESOURCES.rayclusters, 'seed', namespace);
+    expect(rc.spec.workerGroupSpecs[0]!.replicas).toBe(2);
+    expect(rc.spec.workerGroupSpecs[0]!.scaleStrategy?.workersToDelete ?? []).toEqual([]);
+    const left = await Promise.all([
+      cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=seed'}),
+      cloud.list<KubeObject>(RESOURCES.services, {namespace, labelSelector: 'superskyray.io/group=seed'}),
+      cloud.list<KubeObject>(RESOURCES.configmaps, {namespace, labelSelector: 'superskyray.io/group=seed'}),
+    ]);
+    expect(left.flatMap((l) => l.items.filter((o) => !o.metadata?.deletionTimestamp).map((o) => o.metadata?.name))).toEqual([]);
+  });
+});
