@@ -7,6 +7,8 @@ export const RUN_JS = path.join(REPO, 'bin', 'run.js');
 
 export interface CliResult {
   code: number;
+  /** The signal that ended the process, if one did. */
+  signal?: string;
   stdout: string;
   stderr: string;
 }
@@ -23,7 +25,7 @@ export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): 
       {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env}, timeout: 60_000},
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({code, stdout, stderr});
+        resolve({code, ...(error?.signal ? {signal: error.signal} : {}), stdout, stderr});
       },
     );
   });
