@@ -12,6 +12,7 @@ import {HOLD_FINALIZER, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
 import {observeGroup, type GroupState} from './group.js';
+import {holdLease, type LeaseSlot} from './lease.js';
 import {actOnPass, describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
 
 export interface ScaleOptions {
@@ -156,6 +157,15 @@ async function pause(ms: number, signal?: AbortSignal): Promise<void> {
  * are written. Everything is checked before the first write.
  */
 export async function scaleGroup(fleet: Fleet, options: ScaleOptions): Promise<ScaleResult> {
+  const slot: LeaseSlot = {};
+  try {
+    return await scaleWithLease(fleet, options, slot);
+  } finally {
+    await slot.lease?.release();
+  }
+}
+
+async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSlot): Promise<ScaleResult> {
   if (options.replicas !== undefined && (!Number.isInteger(options.replicas) || options.replicas < 0)) {
     throw new InputError(`--replicas ${options.replicas} is not a whole number of workers`, 'pass 0 or more');
   }
@@ -237,6 +247,11 @@ export async function scaleGroup(fleet: Fleet, options: ScaleOptions): Promise<S
     return result;
   }
 
+  const leaseOptions = {signal, onWait: (holder: string) => say(`waiting for ${holder}, which is changing this group`)};
+  if ((serveConfig !== undefined || patch.length > 0) && (await holdLease(slot, state, leaseOptions))) {
+    // Another run changed the group while we waited: decide again from what is there now.
+    return scaleWithLease(fleet, options, slot);
+  }
   if (serveConfig !== undefined) {
     await state.home.client.patch(RESOURCES.rayservices, state.name, state.namespace, {spec: {serveConfigV2: serveConfig}}, 'merge', {signal});
     const what = options.serve!.map((s) => `${s.app}.${s.deployment}=${s.replicas}`).join(' ');
@@ -256,6 +271,7 @@ export async function scaleGroup(fleet: Fleet, options: ScaleOptions): Promise<S
     state = await observeGroup(fleet, options.group, options.namespace, signal);
     const pass = planPass(state, options);
     if (pass.repairs.length > 0 || pass.moves.length > 0) {
+      if (await holdLease(slot, state, leaseOptions)) continue;
       const actor = await actOnPass(state, pass, options);
       result.steps.push(...actor.steps);
       for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);

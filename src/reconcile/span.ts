@@ -10,6 +10,7 @@ import {podShape} from '../placement/snapshot.js';
 import {Actor, checkTargets, type Move, type Step} from './act.js';
 import {recordEvent} from './events.js';
 import {observeGroup, type GroupState} from './group.js';
+import {holdLease, type LeaseSlot} from './lease.js';
 import type {ObservedCluster} from './observe.js';
 import {repairs, type GroupView, type Repair} from './repair.js';
 
@@ -24,6 +25,8 @@ export interface SpanOptions {
   signal?: AbortSignal;
   /** Where placeholder names come from; tests may fix it. */
   random?: () => number;
+  /** Told who holds the group's lease when another run makes this one wait. */
+  onWait?: (holder: string) => void;
 }
 
 export interface SpanMove {
@@ -134,6 +137,10 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   return {repairs: all, moves, stuck};
 }
 
+function describeMove(m: Pass['moves'][number]): SpanMove {
+  return {pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to};
+}
+
 export function describeRepair(state: GroupState, r: Repair): SpanResult['repairs'][number] {
   const context = (id: string) => state.fleet.find((o) => o.snapshot?.id === id)?.client.context ?? id;
   switch (r.do) {
@@ -198,26 +205,39 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
     dryRun: options.dryRun,
     warnings: [],
   };
-  // A pass may leave follow-ups (a collapse once the last remote worker is gone); a few suffice.
-  for (let round = 0; round < 4; round++) {
-    const pass = planPass(state, options);
-    if (round === 0) result.stuck = pass.stuck;
-    result.moves.push(...pass.moves.map((m) => ({pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to})));
-    result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
-    if (options.dryRun) {
-      if (pass.repairs.length > 0 || pass.moves.length > 0) await checkTargets(state, pass.moves, options);
-      break;
+  // A pass may leave follow-ups (workersToDelete to clear once released pods are gone); a few suffice.
+  const slot: LeaseSlot = {};
+  try {
+    for (let round = 0; round < 4; round++) {
+      const pass = planPass(state, options);
+      if (round === 0) result.stuck = pass.stuck;
+      if (options.dryRun) {
+        result.moves.push(...pass.moves.map(describeMove));
+        result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
+        if (pass.repairs.length > 0 || pass.moves.length > 0) await checkTargets(state, pass.moves, options);
+        break;
+      }
+      if (pass.repairs.length === 0 && pass.moves.length === 0) break;
+      if (await holdLease(slot, state, {signal, onWait: options.onWait})) {
+        state = await observeGroup(fleet, options.group, options.namespace, signal);
+        continue;
+      }
+      result.moves.push(...pass.moves.map(describeMove));
+      result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
+      const actor = await actOnPass(state, pass, options);
+      result.steps.push(...actor.steps);
+      for (const m of pass.moves) {
+        await tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, result.warnings, signal);
+      }
+      if (pass.repairs.length > 0) {
+        await tell(state, 'Repaired', pass.repairs.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
+      }
+      // Only released placeholders leave a follow-up: their workersToDelete entry, once they are gone.
+      if (!pass.repairs.some((r) => r.do === 'release')) break;
+      state = await observeGroup(fleet, options.group, options.namespace, signal);
     }
-    if (pass.repairs.length === 0 && pass.moves.length === 0) break;
-    const actor = await actOnPass(state, pass, options);
-    result.steps.push(...actor.steps);
-    for (const m of pass.moves) {
-      await tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, result.warnings, signal);
-    }
-    if (pass.repairs.length > 0) {
-      await tell(state, 'Repaired', pass.repairs.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
-    }
-    state = await observeGroup(fleet, options.group, options.namespace, signal);
+  } finally {
+    await slot.lease?.release();
   }
   return result;
 }

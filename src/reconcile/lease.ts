@@ -1,0 +1,206 @@
+import * as os from 'node:os';
+import {randomBytes} from 'node:crypto';
+import type {ClusterClient} from '../kube/client.js';
+import {KubeError} from '../kube/errors.js';
+import {RESOURCES} from '../kube/resources.js';
+import type {KubeObject} from '../kube/types.js';
+import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL} from '../kuberay/labels.js';
+
+interface LeaseObject extends KubeObject {
+  spec?: {holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number};
+}
+
+/** The API's MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(date = new Date()): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** kubectl-superskyray/<host>/<pid>/<random>: who holds it, and whether that process can still be alive. */
+function identity(): string {
+  return `kubectl-superskyray/${os.hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+}
+
+/** A holder on this machine whose process is gone cannot renew: waiting out its lease would only delay. */
+function holderIsDeadHere(holder: string): boolean {
+  const [, host, pid] = holder.split('/');
+  if (host !== os.hostname() || !pid || !/^\d+$/.test(pid) || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export interface LeaseOptions {
+  durationSeconds?: number;
+  signal?: AbortSignal;
+  /** Called once when another holder makes us wait. */
+  onWait?: (holder: string) => void;
+}
+
+/**
+ * One writer per group at a time (DESIGN.md §5): a coordination.k8s.io Lease in the group's home
+ * namespace, taken before the first write and renewed while working. A holder whose lease ran out,
+ * or whose process on this machine is gone, is taken over. Released by deleting it, so that no
+ * object of ours stays behind when no one is working.
+ */
+export class GroupLease {
+  readonly name: string;
+  readonly holder = identity();
+  private resourceVersion?: string;
+  private timer?: NodeJS.Timeout;
+  private renewing?: Promise<void>;
+  /** Set when a renewal found someone else holding it: acting must stop. */
+  lost?: string;
+  /** True when taking it meant waiting for someone else: what was observed before may be stale. */
+  waited = false;
+
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly namespace: string,
+    private readonly group: string,
+    kind: string,
+    private readonly options: LeaseOptions = {},
+  ) {
+    this.name = `superskyray-${kind.toLowerCase()}-${group}`.slice(0, 253);
+  }
+
+  get held(): boolean {
+    return this.resourceVersion !== undefined && !this.lost;
+  }
+
+  private get duration(): number {
+    return this.options.durationSeconds ?? 30;
+  }
+
+  /** Takes the lease, waiting for another holder to finish; throws at the deadline, naming the holder. */
+  async acquire(): Promise<void> {
+    if (this.held) return;
+    const {signal} = this.options;
+    let told = false;
+    for (;;) {
+      const now = new Date();
+      const current = await this.client.find<LeaseObject>(RESOURCES.leases, this.name, this.namespace, signal);
+      const spec = {holderIdentity: this.holder, leaseDurationSeconds: this.duration, acquireTime: microTime(now), renewTime: microTime(now)};
+      try {
+        if (!current) {
+          const created = await this.client.create<LeaseObject>(RESOURCES.leases, {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: {name: this.name, namespace: this.namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: this.group}},
+            spec: {...spec, leaseTransitions: 0},
+          }, {signal});
+          return this.took(created);
+        }
+        const holder = current.spec?.holderIdentity ?? '';
+        const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? '') || 0;
+        const expired = renewed + (current.spec?.leaseDurationSeconds ?? this.duration) * 1000 < now.getTime();
+        if (holder === '' || expired || holderIsDeadHere(holder)) {
+          const taken = await this.client.patch<LeaseObject>(
+            RESOURCES.leases,
+            this.name,
+            this.namespace,
+            {metadata: {resourceVersion: current.metadata?.resourceVersion}, spec: {...spec, leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1}},
+            'merge',
+            {signal},
+          );
+          return this.took(taken);
+        }
+        if (!told) {
+          this.options.onWait?.(holder);
+          told = true;
+        }
+        this.waited = true;
+        if (signal?.aborted) {
+          throw new Error(
+            `lease ${this.namespace}/${this.name} in context "${this.client.context}" is held by ${holder} (renewed ${current.spec?.renewTime}); another run is changing this group, so wait for it to finish and run again`,
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1000);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            resolve();
+          }, {once: true});
+        });
+      } catch (err) {
+        // Someone else created or took it between our read and our write: look again.
+        if (!(err instanceof KubeError && err.code === 409)) throw err;
+      }
+    }
+  }
+
+  private took(lease: LeaseObject): void {
+    this.resourceVersion = lease.metadata?.resourceVersion;
+    this.timer = setInterval(() => {
+      this.renewing = this.renew().catch((err: Error) => {
+        this.lost ??= `the lease could not be renewed: ${err.message}`;
+      });
+    }, (this.duration * 1000) / 3);
+    this.timer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    if (this.lost) return;
+    try {
+      const renewed = await this.client.patch<LeaseObject>(
+        RESOURCES.leases,
+        this.name,
+        this.namespace,
+        [
+          {op: 'test', path: '/spec/holderIdentity', value: this.holder},
+          {op: 'replace', path: '/spec/renewTime', value: microTime()},
+        ],
+        'json',
+        {signal: this.options.signal},
+      );
+      this.resourceVersion = renewed.metadata?.resourceVersion;
+    } catch (err) {
+      if (err instanceof KubeError && (err.code === 422 || err.code === 404)) this.lost = `lease ${this.namespace}/${this.name} was taken over by another run`;
+      else throw err;
+    }
+  }
+
+  /** Throws if the lease was lost while working: another run may be acting on the group now. */
+  check(): void {
+    if (this.lost) throw new Error(`stopped: ${this.lost}; run the command again once the other run is done`);
+  }
+
+  /** Lets the lease go (deleting it only if it is still ours, as last seen). */
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.renewing;
+    if (this.resourceVersion === undefined || this.lost) return;
+    try {
+      await this.client.delete(RESOURCES.leases, this.name, this.namespace, {resourceVersion: this.resourceVersion});
+    } catch (err) {
+      if (!(err instanceof KubeError && (err.code === 404 || err.code === 409))) throw err;
+    } finally {
+      this.resourceVersion = undefined;
+    }
+  }
+}
+
+/** Where a command keeps its lease across passes; released in the command's finally. */
+export interface LeaseSlot {
+  lease?: GroupLease;
+}
+
+/**
+ * Holds the group's lease before a write. Returns true when taking it meant waiting for another
+ * run: the caller must observe again before acting, since that run may have changed the group.
+ */
+export async function holdLease(
+  slot: LeaseSlot,
+  state: {home: {client: ClusterClient}; namespace: string; name: string; kind: string},
+  options: LeaseOptions,
+): Promise<boolean> {
+  slot.lease ??= new GroupLease(state.home.client, state.namespace, state.name, state.kind, options);
+  if (slot.lease.held) {
+    slot.lease.check();
+    return false;
+  }
+  await slot.lease.acquire();
+  return slot.lease.waited;
+}
