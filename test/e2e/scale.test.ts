@@ -136,4 +136,45 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     ]);
     expect(left.flatMap((l) => l.items.filter((o) => !o.metadata?.deletionTimestamp).map((o) => o.metadata?.name))).toEqual([]);
   });
+
+  it('delete removes a spanned group and everything made for it, in both clusters', async () => {
+    const onprem = fleet.cluster('onprem');
+    const cloud = fleet.cluster('cloud');
+    // The group before leaves onprem full; delete frees it (single-cluster: just the Ray object and its pods).
+    const first = await cli(['delete', 'seed', '-n', namespace, ...fleetArgs]);
+    expect(first.stdout).toBe('raycluster/seed deleted (onprem)\n');
+    await waitFor('the pods of seed to be gone', async () =>
+      (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=seed'})).items.length === 0 ? true : undefined,
+    );
+    const file = path.join(tempDir(), 'gone.yaml');
+    fs.writeFileSync(file, yaml.dump(seedApp('gone')));
+    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
+    const grown = await cli(['scale', 'gone', '--replicas', '3', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);
+    expect(grown.stderr).toBe('');
+    expect(grown.stdout).toContain('grows across clusters');
+
+    const dry = await cli(['delete', 'raycluster/gone', '--dry-run', '-n', namespace, ...fleetArgs]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^raycluster\/gone deleted \(onprem\) \(dry run\)$/m);
+    await onprem.get(RESOURCES.rayclusters, 'gone', namespace);
+
+    const removed = await cli(['delete', 'raycluster/gone', '-n', namespace, ...fleetArgs]);
+    expect(removed.stderr).toBe('');
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toMatch(/^service\/gone-head-svc deleted \(cloud\)$/m);
+    await waitFor('every pod and object of the group gone from both clusters', async () => {
+      const lists = await Promise.all([
+        onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=gone'}),
+        onprem.list<KubeObject>(RESOURCES.rayclusters, {namespace}),
+        cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=gone'}),
+        cloud.list<KubeObject>(RESOURCES.services, {namespace, labelSelector: 'superskyray.io/group=gone'}),
+        onprem.list<KubeObject>(RESOURCES.leases, {namespace}),
+      ]);
+      const left = lists.flatMap((l) => l.items.filter((o) => o.metadata?.name === 'gone' || o.metadata?.labels?.['ray.io/cluster'] === 'gone' || o.metadata?.labels?.['superskyray.io/group'] === 'gone' || o.metadata?.name?.includes('gone')));
+      return left.length === 0 ? true : undefined;
+    });
+    const again = await cli(['delete', 'raycluster/gone', '-n', namespace, ...fleetArgs]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^error: group "gone" is not placed in namespace/);
+  });
 });

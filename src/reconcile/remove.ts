@@ -1,0 +1,121 @@
+import {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
+import type {KubeObject, Pod} from '../kube/types.js';
+import type {RayKind} from '../kuberay/demand.js';
+import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
+import {HOLD_FINALIZER, releasePatch} from '../kuberay/swap.js';
+import type {Step} from './act.js';
+import {observeGroup, type GroupState} from './group.js';
+import {holdLease, type LeaseSlot} from './lease.js';
+
+export interface RemoveOptions {
+  group: string;
+  namespace: string;
+  dryRun: boolean;
+  signal?: AbortSignal;
+}
+
+export interface RemoveResult {
+  group: string;
+  kind: RayKind;
+  namespace: string;
+  home: string;
+  /** Every delete (or release) made, or on a dry run to be made, in order. */
+  steps: Step[];
+  dryRun: boolean;
+}
+
+/** A delete the removal makes: what, where, and its precondition. */
+interface Removal {
+  action: 'delete' | 'release';
+  type: ResourceType;
+  object: KubeObject;
+  cluster: GroupState['home'];
+  why: string;
+}
+
+/** The objects `place` applied at home for the group: labelled as the group's, and not made by KubeRay. */
+async function placedDependencies(state: GroupState, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${state.name},!${ROLE_LABEL}`;
+  const lists = await Promise.all(
+    DEPENDENCY_KINDS.map(async (kind) => {
+      const type = resourceForKind(kind)!;
+      const list = await state.home.client.list<KubeObject>(type, {namespace: state.namespace, labelSelector: selector, signal});
+      return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((object) => ({type, object}));
+    }),
+  );
+  return lists.flat();
+}
+
+/**
+ * The order that never lets anything restart or linger: the Ray object first (so that KubeRay
+ * recreates nothing), then the remote workers, then our hold on placeholders (so they can go),
+ * then placeholders that no RayCluster owns, the copies in other clusters, and the objects `place`
+ * applied at home.
+ */
+export function removals(state: GroupState, dependencies: Array<{type: ResourceType; object: KubeObject}>): Removal[] {
+  const out: Removal[] = [];
+  const home = state.home;
+  out.push({action: 'delete', type: resourceForKind(state.kind)!, object: state.object, cluster: home, why: 'the group is removed'});
+  for (const side of state.remotes) {
+    for (const w of side.workers) out.push({action: 'delete', type: RESOURCES.pods, object: w, cluster: side.cluster, why: 'a remote worker of the group'});
+  }
+  const placeholders = state.homePods.filter((p: Pod) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder');
+  for (const p of placeholders) {
+    if (p.metadata?.finalizers?.includes(HOLD_FINALIZER)) out.push({action: 'release', type: RESOURCES.pods, object: p, cluster: home, why: 'its remote worker is gone'});
+    else if (!p.metadata?.ownerReferences?.some((o) => o.controller)) out.push({action: 'delete', type: RESOURCES.pods, object: p, cluster: home, why: 'a placeholder no RayCluster owns yet'});
+  }
+  for (const side of state.remotes) {
+    for (const c of side.copies) out.push({action: 'delete', type: resourceForKind(c.kind)!, object: c, cluster: side.cluster, why: 'a copy made for the remote workers'});
+  }
+  for (const d of dependencies) out.push({action: 'delete', type: d.type, object: d.object, cluster: home, why: 'applied by place for the group'});
+  return out;
+}
+
+/**
+ * Removes a group and everything the tool made for it, in every cluster. A fleet cluster that does
+ * not answer stops it before any change: remote workers could run there and would be orphaned.
+ */
+export async function removeGroup(fleet: Fleet, options: RemoveOptions): Promise<RemoveResult> {
+  const {signal} = options;
+  let state = await observeGroup(fleet, options.group, options.namespace, signal);
+  const slot: LeaseSlot = {};
+  try {
+    if (!options.dryRun && (await holdLease(slot, state, {signal}))) state = await observeGroup(fleet, options.group, options.namespace, signal);
+    return await removeObserved(state, options);
+  } finally {
+    await slot.lease?.release();
+  }
+}
+
+/** Removes what `state` shows; also the last step of a relocation, at the old home. */
+export async function removeObserved(state: GroupState, options: {dryRun: boolean; signal?: AbortSignal}): Promise<RemoveResult> {
+  const {signal} = options;
+  const silent = state.remotes.filter((r) => !r.observed);
+  if (silent.length > 0) {
+    throw new Error(
+      `cannot remove ${state.kind.toLowerCase()}/${state.name}: context(s) ${silent.map((r) => `"${r.cluster.client.context}"`).join(', ')} did not answer, and remote workers of it may run there; retry when they answer`,
+    );
+  }
+  const plan = removals(state, await placedDependencies(state, signal));
+  const steps: Step[] = [];
+  for (const r of plan) {
+    const name = r.object.metadata?.name ?? '';
+    const step = {action: r.action, object: `${r.type.kind.toLowerCase()}/${name}`, context: r.cluster.client.context, why: r.why};
+    if (options.dryRun) {
+      steps.push(step);
+      continue;
+    }
+    try {
+      if (r.action === 'release') await r.cluster.client.patch(r.type, name, state.namespace, releasePatch(false), 'strategic', {signal});
+      else await r.cluster.client.delete(r.type, name, state.namespace, {uid: r.object.metadata?.uid, signal});
+      steps.push(step);
+    } catch (err) {
+      // Gone already, or replaced by an object that is not the one observed: not ours to delete.
+      if (!(err instanceof KubeError && (err.code === 404 || err.code === 409))) throw err;
+    }
+  }
+  return {group: state.name, kind: state.kind, namespace: state.namespace, home: state.home.client.context, steps, dryRun: options.dryRun};
+}
