@@ -39,3 +39,32 @@ export function desiredGroupObjects(manifest: GroupManifest, namespace: string, 
     }),
   ];
 }
+
+/** On the Ray object at the old home while the group moves, and on the new one: the other cluster's id. */
+export const RELOCATING_TO_ANNOTATION = 'superskyray.io/relocating-to';
+export const RELOCATED_FROM_ANNOTATION = 'superskyray.io/relocated-from';
+
+const CLUSTER_BOUND_SPEC: Record<string, string[]> = {
+  // Allocated by each cluster from its own ranges.
+  Service: ['clusterIP', 'clusterIPs', 'healthCheckNodePort'],
+};
+
+/**
+ * An object of the group as it is applied in the cluster it moves to: what the user gave, without
+ * what the old cluster gave it (identity, status, allocated addresses, token Secrets, the
+ * in-flight workersToDelete of the old pods).
+ */
+export function relocatedObject(obj: KubeObject, annotations: Record<string, string | undefined> = {}): KubeObject {
+  const meta = obj.metadata ?? {};
+  const {status: _status, metadata: _metadata, ...rest} = obj;
+  const out: KubeObject & {spec?: Record<string, unknown>} = JSON.parse(JSON.stringify(rest)) as KubeObject;
+  const kept = {...meta.annotations, ...annotations};
+  delete kept['kubectl.kubernetes.io/last-applied-configuration'];
+  for (const [k, v] of Object.entries(kept)) if (v === undefined) delete kept[k];
+  out.metadata = {name: meta.name, namespace: meta.namespace, ...(meta.labels ? {labels: {...meta.labels}} : {}), ...(Object.keys(kept).length > 0 ? {annotations: kept as Record<string, string>} : {})};
+  for (const field of CLUSTER_BOUND_SPEC[obj.kind ?? ''] ?? []) delete out.spec?.[field];
+  if (obj.kind === 'ServiceAccount') delete (out as {secrets?: unknown}).secrets;
+  const groups = (out.spec as {workerGroupSpecs?: Array<{scaleStrategy?: unknown}>} | undefined)?.workerGroupSpecs;
+  for (const g of groups ?? []) delete g.scaleStrategy;
+  return out;
+}

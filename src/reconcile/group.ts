@@ -4,6 +4,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
+import {RELOCATED_FROM_ANNOTATION} from '../kuberay/group.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL} from '../kuberay/labels.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
 
@@ -50,6 +51,24 @@ export interface GroupState {
   remotes: RemoteSide[];
   /** The whole fleet as observed, for placement decisions. */
   fleet: ObservedCluster[];
+  /** Set while the group moves whole to another cluster: it already runs there too. */
+  relocation?: {target: ObservedCluster; object: KubeObject};
+}
+
+interface Found {
+  home: ObservedCluster;
+  kind: RayKind;
+  object: KubeObject;
+}
+
+/** Two copies of a group, one made by relocating the other: the old one is still the home until the move finishes. */
+function relocationOf(found: Found[]): {from: Found; to: Found} | undefined {
+  if (found.length !== 2) return undefined;
+  const pairs: Array<[Found, Found]> = [[found[0]!, found[1]!], [found[1]!, found[0]!]];
+  for (const [to, from] of pairs) {
+    if (to.kind === from.kind && to.object.metadata?.annotations?.[RELOCATED_FROM_ANNOTATION] === from.home.snapshot?.id) return {from, to};
+  }
+  return undefined;
 }
 
 /** The live RayCluster KubeRay counts the workers of. */
@@ -91,6 +110,10 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
     if (degraded.length > 0) throw new Error(`cannot find group "${ref.name}": context(s) ${contexts(degraded)} did not answer; retry when they do`);
     throw new InputError(`group "${ref.name}" is not placed in namespace "${namespace}" of any fleet cluster`, 'place it first with "kubectl superskyray place -f FILE", or fix the name and -n');
   }
+  const relocation = relocationOf(found);
+  if (relocation) {
+    found.splice(found.indexOf(relocation.to), 1);
+  }
   if (found.length > 1) {
     const where = found.map((f) => `${f.kind.toLowerCase()}/${ref.name} in "${f.home.client.context}"`).join(', ');
     throw new InputError(`"${refText}" names several groups: ${where}`, `say which kind, e.g. ${found[0]!.kind.toLowerCase()}/${ref.name}, or narrow the fleet with --context`);
@@ -123,6 +146,7 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
     ),
   ]);
   return {
+    ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
     name: ref.name,
     kind,
     namespace,

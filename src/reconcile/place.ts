@@ -70,7 +70,7 @@ async function findExisting(observed: ObservedCluster[], kind: RayKind, name: st
   return found.filter((f) => f !== undefined);
 }
 
-async function hasKubeRay(client: ClusterClient, signal?: AbortSignal): Promise<boolean> {
+export async function hasKubeRay(client: ClusterClient, signal?: AbortSignal): Promise<boolean> {
   try {
     await client.request({path: '/apis/ray.io/v1', object: 'the ray.io/v1 API', signal});
     return true;

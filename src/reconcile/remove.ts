@@ -37,13 +37,13 @@ interface Removal {
 }
 
 /** The objects `place` applied at home for the group: labelled as the group's, and not made by KubeRay. */
-async function placedDependencies(state: GroupState, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
+export async function placedDependencies(state: GroupState, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${state.name},!${ROLE_LABEL}`;
   const lists = await Promise.all(
     DEPENDENCY_KINDS.map(async (kind) => {
       const type = resourceForKind(kind)!;
       const list = await state.home.client.list<KubeObject>(type, {namespace: state.namespace, labelSelector: selector, signal});
-      return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((object) => ({type, object}));
+      return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((o) => ({type, object: {...o, apiVersion: 'v1', kind}}));
     }),
   );
   return lists.flat();

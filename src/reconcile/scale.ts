@@ -13,6 +13,7 @@ import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../place
 import {explain} from '../placement/reasons.js';
 import {observeGroup, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
+import {finishRelocation, relocateGroup} from './relocate.js';
 import {actOnPass, describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
 
 export interface ScaleOptions {
@@ -52,6 +53,8 @@ export interface ScaleResult {
   reasons: string[];
   /** The fields written to the worker group (on a dry run: that would be). */
   change: ScaleChange;
+  /** On relocation: the context the group moved to. */
+  relocatedTo?: string;
   /** On shrink: the workers that go, in order. */
   removing: Array<{name: string; where: WorkerRef['where']}>;
   moves: SpanResult['moves'];
@@ -173,6 +176,12 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
   const {signal} = options;
   const say = options.progress ?? (() => undefined);
   let state = await observeGroup(fleet, options.group, options.namespace, signal);
+  if (state.relocation && !options.dryRun) {
+    // An earlier run was moving the group: finish that first, then resize where it now lives.
+    await holdLease(slot, state, {signal});
+    await finishRelocation(state, {signal, say, pollMs: options.pollMs});
+    return scaleWithLease(fleet, options, slot);
+  }
   const {index, group} = pickWorkerGroup(state, options.workerGroup);
   const workerGroup = group.groupName ?? '';
   if ((group.numOfHosts ?? 1) > 1) {
@@ -221,10 +230,12 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     result.action = decision.action === 'place' ? 'fits' : decision.action;
     result.reasons.push(...decision.reasons.map(explain));
     if (decision.action === 'relocate') {
-      throw new InputError(
-        `${state.kind.toLowerCase()}/${state.name} would have to move whole to another cluster, and relocation is not supported yet`,
-        'pass --skip-capacity-relocate to span the new workers instead',
-      );
+      const target = state.fleet.find((o) => o.snapshot?.id === decision!.home)!;
+      result.relocatedTo = target.client.context;
+      if (options.dryRun) return result;
+      if (await holdLease(slot, state, {signal})) return scaleWithLease(fleet, options, slot);
+      result.steps = await relocateGroup(state, target, {resize: {index, replicas: to}, copySecrets: options.copySecrets, signal, say, pollMs: options.pollMs});
+      return result;
     }
   } else if (to < from) {
     result.action = 'shrink';

@@ -11,6 +11,7 @@ import {Actor, checkTargets, type Move, type Step} from './act.js';
 import {recordEvent} from './events.js';
 import {observeGroup, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
+import {finishRelocation} from './relocate.js';
 import type {ObservedCluster} from './observe.js';
 import {repairs, type GroupView, type Repair} from './repair.js';
 
@@ -208,6 +209,12 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
   // A pass may leave follow-ups (workersToDelete to clear once released pods are gone); a few suffice.
   const slot: LeaseSlot = {};
   try {
+    if (state.relocation && !options.dryRun) {
+      // An earlier run was moving the group whole: finish that, then span from where it now lives.
+      await holdLease(slot, state, {signal, onWait: options.onWait});
+      await finishRelocation(state, {signal, say: () => undefined});
+      state = await observeGroup(fleet, options.group, options.namespace, signal);
+    }
     for (let round = 0; round < 4; round++) {
       const pass = planPass(state, options);
       if (round === 0) result.stuck = pass.stuck;

@@ -15,6 +15,7 @@ export function renderScaleResult(result: ScaleResult, wide: boolean): string {
   const lines = [
     `${what}: worker group ${result.workerGroup} ${result.from} -> ${result.to}, ${HEADLINE[result.action]} (home ${result.home})${result.dryRun ? ' (dry run: nothing was changed)' : ''}`,
   ];
+  if (result.relocatedTo) lines.push(`${what} ${result.dryRun ? 'would move' : 'moved'} whole from ${result.home} to ${result.relocatedTo}, make before break`);
   if (result.dryRun || wide) for (const reason of result.reasons) lines.push(`  - ${reason}`);
   else if (result.autoscaling) lines.push(`  - ${result.reasons[0]}`);
   if (result.moves.length > 0) {

@@ -177,4 +177,55 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/^error: group "gone" is not placed in namespace/);
   });
+
+  it('relocates the group whole to cloud when the policy allows and cloud fits it, make before break', async () => {
+    const onprem = fleet.cluster('onprem');
+    const cloud = fleet.cluster('cloud');
+    const file = path.join(tempDir(), 'move.yaml');
+    fs.writeFileSync(file, yaml.dump(seedApp('move')));
+    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).stdout).toContain('raycluster/move placed on onprem');
+    await waitFor('move Running on onprem', async () => {
+      const pods = (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=move'})).items;
+      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
+    });
+
+    const dry = await cli(['scale', 'move', '--replicas', '3', '--dry-run', '-o', 'wide', '-n', namespace, ...fleetArgs]);
+    expect(dry.stdout).toContain('raycluster/move would move whole from onprem to cloud, make before break');
+    expect(dry.stdout).toMatch(/cloud fits the whole group, so it moves there/);
+
+    // Watch both clusters: the old home may go only once the new one is ready.
+    type Rc = KubeObject & {status?: {state?: string}};
+    let readyAt: number | undefined;
+    let goneAt: number | undefined;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const [there, here] = await Promise.all([cloud.find<Rc>(RESOURCES.rayclusters, 'move', namespace), onprem.find<Rc>(RESOURCES.rayclusters, 'move', namespace)]);
+        if (readyAt === undefined && there?.status?.state === 'ready') readyAt = Date.now();
+        if (goneAt === undefined && (!here || here.metadata?.deletionTimestamp)) goneAt = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+    })();
+    const moved = await cli(['scale', 'move', '--replicas', '3', '-n', namespace, ...fleetArgs]);
+    watching = false;
+    await watcher;
+    expect(moved.stderr).toBe('');
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toContain('raycluster/move moved whole from onprem to cloud, make before break');
+    expect(readyAt).toBeDefined();
+    expect(goneAt).toBeDefined();
+    console.log(`relocation: cloud ready ${goneAt! - readyAt!} ms before onprem's RayCluster went`);
+    expect(readyAt!).toBeLessThanOrEqual(goneAt!);
+
+    const there = await cloud.get<RayClusterObject>(RESOURCES.rayclusters, 'move', namespace);
+    expect(there.spec.workerGroupSpecs[0]!.replicas).toBe(3);
+    expect(there.metadata?.annotations?.['superskyray.io/relocated-from']).toBeUndefined();
+    const pods = (await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=move'})).items;
+    expect(pods.filter((p) => p.status?.phase === 'Running')).toHaveLength(4);
+    await waitFor('nothing of move left on onprem', async () =>
+      (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=move'})).items.length === 0 ? true : undefined,
+    );
+    const status = await cli(['scale', 'move', '--replicas', '3', '-n', namespace, ...fleetArgs]);
+    expect(status.stdout).toContain('raycluster/move: worker group cpu 3 -> 3, keeps its size (home cloud)');
+  });
 });
