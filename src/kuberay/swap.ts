@@ -276,3 +276,51 @@ export function podReferences(spec: PodSpec): PodReferences {
     serviceAccount: (spec.serviceAccountName as string | undefined) ?? 'default',
   };
 }
+
+/** The EndpointSlice label that ties a slice to its Service, and the one that says who keeps it. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+
+/**
+ * The head-Service copy for a flat pod network (mesh mode `endpoints`): the same name, ports and
+ * headlessness, but no selector, so that the remote cluster's controllers leave its endpoints to
+ * us. Its EndpointSlice holds the head pod's IP.
+ */
+export function endpointsHeadServiceCopy(head: KubeObject & {spec?: ServiceSpec}, ctx: SwapContext): KubeObject {
+  const copy = ciliumHeadServiceCopy(head, ctx);
+  const spec = {...(copy.spec as ServiceSpec)};
+  delete spec.selector;
+  return {...copy, metadata: {...copy.metadata, annotations: {}}, spec};
+}
+
+/** The name of the EndpointSlice beside a head-Service copy. */
+export function headEndpointSliceName(serviceName: string): string {
+  return `${serviceName}-superskyray`.slice(0, 253);
+}
+
+/** The EndpointSlice of a selectorless head-Service copy: the home head pod's IP, on the ports its containers listen on. */
+export function headEndpointSlice(head: KubeObject & {spec?: ServiceSpec}, headPodIP: string, ctx: SwapContext): KubeObject {
+  const name = head.metadata?.name ?? '';
+  const ports = (head.spec?.ports ?? []).map((p) => ({
+    ...(p.name ? {name: p.name} : {}),
+    port: typeof p.targetPort === 'number' ? p.targetPort : p.port,
+    protocol: p.protocol ?? 'TCP',
+  }));
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: headEndpointSliceName(name),
+      namespace: head.metadata?.namespace,
+      labels: {...toolLabels(ctx, 'head-service-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId, [SERVICE_NAME_LABEL]: name, [SLICE_MANAGED_BY_LABEL]: MANAGED_BY},
+    },
+    addressType: headPodIP.includes(':') ? 'IPv6' : 'IPv4',
+    endpoints: [{addresses: [headPodIP], conditions: {ready: true}}],
+    ports,
+  };
+}
+
+/** The head pod IP an EndpointSlice copy holds, if any. */
+export function endpointSliceAddress(slice: KubeObject): string | undefined {
+  return (slice as {endpoints?: Array<{addresses?: string[]}>}).endpoints?.[0]?.addresses?.[0];
+}

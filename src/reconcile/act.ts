@@ -8,7 +8,10 @@ import {headServiceName} from '../kuberay/names.js';
 import {
   CILIUM_GLOBAL,
   ciliumHeadServiceCopy,
+  endpointsHeadServiceCopy,
   globalHeadServicePatch,
+  headEndpointSlice,
+  headEndpointSliceName,
   holdPatch,
   ownerReferencePatch,
   placeholderPod,
@@ -17,7 +20,7 @@ import {
   remoteWorkerPod,
   type SwapContext,
 } from '../kuberay/swap.js';
-import type {GroupState} from './group.js';
+import {headPodIP, type GroupState} from './group.js';
 import type {ObservedCluster} from './observe.js';
 import type {Repair} from './repair.js';
 
@@ -36,7 +39,9 @@ export interface Readiness {
   cluster: ObservedCluster;
   namespaceMissing: boolean;
   copies: KubeObject[];
+  /** The head-Service copy, and in mesh mode `endpoints` its EndpointSlice, where missing. */
   headServiceCopy?: KubeObject;
+  endpointSlice?: KubeObject;
 }
 
 /** What one step did, for output: the verb, the object, the context and why. */
@@ -116,7 +121,18 @@ export async function checkTargets(
     const namespaceMissing = (await cluster.client.find(RESOURCES.namespaces, namespace, undefined, signal)) === undefined;
     const hasCopy = !namespaceMissing && (await cluster.client.find(RESOURCES.services, headName, namespace, signal)) !== undefined;
     headService ??= await home.client.get<KubeObject>(RESOURCES.services, headName, namespace, signal);
-    out.push({cluster, namespaceMissing, copies, headServiceCopy: hasCopy ? undefined : ciliumHeadServiceCopy(headService, ctx)});
+    const readiness: Readiness = {cluster, namespaceMissing, copies};
+    if (state.mesh === 'endpoints') {
+      const ip = headPodIP(state);
+      if (!ip) throw new Error(`the head pod of raycluster/${state.rayCluster.metadata.name} in context "${home.client.context}" has no IP yet, and mesh mode endpoints needs it; run again once the head runs`);
+      if (!hasCopy) readiness.headServiceCopy = endpointsHeadServiceCopy(headService, ctx);
+      if (namespaceMissing || !(await cluster.client.find(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace, signal))) {
+        readiness.endpointSlice = headEndpointSlice(headService, ip, ctx);
+      }
+    } else if (!hasCopy) {
+      readiness.headServiceCopy = ciliumHeadServiceCopy(headService, ctx);
+    }
+    out.push(readiness);
   }
   return out;
 }
@@ -145,7 +161,7 @@ export class Actor {
     if (readiness.length === 0) return;
     const headName = headServiceName('RayCluster', this.state.rayCluster.metadata.name, this.state.rayCluster.spec);
     const head = await this.home.get<KubeObject>(RESOURCES.services, headName, namespace, signal);
-    if (head.metadata?.annotations?.[CILIUM_GLOBAL] !== 'true') {
+    if (this.state.mesh === 'cilium' && head.metadata?.annotations?.[CILIUM_GLOBAL] !== 'true') {
       await this.home.patch(RESOURCES.services, headName, namespace, globalHeadServicePatch(), 'merge', {signal});
       this.note('annotate', RESOURCES.services, headName, this.home, 'the head Service is global in the mesh');
     }
@@ -160,6 +176,7 @@ export class Actor {
       }
       for (const copy of r.copies) await this.createIfAbsent(client, resourceForKind(copy.kind)!, copy, 'the workers need it');
       if (r.headServiceCopy) await this.createIfAbsent(client, RESOURCES.services, r.headServiceCopy, 'the head address resolves there to the home head');
+      if (r.endpointSlice) await this.createIfAbsent(client, RESOURCES.endpointslices, r.endpointSlice, "the head-Service copy's endpoint: the head pod");
     }
   }
 
@@ -176,6 +193,13 @@ export class Actor {
         return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
       case 'delete-copy':
         return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, resourceForKind(r.object.kind)!, r.object, r.why);
+      case 'update-endpoints': {
+        const client = clusterById(this.state, r.cluster)!.client;
+        const name = r.object.metadata!.name!;
+        await client.patch(RESOURCES.endpointslices, name, namespace, {endpoints: [{addresses: [r.ip], conditions: {ready: true}}]}, 'merge', {signal});
+        this.note('update', RESOURCES.endpointslices, name, client, r.why);
+        return;
+      }
       case 'delete-home':
       case 'delete-placeholder':
         return this.deleteIfPresent(this.home, RESOURCES.pods, r.pod, r.why);

@@ -4,8 +4,8 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
-import {RELOCATED_FROM_ANNOTATION} from '../kuberay/group.js';
-import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL} from '../kuberay/labels.js';
+import {POLICY_ANNOTATION, RELOCATED_FROM_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
 
 export interface GroupRef {
@@ -51,6 +51,8 @@ export interface GroupState {
   remotes: RemoteSide[];
   /** The whole fleet as observed, for placement decisions. */
   fleet: ObservedCluster[];
+  /** How remote workers reach the head (the policy's mesh mode). */
+  mesh: GroupPolicy['mesh'];
   /** Set while the group moves whole to another cluster: it already runs there too. */
   relocation?: {target: ObservedCluster; object: KubeObject};
 }
@@ -69,6 +71,15 @@ function relocationOf(found: Found[]): {from: Found; to: Found} | undefined {
     if (to.kind === from.kind && to.object.metadata?.annotations?.[RELOCATED_FROM_ANNOTATION] === from.home.snapshot?.id) return {from, to};
   }
   return undefined;
+}
+
+function meshOf(object: KubeObject): GroupPolicy['mesh'] {
+  try {
+    const policy = JSON.parse(object.metadata?.annotations?.[POLICY_ANNOTATION] ?? '{}') as Partial<GroupPolicy>;
+    return policy.mesh ?? 'cilium';
+  } catch {
+    return 'cilium';
+  }
 }
 
 /** The live RayCluster KubeRay counts the workers of. */
@@ -153,6 +164,7 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
     home,
     object: {...object, apiVersion: 'ray.io/v1', kind},
     rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
+    mesh: meshOf(object),
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,
@@ -160,7 +172,7 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
   };
 }
 
-const COPY_TYPES: ResourceType[] = [RESOURCES.services, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
+const COPY_TYPES: ResourceType[] = [RESOURCES.services, RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
 
 async function listCopies(cluster: ObservedCluster, namespace: string, selector: string, signal?: AbortSignal): Promise<KubeObject[]> {
   const lists = await Promise.all(
@@ -176,4 +188,10 @@ async function listCopies(cluster: ObservedCluster, namespace: string, selector:
     }),
   );
   return lists.flat();
+}
+
+/** The IP of the group's running head pod at home, if it has one. */
+export function headPodIP(state: GroupState): string | undefined {
+  const head = state.homePods.find((p) => p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'head' && !p.metadata.deletionTimestamp && p.status?.podIP);
+  return head?.status?.podIP;
 }

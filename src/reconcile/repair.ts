@@ -5,7 +5,7 @@
  */
 import type {KubeObject, Pod} from '../kube/types.js';
 import {ROLE_LABEL} from '../kuberay/labels.js';
-import {HOLD_FINALIZER, RAYCLUSTER_UID_LABEL, REMOTE_CLUSTER_ANNOTATION, REPLACES_ANNOTATION} from '../kuberay/swap.js';
+import {endpointSliceAddress, HOLD_FINALIZER, RAYCLUSTER_UID_LABEL, REMOTE_CLUSTER_ANNOTATION, REPLACES_ANNOTATION} from '../kuberay/swap.js';
 
 export interface RemoteView {
   /** The cluster id. */
@@ -25,6 +25,8 @@ export interface GroupView {
   remotes: RemoteView[];
   /** Clusters that get new remote workers in this pass, so their copies stay. */
   incoming?: string[];
+  /** Mesh mode `endpoints`: the home head pod's IP, which every EndpointSlice copy must hold. */
+  headEndpoint?: string;
 }
 
 export type Repair =
@@ -41,6 +43,8 @@ export type Repair =
   | {do: 'own'; pod: Pod; why: string}
   | {do: 'delete-placeholder'; pod: Pod; why: string}
   | {do: 'delete-copy'; cluster: string; object: KubeObject; why: string}
+  /** Point an EndpointSlice copy at the head pod's current IP (the head restarted). */
+  | {do: 'update-endpoints'; cluster: string; object: KubeObject; ip: string; why: string}
   /** Clear a worker group's workersToDelete once every pod it names is gone. */
   | {do: 'clear-workers-to-delete'; index: number; workerGroup: string; why: string};
 
@@ -139,6 +143,14 @@ export function repairs(view: GroupView): Repair[] {
   const staying = new Set([...creates, ...(view.incoming ?? [])]);
   for (const side of view.remotes) {
     if (side.workers.some((w) => !remoteDeleted.has(w) && !terminating(w))) staying.add(side.id);
+  }
+  for (const side of view.remotes) {
+    if (!side.observed || !staying.has(side.id) || !view.headEndpoint) continue;
+    for (const object of side.copies) {
+      if (object.kind !== 'EndpointSlice' || terminating(object)) continue;
+      const held = endpointSliceAddress(object);
+      if (held !== view.headEndpoint) out.push({do: 'update-endpoints', cluster: side.id, object, ip: view.headEndpoint, why: `the head pod's IP is ${view.headEndpoint} now, not ${held ?? 'none'}`});
+    }
   }
   for (const side of view.remotes) {
     if (!side.observed || staying.has(side.id)) continue;

@@ -9,7 +9,7 @@ import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
 import {Actor, checkTargets, type Move, type Step} from './act.js';
 import {recordEvent} from './events.js';
-import {observeGroup, type GroupState} from './group.js';
+import {headPodIP, observeGroup, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation} from './relocate.js';
 import type {ObservedCluster} from './observe.js';
@@ -78,8 +78,10 @@ export function groupView(state: GroupState, incoming: string[] = []): GroupView
     homePods: state.homePods,
     remotes: state.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies})),
     incoming,
+    ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
   };
 }
+
 
 export interface Pass {
   repairs: Repair[];
@@ -150,6 +152,7 @@ export function describeRepair(state: GroupState, r: Repair): SpanResult['repair
     case 'delete-remote':
       return {action: r.do, object: `pod/${r.pod.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'delete-copy':
+    case 'update-endpoints':
       return {action: r.do, object: `${r.object.kind?.toLowerCase()}/${r.object.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'clear-workers-to-delete':
       return {action: r.do, object: `raycluster/${state.rayCluster.metadata.name}`, context: state.home.client.context, why: r.why};

@@ -3,6 +3,9 @@ import {describe, expect, it} from 'vitest';
 import type {KubeObject, Pod} from '../../../src/kube/types.js';
 import {
   ciliumHeadServiceCopy,
+  endpointSliceAddress,
+  endpointsHeadServiceCopy,
+  headEndpointSlice,
   ownerReferencePatch,
   placeholderName,
   placeholderPod,
@@ -125,6 +128,40 @@ describe('ciliumHeadServiceCopy', () => {
     expect(spec.clusterIP).toBe('None');
     expect(spec.ports).toEqual((headService.spec as Record<string, unknown>).ports);
     expect(spec).not.toHaveProperty('clusterIPs');
+  });
+});
+
+describe('mesh mode endpoints: a selectorless head-Service copy and its EndpointSlice', () => {
+  const head = headService as KubeObject & {spec?: Record<string, unknown>};
+  it('keeps name, ports and headlessness, but has no selector and no Cilium annotations', () => {
+    const copy = endpointsHeadServiceCopy(head, ctx);
+    const spec = copy.spec as Record<string, unknown>;
+    expect(copy.metadata?.name).toBe('gpu-app-head-svc');
+    expect(copy.metadata?.annotations).toEqual({});
+    expect(spec).not.toHaveProperty('selector');
+    expect(spec.clusterIP).toBe('None');
+    expect(spec.ports).toEqual((headService.spec as Record<string, unknown>).ports);
+  });
+
+  it('points the slice at the head pod, on the ports the head listens on, tied to the copy by name', () => {
+    const slice = headEndpointSlice(head, '10.1.0.7', ctx) as KubeObject & {addressType: string; ports: Array<{name?: string; port: number; protocol: string}>};
+    expect(slice.metadata?.labels).toMatchObject({
+      'kubernetes.io/service-name': 'gpu-app-head-svc',
+      'endpointslice.kubernetes.io/managed-by': 'kubectl-superskyray',
+      'superskyray.io/role': 'head-service-copy',
+    });
+    expect(slice.addressType).toBe('IPv4');
+    expect(endpointSliceAddress(slice)).toBe('10.1.0.7');
+    expect(slice.ports).toEqual([
+      {name: 'client', port: 10001, protocol: 'TCP'},
+      {name: 'dashboard', port: 8265, protocol: 'TCP'},
+      {name: 'gcs-server', port: 6379, protocol: 'TCP'},
+      {name: 'metrics', port: 8080, protocol: 'TCP'},
+      {name: 'serve', port: 8000, protocol: 'TCP'},
+    ]);
+    const named = {...head, spec: {...head.spec, ports: [{name: 'gcs-server', port: 6379, targetPort: 'gcs'}]}};
+    expect((headEndpointSlice(named, '10.1.0.7', ctx) as {ports: unknown}).ports).toEqual([{name: 'gcs-server', port: 6379, protocol: 'TCP'}]);
+    expect((headEndpointSlice(head, 'fd00::7', ctx) as {addressType: string}).addressType).toBe('IPv6');
   });
 });
 

@@ -77,6 +77,8 @@ function plan(rs: Repair[]): string[] {
         return `delete-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name}`;
       case 'clear-workers-to-delete':
         return `clear-workers-to-delete ${r.index} ${r.workerGroup}`;
+      case 'update-endpoints':
+        return `update-endpoints ${r.cluster} ${r.object.metadata?.name} ${r.ip}`;
       default:
         return `${r.do} ${r.pod.metadata?.name}`;
     }
@@ -407,6 +409,49 @@ describe('repairs: workersToDelete', () => {
     },
   ];
 
+  it.each(cases)('$name', ({view: v, want}) => {
+    expect(plan(repairs(v))).toEqual(want);
+  });
+});
+
+describe('repairs: mesh mode endpoints keeps each EndpointSlice copy on the head pod', () => {
+  const slice = (ip: string | undefined): KubeObject => ({
+    ...copy('EndpointSlice', 'app-head-svc-superskyray'),
+    endpoints: ip ? [{addresses: [ip], conditions: {ready: true}}] : [],
+  });
+  const held = () => pod(W, {placeholder: 'held', remote: 'cloud', deleting: true});
+  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
+    {
+      name: 'a slice on the head pod\'s current IP needs nothing',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [headServiceCopy(), slice('10.1.0.7')])], headEndpoint: '10.1.0.7'}),
+      want: [],
+    },
+    {
+      name: 'after a head restart the slice moves to the new IP',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [headServiceCopy(), slice('10.1.0.7')])], headEndpoint: '10.1.0.9'}),
+      want: ['update-endpoints cloud app-head-svc-superskyray 10.1.0.9'],
+    },
+    {
+      name: 'a slice with no address gets one',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [slice(undefined)])], headEndpoint: '10.1.0.9'}),
+      want: ['update-endpoints cloud app-head-svc-superskyray 10.1.0.9'],
+    },
+    {
+      name: 'while the head has no IP (restarting), the slice is left as it is',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [slice('10.1.0.7')])]}),
+      want: [],
+    },
+    {
+      name: 'a slice in a cluster with no remote worker left goes with the other copies, not updated',
+      view: view({remotes: [remote('cloud', [], [slice('10.1.0.7')])], headEndpoint: '10.1.0.9'}),
+      want: ['delete-copy cloud EndpointSlice/app-head-svc-superskyray'],
+    },
+    {
+      name: 'a slice in a cluster that did not answer is left alone',
+      view: view({homePods: [held()], remotes: [remote('cloud', [], [slice('10.1.0.7')], false)], headEndpoint: '10.1.0.9'}),
+      want: [],
+    },
+  ];
   it.each(cases)('$name', ({view: v, want}) => {
     expect(plan(repairs(v))).toEqual(want);
   });
