@@ -82,11 +82,16 @@ function meshOf(object: KubeObject): GroupPolicy['mesh'] {
   }
 }
 
-/** The live RayCluster KubeRay counts the workers of. */
-function liveRayClusterName(kind: RayKind, object: KubeObject): string | undefined {
-  const status = object.status as {activeServiceStatus?: {rayClusterName?: string}; rayClusterName?: string} | undefined;
+/**
+ * The live RayCluster KubeRay counts the workers of. A RayService's is the active one, or, before
+ * any has served, the pending one it is bringing up.
+ */
+export function liveRayClusterName(kind: RayKind, object: KubeObject): string | undefined {
+  const status = object.status as
+    | {activeServiceStatus?: {rayClusterName?: string}; pendingServiceStatus?: {rayClusterName?: string}; rayClusterName?: string}
+    | undefined;
   if (kind === 'RayCluster') return object.metadata?.name;
-  if (kind === 'RayService') return status?.activeServiceStatus?.rayClusterName;
+  if (kind === 'RayService') return status?.activeServiceStatus?.rayClusterName || status?.pendingServiceStatus?.rayClusterName || undefined;
   return status?.rayClusterName;
 }
 

@@ -7,7 +7,7 @@ import {PLACEMENT_ANNOTATION, RELOCATED_FROM_ANNOTATION, RELOCATING_TO_ANNOTATIO
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL} from '../kuberay/labels.js';
 import type {Step} from './act.js';
 import {recordEvent} from './events.js';
-import type {GroupState} from './group.js';
+import {liveRayClusterName, type GroupState} from './group.js';
 import type {ObservedCluster} from './observe.js';
 import {hasKubeRay} from './place.js';
 import {placedDependencies, removeObserved} from './remove.js';
@@ -101,13 +101,6 @@ export async function relocateGroup(state: GroupState, target: ObservedCluster, 
   return [...steps, ...(await finishRelocation({...state, relocation: {target, object: ray}}, options))];
 }
 
-/** The RayCluster a Ray object runs on, once KubeRay has made it. */
-function liveRayClusterName(kind: string, object: KubeObject): string | undefined {
-  if (kind === 'RayCluster') return object.metadata?.name;
-  const status = object.status as {activeServiceStatus?: {rayClusterName?: string}; rayClusterName?: string} | undefined;
-  return kind === 'RayService' ? status?.activeServiceStatus?.rayClusterName : status?.rayClusterName;
-}
-
 interface RayClusterStatus {
   state?: string;
   readyWorkerReplicas?: number;
@@ -122,7 +115,8 @@ export async function finishRelocation(state: GroupState, options: Pick<Relocate
   let told = false;
   for (;;) {
     const object = await target.client.get<KubeObject>(type, state.name, state.namespace, signal);
-    const rcName = liveRayClusterName(state.kind, object);
+    // A RayService is ready where it serves: its active cluster.
+    const rcName = state.kind === 'RayService' ? (object.status as {activeServiceStatus?: {rayClusterName?: string}} | undefined)?.activeServiceStatus?.rayClusterName : liveRayClusterName(state.kind, object);
     const rc = rcName ? await target.client.find<KubeObject & {status?: RayClusterStatus}>(RESOURCES.rayclusters, rcName, state.namespace, signal) : undefined;
     const status = rc?.status;
     if (status?.state === 'ready' && (status.readyWorkerReplicas ?? 0) >= (status.desiredWorkerReplicas ?? 0)) break;
