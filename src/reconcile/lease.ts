@@ -79,9 +79,21 @@ export class GroupLease {
     if (this.held) return;
     const {signal} = this.options;
     let told = false;
+    let seen: LeaseObject['spec'];
+    const heldBy = (spec: NonNullable<LeaseObject['spec']>) =>
+      new Error(
+        `lease ${this.namespace}/${this.name} in context "${this.client.context}" is held by ${spec.holderIdentity} (renewed ${spec.renewTime}); another run is changing this group, so wait for it to finish and run again`,
+      );
     for (;;) {
       const now = new Date();
-      const current = await this.client.find<LeaseObject>(RESOURCES.leases, this.name, this.namespace, signal);
+      let current: LeaseObject | undefined;
+      try {
+        current = await this.client.find<LeaseObject>(RESOURCES.leases, this.name, this.namespace, signal);
+      } catch (err) {
+        // The deadline fell while we waited: say who we were waiting for, not that a read timed out.
+        if (signal?.aborted && seen) throw heldBy(seen);
+        throw err;
+      }
       const spec = {holderIdentity: this.holder, leaseDurationSeconds: this.duration, acquireTime: microTime(now), renewTime: microTime(now)};
       try {
         if (!current) {
@@ -112,11 +124,8 @@ export class GroupLease {
           told = true;
         }
         this.waited = true;
-        if (signal?.aborted) {
-          throw new Error(
-            `lease ${this.namespace}/${this.name} in context "${this.client.context}" is held by ${holder} (renewed ${current.spec?.renewTime}); another run is changing this group, so wait for it to finish and run again`,
-          );
-        }
+        seen = current.spec;
+        if (signal?.aborted) throw heldBy(seen!);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 1000);
           signal?.addEventListener('abort', () => {
