@@ -1,21 +1,35 @@
+import * as Args from '@oclif/core/args';
 import {BaseCommand, EXIT} from '../cli/base-command.js';
 
 export default class Status extends BaseCommand<typeof Status> {
-  static override summary = 'Show every cluster of the fleet: reachable or not, version, identity and capacity.';
+  static override summary = 'Show every cluster of the fleet: reachable or not, version, identity and capacity; or, given GROUP, where that Ray app runs.';
   static override description =
-    'Asks every fleet context at once. An unreachable cluster is shown as such, never as empty; the others are still reported, and the exit code is 1.';
+    'Asks every fleet context at once. An unreachable cluster is shown as such, never as empty; the others are still reported, and the exit code is 1.\n\n' +
+    'With GROUP: its home cluster, live RayCluster and mode (single, spanned or relocating), its local, Pending, placeholder and remote workers per cluster and worker group, and its head Service and head-Service copies. -o wide adds why each Pending worker waits and where each placeholder\'s remote worker runs. Nothing is changed.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> --context onprem --context cloud',
     'SUPERSKYRAY_CONTEXTS=onprem,cloud <%= config.bin %> <%= command.id %> -o json',
+    '<%= config.bin %> <%= command.id %> raycluster/my-app -n ml -o wide --context onprem --context cloud',
   ];
+  static override args = {group: Args.string({description: 'rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME; without it, the fleet', required: false})};
 
   async run(): Promise<void> {
     const fleet = await this.openFleet();
+    const data = this.outputFormat === 'json' || this.outputFormat === 'yaml';
+    if (this.args.group) {
+      const {observeGroupStatus} = await import('../reconcile/group-status.js');
+      const status = await observeGroupStatus(fleet, this.args.group, this.flags.namespace ?? 'default', this.deadline());
+      const ui = await import('../ui/group-status.js');
+      await this.output(status, {document: ui.groupStatusDocument, text: ui.renderGroupStatus});
+      if (!data) for (const line of ui.renderGroupProblems(status)) this.say(line);
+      if (status.clusters.some((cluster) => cluster.state !== 'Ready')) process.exitCode = EXIT.failed;
+      return;
+    }
     const {fleetStatus} = await import('../reconcile/fleet-status.js');
     const status = await fleetStatus(fleet, this.deadline());
     const ui = await import('../ui/fleet-status.js');
     await this.output(status, {document: ui.fleetStatusDocument, text: ui.renderFleetTable});
-    if (this.outputFormat !== 'json' && this.outputFormat !== 'yaml') for (const line of ui.renderProblems(status)) this.say(line);
+    if (!data) for (const line of ui.renderProblems(status)) this.say(line);
     if (status.clusters.some((cluster) => cluster.state !== 'Ready')) process.exitCode = EXIT.failed;
   }
 }

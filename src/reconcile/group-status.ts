@@ -1,0 +1,351 @@
+/**
+ * `status GROUP`: where one Ray app runs across the fleet, as plain data. groupStatus is pure over
+ * what observeGroup saw; observeGroupStatus adds the one read observeGroup does not make (the home
+ * head Service) and writes nothing.
+ */
+import {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES} from '../kube/resources.js';
+import type {KubeObject, Pod} from '../kube/types.js';
+import type {RayKind} from '../kuberay/demand.js';
+import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {headServiceName} from '../kuberay/names.js';
+import {CILIUM_GLOBAL, CILIUM_SHARED, HOLD_FINALIZER, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {ClusterRoom} from '../placement/fit.js';
+import {explainMiss} from '../placement/reasons.js';
+import {podShape} from '../placement/snapshot.js';
+import type {ClusterProblem, ClusterState} from './fleet-status.js';
+import {observeGroup, type GroupState} from './group.js';
+import type {ObservedCluster} from './observe.js';
+import {describeRepair, planPass, workerGroupSpecs} from './span.js';
+
+/**
+ * single: everything at home. spanned: remote workers or placeholders exist. relocating: the group
+ * moves whole to another cluster and its Ray object exists in both; the home stays the old one
+ * until the move finishes.
+ */
+export type GroupMode = 'single' | 'spanned' | 'relocating';
+
+export type MeshMode = GroupPolicy['mesh'];
+
+/**
+ * One worker group's pods in one cluster. The home cluster has local, Pending and placeholder
+ * workers; another cluster has only remote workers, so the other counts are left out rather than
+ * claimed to be zero.
+ */
+export interface WorkerCounts {
+  workerGroup: string;
+  /** Bound to a node at home, not a placeholder. */
+  local?: number;
+  /** At home, not bound, not a placeholder. */
+  pending?: number;
+  /** At home: pods KubeRay counts for workers that run in another cluster. */
+  placeholders?: number;
+  /** In that cluster, run for the home's RayCluster. */
+  remote?: number;
+}
+
+/** A Service (or a dependency copy) of the group in one cluster, as the mesh sees it. */
+export interface GroupObject {
+  /** kind/name, lower-case kind as kubectl writes it. */
+  object: string;
+  role: 'home head Service' | 'head-Service copy' | 'dependency copy';
+  /** The service.cilium.io/global and service.cilium.io/shared annotations, when set. */
+  global?: string;
+  shared?: string;
+  terminating?: boolean;
+}
+
+export interface GroupCluster {
+  context: string;
+  clusterId?: string;
+  home: boolean;
+  /** Ready only when the group's objects there were read; a cluster that did not answer is never shown as empty. */
+  state: ClusterState;
+  problems: ClusterProblem[];
+  /** Absent when the cluster was not observed. */
+  workers?: WorkerCounts[];
+  /** Absent when the cluster was not observed; at home, also when the head Service could not be read. */
+  objects?: GroupObject[];
+}
+
+export interface PlaceholderStatus {
+  name: string;
+  workerGroup: string;
+  /** held: the Pending worker itself, deleted and kept by our finalizer; pause: an autoscaled group's own tiny pod. */
+  form: 'held' | 'pause';
+  /** The context its remote twin runs in (the cluster id when no fleet cluster has that id). */
+  twinIn: string;
+  /** The twin's phase, `missing` when its cluster answered without it, `unknown` when that cluster did not answer. */
+  twin: string;
+}
+
+export interface PendingWorker {
+  name: string;
+  workerGroup: string;
+  /** The context `span` would move it to now. */
+  spanTo?: string;
+  /** Why it waits, and what span can do about it. */
+  reason: string;
+}
+
+export interface GroupStatus {
+  group: string;
+  kind: RayKind;
+  namespace: string;
+  home: string;
+  homeClusterId: string;
+  rayCluster: string;
+  mode: GroupMode;
+  /** While relocating: the context the group moves to. */
+  relocatingTo?: string;
+  mesh: MeshMode;
+  relocate: GroupPolicy['relocate'];
+  autoscaling: boolean;
+  head?: {name: string; phase: string; node?: string};
+  /** Worker groups in spec order, with the replicas the RayCluster asks for; then any seen only on pods. */
+  workerGroups: Array<{name: string; replicas?: number}>;
+  /** The home cluster first, then the rest of the fleet in fleet order. */
+  clusters: GroupCluster[];
+  placeholders: PlaceholderStatus[];
+  pending: PendingWorker[];
+  /** What a span would repair now: what an interrupted run left, or copies left after a collapse. */
+  repairs: Array<{action: string; object: string; context: string; why: string}>;
+  warnings: string[];
+}
+
+/** The home head Service as read beside observeGroup: `service` is absent when it is not there. */
+export type HeadServiceLook = {read: true; service?: KubeObject} | {read: false; problem: string};
+
+const MESH_MODES: MeshMode[] = ['cilium', 'endpoints', 'mcs'];
+const DEFAULT_RELOCATE: GroupPolicy['relocate'] = 'if-fits';
+
+const nameOf = (o: KubeObject) => o.metadata?.name ?? '';
+const workerGroupOf = (p: Pod) => p.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
+const isWorker = (p: Pod) => p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker';
+const isPlaceholder = (p: Pod) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder';
+const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
+
+/**
+ * The relocate policy, and warnings about a policy the reconciler reads differently from what the
+ * user wrote. The mesh itself comes from the state: it is the one span acts on.
+ */
+function policyOf(state: GroupState, warnings: string[]): GroupPolicy['relocate'] {
+  const what = `${state.kind.toLowerCase()}/${state.name}`;
+  if (!MESH_MODES.includes(state.mesh)) warnings.push(`the policy of ${what} names mesh "${String(state.mesh)}", which this version does not know`);
+  const text = state.object.metadata?.annotations?.[POLICY_ANNOTATION];
+  if (!text) return DEFAULT_RELOCATE;
+  try {
+    return (JSON.parse(text) as Partial<GroupPolicy>).relocate ?? DEFAULT_RELOCATE;
+  } catch {
+    warnings.push(`the ${POLICY_ANNOTATION} annotation of ${what} is not JSON; assuming mesh ${state.mesh} and relocate ${DEFAULT_RELOCATE}`);
+    return DEFAULT_RELOCATE;
+  }
+}
+
+function countBy(pods: Pod[], groups: string[]): Map<string, number> {
+  const counts = new Map(groups.map((g) => [g, 0]));
+  for (const p of pods) counts.set(workerGroupOf(p), (counts.get(workerGroupOf(p)) ?? 0) + 1);
+  return counts;
+}
+
+const idOf = (o: ObservedCluster) => o.snapshot?.id ?? o.status.clusterId;
+
+/** A cluster that did not answer did not say its id either: then the id is all there is to show. */
+function contextOf(state: GroupState, id: string): string {
+  return state.fleet.find((o) => idOf(o) === id)?.client.context ?? id;
+}
+
+function objectOf(o: KubeObject, role: GroupObject['role']): GroupObject {
+  const annotations = o.metadata?.annotations ?? {};
+  return {
+    object: `${(o.kind ?? '').toLowerCase()}/${nameOf(o)}`,
+    role,
+    ...(annotations[CILIUM_GLOBAL] !== undefined ? {global: annotations[CILIUM_GLOBAL]} : {}),
+    ...(annotations[CILIUM_SHARED] !== undefined ? {shared: annotations[CILIUM_SHARED]} : {}),
+    ...(terminating(o) ? {terminating: true} : {}),
+  };
+}
+
+const MISSES_SHOWN = 2;
+
+function explainMisses(context: string, misses: Array<{node: string; miss: Parameters<typeof explainMiss>[2]}>): string {
+  const shown = misses.slice(0, MISSES_SHOWN).map((m) => explainMiss(context, m.node, m.miss));
+  const more = misses.length - shown.length;
+  return `${shown.join('; ')}${more > 0 ? `; and ${more} more node(s)` : ''}`;
+}
+
+/**
+ * Why the home cluster does not take a Pending worker: node by node from what is bound there, then
+ * with the Pending pods ahead of it; the scheduler's own words when neither model explains it.
+ */
+function whyNotHome(state: GroupState, pod: Pod): string {
+  const context = state.home.client.context;
+  const snapshot = state.home.snapshot;
+  if (snapshot && pod.spec) {
+    if (snapshot.nodes.length === 0) return `${context} has no nodes`;
+    const shape = podShape(pod.spec);
+    const bound = ClusterRoom.of(snapshot).misses(shape);
+    if (bound.length === snapshot.nodes.length) return explainMisses(context, bound);
+    const self = (p: {name: string; namespace: string}) => p.name === nameOf(pod) && p.namespace === state.namespace;
+    const queued = ClusterRoom.afterPending(snapshot, self).misses(shape);
+    if (queued.length === snapshot.nodes.length) return `${explainMisses(context, queued)} (after the Pending pods ahead of it)`;
+  }
+  const verdict = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  return `${context}: ${verdict?.message ?? verdict?.reason ?? 'the scheduler found no node'}`;
+}
+
+function pendingWorkers(state: GroupState, pending: Pod[]): Pick<GroupStatus, 'pending' | 'repairs'> {
+  // A fixed source of names: only the target of each move is shown, never the name it would get.
+  const pass = planPass(state, {random: () => 0});
+  const moves = new Map(pass.moves.map((m) => [nameOf(m.pod), m]));
+  const stuck = new Map(pass.stuck.map((s) => [s.pending, s.reason]));
+  const doomed = new Set(workerGroupSpecs(state).flatMap((g) => g.scaleStrategy?.workersToDelete ?? []));
+  const repairing = new Map(pass.repairs.flatMap((r) => ('pod' in r ? [[nameOf(r.pod), r.why] as const] : [])));
+  return {
+    pending: pending.map((p): PendingWorker => {
+      const name = nameOf(p);
+      const base = {name, workerGroup: workerGroupOf(p)};
+      const move = moves.get(name);
+      if (move) return {...base, spanTo: move.to, reason: `${whyNotHome(state, p)}; fits ${move.to}, so span moves it there`};
+      const stuckWhy = stuck.get(name);
+      if (stuckWhy !== undefined) return {...base, reason: `${whyNotHome(state, p)}; fits no other cluster either: ${stuckWhy}`};
+      if (terminating(p)) return {...base, reason: 'being deleted'};
+      if (doomed.has(name)) return {...base, reason: 'named in workersToDelete: KubeRay removes it'};
+      const repair = repairing.get(name);
+      if (repair) return {...base, reason: `left by an interrupted swap: ${repair}`};
+      const verdict = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+      if (!verdict) return {...base, reason: `the scheduler of ${state.home.client.context} has not looked at it yet`};
+      return {...base, reason: `${state.home.client.context}: ${verdict.reason ?? 'not scheduled'}${verdict.message ? `: ${verdict.message}` : ''}`};
+    }),
+    repairs: pass.repairs.map((r) => describeRepair(state, r)),
+  };
+}
+
+function placeholdersOf(state: GroupState, placeholders: Pod[]): PlaceholderStatus[] {
+  return placeholders.map((p) => {
+    const id = p.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION] ?? '';
+    const side = state.remotes.find((r) => idOf(r.cluster) === id);
+    const twin = side?.workers.find((w) => nameOf(w) === nameOf(p));
+    let twinState = 'unknown';
+    if (side?.observed) twinState = twin ? `${twin.status?.phase ?? 'Unknown'}${terminating(twin) ? ' (terminating)' : ''}` : 'missing';
+    return {
+      name: nameOf(p),
+      workerGroup: workerGroupOf(p),
+      form: p.metadata?.finalizers?.includes(HOLD_FINALIZER) ? 'held' : 'pause',
+      twinIn: id ? contextOf(state, id) : 'unknown',
+      twin: twinState,
+    };
+  });
+}
+
+/** Where one group runs across the fleet, from one observation. Pure. */
+export function groupStatus(state: GroupState, head: HeadServiceLook = {read: false, problem: 'it was not read'}): GroupStatus {
+  const warnings: string[] = [];
+  const relocate = policyOf(state, warnings);
+  const specs = workerGroupSpecs(state);
+  const homeWorkers = state.homePods.filter(isWorker);
+  const remoteWorkers = state.remotes.flatMap((r) => r.workers);
+  const groups = [...new Set([...specs.map((g) => g.groupName ?? ''), ...homeWorkers.map(workerGroupOf), ...remoteWorkers.map(workerGroupOf)])];
+
+  const placeholders = homeWorkers.filter(isPlaceholder);
+  const local = homeWorkers.filter((p) => !isPlaceholder(p) && p.spec?.nodeName);
+  const pending = homeWorkers.filter((p) => !isPlaceholder(p) && !p.spec?.nodeName);
+  const counts = {local: countBy(local, groups), pending: countBy(pending, groups), placeholders: countBy(placeholders, groups)};
+
+  const homeContext = state.home.client.context;
+  const headName = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
+  const homeProblems: ClusterProblem[] = [];
+  let homeObjects: GroupObject[] | undefined;
+  if (head.read) {
+    homeObjects = head.service ? [objectOf({kind: 'Service', ...head.service}, 'home head Service')] : [];
+    if (!head.service) warnings.push(`the head Service ${headName} is missing in ${homeContext}: no worker can reach the head`);
+  } else {
+    homeProblems.push({reason: 'HeadServiceUnread', message: `the head Service ${headName} could not be read: ${head.problem}`});
+  }
+  const homeCluster: GroupCluster = {
+    context: homeContext,
+    clusterId: idOf(state.home),
+    home: true,
+    state: homeProblems.length > 0 ? 'Degraded' : state.home.status.state,
+    problems: [...state.home.status.problems, ...homeProblems],
+    workers: groups.map((g) => ({workerGroup: g, local: counts.local.get(g)!, pending: counts.pending.get(g)!, placeholders: counts.placeholders.get(g)!})),
+    ...(homeObjects ? {objects: homeObjects} : {}),
+  };
+
+  const others = state.fleet
+    .filter((o) => o !== state.home)
+    .map((o): GroupCluster => {
+      const side = state.remotes.find((r) => r.cluster === o);
+      const base = {context: o.client.context, ...(o.status.clusterId ? {clusterId: o.status.clusterId} : {}), home: false};
+      if (!side?.observed) {
+        // Answered the fleet's questions but not the group's: nothing of it may be taken as missing.
+        if (o.status.state === 'Ready') {
+          return {...base, state: 'Degraded', problems: [{reason: 'GroupUnobserved', message: `the remote workers and copies of ${state.name} could not be listed`}]};
+        }
+        return {...base, state: o.status.state, problems: o.status.problems};
+      }
+      const remote = countBy(side.workers, groups);
+      const headCopies = side.copies.filter((c) => c.metadata?.labels?.[ROLE_LABEL] === 'head-service-copy');
+      const dependencyCopies = side.copies.filter((c) => c.metadata?.labels?.[ROLE_LABEL] !== 'head-service-copy');
+      // mcs reaches the head through a ServiceExport at home, so only the other modes need a copy here.
+      if (state.mesh !== 'mcs' && side.workers.some((w) => !terminating(w)) && !headCopies.some((c) => c.kind === 'Service')) {
+        warnings.push(`${o.client.context} runs remote workers of ${state.name} but has no head-Service copy: they cannot reach the head`);
+      }
+      return {
+        ...base,
+        state: o.status.state,
+        problems: o.status.problems,
+        workers: groups.map((g) => ({workerGroup: g, remote: remote.get(g)!})),
+        objects: [...headCopies.map((c) => objectOf(c, 'head-Service copy')), ...dependencyCopies.map((c) => objectOf(c, 'dependency copy'))],
+      };
+    });
+
+  const spanned = placeholders.length > 0 || remoteWorkers.length > 0;
+  const mode: GroupMode = state.relocation ? 'relocating' : spanned ? 'spanned' : 'single';
+  const homeHead = head.read ? head.service : undefined;
+  if (spanned && state.mesh === 'cilium' && homeHead && homeHead.metadata?.annotations?.[CILIUM_GLOBAL] !== 'true') {
+    warnings.push(`the head Service ${headName} in ${homeContext} is not annotated ${CILIUM_GLOBAL}: "true", so remote workers cannot reach the head`);
+  }
+  const headPod = state.homePods.find((p) => p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'head' && !terminating(p));
+  return {
+    group: state.name,
+    kind: state.kind,
+    namespace: state.namespace,
+    home: homeContext,
+    homeClusterId: homeCluster.clusterId ?? '',
+    rayCluster: state.rayCluster.metadata.name,
+    mode,
+    ...(state.relocation ? {relocatingTo: state.relocation.target.client.context} : {}),
+    mesh: state.mesh,
+    relocate,
+    autoscaling: state.autoscaling,
+    ...(headPod ? {head: {name: nameOf(headPod), phase: headPod.status?.phase ?? 'Unknown', ...(headPod.spec?.nodeName ? {node: headPod.spec.nodeName} : {})}} : {}),
+    workerGroups: groups.map((g) => {
+      const replicas = specs.find((s) => (s.groupName ?? '') === g)?.replicas;
+      return replicas === undefined ? {name: g} : {name: g, replicas};
+    }),
+    clusters: [homeCluster, ...others],
+    placeholders: placeholdersOf(state, placeholders),
+    ...pendingWorkers(state, pending),
+    warnings,
+  };
+}
+
+/**
+ * Observes the group and its home head Service, and describes it. Reads only: a status never
+ * writes, whatever it finds out of step.
+ */
+export async function observeGroupStatus(fleet: Fleet, group: string, namespace: string, signal?: AbortSignal): Promise<GroupStatus> {
+  const state = await observeGroup(fleet, group, namespace, signal);
+  const headName = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
+  let head: HeadServiceLook;
+  try {
+    head = {read: true, service: await state.home.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal)};
+  } catch (err) {
+    if (!(err instanceof KubeError)) throw err;
+    head = {read: false, problem: err.detail};
+  }
+  return groupStatus(state, head);
+}
