@@ -68,3 +68,32 @@ export function relocatedObject(obj: KubeObject, annotations: Record<string, str
   for (const g of groups ?? []) delete g.scaleStrategy;
   return out;
 }
+
+interface SizedGroup {
+  groupName?: string;
+  replicas?: number;
+}
+
+/**
+ * The Ray object to apply over a live one, with each worker group's replicas kept as they are live.
+ * Sizes change through `scale`, which removes remote workers first; re-applying a manifest must not
+ * shrink a running group behind KubeRay's back (it would delete workers at random). Returns the
+ * object and the groups whose manifest size was set aside.
+ */
+export function keepLiveReplicas(desired: KubeObject, live: KubeObject, specPath: string): {object: KubeObject; kept: Array<{group: string; live: number; manifest: number}>} {
+  const at = (obj: KubeObject): SizedGroup[] | undefined => {
+    let node = obj as Record<string, any> | undefined;
+    for (const key of specPath.split('.')) node = node?.[key];
+    return node?.workerGroupSpecs as SizedGroup[] | undefined;
+  };
+  const liveGroups = at(live) ?? [];
+  const out = JSON.parse(JSON.stringify(desired)) as KubeObject;
+  const kept: Array<{group: string; live: number; manifest: number}> = [];
+  for (const g of at(out) ?? []) {
+    const current = liveGroups.find((l) => l.groupName === g.groupName)?.replicas;
+    if (current === undefined || g.replicas === current) continue;
+    kept.push({group: g.groupName ?? '', live: current, manifest: g.replicas ?? 0});
+    g.replicas = current;
+  }
+  return {object: out, kept};
+}

@@ -4,8 +4,8 @@ import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
-import {rayDemand, type RayKind} from '../kuberay/demand.js';
-import {desiredGroupObjects, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
+import {desiredGroupObjects, keepLiveReplicas, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {readGroupManifest} from '../kuberay/manifest.js';
 import {decidePlace, type Decision} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
@@ -150,10 +150,15 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
   };
   const objects: PlacedObject[] = [];
   let rayObject: KubeObject | undefined;
-  for (const desired of desiredGroupObjects(manifest, namespace, policy, placement)) {
+  for (let desired of desiredGroupObjects(manifest, namespace, policy, placement)) {
     const type = resourceForKind(desired.kind)!;
     const name = desired.metadata?.name ?? '';
     const live = await home.client.find<KubeObject>(type, name, namespace, options.signal);
+    if (live && desired.kind === kind) {
+      const {object, kept} = keepLiveReplicas(desired, live, CLUSTER_SPEC_FIELD[kind]);
+      desired = object;
+      for (const k of kept) reasons.push(`worker group ${k.group} keeps its ${k.live} live replicas (the manifest says ${k.manifest}); change them with "kubectl superskyray scale"`);
+    }
     const outcome: ObjectOutcome = isUpToDate(live, desired) ? 'unchanged' : live ? 'configured' : 'created';
     objects.push({kind: desired.kind ?? '', name, context: home.client.context, outcome});
     if (outcome === 'unchanged' || options.dryRun) {
