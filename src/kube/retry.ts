@@ -76,3 +76,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, {once: true});
   });
 }
+
+/** Like sleep, but a deadline ends it quietly: for loops that check the signal themselves. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return sleep(ms, signal).catch(() => undefined);
+}

@@ -51,6 +51,8 @@ export interface GroupState {
   remotes: RemoteSide[];
   /** The whole fleet as observed, for placement decisions. */
   fleet: ObservedCluster[];
+  /** What `place` recorded: the fleet, the relocate policy and the mesh mode. */
+  policy?: Partial<GroupPolicy>;
   /** How remote workers reach the head (the policy's mesh mode). */
   mesh: GroupPolicy['mesh'];
   /** Set while the group moves whole to another cluster: it already runs there too. */
@@ -73,12 +75,13 @@ function relocationOf(found: Found[]): {from: Found; to: Found} | undefined {
   return undefined;
 }
 
-function meshOf(object: KubeObject): GroupPolicy['mesh'] {
+/** The policy `place` recorded on the Ray object; undefined when it is missing or unreadable. */
+function policyOf(object: KubeObject): Partial<GroupPolicy> | undefined {
   try {
-    const policy = JSON.parse(object.metadata?.annotations?.[POLICY_ANNOTATION] ?? '{}') as Partial<GroupPolicy>;
-    return policy.mesh ?? 'cilium';
+    const text = object.metadata?.annotations?.[POLICY_ANNOTATION];
+    return text ? (JSON.parse(text) as Partial<GroupPolicy>) : undefined;
   } catch {
-    return 'cilium';
+    return undefined;
   }
 }
 
@@ -169,7 +172,8 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
     home,
     object: {...object, apiVersion: 'ray.io/v1', kind},
     rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
-    mesh: meshOf(object),
+    policy: policyOf(object),
+    mesh: policyOf(object)?.mesh ?? 'cilium',
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import {randomBytes} from 'node:crypto';
 import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
+import {pause} from '../kube/retry.js';
 import {RESOURCES} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL} from '../kuberay/labels.js';
@@ -126,13 +127,7 @@ export class GroupLease {
         this.waited = true;
         seen = current.spec;
         if (signal?.aborted) throw heldBy(seen!);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 1000);
-          signal?.addEventListener('abort', () => {
-            clearTimeout(t);
-            resolve();
-          }, {once: true});
-        });
+        await pause(1000, signal);
       } catch (err) {
         // Someone else created or took it between our read and our write: look again.
         if (!(err instanceof KubeError && err.code === 409)) throw err;

@@ -1,5 +1,6 @@
 import {ConvergeTimeoutError, InputError} from '../errors.js';
 import {KubeError} from '../kube/errors.js';
+import {pause} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD} from '../kuberay/demand.js';
@@ -129,13 +130,7 @@ export async function finishRelocation(state: GroupState, options: Pick<Relocate
         `${state.kind.toLowerCase()}/${state.name} is moving to "${target.client.context}" and was not ready there within --timeout (${status ? `${status.readyWorkerReplicas ?? 0}/${status.desiredWorkerReplicas ?? 0} workers ready` : 'no RayCluster yet'}); it still runs on "${state.home.client.context}". Run the command again to finish the move`,
       );
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, options.pollMs ?? 500);
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, {once: true});
-    });
+    await pause(options.pollMs ?? 500, signal);
   }
   const removed = await removeObserved(state, {dryRun: false, signal});
   const steps: Step[] = removed.steps;

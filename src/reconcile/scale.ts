@@ -1,10 +1,10 @@
 import {ConvergeTimeoutError, InputError} from '../errors.js';
 import {KubeError} from '../kube/errors.js';
+import {pause} from '../kube/retry.js';
 import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
-import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {withServeReplicas, type ServeReplicas} from '../kuberay/serve.js';
@@ -63,16 +63,6 @@ export interface ScaleResult {
   steps: SpanResult['steps'];
   dryRun: boolean;
   warnings: string[];
-}
-
-function policyOf(state: GroupState): GroupPolicy | undefined {
-  const text = state.object.metadata?.annotations?.[POLICY_ANNOTATION];
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as GroupPolicy;
-  } catch {
-    return undefined;
-  }
 }
 
 function pickWorkerGroup(state: GroupState, wanted: string | undefined): {index: number; group: WorkerGroupBounds} {
@@ -140,16 +130,6 @@ function waitingFor(state: GroupState, workerGroup: string, wait: boolean, pendi
     if (n > 0) out.push(`${n} worker(s) not Running yet`);
   }
   return out;
-}
-
-async function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, {once: true});
-  });
 }
 
 /**
@@ -222,8 +202,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
 
   let decision: Decision | undefined;
   if (to > from) {
-    const policy = policyOf(state);
-    const relocate = options.skipCapacityRelocate ? 'never' : (policy?.relocate ?? 'if-fits');
+    const relocate = options.skipCapacityRelocate ? 'never' : (state.policy?.relocate ?? 'if-fits');
     const demand = rayDemand(withReplicas(state.rayCluster, index, to), state.namespace);
     const snapshots = state.fleet.flatMap((o) => (o.snapshot ? [o.snapshot] : []));
     decision = decideGrowth(demand, snapshots, state.home.snapshot!.id, {namespace: state.namespace, rayCluster: state.rayCluster.metadata.name}, {relocate});
