@@ -96,23 +96,24 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, ima
 }
 
 /**
- * Holds a Pending worker that has been deleted: KubeRay keeps counting it (terminating pods count),
- * the scheduler no longer tries to place it, and its remote twin runs under its name. Removed when
- * that remote worker goes.
+ * The finalizer earlier versions put on a held placeholder before deleting it. A deleted, unscheduled
+ * pod is marked Failed by the pod garbage collector within seconds, and KubeRay then stops managing
+ * the whole worker group until the pod is gone; so held placeholders are no longer deleted, and this
+ * is only ever removed.
  */
 export const HOLD_FINALIZER = 'superskyray.io/remote-worker';
 
 /**
- * What turns a Pending worker into the placeholder of its remote twin, before it is deleted: our
- * finalizer (appended by a strategic merge, so other finalizers stay), the tool's labels and the
- * cluster its twin runs in.
+ * What turns a Pending worker into the placeholder of its remote twin, without a restart of anything
+ * and without KubeRay's count moving: it stays the same pod, counted by KubeRay, labelled as a
+ * placeholder and naming the cluster its twin runs in. It stays Pending; if the home scheduler ever
+ * places it (room came back), it becomes a local worker again and its twin goes.
  */
-export function holdPatch(ctx: SwapContext, resourceVersion?: string): {metadata: Pick<ObjectMeta, 'finalizers' | 'labels' | 'annotations' | 'resourceVersion'>} {
+export function holdPatch(ctx: SwapContext, resourceVersion?: string): {metadata: Pick<ObjectMeta, 'labels' | 'annotations' | 'resourceVersion'>} {
   return {
     metadata: {
       // The version observed: if the scheduler bound the pod since, the patch fails with a conflict.
       ...(resourceVersion ? {resourceVersion} : {}),
-      finalizers: [HOLD_FINALIZER],
       labels: {...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
       annotations: {[REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
     },
@@ -120,20 +121,23 @@ export function holdPatch(ctx: SwapContext, resourceVersion?: string): {metadata
 }
 
 /**
- * Lets a held placeholder go: our finalizer is removed (a strategic-merge directive, so other
- * finalizers stay and a repeat is harmless). With `unlabel`, the pod also stops being a placeholder:
- * for a Pending worker that got a node at home before the swap finished.
+ * A held placeholder is KubeRay's own Pending worker, labelled by us; a pause placeholder (autoscaled
+ * groups) is a pod we made, and names the Pending pod it replaced.
  */
-export function releasePatch(unlabel: boolean): Record<string, unknown> {
+export function isHeldPlaceholder(pod: Pod): boolean {
+  return pod.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && pod.metadata.annotations?.[REPLACES_ANNOTATION] === undefined;
+}
+
+/**
+ * Makes a held placeholder a plain worker of KubeRay's again (it got a node at home), and removes
+ * the finalizer of earlier versions if it is there (a strategic-merge directive: other finalizers stay).
+ */
+export function releasePatch(): Record<string, unknown> {
   return {
     metadata: {
       '$deleteFromPrimitiveList/finalizers': [HOLD_FINALIZER],
-      ...(unlabel
-        ? {
-            labels: {[MANAGED_BY_LABEL]: null, [GROUP_LABEL]: null, [ROLE_LABEL]: null, [HOME_CLUSTER_LABEL]: null},
-            annotations: {[REMOTE_CLUSTER_ANNOTATION]: null},
-          }
-        : {}),
+      labels: {[MANAGED_BY_LABEL]: null, [GROUP_LABEL]: null, [ROLE_LABEL]: null, [HOME_CLUSTER_LABEL]: null},
+      annotations: {[REMOTE_CLUSTER_ANNOTATION]: null},
     },
   };
 }

@@ -206,7 +206,7 @@ export class Actor {
       case 'hold':
         return this.hold(r.pod, r.cluster, r.why);
       case 'release':
-        await this.patchIfPresent(RESOURCES.pods, r.pod.metadata!.name!, releasePatch(r.unlabel), 'strategic');
+        await this.patchIfPresent(RESOURCES.pods, r.pod.metadata!.name!, releasePatch(), 'strategic');
         this.note('release', RESOURCES.pods, r.pod.metadata!.name!, this.home, r.why);
         return;
       case 'own':
@@ -240,21 +240,19 @@ export class Actor {
     const remote = clusterById(this.state, m.cluster)!.client;
     const ctx = swapContext(this.state, m.cluster);
     await this.createIfAbsent(remote, RESOURCES.pods, remoteWorkerPod(m.pod, m.name, ctx), `${m.pod.metadata?.name} does not fit at home`);
-    if (!this.state.autoscaling) return this.hold(m.pod, m.cluster, 'KubeRay keeps counting it while its remote twin runs');
+    if (!this.state.autoscaling) return this.hold(m.pod, m.cluster, 'it stays, counted by KubeRay, while its remote twin runs');
     await this.createIfAbsent(this.home, RESOURCES.pods, placeholderPod(m.pod, m.name, ctx), `KubeRay counts it in place of ${m.pod.metadata?.name}`);
     await this.deleteIfPresent(this.home, RESOURCES.pods, m.pod, `${m.name} replaces it`);
     await this.home.patch(RESOURCES.pods, m.name, this.state.namespace, ownerReferencePatch(ctx.rayCluster), 'merge', {signal: this.signal});
     this.note('own', RESOURCES.pods, m.name, this.home, 'KubeRay reconciles on its events');
   }
 
-  /** Holds a Pending worker and deletes it, both only if it is still as observed (not bound since). */
+  /** Makes a Pending worker its twin's placeholder, only if it is still as observed (not bound since). */
   private async hold(pod: Pod, cluster: string, why: string): Promise<void> {
     const name = pod.metadata!.name!;
     try {
-      const held = await this.home.patch<Pod>(RESOURCES.pods, name, this.state.namespace, holdPatch(swapContext(this.state, cluster), pod.metadata?.resourceVersion), 'strategic', {signal: this.signal});
+      await this.home.patch<Pod>(RESOURCES.pods, name, this.state.namespace, holdPatch(swapContext(this.state, cluster), pod.metadata?.resourceVersion), 'strategic', {signal: this.signal});
       this.note('hold', RESOURCES.pods, name, this.home, why);
-      await this.home.delete(RESOURCES.pods, name, this.state.namespace, {uid: held.metadata?.uid, resourceVersion: held.metadata?.resourceVersion, signal: this.signal});
-      this.note('delete', RESOURCES.pods, name, this.home, 'held: it stays counted and is never scheduled');
     } catch (err) {
       // It changed since it was observed (the scheduler may have bound it): the next pass decides again.
       if (!(err instanceof KubeError && (err.code === 409 || err.code === 404))) throw err;

@@ -11,7 +11,7 @@ import type {RayKind} from '../kuberay/demand.js';
 import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
-import {CILIUM_GLOBAL, CILIUM_SHARED, HOLD_FINALIZER, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {CILIUM_GLOBAL, CILIUM_SHARED, isHeldPlaceholder, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
@@ -233,7 +233,7 @@ function placeholdersOf(state: GroupState, placeholders: Pod[]): PlaceholderStat
     return {
       name: nameOf(p),
       workerGroup: workerGroupOf(p),
-      form: p.metadata?.finalizers?.includes(HOLD_FINALIZER) ? 'held' : 'pause',
+      form: isHeldPlaceholder(p) ? 'held' : 'pause',
       twinIn: id ? contextOf(state, id) : 'unknown',
       twin: twinState,
     };

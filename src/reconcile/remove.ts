@@ -109,7 +109,7 @@ export async function removeObserved(state: GroupState, options: {dryRun: boolea
       continue;
     }
     try {
-      if (r.action === 'release') await r.cluster.client.patch(r.type, name, state.namespace, releasePatch(false), 'strategic', {signal});
+      if (r.action === 'release') await r.cluster.client.patch(r.type, name, state.namespace, releasePatch(), 'strategic', {signal});
       else await r.cluster.client.delete(r.type, name, state.namespace, {uid: r.object.metadata?.uid, signal});
       steps.push(step);
     } catch (err) {

@@ -5,7 +5,7 @@
  */
 import type {KubeObject, Pod} from '../kube/types.js';
 import {ROLE_LABEL} from '../kuberay/labels.js';
-import {endpointSliceAddress, HOLD_FINALIZER, RAYCLUSTER_UID_LABEL, REMOTE_CLUSTER_ANNOTATION, REPLACES_ANNOTATION} from '../kuberay/swap.js';
+import {endpointSliceAddress, HOLD_FINALIZER, isHeldPlaceholder, RAYCLUSTER_UID_LABEL, REMOTE_CLUSTER_ANNOTATION, REPLACES_ANNOTATION} from '../kuberay/swap.js';
 
 export interface RemoteView {
   /** The cluster id. */
@@ -33,12 +33,12 @@ export type Repair =
   /** A held placeholder whose remote worker is missing gets it (again), from its own spec. */
   | {do: 'create-remote'; cluster: string; from: Pod; why: string}
   | {do: 'delete-remote'; cluster: string; pod: Pod; why: string}
-  /** A Pending worker whose remote twin already runs: hold it with our finalizer, then delete it. */
+  /** A Pending worker whose remote twin already runs: label it as that twin's placeholder. */
   | {do: 'hold'; pod: Pod; cluster: string; why: string}
-  /** Delete a home pod: a held placeholder not deleted yet, or the Pending worker a placeholder replaces. */
+  /** Delete a home pod: a held placeholder whose twin ended, or the Pending worker a pause placeholder replaces. */
   | {do: 'delete-home'; pod: Pod; why: string}
-  /** Remove our finalizer from a held placeholder; `unlabel` also makes a pod that got a node a plain worker again. */
-  | {do: 'release'; pod: Pod; unlabel: boolean; why: string}
+  /** A held placeholder that got a node at home becomes a plain worker again (and loses any finalizer of ours). */
+  | {do: 'release'; pod: Pod; why: string}
   /** Give an autoscaled group's placeholder its controller ownerReference. */
   | {do: 'own'; pod: Pod; why: string}
   | {do: 'delete-placeholder'; pod: Pod; why: string}
@@ -49,7 +49,6 @@ export type Repair =
   | {do: 'clear-workers-to-delete'; index: number; workerGroup: string; why: string};
 
 const name = (o: KubeObject) => o.metadata?.name ?? '';
-const isHeld = (p: Pod) => p.metadata?.finalizers?.includes(HOLD_FINALIZER) ?? false;
 const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
 const bound = (p: Pod) => Boolean(p.spec?.nodeName);
 const failed = (p: Pod) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
@@ -74,23 +73,23 @@ export function repairs(view: GroupView): Repair[] {
     const side = sideOf(p);
     const twin = twinOf(p);
     const n = name(p);
-    if (isHeld(p)) {
-      if (bound(p) && !terminating(p)) {
-        // The scheduler placed it before our delete landed: it is a local worker now.
+    if (isHeldPlaceholder(p)) {
+      if (terminating(p)) {
+        // KubeRay deleted it (workersToDelete, fewer replicas) or someone did: its twin goes with it.
+        if (twin) deleteRemote(side!.id, twin, `placeholder ${n} is being deleted`);
+        else if (side?.observed && p.metadata?.finalizers?.includes(HOLD_FINALIZER)) out.push({do: 'release', pod: p, why: `placeholder ${n} is being deleted and its remote worker is gone`});
+      } else if (bound(p)) {
+        // The home scheduler found room for it after all: it runs here now, so its twin goes.
         if (twin) deleteRemote(side!.id, twin, `${n} got a node at home, so its remote twin goes`);
-        out.push({do: 'release', pod: p, unlabel: true, why: `${n} got a node at home before the swap finished; it stays a local worker`});
+        out.push({do: 'release', pod: p, why: `${n} got a node at home; it is a local worker again`});
       } else if (doomed.has(n)) {
         if (twin) deleteRemote(side!.id, twin, `${n} is in workersToDelete`);
-        if (side?.observed) out.push({do: 'release', pod: p, unlabel: false, why: `${n} is in workersToDelete; its remote worker is gone`});
       } else if (twin && failed(twin)) {
         deleteRemote(side!.id, twin, `remote worker ${n} ended (${twin.status?.phase})`);
-        out.push({do: 'release', pod: p, unlabel: false, why: `remote worker ${n} ended, so KubeRay replaces it`});
-      } else if (twin) {
-        if (!terminating(p)) out.push({do: 'delete-home', pod: p, why: `finish the swap of ${n}: its remote worker exists`});
-      } else if (side?.observed) {
+        out.push({do: 'delete-home', pod: p, why: `remote worker ${n} ended, so KubeRay replaces it`});
+      } else if (!twin && side?.observed) {
         creates.add(side.id);
         out.push({do: 'create-remote', cluster: side.id, from: p, why: `placeholder ${n} has no remote worker`});
-        if (!terminating(p)) out.push({do: 'delete-home', pod: p, why: `finish the swap of ${n}`});
       }
       continue;
     }

@@ -8,7 +8,7 @@ import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js'
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {withServeReplicas, type ServeReplicas} from '../kuberay/serve.js';
-import {HOLD_FINALIZER, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
 import {observeGroup, type GroupState} from './group.js';
@@ -78,7 +78,6 @@ function pickWorkerGroup(state: GroupState, wanted: string | undefined): {index:
   return {index, group: groups[index]!};
 }
 
-const isHeld = (p: Pod) => p.metadata?.finalizers?.includes(HOLD_FINALIZER) ?? false;
 
 /** The group's workers KubeRay counts now: not gone, and not already named in workersToDelete. */
 function countedWorkers(state: GroupState, workerGroup: string, doomed: Set<string>): Pod[] {
@@ -86,7 +85,7 @@ function countedWorkers(state: GroupState, workerGroup: string, doomed: Set<stri
     (p) =>
       p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker' &&
       p.metadata.labels[RAY_GROUP_LABEL] === workerGroup &&
-      (!p.metadata.deletionTimestamp || isHeld(p)) &&
+      !p.metadata.deletionTimestamp &&
       !doomed.has(p.metadata.name ?? ''),
   );
 }

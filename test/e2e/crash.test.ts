@@ -19,21 +19,25 @@ const PENDING = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'PodSch
 const role = (p: KubeObject) => p.metadata?.labels?.['superskyray.io/role'];
 
 /** 5-cpu workers: one fits onprem beside the head, the second waits; cloud fits it. */
-function app(): RayClusterObject {
+function app(autoscaling: boolean): RayClusterObject {
   const rc = fixture<RayClusterObject>('raycluster-small.yaml');
   rc.metadata.name = 'crash';
+  if (autoscaling) (rc.spec as Record<string, unknown>).enableInTreeAutoscaling = true;
   Object.assign(rc.spec.workerGroupSpecs[0]!, {replicas: 1});
   rc.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '5', memory: '4Gi'}, limits: {cpu: '5', memory: '4Gi'}};
   return rc;
 }
 
-describe('crash safety of span', () => {
+describe.each([
+  {mode: 'without autoscaling (the Pending worker is held as its own placeholder)', autoscaling: false},
+  {mode: 'with in-tree autoscaling (a placeholder pod takes the Pending worker\'s place)', autoscaling: true},
+])('crash safety of span, $mode', ({autoscaling}) => {
   let fleet: Fleet;
-  const file = path.join(tempDir(), 'crash.yaml');
+  const file = path.join(tempDir(), `crash-${autoscaling}.yaml`);
 
   beforeAll(() => {
     fleet = testFleet(kubeconfig);
-    fs.writeFileSync(file, yaml.dump(app()));
+    fs.writeFileSync(file, yaml.dump(app(autoscaling)));
   });
 
   /** A placed group with its head and one worker Running on onprem and a second worker Pending there. */

@@ -104,8 +104,19 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     expect(counts.slice(0, firstThree).every((c) => c === 2)).toBe(true);
     expect(counts.slice(firstThree).every((c) => c === 3)).toBe(true);
 
-    // The same command again changes nothing: not one write, in either cluster.
+    // status shows it spanned: the home's 2 local workers and placeholder, the remote worker in cloud.
+    const status = await cli(['status', 'raycluster/seed', '-n', namespace, ...fleetArgs]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^raycluster\/seed in \S+: spanned, home onprem/);
+    expect(status.stdout).toMatch(/^onprem \(home\)\s+Ready\s+cpu\s+3\s+2\s+0\s+1\s+-$/m);
+    expect(status.stdout).toMatch(/^cloud\s+Ready\s+cpu\s+-\s+-\s+-\s+-\s+1$/m);
+
+    // The same commands again change nothing: not one write, in either cluster. Re-applying the
+    // manifest (2 replicas) keeps the live 3 rather than shrinking the group behind KubeRay's back.
     const since = new Date().toISOString();
+    const placeAgain = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs]);
+    expect(placeAgain.code).toBe(0);
+    expect(placeAgain.stdout).toMatch(/^raycluster\/seed\s+onprem\s+unchanged$/m);
     const again = await cli(['scale', 'raycluster/seed', '--replicas', '3', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('worker group cpu 3 -> 3, keeps its size');
@@ -152,6 +163,16 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     const grown = await cli(['scale', 'gone', '--replicas', '3', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);
     expect(grown.stderr).toBe('');
     expect(grown.stdout).toContain('grows across clusters');
+    await waitFor('the remote worker Running on cloud', async () => {
+      const pods = (await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=gone'})).items;
+      return pods.length === 1 && pods[0]!.status?.phase === 'Running' ? true : undefined;
+    });
+    // Growing again while spanned: KubeRay still manages the worker group (its placeholder is the
+    // Pending pod itself, never deleted), makes the 4th worker, and that one spans too.
+    const more = await cli(['scale', 'gone', '--replicas', '4', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);
+    expect(more.stderr).toBe('');
+    expect(more.stdout).toContain('worker group cpu 3 -> 4, grows across clusters');
+    expect((await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=gone'})).items).toHaveLength(2);
 
     const dry = await cli(['delete', 'raycluster/gone', '--dry-run', '-n', namespace, ...fleetArgs]);
     expect(dry.code).toBe(0);

@@ -114,7 +114,7 @@ describe('kubectl superskyray span', () => {
     expect(Math.min(...counts)).toBe(2);
   });
 
-  it('without autoscaling, holds the Pending worker as its own placeholder, so KubeRay never counts one too many', async () => {
+  it('without autoscaling, keeps the Pending worker as its own placeholder, so KubeRay never counts one too many', async () => {
     // Free onprem's one GPU from the test before.
     const onprem = fleet.cluster('onprem');
     const cloud = fleet.cluster('cloud');
@@ -139,10 +139,13 @@ describe('kubectl superskyray span', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
 
-    // The Pending worker stays, deleted and held by our finalizer: counted, never scheduled.
+    // The Pending worker stays as it is, the same pod, labelled as the placeholder: counted by KubeRay.
+    // It is not deleted: a deleted unscheduled pod is soon marked Failed, and KubeRay would stop
+    // managing the worker group until it was gone.
     const held = await onprem.get<Pod>(RESOURCES.pods, pending.metadata?.name ?? '', namespace);
-    expect(held.metadata?.deletionTimestamp).toBeDefined();
-    expect(held.metadata?.finalizers).toContain('superskyray.io/remote-worker');
+    expect(held.metadata?.uid).toBe(pending.metadata?.uid);
+    expect(held.metadata?.deletionTimestamp).toBeUndefined();
+    expect(held.metadata?.finalizers ?? []).toEqual([]);
     expect(held.metadata?.labels?.['superskyray.io/role']).toBe('placeholder');
     expect(held.spec?.nodeName).toBeUndefined();
     // Its remote twin runs in cloud under the same name.
@@ -161,7 +164,7 @@ describe('kubectl superskyray span', () => {
     });
     const after = await podsOf();
     expect(added).toHaveLength(1);
-    expect(after.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.uid).sort()).toEqual(
+    expect(after.filter((p) => p.metadata?.uid !== held.metadata?.uid).map((p) => p.metadata?.uid).sort()).toEqual(
       [...running.map((p) => p.metadata?.uid), added[0]!.metadata?.uid].sort(),
     );
     expect(after.some((p) => p.metadata?.uid === held.metadata?.uid)).toBe(true);

@@ -17,7 +17,7 @@ interface PodOptions {
   node?: string;
   gpu?: number;
   group?: string;
-  /** held: the Pending worker kept by our finalizer; pause: an autoscaled group's own pod. */
+  /** held: KubeRay's own Pending worker, labelled as the placeholder; pause: an autoscaled group's own pod. */
   placeholder?: 'held' | 'pause';
   /** The cluster id of a placeholder's twin. */
   remote?: string;
@@ -42,8 +42,9 @@ function pod(name: string, type: 'head' | 'worker', o: PodOptions = {}): Pod {
       name,
       namespace: NS,
       labels,
-      ...(o.remote ? {annotations: {'superskyray.io/remote-cluster': o.remote}} : {}),
-      ...(o.placeholder === 'held' ? {finalizers: ['superskyray.io/remote-worker']} : {}),
+      ...(o.remote || o.placeholder === 'pause'
+        ? {annotations: {...(o.remote ? {'superskyray.io/remote-cluster': o.remote} : {}), ...(o.placeholder === 'pause' ? {'superskyray.io/replaces': 'a-pending-worker'} : {})}}
+        : {}),
       ...(o.placeholder === 'pause' ? {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}]} : {}),
       ...(o.deleting ? {deletionTimestamp: DELETED} : {}),
     },
@@ -185,7 +186,7 @@ describe('groupStatus: mode and counts', () => {
     {
       name: 'a held placeholder is enough to know it is spanned when its twin cluster does not answer, which is never shown as zero',
       fixture: {
-        home: [head(), pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id', deleting: true})],
+        home: [head(), pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id'})],
         remotes: [{context: 'cloud', state: 'Unreachable'}],
       },
       head: globalHead,
@@ -388,9 +389,9 @@ describe('groupStatus: placeholders and Pending workers', () => {
       home: [
         head(),
         pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'}),
-        pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id', deleting: true}),
-        pod('app-gpu-worker-lostt', 'worker', {placeholder: 'held', remote: 'edge-id', deleting: true}),
-        pod('app-gpu-worker-nowhr', 'worker', {placeholder: 'held', remote: 'gone-id', deleting: true}),
+        pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id'}),
+        pod('app-gpu-worker-lostt', 'worker', {placeholder: 'held', remote: 'edge-id'}),
+        pod('app-gpu-worker-nowhr', 'worker', {placeholder: 'held', remote: 'gone-id'}),
       ],
       remotes: [
         {context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]},

@@ -16,6 +16,8 @@ interface PodOptions {
   node?: string;
   phase?: string;
   owned?: boolean;
+  /** A held placeholder of an earlier version: deleted, and kept by our finalizer. */
+  legacy?: boolean;
   /** The superskyray.io/raycluster-uid label of a remote worker. */
   uid?: string;
 }
@@ -27,7 +29,8 @@ function pod(name: string, o: PodOptions = {}): Pod {
   if (o.uid) labels['superskyray.io/raycluster-uid'] = o.uid;
   const annotations: Record<string, string> = {};
   if (o.remote) annotations['superskyray.io/remote-cluster'] = o.remote;
-  if (o.replaces) annotations['superskyray.io/replaces'] = o.replaces;
+  // A pause placeholder always names the Pending pod it replaced; a held one is that pod.
+  if (o.placeholder === 'auto') annotations['superskyray.io/replaces'] = o.replaces ?? 'replaced-pending-pod';
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -36,7 +39,7 @@ function pod(name: string, o: PodOptions = {}): Pod {
       namespace: 'ml',
       labels,
       annotations,
-      ...(o.placeholder === 'held' ? {finalizers: ['superskyray.io/remote-worker']} : {}),
+      ...(o.legacy ? {finalizers: ['superskyray.io/remote-worker']} : {}),
       ...(o.deleting ? {deletionTimestamp: DELETED} : {}),
       ...(o.owned ? {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}]} : {}),
     },
@@ -72,7 +75,7 @@ function plan(rs: Repair[]): string[] {
       case 'hold':
         return `hold ${r.cluster} ${r.pod.metadata?.name}`;
       case 'release':
-        return `release ${r.pod.metadata?.name}${r.unlabel ? ' unlabel' : ''}`;
+        return `release ${r.pod.metadata?.name}`;
       case 'delete-copy':
         return `delete-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name}`;
       case 'clear-workers-to-delete':
@@ -88,79 +91,63 @@ function plan(rs: Repair[]): string[] {
 const W = 'app-gpu-worker-abcde';
 const P = 'app-gpu-worker-pqrst';
 
-describe('repairs: held placeholders (no autoscaler)', () => {
+describe('repairs: held placeholders (no autoscaler): KubeRay\'s own Pending worker, labelled and never deleted by us', () => {
+  const held = (o: PodOptions = {}) => pod(W, {placeholder: 'held', remote: 'cloud', ...o});
   const cases: Array<{name: string; view: GroupView; want: string[]}> = [
     {
-      name: 'a deleted, held placeholder with its remote twin present needs nothing',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [worker(W)], [headServiceCopy()])]}),
+      name: 'a held placeholder with its remote twin present needs nothing',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [headServiceCopy()])]}),
       want: [],
     },
     {
-      name: 'a deleted, held placeholder whose twin is missing in an observed cluster gets the twin re-created',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [], [headServiceCopy()])]}),
+      name: 'a held placeholder whose twin is missing in an observed cluster gets the twin re-created, and stays',
+      view: view({homePods: [held()], remotes: [remote('cloud', [], [headServiceCopy()])]}),
       want: [`create-remote cloud ${W}`],
     },
     {
-      name: 'a held placeholder not deleted yet and without its twin: create the twin first, then delete the placeholder',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud')]}),
-      want: [`create-remote cloud ${W}`, `delete-home ${W}`],
-    },
-    {
       name: 'a held placeholder whose twin cluster did not answer: absence not observed means nothing',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [], [headServiceCopy()], false)]}),
+      view: view({homePods: [held()], remotes: [remote('cloud', [], [headServiceCopy()], false)]}),
       want: [],
     },
     {
       name: 'a held placeholder whose twin cluster is not in the view at all is left alone',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'gone', deleting: true})], remotes: [remote('cloud')]}),
+      view: view({homePods: [held({remote: 'gone'})], remotes: [remote('cloud')]}),
       want: [],
     },
     {
-      name: 'a held placeholder not deleted yet, twin present: finish the swap by deleting it at home',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-home ${W}`],
-    },
-    {
-      name: 'a held placeholder that got a node at home: its twin goes, and it is released and unlabelled',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', node: 'onprem-0'})], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-remote cloud ${W}`, `release ${W} unlabel`],
-    },
-    {
-      name: 'a held placeholder named in workersToDelete: delete the twin first, then release',
-      view: view({
-        homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})],
-        remotes: [remote('cloud', [worker(W)])],
-        workerGroups: [{name: 'gpu', workersToDelete: [W]}],
-      }),
+      name: 'a held placeholder that got a node at home: its twin goes first, then it is a plain worker again',
+      view: view({homePods: [held({node: 'onprem-0'})], remotes: [remote('cloud', [worker(W)])]}),
       want: [`delete-remote cloud ${W}`, `release ${W}`],
     },
     {
-      name: 'a held placeholder in workersToDelete whose twin is gone is released, not re-created',
-      view: view({
-        homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})],
-        remotes: [remote('cloud')],
-        workerGroups: [{name: 'gpu', workersToDelete: [W]}],
-      }),
+      name: 'a held placeholder named in workersToDelete: its twin goes now; KubeRay deletes the placeholder',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)])], workerGroups: [{name: 'gpu', workersToDelete: [W]}]}),
+      want: [`delete-remote cloud ${W}`],
+    },
+    {
+      name: 'a held placeholder in workersToDelete whose twin is gone is not re-created',
+      view: view({homePods: [held()], remotes: [remote('cloud')], workerGroups: [{name: 'gpu', workersToDelete: [W]}]}),
+      want: [],
+    },
+    {
+      name: 'a held placeholder being deleted (by KubeRay, or anyone) takes its twin with it',
+      view: view({homePods: [held({deleting: true})], remotes: [remote('cloud', [worker(W)])]}),
+      want: [`delete-remote cloud ${W}`],
+    },
+    {
+      name: 'a placeholder of an earlier version, deleted and kept by our finalizer, is let go once its twin is gone',
+      view: view({homePods: [held({deleting: true, legacy: true})], remotes: [remote('cloud')]}),
       want: [`release ${W}`],
     },
     {
-      name: 'a held placeholder in workersToDelete whose twin cluster did not answer is not released',
-      view: view({
-        homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})],
-        remotes: [remote('cloud', [], [], false)],
-        workerGroups: [{name: 'gpu', workersToDelete: [W]}],
-      }),
-      want: [],
-    },
-    {
-      name: 'a remote twin that Failed is deleted and its placeholder released, so KubeRay replaces it',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [worker(W, {phase: 'Failed'})])]}),
-      want: [`delete-remote cloud ${W}`, `release ${W}`],
+      name: 'a remote twin that Failed is deleted, and so is its placeholder, so that KubeRay replaces it',
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W, {phase: 'Failed'})])]}),
+      want: [`delete-remote cloud ${W}`, `delete-home ${W}`],
     },
     {
       name: 'a remote twin that Succeeded ended for good too',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [worker(W, {phase: 'Succeeded'})])]}),
-      want: [`delete-remote cloud ${W}`, `release ${W}`],
+      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W, {phase: 'Succeeded'})])]}),
+      want: [`delete-remote cloud ${W}`, `delete-home ${W}`],
     },
   ];
 
@@ -169,7 +156,7 @@ describe('repairs: held placeholders (no autoscaler)', () => {
   });
 
   it('re-creates the twin from the placeholder itself, in the cluster it names', () => {
-    const placeholder = pod(W, {placeholder: 'held', remote: 'cloud', deleting: true});
+    const placeholder = held();
     const [create] = repairs(view({homePods: [placeholder], remotes: [remote('other'), remote('cloud')]}));
     expect(create).toMatchObject({do: 'create-remote', cluster: 'cloud'});
     expect(create?.do === 'create-remote' && create.from).toBe(placeholder);
@@ -185,7 +172,7 @@ describe('repairs: remote workers against their home pods', () => {
     },
     {
       name: 'a remote worker of an earlier RayCluster is deleted',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [worker(W, {uid: 'old-uid'})])]}),
+      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W, {uid: 'old-uid'})])]}),
       // The placeholder's twin is then missing; it is re-created next pass (its twin is not terminating yet).
       want: [`delete-remote cloud ${W}`],
     },
@@ -236,7 +223,7 @@ describe('repairs: remote workers against their home pods', () => {
     },
     {
       name: 'a placeholder pairs with the cluster it names; a same-named worker elsewhere goes',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [worker(W)]), remote('edge', [worker(W)])]}),
+      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)]), remote('edge', [worker(W)])]}),
       want: [`delete-remote edge ${W}`],
     },
   ];
@@ -323,7 +310,7 @@ describe('repairs: copies collapse when no remote worker is left', () => {
     },
     {
       name: 'copies stay where a remote worker stays',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [worker(W)], copies())]}),
+      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)], copies())]}),
       want: [],
     },
     {
@@ -333,7 +320,7 @@ describe('repairs: copies collapse when no remote worker is left', () => {
     },
     {
       name: 'copies stay where a twin is re-created in this pass',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})], remotes: [remote('cloud', [], [headServiceCopy()])]}),
+      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [], [headServiceCopy()])]}),
       want: [`create-remote cloud ${W}`],
     },
     {
@@ -349,7 +336,7 @@ describe('repairs: copies collapse when no remote worker is left', () => {
     {
       name: 'only clusters left without workers lose their copies',
       view: view({
-        homePods: [pod(W, {placeholder: 'held', remote: 'cloud', deleting: true})],
+        homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})],
         remotes: [remote('cloud', [worker(W)], [headServiceCopy()]), remote('edge', [], [headServiceCopy()])],
       }),
       want: ['delete-copy edge Service/app-head-svc'],
@@ -419,7 +406,7 @@ describe('repairs: mesh mode endpoints keeps each EndpointSlice copy on the head
     ...copy('EndpointSlice', 'app-head-svc-superskyray'),
     endpoints: ip ? [{addresses: [ip], conditions: {ready: true}}] : [],
   });
-  const held = () => pod(W, {placeholder: 'held', remote: 'cloud', deleting: true});
+  const held = () => pod(W, {placeholder: 'held', remote: 'cloud'});
   const cases: Array<{name: string; view: GroupView; want: string[]}> = [
     {
       name: 'a slice on the head pod\'s current IP needs nothing',

@@ -1,0 +1,78 @@
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import type {Fleet} from '../../src/kube/fleet.js';
+import {RESOURCES} from '../../src/kube/resources.js';
+import type {KubeObject, Pod} from '../../src/kube/types.js';
+import {auditLog} from '../env/testenv.js';
+import {cli} from '../support/cli.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {tempDir} from '../support/kubeconfig.js';
+import {waitFor} from '../support/poll.js';
+
+const kubeconfig = inject('kubeconfig');
+const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
+type RayClusterObject = KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>}};
+
+const PENDING = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable') ?? false;
+
+describe('the requests one span makes', () => {
+  let fleet: Fleet;
+  let namespace: string;
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'requests');
+  });
+  afterAll(async () => {
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('spans 3 workers across 2 clusters with lists, not a GET per pod, and prints the count', async () => {
+    const onprem = fleet.cluster('onprem');
+    const app = fixture<RayClusterObject>('raycluster-small.yaml');
+    app.metadata.name = 'count';
+    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
+    const file = path.join(tempDir(), 'count.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
+    const podsOf = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=count'})).items;
+    await waitFor('head and 2 workers Running', async () => {
+      const pods = await podsOf();
+      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
+    });
+    // Three more workers than onprem has room for: they wait, and cloud (2 x 8 cpu) fits them.
+    await onprem.patch(RESOURCES.rayclusters, 'count', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 5}], 'json');
+    await waitFor('3 workers Pending, unschedulable', async () => ((await podsOf()).filter(PENDING).length === 3 ? true : undefined));
+
+    const since = new Date().toISOString();
+    const spanned = await cli(['span', 'count', '-n', namespace, ...fleetArgs]);
+    expect(spanned.stderr).toBe('');
+    expect(spanned.stdout).toContain('3 worker(s) spanned from onprem');
+
+    const byCluster = ['onprem', 'cloud'].map((cluster) => ({cluster, requests: toolRequests(auditLog(cluster), since).all}));
+    const summary = byCluster.map(({cluster, requests}) => {
+      const counts = new Map<string, number>();
+      for (const r of requests) {
+        const resource = r.uri.split('?')[0]!.replace(/\/namespaces\/[^/]+/, '/namespaces/NS').replace(/\/(pods|services|leases|configmaps|serviceaccounts|endpointslices|namespaces|rayclusters|rayservices|rayjobs)\/[^/]+/, '/$1/NAME');
+        const key = `${r.verb} ${resource}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      return {cluster, total: requests.length, counts};
+    });
+    const total = summary.reduce((n, s) => n + s.total, 0);
+    console.log(
+      `one span of 3 workers across 2 clusters: ${total} requests\n${summary
+        .map((s) => `  ${s.cluster}: ${s.total}\n${[...s.counts].sort().map(([k, n]) => `    ${n} x ${k}`).join('\n')}`)
+        .join('\n')}`,
+    );
+    // Reads of pods are lists; the only per-pod requests are the writes of the swap.
+    for (const {requests} of byCluster) {
+      expect(requests.filter((r) => r.verb === 'get' && /\/pods\/[^/?]+/.test(r.uri))).toEqual([]);
+    }
+    const swaps = byCluster.flatMap(({requests}) => requests.filter((r) => /\/pods(\/|\?|$)/.test(r.uri) && r.verb !== 'list'));
+    // Per worker: create the remote worker, then label the Pending pod as its placeholder.
+    expect(swaps.map((r) => r.verb).sort()).toEqual(['create', 'create', 'create', 'patch', 'patch', 'patch']);
+  });
+});
