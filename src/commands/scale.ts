@@ -24,8 +24,8 @@ export default class Scale extends BaseCommand<typeof Scale> {
 
   async run(): Promise<void> {
     const fleet = await this.openFleet();
-    const [{scaleGroup}, {parseServeReplicas}] = await Promise.all([import('../reconcile/scale.js'), import('../kuberay/serve.js')]);
-    const result = await scaleGroup(fleet, {
+    const [{scaleGroup}, {parseServeReplicas}, {withProgress}] = await Promise.all([import('../reconcile/scale.js'), import('../kuberay/serve.js'), import('../ui/progress.js')]);
+    const scale = (progress?: (line: string) => void) => scaleGroup(fleet, {
       group: this.args.group,
       namespace: this.flags.namespace ?? 'default',
       replicas: this.flags.replicas,
@@ -36,8 +36,9 @@ export default class Scale extends BaseCommand<typeof Scale> {
       dryRun: this.flags['dry-run'],
       wait: this.flags.wait,
       signal: this.deadline(),
-      progress: this.flags.wait || this.flags.verbose ? (line) => this.say(line) : undefined,
+      progress,
     });
+    const result = this.flags.wait && !this.flags['dry-run'] ? await withProgress(`scale ${this.args.group}`, scale) : await scale(this.flags.verbose ? (line) => this.say(line) : undefined);
     const ui = await import('../ui/scale.js');
     await this.output(result, {document: ui.scaleDocument, text: ui.renderScaleResult});
     for (const warning of result.warnings) this.say(`warning: ${warning}`);
