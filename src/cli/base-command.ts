@@ -154,7 +154,8 @@ export function describeFailure(err: Error, commandId: string): {code: number; m
   }
   if (err instanceof ConvergeTimeoutError) return {code: EXIT.timedOut, message: err.message};
   // oclif's parse errors: bad flags, bad values, missing or extra arguments.
-  if ('parse' in err) return {code: EXIT.usage, message: `${oneLine(err.message)} ${help}`};
+  // A built-in flag type's own refusal (an integer below its minimum) comes wrapped as "Parsing --flag".
+  if ('parse' in err || /^Parsing --\S+/.test(err.message)) return {code: EXIT.usage, message: `${oneLine(err.message)} ${help}`};
   if (err.name === 'KubeError') return {code: EXIT.failed, message: withFix(err.message, (err as {fix?: string}).fix)};
   return {code: EXIT.failed, message: err.message};
 }

@@ -23,14 +23,16 @@ export default class Scale extends BaseCommand<typeof Scale> {
   };
 
   async run(): Promise<void> {
+    const [{scaleGroup, checkScaleInput}, {parseServeReplicas}, {withProgress}] = await Promise.all([import('../reconcile/scale.js'), import('../kuberay/serve.js'), import('../ui/progress.js')]);
+    const serve = this.flags.serve?.map(parseServeReplicas);
+    checkScaleInput({group: this.args.group, replicas: this.flags.replicas, serve});
     const fleet = await this.openFleet();
-    const [{scaleGroup}, {parseServeReplicas}, {withProgress}] = await Promise.all([import('../reconcile/scale.js'), import('../kuberay/serve.js'), import('../ui/progress.js')]);
     const scale = (progress?: (line: string) => void) => scaleGroup(fleet, {
       group: this.args.group,
       namespace: this.flags.namespace ?? 'default',
       replicas: this.flags.replicas,
       workerGroup: this.flags['worker-group'],
-      serve: this.flags.serve?.map(parseServeReplicas),
+      serve,
       skipCapacityRelocate: this.flags['skip-capacity-relocate'],
       copySecrets: this.flags['copy-secrets'],
       dryRun: this.flags['dry-run'],

@@ -11,7 +11,7 @@ import {withServeReplicas, type ServeReplicas} from '../kuberay/serve.js';
 import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
-import {observeGroup, type GroupState} from './group.js';
+import {observeGroup, parseGroupRef, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
 import {actOnPass, describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
@@ -131,6 +131,15 @@ function waitingFor(state: GroupState, workerGroup: string, wait: boolean, pendi
   return out;
 }
 
+/** What can be refused before any cluster is asked. */
+export function checkScaleInput(options: Pick<ScaleOptions, 'group' | 'replicas' | 'serve'>): void {
+  parseGroupRef(options.group);
+  if (options.replicas !== undefined && (!Number.isInteger(options.replicas) || options.replicas < 0)) {
+    throw new InputError(`--replicas ${options.replicas} is not a whole number of workers`, 'pass 0 or more');
+  }
+  if (options.replicas === undefined && !options.serve?.length) throw new InputError('nothing to scale', 'pass --replicas N, --serve APP.DEPLOYMENT=N, or both');
+}
+
 /**
  * Resizes a worker group and reconciles until it settles: growth that fits stays home; growth that
  * does not is spanned (or relocated, when the policy says so and another cluster fits the whole
@@ -148,10 +157,7 @@ export async function scaleGroup(fleet: Fleet, options: ScaleOptions): Promise<S
 }
 
 async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSlot): Promise<ScaleResult> {
-  if (options.replicas !== undefined && (!Number.isInteger(options.replicas) || options.replicas < 0)) {
-    throw new InputError(`--replicas ${options.replicas} is not a whole number of workers`, 'pass 0 or more');
-  }
-  if (options.replicas === undefined && !options.serve?.length) throw new InputError('nothing to scale', 'pass --replicas N, --serve APP.DEPLOYMENT=N, or both');
+  checkScaleInput(options);
   const {signal} = options;
   const say = options.progress ?? (() => undefined);
   let state = await observeGroup(fleet, options.group, options.namespace, signal);
