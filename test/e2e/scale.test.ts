@@ -122,6 +122,13 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     expect(again.stdout).toContain('worker group cpu 3 -> 3, keeps its size');
     const spanAgain = await cli(['span', 'raycluster/seed', '-n', namespace, ...fleetArgs]);
     expect(spanAgain.code).toBe(0);
+    // Bad input is refused with one line and exit 2, and changes nothing either.
+    const noGroup = await cli(['scale', 'seed', '--replicas', '4', '--worker-group', 'gpu', '-n', namespace, ...fleetArgs]);
+    expect(noGroup.code).toBe(2);
+    expect(noGroup.stderr).toBe('error: raycluster/seed in context "onprem" has no worker group "gpu" (it has cpu); pass one of those to --worker-group\n');
+    const serveOnCluster = await cli(['scale', 'seed', '--serve', 'app.Model=2', '-n', namespace, ...fleetArgs]);
+    expect(serveOnCluster.code).toBe(2);
+    expect(serveOnCluster.stderr).toMatch(/^error: --serve applies to a RayService, and raycluster\/seed in context "onprem" is a RayCluster; drop --serve\n$/);
     for (const cluster of ['onprem', 'cloud']) expect(toolRequests(auditLog(cluster), since).writes).toEqual([]);
 
     // 3 -> 2: the remote worker goes first, with its copies; the local workers stay untouched.
