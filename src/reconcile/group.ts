@@ -4,6 +4,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
+import {SLICE_MANAGED_BY_LABEL} from '../kuberay/swap.js';
 import {POLICY_ANNOTATION, RELOCATED_FROM_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
@@ -188,7 +189,10 @@ async function listCopies(cluster: ObservedCluster, namespace: string, selector:
     COPY_TYPES.map(async (type) => {
       try {
         const list = await cluster.client.list<KubeObject>(type, {namespace, labelSelector: selector, signal});
-        return list.items.map((item) => ({...item, apiVersion: type.group ? `${type.group}/${type.version}` : type.version, kind: type.kind}));
+        // The EndpointSlice controller copies a Service's labels onto the slices it keeps for it:
+        // only the slices we keep ourselves are copies of ours.
+        const ours = type === RESOURCES.endpointslices ? list.items.filter((o) => o.metadata?.labels?.[SLICE_MANAGED_BY_LABEL] === MANAGED_BY) : list.items;
+        return ours.map((item) => ({...item, apiVersion: type.group ? `${type.group}/${type.version}` : type.version, kind: type.kind}));
       } catch (err) {
         // Secrets are copied only with --copy-secrets; a user who may not list them has none of ours.
         if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];

@@ -3,6 +3,7 @@ export type Say = (line: string) => void;
 
 interface ProgressStream {
   isTTY?: boolean;
+  columns?: number;
   write(text: string): boolean;
 }
 
@@ -11,7 +12,8 @@ interface ProgressStream {
  * title), and one plain line per step elsewhere, so that logs and CI output stay readable.
  */
 export async function withProgress<T>(title: string, work: (say: Say) => Promise<T>, stream: ProgressStream = process.stderr): Promise<T> {
-  if (!stream.isTTY) {
+  // A terminal that reports no width (some CI runners, `script`) gets plain lines as well.
+  if (!stream.isTTY || !stream.columns) {
     stream.write(`${title}\n`);
     return work((line) => stream.write(`  ${line}\n`));
   }
