@@ -68,7 +68,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   public override async init(): Promise<void> {
     await super.init();
-    const {args, flags} = await this.parse({
+    const {args, flags, argv} = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as unknown as typeof BaseCommand).baseFlags,
       args: this.ctor.args,
@@ -76,7 +76,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
     this.flags = flags as typeof this.flags;
     this.args = args as typeof this.args;
+    this.positionals = argv as string[];
   }
+
+  /** Every argument that is not a flag or a flag's value, for commands that take several. */
+  protected positionals: string[] = [];
 
   protected get outputFormat(): OutputFormat {
     return this.flags.output;

@@ -76,9 +76,9 @@ export class GroupLease {
   }
 
   /** Takes the lease, waiting for another holder to finish; throws at the deadline, naming the holder. */
-  async acquire(): Promise<void> {
+  async acquire(waitSignal?: AbortSignal): Promise<void> {
     if (this.held) return;
-    const {signal} = this.options;
+    const signal = waitSignal ?? this.options.signal;
     let told = false;
     let seen: LeaseObject['spec'];
     const heldBy = (spec: NonNullable<LeaseObject['spec']>) =>
@@ -198,13 +198,14 @@ export interface LeaseSlot {
 export async function holdLease(
   slot: LeaseSlot,
   state: {home: {client: ClusterClient}; namespace: string; name: string; kind: string},
-  options: LeaseOptions,
+  options: LeaseOptions & {waitMs?: number},
 ): Promise<boolean> {
   slot.lease ??= new GroupLease(state.home.client, state.namespace, state.name, state.kind, options);
   if (slot.lease.held) {
     slot.lease.check();
     return false;
   }
-  await slot.lease.acquire();
+  const {signal, waitMs} = options;
+  await slot.lease.acquire(waitMs !== undefined ? AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(waitMs)]) : undefined);
   return slot.lease.waited;
 }

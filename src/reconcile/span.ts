@@ -28,6 +28,8 @@ export interface SpanOptions {
   random?: () => number;
   /** Told who holds the group's lease when another run makes this one wait. */
   onWait?: (holder: string) => void;
+  /** How long to wait for another run's lease before giving up on this pass; default: until the deadline. */
+  leaseWaitMs?: number;
 }
 
 export interface SpanMove {
@@ -228,7 +230,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
         break;
       }
       if (pass.repairs.length === 0 && pass.moves.length === 0) break;
-      if (await holdLease(slot, state, {signal, onWait: options.onWait})) {
+      if (await holdLease(slot, state, {signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) {
         state = await observeGroup(fleet, options.group, options.namespace, signal);
         continue;
       }

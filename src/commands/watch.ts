@@ -1,0 +1,41 @@
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
+import {BaseCommand} from '../cli/base-command.js';
+
+export default class Watch extends BaseCommand<typeof Watch> {
+  static override summary = 'Reconcile continuously: span new workers that do not fit at home, follow shrinks, collapse.';
+  static override description =
+    'Watches pods and Ray objects in every fleet cluster and reconciles each group when something changes: a Pending worker that does not fit at home is spanned within about a second; when the group shrinks (the autoscaler or scale), remote workers go with their placeholders, and a group with none left collapses. It never writes replicas or workersToDelete of an autoscaled group. It prints one line per action or state change (-o json: one JSON object per line). Ctrl-C or SIGTERM stops it cleanly.';
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --context onprem --context cloud',
+    '<%= config.bin %> <%= command.id %> raycluster/my-app -n ml --once',
+  ];
+  static override strict = false;
+  static override args = {group: Args.string({description: 'rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME (several allowed); none: every group the tool manages'})};
+  static override flags = {
+    once: Flags.boolean({description: 'Reconcile every group once, then exit (for cron jobs and scripts).'}),
+    'no-tui': Flags.boolean({description: 'Plain lines even on a terminal.'}),
+    'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
+  };
+
+  async run(): Promise<void> {
+    const groups = this.positionals;
+    const fleet = await this.openFleet();
+    const [{watchFleet}, {watchLines}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-lines.js')]);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const json = this.outputFormat === 'json';
+    await watchFleet(fleet, {
+      groups,
+      namespace: this.flags.namespace,
+      once: this.flags.once,
+      copySecrets: this.flags['copy-secrets'],
+      signal: stop.signal,
+      report: (r) => {
+        for (const line of watchLines(r, json)) process.stdout.write(`${line}\n`);
+      },
+    });
+  }
+}

@@ -1,0 +1,282 @@
+import {InputError} from '../errors.js';
+import type {ClusterClient} from '../kube/client.js';
+import type {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {resourceForKind, RESOURCES} from '../kube/resources.js';
+import type {KubeObject, Pod} from '../kube/types.js';
+import {watchResource} from '../kube/watch.js';
+import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
+import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
+import {liveRayClusterName, parseGroupRef} from './group.js';
+import {spanGroup, type SpanResult} from './span.js';
+
+/** A group as watch knows it: enough to find its events and to reconcile it. */
+export interface WatchedGroup {
+  key: string;
+  kind: RayKind;
+  name: string;
+  namespace: string;
+  /** Where its Ray object was seen: the home, or both ends of a move. */
+  contexts: string[];
+  /** Its live RayCluster, whose pods carry ray.io/cluster=<this>. */
+  rayCluster?: string;
+}
+
+/** What watch tells its renderer: plain data, in the order it happened. */
+export type WatchReport =
+  | {type: 'cluster'; at: string; context: string; state: 'Ready' | 'Degraded'; reason?: string}
+  | {type: 'groups'; at: string; groups: WatchedGroup[]}
+  | {type: 'pass'; at: string; group: string; trigger: string; result: SpanResult; ms: number}
+  | {type: 'wait'; at: string; group: string; message: string}
+  | {type: 'error'; at: string; group?: string; message: string};
+
+export interface WatchOptions {
+  /** GROUP arguments; empty: every group the tool manages in the fleet. */
+  groups: string[];
+  /** -n; undefined: every namespace. */
+  namespace?: string;
+  /** Reconcile every group once, then stop (watch --once). */
+  once: boolean;
+  copySecrets: boolean;
+  /** Stops the watch: Ctrl-C, SIGTERM, q. A pass in flight finishes first. */
+  signal: AbortSignal;
+  report: (r: WatchReport) => void;
+  /** Observe only while true (the TUI's p). */
+  paused?: () => boolean;
+  /** The backstop: every group is reconciled this often even without events. */
+  resyncMs?: number;
+  /** How long one pass may take before it is abandoned (and retried). */
+  passTimeoutMs?: number;
+}
+
+const now = () => new Date().toISOString();
+
+function groupKey(namespace: string, kind: RayKind, name: string): string {
+  return `${namespace}/${kind.toLowerCase()}/${name}`;
+}
+
+/**
+ * The Ray objects the tool manages, in one cluster. A RayCluster that KubeRay made for a RayService
+ * or RayJob carries the labels of its owner too; it belongs to that owner's group, not its own.
+ */
+async function managedRayObjects(client: ClusterClient, namespace: string | undefined, signal: AbortSignal): Promise<Array<{kind: RayKind; object: KubeObject}>> {
+  const lists = await Promise.all(
+    RAY_KINDS.map(async (kind) => {
+      const list = await client.list<KubeObject>(resourceForKind(kind)!, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, signal});
+      return list.items.filter((o) => kind !== 'RayCluster' || !o.metadata?.ownerReferences?.some((r) => r.controller)).map((object) => ({kind, object}));
+    }),
+  );
+  return lists.flat();
+}
+
+/** A coalescing queue: a key queued while it waits is queued once; one queued while it runs runs again after. */
+class WorkQueue {
+  private readonly dirty = new Map<string, string>();
+  private wake?: () => void;
+
+  add(key: string, why: string): void {
+    if (!this.dirty.has(key)) this.dirty.set(key, why);
+    this.wake?.();
+  }
+
+  /** The next key and what queued it; waits until there is one, or the signal aborts. */
+  async next(signal: AbortSignal, pausedFor: () => number): Promise<[string, string] | undefined> {
+    for (;;) {
+      if (signal.aborted) return undefined;
+      const wait = pausedFor();
+      if (wait === 0) {
+        const first = this.dirty.entries().next();
+        if (!first.done) {
+          this.dirty.delete(first.value[0]);
+          return first.value;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        const t = setTimeout(resolve, wait || 1000);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, {once: true});
+      });
+      this.wake = undefined;
+    }
+  }
+
+  get size(): number {
+    return this.dirty.size;
+  }
+}
+
+/**
+ * The client-side control loop (DESIGN.md §5): watches pods and Ray objects in every fleet cluster,
+ * maps each event to its group, and reconciles that group (the repairs and swaps of `span`, under
+ * the group's Lease). Events for a group that arrive while it is being reconciled coalesce into one
+ * more pass. Every (re)list reconciles every group, and a slow resync is the backstop. A cluster
+ * whose watch fails is reported degraded; reconciling goes on for the others, and nothing of the
+ * degraded one is taken to be missing.
+ */
+export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<void> {
+  const wanted = options.groups.map((g) => parseGroupRef(g));
+  const {signal, report} = options;
+  const groups = new Map<string, WatchedGroup>();
+  /** ns/raycluster -> group key, and ns/group name -> group key. */
+  const byRayCluster = new Map<string, string>();
+  const byName = new Map<string, string>();
+  const queue = new WorkQueue();
+  const clusterState = new Map<string, 'Ready' | 'Degraded'>();
+
+  const setCluster = (context: string, state: 'Ready' | 'Degraded', reason?: string) => {
+    if (clusterState.get(context) === state) return;
+    clusterState.set(context, state);
+    report({type: 'cluster', at: now(), context, state, ...(reason ? {reason} : {})});
+  };
+
+  const isWanted = (kind: RayKind, name: string) => wanted.length === 0 || wanted.some((w) => w.name === name && (!w.kind || w.kind === kind));
+
+  const remember = (context: string, kind: RayKind, object: KubeObject): string | undefined => {
+    const name = object.metadata?.name ?? '';
+    const namespace = object.metadata?.namespace ?? '';
+    if (!isWanted(kind, name)) return undefined;
+    const key = groupKey(namespace, kind, name);
+    const known = groups.get(key);
+    const rayCluster = liveRayClusterName(kind, object) ?? known?.rayCluster;
+    const group: WatchedGroup = {key, kind, name, namespace, contexts: [...new Set([...(known?.contexts ?? []), context])], ...(rayCluster ? {rayCluster} : {})};
+    groups.set(key, group);
+    if (rayCluster) byRayCluster.set(`${namespace}/${rayCluster}`, key);
+    byName.set(`${namespace}/${name}`, key);
+    return key;
+  };
+
+  const discover = async () => {
+    const found = await Promise.all(
+      fleet.clusters.map(async (client) => {
+        try {
+          return {client, objects: await managedRayObjects(client, options.namespace, signal)};
+        } catch (err) {
+          setCluster(client.context, 'Degraded', (err as Error).message);
+          return {client, objects: undefined};
+        }
+      }),
+    );
+    const before = groups.size;
+    for (const {client, objects} of found) for (const {kind, object} of objects ?? []) remember(client.context, kind, object);
+    if (groups.size !== before || before === 0) report({type: 'groups', at: now(), groups: [...groups.values()]});
+    return found.every((f) => f.objects !== undefined);
+  };
+
+  await discover();
+  for (const w of wanted) {
+    if (![...groups.values()].some((g) => g.name === w.name && (!w.kind || g.kind === w.kind))) {
+      const where = options.namespace ? `namespace "${options.namespace}"` : 'any namespace';
+      if ([...clusterState.values()].includes('Degraded')) report({type: 'error', at: now(), message: `group "${w.name}" not found yet in ${where}: some clusters did not answer`});
+      else throw new InputError(`group "${w.name}" is not placed in ${where} of any fleet cluster`, 'place it first with "kubectl superskyray place -f FILE", or fix the name and -n');
+    }
+  }
+
+  const passTimeout = options.passTimeoutMs ?? 120_000;
+  const reconcile = async (key: string, trigger: string) => {
+    const group = groups.get(key);
+    if (!group) return;
+    const started = Date.now();
+    const passSignal = AbortSignal.any([signal, AbortSignal.timeout(passTimeout)]);
+    try {
+      const result = await spanGroup(fleet, {
+        group: `${group.kind.toLowerCase()}/${group.name}`,
+        namespace: group.namespace,
+        dryRun: false,
+        copySecrets: options.copySecrets,
+        signal: passSignal,
+        // Another run holding the group's lease is acting on it: do not stall the other groups.
+        leaseWaitMs: 3000,
+        onWait: (holder) => report({type: 'wait', at: now(), group: key, message: `waiting for ${holder}, which is changing this group`}),
+      });
+      if (result.rayCluster) {
+        group.rayCluster = result.rayCluster;
+        byRayCluster.set(`${group.namespace}/${result.rayCluster}`, key);
+      }
+      report({type: 'pass', at: now(), group: key, trigger, result, ms: Date.now() - started});
+    } catch (err) {
+      if (signal.aborted) return;
+      report({type: 'error', at: now(), group: key, message: (err as Error).message});
+      if (err instanceof InputError) {
+        // The group is gone (deleted, or moved out of the namespaces watched).
+        groups.delete(key);
+        return;
+      }
+      // Try again a little later; events may well bring it back sooner.
+      setTimeout(() => queue.add(key, 'retry after an error'), 2000).unref();
+    }
+  };
+
+  if (options.once) {
+    for (const key of groups.keys()) await reconcile(key, 'once');
+    return;
+  }
+
+  const pausedFor = () => (options.paused?.() ? 500 : 0);
+  const enqueueAll = (why: string) => {
+    for (const key of groups.keys()) queue.add(key, why);
+  };
+
+  const onPod = (context: string, pod: Pod) => {
+    const ns = pod.metadata?.namespace ?? '';
+    const labels = pod.metadata?.labels ?? {};
+    const key = byRayCluster.get(`${ns}/${labels[RAY_CLUSTER_LABEL]}`) ?? byName.get(`${ns}/${labels[GROUP_LABEL]}`);
+    if (key) queue.add(key, `pod ${pod.metadata?.name} changed in ${context}`);
+  };
+
+  const watches: Array<Promise<void>> = [];
+  for (const client of fleet.clusters) {
+    const onError = (err: KubeError) => setCluster(client.context, 'Degraded', err.message);
+    watches.push(
+      watchResource<Pod>(client, RESOURCES.pods, {namespace: options.namespace, labelSelector: RAY_NODE_TYPE_LABEL, timeoutSeconds: 300, signal}, {
+        onSync: () => {
+          setCluster(client.context, 'Ready');
+          enqueueAll(`pods (re)listed in ${client.context}`);
+        },
+        onEvent: (e) => {
+          setCluster(client.context, 'Ready');
+          onPod(client.context, e.object);
+        },
+        onError,
+      }).catch((err: Error) => report({type: 'error', at: now(), message: `the pod watch of context "${client.context}" stopped: ${err.message}`})),
+    );
+    for (const kind of RAY_KINDS) {
+      watches.push(
+        watchResource<KubeObject>(client, resourceForKind(kind)!, {namespace: options.namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, timeoutSeconds: 300, signal}, {
+          onSync: (items) => {
+            for (const o of items) if (kind !== 'RayCluster' || !o.metadata?.ownerReferences?.some((r) => r.controller)) remember(client.context, kind, o);
+            enqueueAll(`${kind} objects (re)listed in ${client.context}`);
+          },
+          onEvent: (e) => {
+            if (kind === 'RayCluster' && e.object.metadata?.ownerReferences?.some((r) => r.controller)) {
+              // A RayService's or RayJob's cluster: its changes (replicas, say) concern its owner's group.
+              const key = byRayCluster.get(`${e.object.metadata.namespace}/${e.object.metadata.name}`);
+              if (key) queue.add(key, `raycluster/${e.object.metadata.name} changed in ${client.context}`);
+              return;
+            }
+            const key = remember(client.context, kind, e.object);
+            if (key) queue.add(key, `${kind.toLowerCase()}/${e.object.metadata?.name} ${e.type.toLowerCase()} in ${client.context}`);
+          },
+          onError,
+        }).catch((err: Error) => report({type: 'error', at: now(), message: `the ${kind} watch of context "${client.context}" stopped: ${err.message}`})),
+      );
+    }
+  }
+
+  const resync = setInterval(() => {
+    void discover().then(() => enqueueAll('resync'));
+  }, options.resyncMs ?? 60_000);
+  resync.unref();
+  try {
+    for (;;) {
+      const next = await queue.next(signal, pausedFor);
+      if (!next) break;
+      await reconcile(next[0], next[1]);
+    }
+  } finally {
+    clearInterval(resync);
+    await Promise.all(watches);
+  }
+}

@@ -1,0 +1,28 @@
+import type {WatchReport} from '../reconcile/watch.js';
+
+/**
+ * One line per action or state change, for a log or a script: a timestamp, the group or cluster,
+ * what happened and why. Passes that changed nothing print nothing. With json, one object per line.
+ */
+export function watchLines(r: WatchReport, json: boolean): string[] {
+  if (json) {
+    if (r.type === 'pass' && r.result.steps.length === 0 && r.result.stuck.length === 0) return [];
+    return [JSON.stringify(r.type === 'pass' ? {type: r.type, at: r.at, group: r.group, trigger: r.trigger, ms: r.ms, steps: r.result.steps, moves: r.result.moves, stuck: r.result.stuck, warnings: r.result.warnings} : r)];
+  }
+  switch (r.type) {
+    case 'cluster':
+      return [`${r.at} cluster ${r.context}: ${r.state}${r.reason ? ` (${r.reason})` : ''}`];
+    case 'groups':
+      return [`${r.at} watching ${r.groups.length} group(s)${r.groups.length > 0 ? `: ${r.groups.map((g) => g.key).join(', ')}` : ''}`];
+    case 'wait':
+      return [`${r.at} ${r.group}: ${r.message}`];
+    case 'error':
+      return [`${r.at} ${r.group ? `${r.group}: ` : ''}error: ${r.message}`];
+    case 'pass': {
+      const lines = r.result.steps.map((s) => `${r.at} ${r.group}: ${s.context}: ${s.action} ${s.object} (${s.why})`);
+      for (const m of r.result.moves) lines.push(`${r.at} ${r.group}: spanned ${m.pending} to ${m.to} as ${m.name} (a pass of ${r.ms} ms, woken by: ${r.trigger})`);
+      for (const w of r.result.warnings) lines.push(`${r.at} ${r.group}: warning: ${w}`);
+      return lines;
+    }
+  }
+}

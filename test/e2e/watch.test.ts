@@ -1,0 +1,145 @@
+import {spawn, type ChildProcess} from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import type {Fleet} from '../../src/kube/fleet.js';
+import {RESOURCES} from '../../src/kube/resources.js';
+import type {KubeObject, Pod} from '../../src/kube/types.js';
+import {auditLog} from '../env/testenv.js';
+import {cli, REPO, RUN_JS} from '../support/cli.js';
+import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
+import {tempDir} from '../support/kubeconfig.js';
+import {waitFor} from '../support/poll.js';
+
+const kubeconfig = inject('kubeconfig');
+const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
+type RayClusterObject = KubeObject & {metadata: {name: string}; spec: Record<string, unknown> & {workerGroupSpecs: Array<Record<string, unknown> & {template: {spec: {containers: Array<{resources: unknown}>}}}>}};
+
+/** The seed's autoscaling app: in-tree autoscaling, a GPU worker group from 0 (min 0, max 2). */
+function autoscaledApp(name: string): RayClusterObject {
+  const app = fixture<RayClusterObject>('raycluster-small.yaml');
+  app.metadata.name = name;
+  app.spec.enableInTreeAutoscaling = true;
+  const group = app.spec.workerGroupSpecs[0]!;
+  Object.assign(group, {groupName: 'gpu', replicas: 0, minReplicas: 0, maxReplicas: 2});
+  group.template.spec.containers[0]!.resources = {requests: {cpu: '1', 'nvidia.com/gpu': '1'}, limits: {cpu: '1', 'nvidia.com/gpu': '1'}};
+  return app;
+}
+
+/** `watch --no-tui` as a child process, its lines collected as they come. */
+function startWatch(args: string[]): {child: ChildProcess; lines: string[]; exited: Promise<number | null>} {
+  const child = spawn(process.execPath, [RUN_JS, 'watch', '--no-tui', ...args], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']});
+  const lines: string[] = [];
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => lines.push(`stderr: ${chunk.toString('utf8').trimEnd()}`));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {child, lines, exited};
+}
+
+interface AuditEntry {
+  verb: string;
+  requestReceivedTimestamp: string;
+  userAgent?: string;
+  objectRef?: {resource?: string; namespace?: string; name?: string; subresource?: string};
+  requestObject?: {status?: {conditions?: Array<{type: string; reason?: string}>}};
+  stage: string;
+}
+
+function audit(cluster: string): AuditEntry[] {
+  return fs
+    .readFileSync(auditLog(cluster), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEntry)
+    .filter((e) => e.stage === 'ResponseComplete');
+}
+
+describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () => {
+  let fleet: Fleet;
+  let namespace: string;
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'watch');
+  });
+  afterAll(async () => {
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('spans the GPU worker the autoscaler adds that does not fit at home, follows its scale-down, and stops cleanly', async () => {
+    const onprem = fleet.cluster('onprem');
+    const cloud = fleet.cluster('cloud');
+    const file = path.join(tempDir(), 'auto.yaml');
+    fs.writeFileSync(file, yaml.dump(autoscaledApp('auto')));
+    expect((await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs])).code).toBe(0);
+    const podsOf = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=auto'})).items;
+    await waitFor('the head Running on onprem', async () => ((await podsOf()).some((p) => p.metadata?.labels?.['ray.io/node-type'] === 'head' && p.status?.phase === 'Running') ? true : undefined));
+
+    const since = Date.now();
+    const watch = startWatch(['-n', namespace, ...fleetArgs]);
+    try {
+      await waitFor('watch to start watching the group', () => (watch.lines.some((l) => l.includes(`watching 1 group(s): ${namespace}/raycluster/auto`)) ? true : undefined), {giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.join('\n')}` : undefined)});
+
+      // The test plays the Ray autoscaler: 2 GPU workers, and onprem has one GPU.
+      const rc = await onprem.get<RayClusterObject>(RESOURCES.rayclusters, 'auto', namespace);
+      await onprem.patch(RESOURCES.rayclusters, 'auto', namespace, {spec: {workerGroupSpecs: [{...rc.spec.workerGroupSpecs[0], replicas: 2}]}}, 'merge');
+
+      const placeholder = await waitFor('a placeholder at home, owned by the RayCluster', async () =>
+        (await podsOf()).find((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder' && p.metadata.ownerReferences?.some((o) => o.controller)),
+      );
+      const remote = await waitFor('its remote worker Running on cloud', async () => {
+        const pod = await cloud.find<Pod>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace);
+        return pod?.status?.phase === 'Running' ? pod : undefined;
+      });
+      expect(remote.metadata?.labels?.['superskyray.io/role']).toBe('remote-worker');
+      const local = await waitFor('one GPU worker Running at home', async () => {
+        const workers = (await podsOf()).filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker' && !p.metadata.labels['superskyray.io/role']);
+        return workers.length === 1 && workers[0]!.status?.phase === 'Running' ? workers[0] : undefined;
+      });
+      expect(local.spec?.nodeName).toMatch(/^onprem-/);
+      // The autoscaled group's replicas and workersToDelete were never written by the tool.
+      const tool = audit('onprem').filter(
+        (e) => Date.parse(e.requestReceivedTimestamp) >= since && (e.userAgent ?? '').startsWith('kubectl-superskyray/') && e.objectRef?.resource === 'rayclusters' && !['get', 'list', 'watch'].includes(e.verb),
+      );
+      expect(tool.filter((e) => e.objectRef?.namespace === namespace)).toEqual([]);
+
+      // Reaction time: from the scheduler's verdict on the Pending worker to the remote worker's creation.
+      const replaced = placeholder.metadata?.annotations?.['superskyray.io/replaces'] ?? '';
+      const verdict = audit('onprem').find(
+        (e) => e.objectRef?.name === replaced && e.objectRef?.subresource === 'status' && (e.userAgent ?? '').startsWith('kube-scheduler/'),
+      );
+      const created = audit('cloud').find((e) => e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef?.namespace === namespace && (e.userAgent ?? '').startsWith('kubectl-superskyray/'));
+      expect(verdict).toBeDefined();
+      expect(created).toBeDefined();
+      const latency = Date.parse(created!.requestReceivedTimestamp) - Date.parse(verdict!.requestReceivedTimestamp);
+      console.log(`watch reaction: ${latency} ms from the scheduler marking ${replaced} Unschedulable to the remote worker's create in cloud`);
+      expect(latency).toBeGreaterThan(0);
+
+      // Scale down as the autoscaler does: replicas 1 and workersToDelete naming the placeholder.
+      const now = await onprem.get<RayClusterObject>(RESOURCES.rayclusters, 'auto', namespace);
+      await onprem.patch(RESOURCES.rayclusters, 'auto', namespace, {spec: {workerGroupSpecs: [{...now.spec.workerGroupSpecs[0], replicas: 1, scaleStrategy: {workersToDelete: [placeholder.metadata?.name]}}]}}, 'merge');
+      await waitFor('the remote worker and the copies gone from cloud: collapsed', async () => {
+        const left = await Promise.all([
+          cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=auto'}),
+          cloud.list<KubeObject>(RESOURCES.services, {namespace, labelSelector: 'superskyray.io/group=auto'}),
+        ]);
+        return left.every((l) => l.items.length === 0) ? true : undefined;
+      });
+      const after = await podsOf();
+      expect(after.some((p) => p.metadata?.uid === local.metadata?.uid && p.status?.phase === 'Running')).toBe(true);
+      expect(after.filter((p) => p.metadata?.labels?.['superskyray.io/role'])).toEqual([]);
+    } finally {
+      watch.child.kill('SIGINT');
+    }
+    expect(await watch.exited).toBe(0);
+    expect((await onprem.list<KubeObject>(RESOURCES.leases, {namespace})).items).toEqual([]);
+    console.log(`watch printed:\n  ${watch.lines.join('\n  ')}`);
+  });
+});
