@@ -7,7 +7,9 @@ import type {KubeObject, Pod} from '../kube/types.js';
 import {watchResource} from '../kube/watch.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
+import {fleetStatus, type FleetStatus} from './fleet-status.js';
 import {liveRayClusterName, parseGroupRef} from './group.js';
+import {observeGroupStatus, type GroupStatus} from './group-status.js';
 import {spanGroup, type SpanResult} from './span.js';
 
 /** A group as watch knows it: enough to find its events and to reconcile it. */
@@ -28,6 +30,9 @@ export type WatchReport =
   | {type: 'groups'; at: string; groups: WatchedGroup[]}
   | {type: 'pass'; at: string; group: string; trigger: string; result: SpanResult; ms: number}
   | {type: 'wait'; at: string; group: string; message: string}
+  /** With `detail`: where the group runs after a pass, and the fleet's capacity every few seconds. */
+  | {type: 'status'; at: string; group: string; status: GroupStatus}
+  | {type: 'fleet'; at: string; fleet: FleetStatus}
   | {type: 'error'; at: string; group?: string; message: string};
 
 export interface WatchOptions {
@@ -47,6 +52,10 @@ export interface WatchOptions {
   resyncMs?: number;
   /** How long one pass may take before it is abandoned (and retried). */
   passTimeoutMs?: number;
+  /** Also report each group's status after its pass and the fleet's capacity (for the TUI); costs reads. */
+  detail?: boolean;
+  /** How often the fleet's capacity is reported with `detail`. */
+  fleetEveryMs?: number;
 }
 
 const now = () => new Date().toISOString();
@@ -196,6 +205,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
         byRayCluster.set(`${group.namespace}/${result.rayCluster}`, key);
       }
       report({type: 'pass', at: now(), group: key, trigger, result, ms: Date.now() - started});
+      if (options.detail) report({type: 'status', at: now(), group: key, status: await observeGroupStatus(fleet, `${group.kind.toLowerCase()}/${group.name}`, group.namespace, passSignal)});
     } catch (err) {
       if (signal.aborted) return;
       report({type: 'error', at: now(), group: key, message: (err as Error).message});
@@ -265,6 +275,16 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
     }
   }
 
+  const fleetLook = options.detail
+    ? setInterval(() => {
+        void fleetStatus(fleet, AbortSignal.any([signal, AbortSignal.timeout(10_000)])).then(
+          (f) => report({type: 'fleet', at: now(), fleet: f}),
+          () => undefined,
+        );
+      }, options.fleetEveryMs ?? 5000)
+    : undefined;
+  fleetLook?.unref();
+  if (options.detail) void fleetStatus(fleet, signal).then((f) => report({type: 'fleet', at: now(), fleet: f}), () => undefined);
   const resync = setInterval(() => {
     void discover().then(() => enqueueAll('resync'));
   }, options.resyncMs ?? 60_000);
@@ -277,6 +297,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
     }
   } finally {
     clearInterval(resync);
+    if (fleetLook) clearInterval(fleetLook);
     await Promise.all(watches);
   }
 }

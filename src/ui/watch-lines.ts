@@ -5,6 +5,7 @@ import type {WatchReport} from '../reconcile/watch.js';
  * what happened and why. Passes that changed nothing print nothing. With json, one object per line.
  */
 export function watchLines(r: WatchReport, json: boolean): string[] {
+  if (r.type === 'status' || r.type === 'fleet') return [];
   if (json) {
     if (r.type === 'pass' && r.result.steps.length === 0 && r.result.stuck.length === 0) return [];
     return [JSON.stringify(r.type === 'pass' ? {type: r.type, at: r.at, group: r.group, trigger: r.trigger, ms: r.ms, steps: r.result.steps, moves: r.result.moves, stuck: r.result.stuck, warnings: r.result.warnings} : r)];
