@@ -133,12 +133,33 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
   const byRayCluster = new Map<string, string>();
   const byName = new Map<string, string>();
   const queue = new WorkQueue();
+  const enqueueAll = (why: string) => {
+    for (const key of groups.keys()) queue.add(key, why);
+  };
   const clusterState = new Map<string, 'Ready' | 'Degraded'>();
 
   const setCluster = (context: string, state: 'Ready' | 'Degraded', reason?: string) => {
-    if (clusterState.get(context) === state) return;
+    const before = clusterState.get(context);
+    if (before === state) return;
     clusterState.set(context, state);
     report({type: 'cluster', at: now(), context, state, ...(reason ? {reason} : {})});
+    if (state === 'Degraded') void probeUntilBack(context);
+    // Back: what it holds may have changed meanwhile, and decisions skipped it.
+    else if (before === 'Degraded') enqueueAll(`cluster ${context} is back`);
+  };
+
+  /** A watch that resumes quietly would not say when its cluster is back: ask it directly. */
+  const probeUntilBack = async (context: string) => {
+    const client = fleet.cluster(context);
+    while (!signal.aborted && clusterState.get(context) === 'Degraded') {
+      await new Promise((resolve) => setTimeout(resolve, 2000).unref());
+      try {
+        await client.version(AbortSignal.any([signal, AbortSignal.timeout(5000)]));
+        setCluster(context, 'Ready');
+      } catch {
+        // Still away; try again.
+      }
+    }
   };
 
   const isWanted = (kind: RayKind, name: string) => wanted.length === 0 || wanted.some((w) => w.name === name && (!w.kind || w.kind === kind));
@@ -225,9 +246,6 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
   }
 
   const pausedFor = () => (options.paused?.() ? 500 : 0);
-  const enqueueAll = (why: string) => {
-    for (const key of groups.keys()) queue.add(key, why);
-  };
 
   const onPod = (context: string, pod: Pod) => {
     const ns = pod.metadata?.namespace ?? '';

@@ -34,6 +34,8 @@ interface ProcessRecord {
   name: string;
   pid: number;
   binary: string;
+  /** What it was started with, so that a test can restart it. */
+  args?: string[];
 }
 
 interface ClusterRecord {
@@ -131,7 +133,7 @@ function start(state: State, name: string, bin: string, args: string[]): Process
   child.unref();
   fs.closeSync(out);
   if (child.pid === undefined) throw new Error(`${name} did not start`);
-  const record = {name, pid: child.pid, binary: bin};
+  const record = {name, pid: child.pid, binary: bin, args};
   state.processes.push(record);
   writeState(state);
   return record;
@@ -412,6 +414,32 @@ async function stopProcesses(state: State): Promise<void> {
   while (ordered.some(isOurs) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   for (const record of ordered) if (isOurs(record)) process.kill(record.pid, 'SIGKILL');
   log(`stopped ${ordered.length} processes`);
+}
+
+/**
+ * Takes one cluster's API server away (as an outage would) and brings it back, for tests of how the
+ * tool behaves when a cluster does not answer. Its other components keep running and reconnect.
+ */
+export async function stopApiserver(cluster: string): Promise<void> {
+  const state = readState();
+  const record = state?.processes.find((p) => p.name === `${cluster}-kube-apiserver`);
+  if (!state || !record || !isOurs(record)) throw new Error(`the kube-apiserver of ${cluster} is not running`);
+  // Killed, as in a crash: a graceful stop waits for every open watch to end.
+  process.kill(record.pid, 'SIGKILL');
+  await poll(`${cluster} kube-apiserver to stop`, 30_000, async () => (isOurs(record) ? undefined : true));
+}
+
+export async function startApiserver(cluster: string): Promise<void> {
+  const state = readState();
+  const index = state?.processes.findIndex((p) => p.name === `${cluster}-kube-apiserver`) ?? -1;
+  const clusterRecord = state?.clusters.find((c) => c.name === cluster);
+  if (!state || index < 0 || !clusterRecord) throw new Error(`no kube-apiserver of ${cluster} to start`);
+  const old = state.processes[index]!;
+  if (isOurs(old)) return;
+  state.processes.splice(index, 1);
+  const record = start(state, old.name, old.binary, old.args ?? []);
+  const ca = fs.readFileSync(path.join(STATE, cluster, 'certs', 'apiserver.crt'));
+  await poll(`${cluster} kube-apiserver /readyz`, 120_000, () => apiReady(clusterRecord, ca).catch(() => undefined), record);
 }
 
 export async function down(): Promise<void> {
