@@ -5,7 +5,7 @@ import {BaseCommand} from '../cli/base-command.js';
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Reconcile continuously: span new workers that do not fit at home, follow shrinks, collapse.';
   static override description =
-    'Watches pods and Ray objects in every fleet cluster and reconciles each group when something changes: a Pending worker that does not fit at home is spanned within about a second; when the group shrinks (the autoscaler or scale), remote workers go with their placeholders, and a group with none left collapses. It never writes replicas or workersToDelete of an autoscaled group. It prints one line per action or state change (-o json: one JSON object per line). Ctrl-C or SIGTERM stops it cleanly.';
+    'Watches pods and Ray objects in every fleet cluster and reconciles each group when something changes: a Pending worker that does not fit at home is spanned within about a second; when the group shrinks (the autoscaler or scale), remote workers go with their placeholders, and a group with none left collapses. It never writes replicas or workersToDelete of an autoscaled group. On a terminal it shows a TUI: the groups with their workers per cluster, the clusters with their capacity, a log of recent actions, and the detail of the selected group (keys: q quit, p pause reconciling and only observe, up/down select, enter detail). Elsewhere, or with --no-tui, -o wide/json or --once, it prints one line per action or state change (-o json: one JSON object per line). q, Ctrl-C or SIGTERM stops it cleanly.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> --context onprem --context cloud',
     '<%= config.bin %> <%= command.id %> raycluster/my-app -n ml --once',
@@ -21,21 +21,43 @@ export default class Watch extends BaseCommand<typeof Watch> {
   async run(): Promise<void> {
     const groups = this.positionals;
     const fleet = await this.openFleet();
-    const [{watchFleet}, {watchLines}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-lines.js')]);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const json = this.outputFormat === 'json';
-    await watchFleet(fleet, {
+    const options = {
       groups,
       namespace: this.flags.namespace,
       once: this.flags.once,
       copySecrets: this.flags['copy-secrets'],
       signal: stop.signal,
-      report: (r) => {
-        for (const line of watchLines(r, json)) process.stdout.write(`${line}\n`);
+    };
+    const tui = process.stdout.isTTY === true && !this.flags['no-tui'] && this.outputFormat === 'table' && !this.flags.once;
+    if (!tui) {
+      const [{watchFleet}, {watchLines}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-lines.js')]);
+      const json = this.outputFormat === 'json';
+      await watchFleet(fleet, {
+        ...options,
+        report: (r) => {
+          for (const line of watchLines(r, json)) process.stdout.write(`${line}\n`);
+        },
+      });
+      return;
+    }
+    // Only here are ink and React loaded: the plain lines and every other command do without them.
+    const [{watchFleet}, {startWatchTui}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-tui.js')]);
+    const view = startWatchTui({
+      contexts: fleet.clusters.map((c) => c.context),
+      onQuit: () => {
+        // Once: stop after the pass in flight. Twice: stop now.
+        if (!stop.signal.aborted) return stop.abort();
+        void view.close().then(() => process.exit(130));
       },
     });
+    try {
+      await watchFleet(fleet, {...options, report: view.report, paused: view.paused, detail: true});
+    } finally {
+      await view.close();
+    }
   }
 }

@@ -101,12 +101,14 @@ class WorkQueue {
         }
       }
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        const t = setTimeout(resolve, wait || 1000);
-        signal.addEventListener('abort', () => {
+        const done = () => {
           clearTimeout(t);
+          signal.removeEventListener('abort', done);
           resolve();
-        }, {once: true});
+        };
+        const t = setTimeout(done, wait || 1000);
+        this.wake = done;
+        signal.addEventListener('abort', done, {once: true});
       });
       this.wake = undefined;
     }

@@ -142,4 +142,55 @@ describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () =
     expect((await onprem.list<KubeObject>(RESOURCES.leases, {namespace})).items).toEqual([]);
     console.log(`watch printed:\n  ${watch.lines.join('\n  ')}`);
   });
+
+  it('two watches on the same fleet span a worker once; watch --once reconciles and exits', async () => {
+    const onprem = fleet.cluster('onprem');
+    const cloud = fleet.cluster('cloud');
+    const app = fixture<RayClusterObject>('raycluster-small.yaml');
+    app.metadata.name = 'twice';
+    Object.assign(app.spec.workerGroupSpecs[0]!, {replicas: 1});
+    // 4-cpu workers: one fits onprem beside the head, a second does not.
+    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '4', memory: '4Gi'}, limits: {cpu: '4', memory: '4Gi'}};
+    const file = path.join(tempDir(), 'twice.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    expect((await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs])).code).toBe(0);
+    const podsOf = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=twice'})).items;
+    await waitFor('twice Running on onprem', async () => ((await podsOf()).length === 2 && (await podsOf()).every((p) => p.status?.phase === 'Running') ? true : undefined));
+
+    const first = startWatch(['twice', '-n', namespace, ...fleetArgs]);
+    const second = startWatch(['raycluster/twice', '-n', namespace, ...fleetArgs]);
+    const since = Date.now();
+    try {
+      for (const w of [first, second]) await waitFor('both watches watching', () => (w.lines.some((l) => l.includes('watching 1 group(s)')) ? true : undefined));
+      await onprem.patch(RESOURCES.rayclusters, 'twice', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 2}], 'json');
+      const remote = await waitFor('one remote worker on cloud', async () => {
+        const pods = (await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=twice'})).items;
+        return pods.length > 0 ? pods : undefined;
+      });
+      // Let both have their say: each reacts to the events the swap itself caused.
+      await waitFor('the placeholder labelled at home', async () => ((await podsOf()).some((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder') ? true : undefined));
+      const spannedLines = () => [...first.lines, ...second.lines].filter((l) => l.includes(': spanned twice-cpu-worker-'));
+      await waitFor('the watch that acted to say so', () => (spannedLines().length > 0 ? true : undefined), {timeoutMs: 15_000});
+      expect(remote).toHaveLength(1);
+      const creates = audit('cloud').filter(
+        (e) => Date.parse(e.requestReceivedTimestamp) >= since && e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef.namespace === namespace && (e.userAgent ?? '').startsWith('kubectl-superskyray/'),
+      );
+      expect(creates).toHaveLength(1);
+      expect(spannedLines()).toHaveLength(1);
+    } finally {
+      first.child.kill('SIGTERM');
+      second.child.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+    expect(await second.exited).toBe(0);
+
+    // No watch running: the app grows, and one `watch --once` (a cron job, say) spans the new worker and exits.
+    await onprem.patch(RESOURCES.rayclusters, 'twice', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
+    const pending = await waitFor('the third worker Pending', async () => (await podsOf()).find((p) => p.status?.conditions?.some((c) => c.reason === 'Unschedulable') && !p.metadata?.labels?.['superskyray.io/role']));
+    const once = await cli(['watch', '--once', 'twice', '-n', namespace, ...fleetArgs]);
+    expect(once.stderr).toBe('');
+    expect(once.code).toBe(0);
+    expect(once.stdout).toContain(`spanned ${pending.metadata?.name} to cloud as ${pending.metadata?.name}`);
+    expect(await cloud.find(RESOURCES.pods, pending.metadata?.name ?? '', namespace)).toBeDefined();
+  });
 });
