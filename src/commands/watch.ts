@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand} from '../cli/base-command.js';
+import {BaseCommand, EXIT} from '../cli/base-command.js';
 
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Reconcile continuously: span new workers that do not fit at home, follow shrinks, collapse.';
@@ -36,12 +36,14 @@ export default class Watch extends BaseCommand<typeof Watch> {
     if (!tui) {
       const [{watchFleet}, {watchLines}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-lines.js')]);
       const json = this.outputFormat === 'json';
-      await watchFleet(fleet, {
+      const {failedPasses} = await watchFleet(fleet, {
         ...options,
         report: (r) => {
           for (const line of watchLines(r, json)) process.stdout.write(`${line}\n`);
         },
       });
+      // A cron job must see that a group could not be reconciled.
+      if (this.flags.once && failedPasses > 0) process.exitCode = EXIT.failed;
       return;
     }
     // Only here are ink and React loaded: the plain lines and every other command do without them.

@@ -127,7 +127,7 @@ class WorkQueue {
  * whose watch fails is reported degraded; reconciling goes on for the others, and nothing of the
  * degraded one is taken to be missing.
  */
-export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<void> {
+export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{failedPasses: number}> {
   const wanted = options.groups.map((g) => parseGroupRef(g));
   const {signal, report} = options;
   const groups = new Map<string, WatchedGroup>();
@@ -207,6 +207,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
   }
 
   const passTimeout = options.passTimeoutMs ?? 120_000;
+  let failedPasses = 0;
   const reconcile = async (key: string, trigger: string) => {
     const group = groups.get(key);
     if (!group) return;
@@ -231,6 +232,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
       if (options.detail) report({type: 'status', at: now(), group: key, status: await observeGroupStatus(fleet, `${group.kind.toLowerCase()}/${group.name}`, group.namespace, passSignal)});
     } catch (err) {
       if (signal.aborted) return;
+      failedPasses++;
       report({type: 'error', at: now(), group: key, message: (err as Error).message});
       if (err instanceof InputError) {
         // The group is gone (deleted, or moved out of the namespaces watched).
@@ -244,7 +246,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
 
   if (options.once) {
     for (const key of groups.keys()) await reconcile(key, 'once');
-    return;
+    return {failedPasses};
   }
 
   const pausedFor = () => (options.paused?.() ? 500 : 0);
@@ -320,4 +322,5 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<v
     if (fleetLook) clearInterval(fleetLook);
     await Promise.all(watches);
   }
+  return {failedPasses};
 }
