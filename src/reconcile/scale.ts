@@ -5,7 +5,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
-import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {GROUP_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {withServeReplicas, type ServeReplicas} from '../kuberay/serve.js';
 import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
@@ -284,9 +284,42 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
         `${state.kind.toLowerCase()}/${state.name} was resized to ${to} but did not settle within --timeout: ${waiting.join('; ')}. Run the same command again to go on`,
       );
     }
-    await pause(options.pollMs ?? 500, signal);
+    await untilGroupMoves(state, waiting, (next) => waitingFor(next, workerGroup, options.wait, pass), options.pollMs ?? 500, signal);
   }
   return result;
+}
+
+/**
+ * While KubeRay, the scheduler and the kubelets work, look only at the group's own pods (one
+ * label-selected list per cluster that has some) until what the group waits for changes; then the
+ * caller looks at the whole fleet again. A whole look lists every node and pod of every cluster,
+ * which is too much to repeat twice a second against a big production cluster.
+ */
+async function untilGroupMoves(state: GroupState, waiting: string[], waitingOf: (s: GroupState) => string[], pollMs: number, signal?: AbortSignal): Promise<void> {
+  const before = waiting.join('|');
+  const namespace = state.namespace;
+  const rcName = state.rayCluster.metadata.name;
+  const giveUpAt = Date.now() + 10_000;
+  while (!signal?.aborted && Date.now() < giveUpAt) {
+    await pause(pollMs, signal);
+    try {
+      const [homePods, rayCluster, remotes] = await Promise.all([
+        state.home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${RAY_CLUSTER_LABEL}=${rcName}`, signal}),
+        state.home.client.get<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal),
+        Promise.all(
+          state.remotes.map(async (r) =>
+            r.observed && r.workers.length > 0
+              ? {...r, workers: (await r.cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${GROUP_LABEL}=${state.name},${RAY_CLUSTER_LABEL}=${rcName}`, signal})).items}
+              : r,
+          ),
+        ),
+      ]);
+      if (waitingOf({...state, homePods: homePods.items, rayCluster, remotes}).join('|') !== before) return;
+    } catch {
+      // Whatever went wrong, the whole look that follows will say it properly.
+      return;
+    }
+  }
 }
 
 function describeChange(change: ScaleChange): string {
