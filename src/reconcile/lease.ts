@@ -33,6 +33,11 @@ function holderIsDeadHere(holder: string): boolean {
   }
 }
 
+/** Another run holds the group's lease and went on holding it for as long as this one would wait. */
+export class LeaseHeldError extends Error {
+  override readonly name = 'LeaseHeldError';
+}
+
 export interface LeaseOptions {
   durationSeconds?: number;
   signal?: AbortSignal;
@@ -82,7 +87,7 @@ export class GroupLease {
     let told = false;
     let seen: LeaseObject['spec'];
     const heldBy = (spec: NonNullable<LeaseObject['spec']>) =>
-      new Error(
+      new LeaseHeldError(
         `lease ${this.namespace}/${this.name} in context "${this.client.context}" is held by ${spec.holderIdentity} (renewed ${spec.renewTime}); another run is changing this group, so wait for it to finish and run again`,
       );
     for (;;) {

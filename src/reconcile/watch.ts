@@ -9,6 +9,7 @@ import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
 import {fleetStatus, type FleetStatus} from './fleet-status.js';
 import {liveRayClusterName, parseGroupRef} from './group.js';
+import {LeaseHeldError} from './lease.js';
 import {observeGroupStatus, type GroupStatus} from './group-status.js';
 import {spanGroup, type SpanResult} from './span.js';
 
@@ -233,7 +234,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     } catch (err) {
       if (signal.aborted) return;
       failedPasses++;
-      report({type: 'error', at: now(), group: key, message: (err as Error).message});
+      // Another run is acting on the group: not a failure, and it will be looked at again.
+      if (err instanceof LeaseHeldError) report({type: 'wait', at: now(), group: key, message: err.message});
+      else report({type: 'error', at: now(), group: key, message: (err as Error).message});
       if (err instanceof InputError) {
         // The group is gone (deleted, or moved out of the namespaces watched).
         groups.delete(key);
