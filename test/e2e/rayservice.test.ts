@@ -7,7 +7,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../env/testenv.js';
 import {cli} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests, sampleKubeRayCount} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -43,7 +43,6 @@ function seedService(name: string): RayServiceObject {
   };
 }
 
-const isWorker = (p: Pod) => p.metadata?.labels?.['ray.io/node-type'] === 'worker';
 const role = (p: Pod) => p.metadata?.labels?.['superskyray.io/role'];
 
 /**
@@ -89,23 +88,7 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity, f
     const uids = (pods: Pod[]) => pods.map((p) => p.metadata?.uid).sort();
 
     // KubeRay's own count: the live cluster's worker pods, less those named in workersToDelete.
-    const sampleCount = () => {
-      const counts: number[] = [];
-      let sampling = true;
-      const done = (async () => {
-        while (sampling) {
-          const [pods, rc] = await Promise.all([homePods(), onprem.get<RayClusterObject>(RESOURCES.rayclusters, liveName, namespace)]);
-          const doomed = new Set(rc.spec.workerGroupSpecs[0]!.scaleStrategy?.workersToDelete ?? []);
-          counts.push(pods.filter((p) => isWorker(p) && !doomed.has(p.metadata?.name ?? '')).length);
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      })();
-      return async () => {
-        sampling = false;
-        await done;
-        return counts;
-      };
-    };
+    const sampleCount = () => sampleKubeRayCount(onprem, namespace, liveName);
     // Kept running until the shrink: the count must stay at 3 while the group is spanned, not only while the command runs.
     const stopGrowthSampler = sampleCount();
     const grown = await cli(['scale', 'rayservice/svc', '--replicas', '3', '--skip-capacity-relocate', '-n', namespace, ...fleetArgs]);

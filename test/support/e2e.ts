@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto';
 import * as fs from 'node:fs';
 import yaml from 'js-yaml';
+import type {ClusterClient} from '../../src/kube/client.js';
 import {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
@@ -76,4 +77,29 @@ export function toolRequests(auditFile: string, since: string): {all: AuditedReq
     )
     .map((e) => ({verb: e.verb, uri: e.requestURI, userAgent: e.userAgent ?? '', at: e.requestReceivedTimestamp}));
   return {all, writes: all.filter((r) => WRITES.has(r.verb))};
+}
+
+/**
+ * Samples KubeRay's own count of a RayCluster's first worker group (its worker pods, less those
+ * named in workersToDelete) until the returned function is called, which gives the samples.
+ */
+export function sampleKubeRayCount(client: ClusterClient, namespace: string, rayCluster: string): () => Promise<number[]> {
+  const counts: number[] = [];
+  let sampling = true;
+  const done = (async () => {
+    while (sampling) {
+      const [pods, rc] = await Promise.all([
+        client.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${rayCluster},ray.io/node-type=worker`}),
+        client.get<KubeObject & {spec: {workerGroupSpecs: Array<{scaleStrategy?: {workersToDelete?: string[]}}>}}>(RESOURCES.rayclusters, rayCluster, namespace),
+      ]);
+      const doomed = new Set(rc.spec.workerGroupSpecs[0]?.scaleStrategy?.workersToDelete ?? []);
+      counts.push(pods.items.filter((p) => !doomed.has(p.metadata?.name ?? '')).length);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  return async () => {
+    sampling = false;
+    await done;
+    return counts;
+  };
 }
