@@ -5,8 +5,12 @@ import {renderTable} from './table.js';
 export function renderSpanResult(result: SpanResult): string {
   const what = `${result.kind.toLowerCase()}/${result.group}`;
   const lines: string[] = [];
+  if (result.repairs.length > 0) {
+    lines.push(`${what}: ${result.dryRun ? 'would repair' : 'repaired'} what an earlier run or a change left${result.dryRun ? ' (dry run: nothing was changed)' : ''}`);
+    lines.push(renderTable(['REPAIR', 'OBJECT', 'CONTEXT', 'WHY'], result.repairs.map((r) => [r.action, r.object, r.context, r.why])).trimEnd());
+  }
   if (result.moves.length === 0 && result.stuck.length === 0) {
-    lines.push(`${what}: no worker is waiting for room on ${result.home}; nothing to span`);
+    if (result.repairs.length === 0) lines.push(`${what}: no worker is waiting for room on ${result.home}; nothing to span`);
     return `${lines.join('\n')}\n`;
   }
   if (result.moves.length > 0) {
