@@ -1,0 +1,183 @@
+import type {ClusterClient} from '../kube/client.js';
+import {KubeError, normaliseError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES, type ResourceType} from '../kube/resources.js';
+import type {KubeObject} from '../kube/types.js';
+import {KUBE_SYSTEM} from './fleet-status.js';
+import {hasKubeRay} from './place.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+  /** One sentence: what to do about it. */
+  fix?: string;
+}
+
+export interface ClusterChecks {
+  context: string;
+  clusterId?: string;
+  checks: Check[];
+}
+
+export interface DoctorReport {
+  namespace: string;
+  clusters: ClusterChecks[];
+}
+
+/** What the tool does, as the RBAC verbs it needs: the shipped Role grants exactly these. */
+export const PERMISSIONS: Array<{type: ResourceType; verbs: string[]; secretsOnly?: boolean}> = [
+  {type: RESOURCES.pods, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
+  {type: RESOURCES.services, verbs: ['get', 'list', 'create', 'patch', 'delete']},
+  {type: RESOURCES.endpointslices, verbs: ['get', 'list', 'create', 'patch', 'delete']},
+  {type: RESOURCES.configmaps, verbs: ['get', 'list', 'create', 'patch', 'delete']},
+  {type: RESOURCES.serviceaccounts, verbs: ['get', 'list', 'create', 'patch', 'delete']},
+  {type: RESOURCES.secrets, verbs: ['get', 'list', 'create', 'delete'], secretsOnly: true},
+  {type: RESOURCES.namespaces, verbs: ['get', 'create']},
+  {type: RESOURCES.nodes, verbs: ['list']},
+  {type: RESOURCES.leases, verbs: ['get', 'create', 'patch', 'delete']},
+  {type: RESOURCES.events, verbs: ['create']},
+  {type: RESOURCES.rayclusters, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
+  {type: RESOURCES.rayservices, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
+  {type: RESOURCES.rayjobs, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
+];
+
+interface CiliumFacts {
+  context: string;
+  config?: Record<string, string>;
+}
+
+/**
+ * Cilium Cluster Mesh, as mesh mode `cilium` needs it, from each cluster's cilium-config: a cluster
+ * name, a cluster id unique in the fleet, and EndpointSlice sync (the head Service is headless).
+ */
+export function ciliumChecks(facts: CiliumFacts[]): Map<string, Check> {
+  const out = new Map<string, Check>();
+  const ids = new Map<string, string[]>();
+  for (const f of facts) {
+    const id = f.config?.['cluster-id'];
+    if (id && id !== '0') ids.set(id, [...(ids.get(id) ?? []), f.context]);
+  }
+  for (const f of facts) {
+    const c = f.config;
+    if (!c) {
+      out.set(f.context, {check: 'cilium cluster mesh', status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here', fix: 'install Cilium with Cluster Mesh, or place groups with --mesh endpoints on a flat pod network'});
+      continue;
+    }
+    const name = c['cluster-name'];
+    const id = c['cluster-id'];
+    const twins = (id && ids.get(id)?.filter((x) => x !== f.context)) || [];
+    if (!name || name === 'default' || !id || id === '0') {
+      out.set(f.context, {check: 'cilium cluster mesh', status: 'fail', detail: `cluster-name "${name ?? ''}", cluster-id "${id ?? ''}": Cluster Mesh needs both`, fix: 'give each cluster its own cluster.name and cluster.id in the Cilium install'});
+    } else if (twins.length > 0) {
+      out.set(f.context, {check: 'cilium cluster mesh', status: 'fail', detail: `cluster-id ${id} is also the id of ${twins.join(', ')}`, fix: 'give each cluster of the mesh a unique cluster.id'});
+    } else if (c['clustermesh-enable-endpoint-sync'] !== 'true') {
+      out.set(f.context, {check: 'cilium cluster mesh', status: 'warn', detail: `cluster ${name} (id ${id}); EndpointSlice sync is off, and KubeRay's head Service is headless`, fix: 'set clustermesh.enableEndpointSliceSynchronization=true in the Cilium install'});
+    } else {
+      out.set(f.context, {check: 'cilium cluster mesh', status: 'ok', detail: `cluster ${name} (id ${id}), EndpointSlice sync on`});
+    }
+  }
+  return out;
+}
+
+/** The cluster domain CoreDNS serves, from its Corefile ("kubernetes cluster.local in-addr.arpa ..."). */
+export function clusterDomainOf(corefile: string | undefined): string | undefined {
+  return corefile ? /^\s*kubernetes\s+(\S+)/m.exec(corefile)?.[1] : undefined;
+}
+
+async function accessDenied(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<string[]> {
+  const asks = PERMISSIONS.filter((p) => copySecrets || !p.secretsOnly).flatMap((p) => p.verbs.map((verb) => ({p, verb})));
+  const answers = await Promise.all(
+    asks.map(async ({p, verb}) => {
+      const review = await client.create<KubeObject & {status?: {allowed?: boolean}}>(
+        RESOURCES.selfsubjectaccessreviews,
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {resourceAttributes: {verb, group: p.type.group, resource: p.type.resource, ...(p.type.namespaced ? {namespace} : {})}},
+        },
+        {signal},
+      );
+      return review.status?.allowed ? undefined : `${verb} ${p.type.resource}`;
+    }),
+  );
+  return answers.filter((a): a is string => a !== undefined);
+}
+
+async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<{result: ClusterChecks; cilium?: Record<string, string>; domain?: string}> {
+  const checks: Check[] = [];
+  const result: ClusterChecks = {context: client.context, checks};
+  try {
+    const version = await client.version(signal);
+    checks.push({check: 'reachable', status: 'ok', detail: `${client.server}, Kubernetes ${version.gitVersion}`});
+  } catch (thrown) {
+    const err = normaliseError(thrown, {context: client.context});
+    checks.push({check: 'reachable', status: 'fail', detail: err.detail, fix: err.fix ?? 'check the server address and the network path to it'});
+    return {result};
+  }
+  try {
+    const kubeSystem = await client.get<KubeObject>(RESOURCES.namespaces, KUBE_SYSTEM, undefined, signal);
+    result.clusterId = kubeSystem.metadata?.uid;
+    checks.push({check: 'credentials', status: 'ok', detail: `accepted; cluster id ${result.clusterId}`});
+  } catch (thrown) {
+    const err = normaliseError(thrown, {context: client.context});
+    const status: CheckStatus = err.code === 401 ? 'fail' : 'warn';
+    checks.push({check: 'credentials', status, detail: err.detail, fix: err.code === 401 ? 'renew the credentials of this context' : 'allow get on the kube-system Namespace: it is the cluster id'});
+    if (err.code === 401) return {result};
+  }
+  const denied = await accessDenied(client, namespace, copySecrets, signal);
+  checks.push(
+    denied.length === 0
+      ? {check: 'permissions', status: 'ok', detail: `every verb the tool uses, in namespace ${namespace}${copySecrets ? ', Secrets included' : ''}`}
+      : {check: 'permissions', status: 'fail', detail: `denied: ${denied.join(', ')} (namespace ${namespace})`, fix: 'bind the Role and ClusterRole in deploy/rbac/ to this user'},
+  );
+  const kubeRay = await hasKubeRay(client, signal);
+  checks.push(
+    kubeRay
+      ? {check: 'kuberay crds', status: 'ok', detail: 'ray.io/v1 is served: it can be a home'}
+      : {check: 'kuberay crds', status: 'warn', detail: 'ray.io/v1 is not served: it can take remote workers, never be a home', fix: 'install the KubeRay operator here if groups should live here'},
+  );
+  const read = async (name: string) => {
+    try {
+      return await client.find<KubeObject & {data?: Record<string, string>}>(RESOURCES.configmaps, name, KUBE_SYSTEM, signal);
+    } catch (err) {
+      if (err instanceof KubeError && err.code === 403) return undefined;
+      throw err;
+    }
+  };
+  const [cilium, coredns] = await Promise.all([read('cilium-config'), read('coredns')]);
+  return {result, cilium: cilium?.data ?? (cilium ? {} : undefined), domain: clusterDomainOf(coredns?.data?.Corefile)};
+}
+
+/**
+ * Preflight per context: reachable, credentials, every verb the tool uses (SelfSubjectAccessReview),
+ * the KubeRay CRDs, Cilium Cluster Mesh, one cluster domain, and no cluster reached through two
+ * contexts. It only reads (access reviews write nothing).
+ */
+export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; signal?: AbortSignal}): Promise<DoctorReport> {
+  const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));
+  const reached = looks.filter((l) => l.result.checks.some((c) => c.check === 'credentials' && c.status !== 'fail'));
+  const byId = new Map<string, string[]>();
+  for (const l of reached) if (l.result.clusterId) byId.set(l.result.clusterId, [...(byId.get(l.result.clusterId) ?? []), l.result.context]);
+  const cilium = ciliumChecks(reached.map((l) => ({context: l.result.context, config: l.cilium})));
+  const domains = new Set(reached.map((l) => l.domain ?? 'cluster.local'));
+  for (const l of reached) {
+    const {checks} = l.result;
+    const same = (byId.get(l.result.clusterId ?? '') ?? []).filter((c) => c !== l.result.context);
+    checks.push(
+      same.length > 0
+        ? {check: 'one context per cluster', status: 'fail', detail: `the same cluster as ${same.join(', ')} (kube-system ${l.result.clusterId})`, fix: 'keep one context per cluster in the fleet'}
+        : {check: 'one context per cluster', status: 'ok', detail: 'no other context of the fleet reaches this cluster'},
+    );
+    checks.push(cilium.get(l.result.context)!);
+    const domain = l.domain ?? 'cluster.local';
+    checks.push(
+      domains.size > 1
+        ? {check: 'cluster domain', status: 'warn', detail: `${domain}${l.domain ? '' : ' (assumed: no CoreDNS Corefile to read)'}; the fleet has ${[...domains].join(', ')}`, fix: 'remote workers must reach the head by its home domain: use one cluster domain, or check the head address'}
+        : {check: 'cluster domain', status: 'ok', detail: `${domain}${l.domain ? '' : ' (assumed: no CoreDNS Corefile to read)'}`},
+    );
+  }
+  return {namespace: options.namespace, clusters: looks.map((l) => l.result)};
+}

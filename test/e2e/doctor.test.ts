@@ -1,0 +1,117 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import type {Fleet} from '../../src/kube/fleet.js';
+import {RESOURCES} from '../../src/kube/resources.js';
+import type {KubeObject} from '../../src/kube/types.js';
+import {cli} from '../support/cli.js';
+import {freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
+import {tempDir} from '../support/kubeconfig.js';
+
+const kubeconfig = inject('kubeconfig');
+
+interface Kubeconfig {
+  clusters: Array<{name: string; cluster: Record<string, unknown>}>;
+  users: Array<{name: string; user: Record<string, unknown>}>;
+  contexts: Array<{name: string; context: {cluster: string; user: string}}>;
+}
+
+type Report = {clusters: Array<{context: string; checks: Array<{check: string; status: string; detail: string}>}>};
+const statusOf = (report: Report, context: string, check: string) => report.clusters.find((c) => c.context === context)?.checks.find((k) => k.check === check);
+
+/** The test clusters' kubeconfig with more contexts: `extra` names a cluster of it and a user. */
+function kubeconfigWith(extra: Array<{name: string; cluster: string; user?: {name: string; token: string}}>): string {
+  const config = yaml.load(fs.readFileSync(kubeconfig, 'utf8')) as Kubeconfig;
+  for (const e of extra) {
+    if (e.user) config.users.push({name: e.user.name, user: {token: e.user.token}});
+    const base = config.contexts.find((c) => c.name === e.cluster)!;
+    config.contexts.push({name: e.name, context: {cluster: base.context.cluster, user: e.user?.name ?? base.context.user}});
+  }
+  const file = path.join(tempDir(), 'kubeconfig');
+  fs.writeFileSync(file, yaml.dump(config), {mode: 0o600});
+  return file;
+}
+
+describe('kubectl superskyray doctor', () => {
+  let fleet: Fleet;
+  let namespace: string;
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'doctor');
+  });
+  afterAll(async () => {
+    await Promise.all(fleet.clusters.map((c) => c.delete(RESOURCES.configmaps, 'cilium-config', 'kube-system').catch(() => undefined)));
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('is ok on the local clusters where it should be, and warns that Cilium is not there', async () => {
+    const result = await cli(['doctor', '-o', 'json', '-n', namespace, '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Report;
+    for (const context of ['onprem', 'cloud']) {
+      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'cluster domain']) {
+        expect(statusOf(report, context, check)?.status, `${context} ${check}`).toBe('ok');
+      }
+      expect(statusOf(report, context, 'cilium cluster mesh')).toMatchObject({status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here'});
+    }
+  });
+
+  it('fails a context whose token lacks verbs, naming them, and a cluster reached through two contexts', async () => {
+    const onprem = fleet.cluster('onprem');
+    // A user who may only read pods: a ServiceAccount with a Role that says so, and a token for it.
+    await onprem.create(RESOURCES.serviceaccounts, {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'reader', namespace}});
+    await onprem.create({group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', namespaced: true}, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: {name: 'reader', namespace},
+      rules: [{apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch']}],
+    });
+    await onprem.create({group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', namespaced: true}, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: {name: 'reader', namespace},
+      roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader'},
+      subjects: [{kind: 'ServiceAccount', name: 'reader', namespace}],
+    });
+    const token = await onprem.request<{status: {token: string}}>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${namespace}/serviceaccounts/reader/token`,
+      body: {apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {expirationSeconds: 600}},
+      object: 'a token for reader',
+    });
+    const file = kubeconfigWith([
+      {name: 'reader', cluster: 'onprem', user: {name: 'reader', token: token.status.token}},
+      {name: 'onprem-again', cluster: 'onprem'},
+    ]);
+
+    const limited = await cli(['doctor', '-o', 'json', '-n', namespace, '--kubeconfig', file, '--context', 'reader']);
+    expect(limited.code).toBe(1);
+    const permissions = statusOf(JSON.parse(limited.stdout) as Report, 'reader', 'permissions');
+    expect(permissions?.status).toBe('fail');
+    expect(permissions?.detail).toMatch(/^denied: .*create pods, patch pods, delete pods, get services,/);
+    expect(permissions?.detail).not.toMatch(/\b(get|list|watch) pods\b/);
+
+    const twice = await cli(['doctor', '-n', namespace, '--kubeconfig', file, '--context', 'onprem', '--context', 'onprem-again']);
+    expect(twice.code).toBe(1);
+    expect(twice.stdout).toMatch(/^onprem\s+one context per cluster\s+fail\s+the same cluster as onprem-again /m);
+    expect(twice.stdout).toMatch(/^onprem-again\s+one context per cluster\s+fail\s+the same cluster as onprem /m);
+  });
+
+  it('fails Cilium Cluster Mesh when two clusters share a cluster id', async () => {
+    for (const [context, name] of [['onprem', 'east'], ['cloud', 'west']] as const) {
+      await fleet.cluster(context).create<KubeObject>(RESOURCES.configmaps, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {name: 'cilium-config', namespace: 'kube-system'},
+        data: {'cluster-name': name, 'cluster-id': '7', 'clustermesh-enable-endpoint-sync': 'true'},
+      });
+    }
+    const result = await cli(['doctor', '-n', namespace, '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^onprem\s+cilium cluster mesh\s+fail\s+cluster-id 7 is also the id of cloud; fix: give each cluster of the mesh a unique cluster\.id$/m);
+    expect(result.stdout).toMatch(/^cloud\s+cilium cluster mesh\s+fail\s+cluster-id 7 is also the id of onprem;/m);
+  });
+});
