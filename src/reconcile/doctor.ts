@@ -34,7 +34,7 @@ export const PERMISSIONS: Array<{type: ResourceType; verbs: string[]; secretsOnl
   {type: RESOURCES.endpointslices, verbs: ['get', 'list', 'create', 'patch', 'delete']},
   {type: RESOURCES.configmaps, verbs: ['get', 'list', 'create', 'patch', 'delete']},
   {type: RESOURCES.serviceaccounts, verbs: ['get', 'list', 'create', 'patch', 'delete']},
-  {type: RESOURCES.secrets, verbs: ['get', 'list', 'create', 'delete'], secretsOnly: true},
+  {type: RESOURCES.secrets, verbs: ['get', 'list', 'create', 'patch', 'delete'], secretsOnly: true},
   {type: RESOURCES.namespaces, verbs: ['get', 'create']},
   {type: RESOURCES.nodes, verbs: ['list']},
   {type: RESOURCES.leases, verbs: ['get', 'create', 'patch', 'delete']},

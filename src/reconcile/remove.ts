@@ -42,7 +42,14 @@ export async function placedDependencies(state: GroupState, signal?: AbortSignal
   const lists = await Promise.all(
     DEPENDENCY_KINDS.map(async (kind) => {
       const type = resourceForKind(kind)!;
-      const list = await state.home.client.list<KubeObject>(type, {namespace: state.namespace, labelSelector: selector, signal});
+      let list;
+      try {
+        list = await state.home.client.list<KubeObject>(type, {namespace: state.namespace, labelSelector: selector, signal});
+      } catch (err) {
+        // A user who may not read Secrets (no --copy-secrets role) cannot have placed any either.
+        if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
+        throw err;
+      }
       return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((o) => ({type, object: {...o, apiVersion: 'v1', kind}}));
     }),
   );
