@@ -117,8 +117,9 @@ function waitingFor(state: GroupState, workerGroup: string, wait: boolean, pendi
   const doomed = new Set(spec.scaleStrategy?.workersToDelete ?? []);
   const counted = countedWorkers(state, workerGroup, doomed);
   const want = desiredReplicas(spec);
-  // With the autoscaler on, it decides when the count follows new bounds; only --wait waits for that.
-  if (counted.length !== want && (!state.autoscaling || wait)) out.push(`KubeRay has ${counted.length} of ${want} worker(s) of group ${workerGroup}`);
+  // With the autoscaler on, KubeRay makes workers up to a raised minimum itself, but only the
+  // autoscaler removes any down to a lowered maximum; only --wait waits for it to do so.
+  if (counted.length < want || (counted.length > want && (!state.autoscaling || wait))) out.push(`KubeRay has ${counted.length} of ${want} worker(s) of group ${workerGroup}`);
   if (!state.autoscaling && doomed.size > 0) out.push(`workersToDelete of group ${workerGroup} still names ${[...doomed].join(', ')}`);
   const unjudged = counted.filter((p) => !p.spec?.nodeName && !p.metadata?.labels?.[ROLE_LABEL] && !p.status?.conditions?.some((c) => c.type === 'PodScheduled'));
   if (unjudged.length > 0) out.push(`${unjudged.length} worker(s) wait for the scheduler at home`);
