@@ -23,8 +23,10 @@ export default class Watch extends BaseCommand<typeof Watch> {
     const fleet = await this.openFleet();
     const stop = new AbortController();
     const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // Kept for the whole run (not once): ink's exit handler re-raises a signal that no other listener
+    // handles, which would kill the process mid-pass, with the group's Lease still held.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const options = {
       groups,
       namespace: this.flags.namespace,

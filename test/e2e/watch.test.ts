@@ -193,4 +193,22 @@ describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () =
     expect(once.stdout).toContain(`spanned ${pending.metadata?.name} to cloud as ${pending.metadata?.name}`);
     expect(await cloud.find(RESOURCES.pods, pending.metadata?.name ?? '', namespace)).toBeDefined();
   });
+
+  it('draws the TUI on a real terminal: the groups with their mode, the clusters with bars, and stops cleanly on Ctrl-C', async () => {
+    // `script` gives the real binary a terminal; SIGINT after a few seconds is the user's Ctrl-C.
+    const command = `stty cols 140 rows 40; timeout --preserve-status -s INT 6 ${process.execPath} ${RUN_JS} watch -n ${namespace} ${fleetArgs.join(' ')}`;
+    const result = await new Promise<{code: number | null; out: string}>((resolve) => {
+      const child = spawn('timeout', ['60', 'script', '-qec', command, '/dev/null'], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, SHELL: '/bin/bash', TERM: 'xterm'}, stdio: ['ignore', 'pipe', 'pipe']});
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      child.on('exit', (code) => resolve({code, out}));
+    });
+    const screen = result.out.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
+    expect(result.code).toBe(0);
+    expect(screen).toContain('superskyray watch  2 group(s), 2 cluster(s)');
+    expect(screen).toMatch(new RegExp(`${namespace}/raycluster/twice\\s+onprem\\s+spanned`));
+    expect(screen).toMatch(/^onprem\s+Ready\s+\[[#-]{10}\] /m);
+    expect(screen).toMatch(/^cloud\s+Ready\s+\[[#-]{10}\] /m);
+    expect((await fleet.cluster('onprem').list<KubeObject>(RESOURCES.leases, {namespace})).items).toEqual([]);
+  });
 });
