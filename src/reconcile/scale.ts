@@ -14,7 +14,7 @@ import {explain} from '../placement/reasons.js';
 import {observeGroup, parseGroupRef, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
-import {actOnPass, describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
+import {actOnPass, describeMove, describeRepair, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
 
 export interface ScaleOptions {
   group: string;
@@ -273,8 +273,8 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
       result.steps.push(...actor.steps);
       for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
       for (const m of pass.moves) {
-        result.moves.push({pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to});
-        await tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, result.warnings, signal);
+        result.moves.push(describeMove(m));
+        await tellSpanned(state, m, result.warnings, signal);
       }
       continue;
     }

@@ -142,7 +142,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   return {repairs: all, moves, stuck};
 }
 
-function describeMove(m: Pass['moves'][number]): SpanMove {
+export function describeMove(m: Pass['moves'][number]): SpanMove {
   return {pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to};
 }
 
@@ -178,6 +178,11 @@ export async function actOnPass(state: GroupState, pass: Pass, options: {copySec
   for (const r of pass.repairs) await actor.repair(r);
   for (const m of pass.moves) await actor.move(m);
   return actor;
+}
+
+/** The Spanned event of one move, the same whichever command made it. */
+export function tellSpanned(state: GroupState, m: Pass['moves'][number], warnings: string[], signal?: AbortSignal): Promise<void> {
+  return tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, warnings, signal);
 }
 
 /** Records a significant step on the Ray object; a failure to record becomes a warning. */
@@ -238,9 +243,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
       const actor = await actOnPass(state, pass, options);
       result.steps.push(...actor.steps);
-      for (const m of pass.moves) {
-        await tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, result.warnings, signal);
-      }
+      for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
       if (pass.repairs.length > 0) {
         await tell(state, 'Repaired', pass.repairs.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
       }
