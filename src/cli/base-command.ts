@@ -9,7 +9,8 @@ import {parseDuration} from './duration.js';
 /** Exit codes, as the README documents them. */
 export const EXIT = {ok: 0, failed: 1, usage: 2, timedOut: 3} as const;
 
-const duration = Flags.custom<number>({
+/** A duration flag: 90s, 5m, 1h30m; 0 for no limit. */
+export const duration = Flags.custom<number>({
   parse: async (input) => {
     try {
       return parseDuration(input);
@@ -91,11 +92,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.flags.timeout > 0 ? AbortSignal.timeout(this.flags.timeout) : undefined;
   }
 
-  /** Opens the fleet the flags and environment name. Loads the Kubernetes client only now. */
-  protected async openFleet() {
+  /**
+   * Opens the fleet the flags and environment name; `named` (a runbook's contexts) comes after
+   * --context and before the environment. Loads the Kubernetes client only now.
+   */
+  protected async openFleet(named?: string[]) {
     const {Fleet} = await import('../kube/fleet.js');
     return Fleet.open({
-      contexts: this.flags.context,
+      contexts: this.flags.context ?? named,
       fleetFile: this.flags.fleet,
       kubeconfig: this.flags.kubeconfig,
       env: process.env,

@@ -64,3 +64,9 @@ const BY_KIND: Record<string, ResourceType> = Object.fromEntries(Object.values(R
 export function resourceForKind(kind: string | undefined): ResourceType | undefined {
   return kind === undefined ? undefined : BY_KIND[kind];
 }
+
+/** A kind as kubectl takes it on the command line: raycluster, rayclusters or RayCluster. */
+export function resourceForName(kindOrResource: string): ResourceType | undefined {
+  const lower = kindOrResource.toLowerCase();
+  return Object.values(RESOURCES).find((t) => t.kind.toLowerCase() === lower || t.resource === lower);
+}

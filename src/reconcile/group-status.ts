@@ -44,6 +44,8 @@ export interface WorkerCounts {
   placeholders?: number;
   /** In that cluster, run for the home's RayCluster. */
   remote?: number;
+  /** Of the local workers (at home) or the remote workers (elsewhere), those in phase Running. */
+  running: number;
 }
 
 /** A Service (or a dependency copy) of the group in one cluster, as the mesh sees it. */
@@ -126,6 +128,7 @@ const workerGroupOf = (p: Pod) => p.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
 const isWorker = (p: Pod) => p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker';
 const isPlaceholder = (p: Pod) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder';
 const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
+const isRunning = (p: Pod) => p.status?.phase === 'Running';
 
 /**
  * The relocate policy, and warnings about a policy the reconciler reads differently from what the
@@ -252,7 +255,7 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
   const placeholders = homeWorkers.filter(isPlaceholder);
   const local = homeWorkers.filter((p) => !isPlaceholder(p) && p.spec?.nodeName);
   const pending = homeWorkers.filter((p) => !isPlaceholder(p) && !p.spec?.nodeName);
-  const counts = {local: countBy(local, groups), pending: countBy(pending, groups), placeholders: countBy(placeholders, groups)};
+  const counts = {local: countBy(local, groups), pending: countBy(pending, groups), placeholders: countBy(placeholders, groups), running: countBy(local.filter(isRunning), groups)};
 
   const homeContext = state.home.client.context;
   const headName = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
@@ -270,7 +273,7 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
     home: true,
     state: homeProblems.length > 0 ? 'Degraded' : state.home.status.state,
     problems: [...state.home.status.problems, ...homeProblems],
-    workers: groups.map((g) => ({workerGroup: g, local: counts.local.get(g)!, pending: counts.pending.get(g)!, placeholders: counts.placeholders.get(g)!})),
+    workers: groups.map((g) => ({workerGroup: g, local: counts.local.get(g)!, pending: counts.pending.get(g)!, placeholders: counts.placeholders.get(g)!, running: counts.running.get(g)!})),
     ...(homeObjects ? {objects: homeObjects} : {}),
   };
 
@@ -287,6 +290,7 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
         return {...base, state: o.status.state, problems: o.status.problems};
       }
       const remote = countBy(side.workers, groups);
+      const running = countBy(side.workers.filter(isRunning), groups);
       const headCopies = side.copies.filter((c) => c.metadata?.labels?.[ROLE_LABEL] === 'head-service-copy');
       const dependencyCopies = side.copies.filter((c) => c.metadata?.labels?.[ROLE_LABEL] !== 'head-service-copy');
       // mcs reaches the head through a ServiceExport at home, so only the other modes need a copy here.
@@ -297,7 +301,7 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
         ...base,
         state: o.status.state,
         problems: o.status.problems,
-        workers: groups.map((g) => ({workerGroup: g, remote: remote.get(g)!})),
+        workers: groups.map((g) => ({workerGroup: g, remote: remote.get(g)!, running: running.get(g)!})),
         objects: [...headCopies.map((c) => objectOf(c, 'head-Service copy')), ...dependencyCopies.map((c) => objectOf(c, 'dependency copy'))],
       };
     });

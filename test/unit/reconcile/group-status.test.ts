@@ -275,6 +275,25 @@ describe('groupStatus: mesh and Services', () => {
     expect(s).toMatchObject({mesh, relocate, warnings});
   });
 
+  it('counts the workers in phase Running: local ones at home, remote ones in their cluster', () => {
+    const s = groupStatus(
+      state({
+        home: [
+          pod('app-head-x7k2p', 'head', {node: 'onprem-0'}),
+          pod('app-gpu-worker-a', 'worker', {node: 'onprem-0'}),
+          pod('app-gpu-worker-b', 'worker', {node: 'onprem-0', phase: 'Pending'}),
+          pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id'}),
+        ],
+        remotes: [{context: 'cloud', workers: [pod(HELD, 'worker', {node: 'cloud-0', remoteWorker: true, phase: 'Pending'})], copies: [headCopy()]}],
+      }),
+      globalHead,
+    );
+    expect(s.clusters.map((c) => c.workers)).toEqual([
+      [{workerGroup: 'gpu', local: 2, pending: 0, placeholders: 1, running: 1}],
+      [{workerGroup: 'gpu', remote: 1, running: 0}],
+    ]);
+  });
+
   it('lists the home head Service with its global annotation, and the copies in each cluster that answered', () => {
     const s = groupStatus(
       state({

@@ -23,7 +23,7 @@ const spanned: GroupStatus = {
       home: true,
       state: 'Ready',
       problems: [],
-      workers: [{workerGroup: 'gpu', local: 1, pending: 2, placeholders: 2}],
+      workers: [{workerGroup: 'gpu', local: 1, pending: 2, placeholders: 2, running: 1}],
       objects: [{object: 'service/app-head-svc', role: 'home head Service', global: 'true'}],
     },
     {
@@ -32,7 +32,7 @@ const spanned: GroupStatus = {
       home: false,
       state: 'Ready',
       problems: [],
-      workers: [{workerGroup: 'gpu', remote: 1}],
+      workers: [{workerGroup: 'gpu', remote: 1, running: 1}],
       objects: [
         {object: 'service/app-head-svc', role: 'head-Service copy', global: 'true', shared: 'false'},
         {object: 'configmap/app-config', role: 'dependency copy'},
@@ -126,8 +126,8 @@ describe('group status rendering', () => {
       head: {name: 'app-x2x4z-head-abcde', phase: 'Pending'},
       workerGroups: [{name: 'gpu', replicas: 2}],
       clusters: [
-        {context: 'onprem', home: true, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', local: 2, pending: 0, placeholders: 0}], objects: [{object: 'service/app-x2x4z-head-svc', role: 'home head Service'}]},
-        {context: 'cloud', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', remote: 0}], objects: []},
+        {context: 'onprem', home: true, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', local: 2, pending: 0, placeholders: 0, running: 2}], objects: [{object: 'service/app-x2x4z-head-svc', role: 'home head Service'}]},
+        {context: 'cloud', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', remote: 0, running: 0}], objects: []},
       ],
       placeholders: [],
       pending: [],

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {withProgress} from '../../../src/ui/progress.js';
+import {StepError, withProgress, withSteps} from '../../../src/ui/progress.js';
 
 function stream(isTTY: boolean) {
   const written: string[] = [];
@@ -29,5 +29,37 @@ describe('withProgress', () => {
     );
     expect(failed).toBe('the lease is held');
     expect(out.written.join('')).toContain('scale app');
+  });
+});
+
+describe('withSteps', () => {
+  const step = (title: string, result: number | Error) => ({
+    title,
+    run: async (say: (line: string) => void) => {
+      say('working');
+      if (result instanceof Error) throw result;
+      return result;
+    },
+    summary: (n: number) => `made ${n}`,
+    detail: (n: number) => (n === 2 ? 'a table\n' : undefined),
+  });
+
+  it('writes one line per step where there is no terminal, details on the results stream, and stops at the first failure', async () => {
+    const err = stream(false);
+    const out = stream(false);
+    const failed = await withSteps([step('one', 1), step('two', 2), step('three', Object.assign(new Error('mode is single, want spanned'), {fix: 'check the fleet'})), step('four', 4)], err, out).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(StepError);
+    expect((failed as StepError).message).toBe('step 3 (three) failed: mode is single, want spanned; check the fleet');
+    expect(err.written.join('').replace(/\d+\.\ds/g, 'T')).toBe('[1/4] one: made 1 (T)\n[2/4] two: made 2 (T)\n[3/4] three: FAILED after T: mode is single, want spanned\n');
+    expect(out.written.join('')).toBe('a table\n');
+  });
+
+  it('returns every result in order on a terminal', async () => {
+    const err = stream(true);
+    expect(await withSteps([step('one', 1), step('two', 2)], err, stream(false))).toEqual([1, 2]);
+    expect(err.written.join('')).toContain('[2/2] two: made 2');
   });
 });

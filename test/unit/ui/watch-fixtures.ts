@@ -43,11 +43,11 @@ export const appStatus: GroupStatus = {
       state: 'Ready',
       problems: [],
       workers: [
-        {workerGroup: 'gpu', local: 1, pending: 1, placeholders: 2},
-        {workerGroup: 'cpu', local: 1, pending: 0, placeholders: 0},
+        {workerGroup: 'gpu', local: 1, pending: 1, placeholders: 2, running: 1},
+        {workerGroup: 'cpu', local: 1, pending: 0, placeholders: 0, running: 1},
       ],
     },
-    {context: 'cloud', clusterId: 'cloud-id', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', remote: 2}, {workerGroup: 'cpu', remote: 0}]},
+    {context: 'cloud', clusterId: 'cloud-id', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', remote: 2, running: 2}, {workerGroup: 'cpu', remote: 0, running: 0}]},
   ],
   placeholders: [
     {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', form: 'pause', twinIn: 'cloud', twin: 'Running'},
@@ -70,8 +70,8 @@ export const serveStatus: GroupStatus = {
   head: {name: 'serve-head-1', phase: 'Running', node: 'cloud-1'},
   workerGroups: [{name: 'cpu', replicas: 2}],
   clusters: [
-    {context: 'cloud', clusterId: 'cloud-id', home: true, state: 'Ready', problems: [], workers: [{workerGroup: 'cpu', local: 2, pending: 0, placeholders: 0}]},
-    {context: 'onprem', clusterId: 'onprem-id', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'cpu', remote: 0}]},
+    {context: 'cloud', clusterId: 'cloud-id', home: true, state: 'Ready', problems: [], workers: [{workerGroup: 'cpu', local: 2, pending: 0, placeholders: 0, running: 2}]},
+    {context: 'onprem', clusterId: 'onprem-id', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'cpu', remote: 0, running: 0}]},
   ],
   placeholders: [],
   pending: [],

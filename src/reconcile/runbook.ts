@@ -1,0 +1,208 @@
+/**
+ * `runbook run`: each step is one of the tool's own services (place, scale, span, status, watch) or a
+ * plain read or write the runbook spells out. The fleet is opened at the first step that needs it,
+ * once; a background watch lives until the run ends.
+ */
+import type {Fleet} from '../kube/fleet.js';
+import {resourceForKind, resourceForName} from '../kube/resources.js';
+import type {KubeObject} from '../kube/types.js';
+import {pause} from '../kube/retry.js';
+import {conditionMisses} from '../runbook/conditions.js';
+import type {GroupCondition, Step} from '../runbook/format.js';
+import {fleetStatus, type FleetStatus} from './fleet-status.js';
+import {observeGroupStatus, type GroupStatus} from './group-status.js';
+import {placeGroup, type PlaceResult} from './place.js';
+import {scaleGroup, type ScaleResult} from './scale.js';
+import {spanGroup, type SpanResult} from './span.js';
+import {watchFleet, type WatchReport} from './watch.js';
+
+/** What a step did, for its line and, for status, its table. */
+export type StepResult =
+  | {kind: 'place'; result: PlaceResult}
+  | {kind: 'scale'; result: ScaleResult}
+  | {kind: 'span'; result: SpanResult}
+  | {kind: 'status'; result: GroupStatus}
+  | {kind: 'fleet-status'; result: FleetStatus}
+  | {kind: 'wait' | 'assert'; condition: GroupCondition; ms: number}
+  | {kind: 'apply'; context: string; objects: string[]}
+  | {kind: 'patch'; context: string; object: string}
+  | {kind: 'sleep'; ms: number}
+  | {kind: 'watch'; groups: string[]};
+
+/** A step that ran and did not do what it should: the run stops here with exit 1. */
+export class StepFailedError extends Error {
+  override readonly name = 'StepFailedError';
+}
+
+export interface RunbookSessionOptions {
+  openFleet: () => Promise<Fleet>;
+  /** --timeout for the whole run, and Ctrl-C. */
+  signal?: AbortSignal;
+  /** What a background watch reports (shown with -v). */
+  onWatch?: (report: WatchReport) => void;
+  /** How long to sleep between looks in a wait. */
+  pollMs?: number;
+}
+
+
+export class RunbookSession {
+  private fleet?: Promise<Fleet>;
+  private readonly watches: Array<{stop: AbortController; done: Promise<unknown>; step: Step}> = [];
+  private watchFailure?: string;
+
+  constructor(private readonly options: RunbookSessionOptions) {}
+
+  private open(): Promise<Fleet> {
+    this.fleet ??= this.options.openFleet();
+    return this.fleet;
+  }
+
+  private get signal(): AbortSignal | undefined {
+    return this.options.signal;
+  }
+
+  /** Runs one step; throws when it fails, a StepFailedError when it ran and the fleet did not agree. */
+  async run(step: Step, say: (line: string) => void): Promise<StepResult> {
+    if (this.watchFailure) throw new StepFailedError(this.watchFailure);
+    const result = await this.runStep(step, say);
+    if (this.watchFailure) throw new StepFailedError(this.watchFailure);
+    return result;
+  }
+
+  private async runStep(step: Step, say: (line: string) => void): Promise<StepResult> {
+    switch (step.kind) {
+      case 'place': {
+        const result = await placeGroup(await this.open(), {
+          source: step.file,
+          text: step.text,
+          namespace: step.namespace,
+          relocate: step.skipCapacityRelocate ? 'never' : 'if-fits',
+          mesh: step.mesh,
+          dryRun: false,
+          forceConflicts: false,
+          signal: this.signal,
+        });
+        return {kind: 'place', result};
+      }
+      case 'scale': {
+        const result = await scaleGroup(await this.open(), {
+          group: step.group,
+          namespace: step.namespace,
+          replicas: step.replicas,
+          workerGroup: step.workerGroup,
+          serve: step.serve,
+          skipCapacityRelocate: step.skipCapacityRelocate,
+          copySecrets: step.copySecrets,
+          dryRun: false,
+          wait: step.wait,
+          signal: this.signal,
+          progress: say,
+        });
+        return {kind: 'scale', result};
+      }
+      case 'span': {
+        const result = await spanGroup(await this.open(), {
+          group: step.group,
+          namespace: step.namespace,
+          to: step.to,
+          copySecrets: step.copySecrets,
+          dryRun: false,
+          signal: this.signal,
+          onWait: (holder) => say(`waiting for ${holder} to finish with the group`),
+        });
+        return {kind: 'span', result};
+      }
+      case 'status': {
+        const fleet = await this.open();
+        if (step.group) return {kind: 'status', result: await observeGroupStatus(fleet, step.group, step.namespace, this.signal)};
+        return {kind: 'fleet-status', result: await fleetStatus(fleet, this.signal)};
+      }
+      case 'assert': {
+        const started = Date.now();
+        const misses = await this.misses(step.condition);
+        if (misses.length > 0) throw new StepFailedError(misses.join('; '));
+        return {kind: 'assert', condition: step.condition, ms: Date.now() - started};
+      }
+      case 'wait': {
+        const started = Date.now();
+        let misses = await this.misses(step.condition);
+        while (misses.length > 0) {
+          if (Date.now() - started >= step.timeoutMs) throw new StepFailedError(`not so after ${step.timeoutMs / 1000}s: ${misses.join('; ')}`);
+          if (this.watchFailure) throw new StepFailedError(this.watchFailure);
+          say(misses.join('; '));
+          await pause(this.options.pollMs ?? 500, this.signal);
+          misses = await this.misses(step.condition);
+        }
+        return {kind: 'wait', condition: step.condition, ms: Date.now() - started};
+      }
+      case 'apply': {
+        const client = (await this.open()).cluster(step.context);
+        const applied: string[] = [];
+        for (const object of step.objects) {
+          const type = resourceForKind(object.kind);
+          const name = object.metadata?.name ?? '';
+          // readRunbook checked the kinds.
+          if (!type) throw new Error(`apply does not know kind ${object.kind ?? ''}`);
+          const namespace = type.namespaced ? (object.metadata?.namespace ?? step.namespace) : undefined;
+          const body: KubeObject = {...object, metadata: {...object.metadata, ...(namespace ? {namespace} : {})}};
+          await client.patch(type, name, namespace, body, 'apply', {signal: this.signal});
+          applied.push(`${type.kind.toLowerCase()}/${name}`);
+        }
+        return {kind: 'apply', context: step.context, objects: applied};
+      }
+      case 'patch': {
+        const client = (await this.open()).cluster(step.context);
+        const [kind, name] = step.object.split('/') as [string, string];
+        const type = resourceForName(kind);
+        if (!type) throw new Error(`patch does not know kind ${kind}`);
+        await client.patch(type, name, type.namespaced ? step.namespace : undefined, step.patch, step.patchType, {signal: this.signal});
+        return {kind: 'patch', context: step.context, object: step.object};
+      }
+      case 'sleep':
+        await pause(step.ms, this.signal);
+        return {kind: 'sleep', ms: step.ms};
+      case 'watch': {
+        const fleet = await this.open();
+        const stop = new AbortController();
+        let ready!: () => void;
+        const watching = new Promise<void>((resolve) => (ready = resolve));
+        const done = watchFleet(fleet, {
+          groups: step.groups,
+          namespace: step.namespace,
+          once: false,
+          copySecrets: step.copySecrets,
+          signal: stop.signal,
+          report: (report) => {
+            // Started once it knows its groups: from then on, every event it sees is acted on.
+            if (report.type === 'groups') ready();
+            this.options.onWatch?.(report);
+          },
+        }).catch((err: unknown) => {
+          this.watchFailure = `the watch of step ${step.index} stopped: ${(err as Error).message}`;
+          ready();
+        });
+        this.watches.push({stop, done, step});
+        await watching;
+        if (this.watchFailure) throw new StepFailedError(this.watchFailure);
+        return {kind: 'watch', groups: step.groups};
+      }
+    }
+  }
+
+  /** What differs from the condition now; a group that cannot be observed yet is one more difference. */
+  private async misses(condition: GroupCondition): Promise<string[]> {
+    try {
+      const status = await observeGroupStatus(await this.open(), condition.group, condition.namespace, this.signal);
+      return conditionMisses(condition, status);
+    } catch (err) {
+      if (this.signal?.aborted) throw err;
+      return [(err as Error).message];
+    }
+  }
+
+  /** Stops the background watches after their pass in flight. */
+  async close(): Promise<void> {
+    for (const w of this.watches) w.stop.abort();
+    await Promise.all(this.watches.map((w) => w.done));
+  }
+}
