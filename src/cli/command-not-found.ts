@@ -13,7 +13,7 @@ const hook: Hook<'command_not_found'> = async function (options) {
     await new Help(options.config).showHelp([...words.slice(1), ...(options.argv ?? [])]);
     return;
   }
-  const commands = options.config.commandIDs.map((id) => id.replaceAll(':', ' ')).sort();
+  const commands = options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' ')).sort();
   process.stderr.write(
     `error: unknown command "${words.join(' ')}" for "kubectl superskyray"; the commands are: ${commands.join(', ')} (see "kubectl superskyray --help")\n`,
   );

@@ -1,20 +1,12 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {KubeConfig, type Cluster, type Context, type User} from '@kubernetes/client-node';
 import {InputError} from '../errors.js';
 import type {Credentials} from './client.js';
 
-/** The kubeconfig files in use, in kubectl's order of precedence. */
-export function kubeconfigFiles(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  const list = (value: string | undefined) => (value ?? '').split(path.delimiter).filter((file) => file !== '');
-  if (flag) return list(flag);
-  const fromEnv = list(env.KUBECONFIG);
-  if (fromEnv.length > 0) return fromEnv;
-  return [path.join(env.HOME ?? os.homedir(), '.kube', 'config')];
-}
+export {kubeconfigFiles} from './kubeconfig-files.js';
 
 /** Clusters, users and contexts merged from several files by kubectl's rule: the first file to name one wins. */
 export interface MergedKubeconfig {

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// The release build, run by `npm run build` after tsc: one JavaScript file holding the whole CLI and
+// its dependencies, a sh launcher named as kubectl looks for plugins, a .tar.gz of both, and the
+// krew manifest for that archive (plugin.yaml at the root is its template).
+//
+//   release/kubectl-superskyray/{kubectl-superskyray, kubectl_complete-superskyray, lib/cli.mjs, package.json}
+//   release/kubectl-superskyray-vX.Y.Z.tar.gz
+//   release/plugin.yaml
+//
+// The archive is reproducible (sorted entries, fixed times and owners, gzip without a name or time),
+// so the same sources give the same sha256.
+import {execFileSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import * as esbuild from 'esbuild';
+import yaml from 'js-yaml';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
+const version = `v${pkg.version}`;
+const out = path.join(repo, 'release');
+const dir = path.join(out, 'kubectl-superskyray');
+const archive = `kubectl-superskyray-${version}.tar.gz`;
+// Where the release's archive is published; the krew manifest points there.
+const releases = process.env.SUPERSKYRAY_RELEASE_URL ?? `${pkg.homepage}/releases/download/${version}`;
+
+fs.rmSync(out, {recursive: true, force: true});
+fs.mkdirSync(path.join(dir, 'lib'), {recursive: true});
+
+// Left out of the bundle: ink's devtools are for developing ink itself (and need a package that is
+// not a dependency); oclif requires TypeScript only to run a plugin from its .ts sources, and copes
+// with its absence. TypeScript alone would be 3.6 MB of the bundle's 6.4, parsed at every start.
+const leftOut = {
+  name: 'left-out',
+  setup(build) {
+    build.onResolve({filter: /^\.\/devtools\.js$/}, (args) => (args.importer.includes(`${path.sep}ink${path.sep}`) ? {path: 'ink-devtools', namespace: 'left-out'} : undefined));
+    build.onResolve({filter: /^typescript$/}, () => ({path: 'typescript', namespace: 'left-out'}));
+    build.onLoad({filter: /^ink-devtools$/, namespace: 'left-out'}, () => ({contents: 'export {};', loader: 'js'}));
+    build.onLoad({filter: /^typescript$/, namespace: 'left-out'}, () => ({contents: "throw Object.assign(new Error('typescript is not in the bundle'), {code: 'MODULE_NOT_FOUND'});", loader: 'js'}));
+  },
+};
+
+await esbuild.build({
+  entryPoints: [path.join(repo, 'src', 'bundle.ts')],
+  outfile: path.join(dir, 'lib', 'cli.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [leftOut],
+  banner: {
+    js: [
+      `if (+process.versions.node.split('.')[0] < 20) { process.stderr.write('error: kubectl-superskyray needs Node.js 20 or newer, and found ' + process.version + '; install a newer Node.js\\n'); process.exit(1); }`,
+      // Bundled CommonJS modules (oclif) call require() for Node's own modules.
+      `import {createRequire as __superskyrayRequire} from 'node:module'; const require = __superskyrayRequire(import.meta.url);`,
+    ].join('\n'),
+  },
+});
+
+// oclif reads its configuration from here; the commands come from the bundle itself.
+const oclif = {
+  ...pkg.oclif,
+  commands: {strategy: 'explicit', target: './lib/cli.mjs', identifier: 'COMMANDS'},
+  hooks: {command_not_found: {target: './lib/cli.mjs', identifier: 'commandNotFound'}},
+};
+fs.writeFileSync(
+  path.join(dir, 'package.json'),
+  `${JSON.stringify({name: pkg.name, version: pkg.version, description: pkg.description, license: pkg.license, type: 'module', engines: pkg.engines, oclif}, null, 2)}\n`,
+);
+
+/** A sh launcher: kubectl runs kubectl-NAME as "kubectl NAME", and kubectl_complete-NAME for its Tab. */
+function launcher(file, what, args) {
+  const text = `#!/bin/sh
+# ${file}: ${what}. It needs Node.js 20 or newer.
+set -e
+self=$0
+# krew and package managers link to this file: find the folder it really lives in.
+while [ -L "$self" ]; do
+  link=$(readlink "$self")
+  case $link in
+    /*) self=$link ;;
+    *) self=$(dirname "$self")/$link ;;
+  esac
+done
+here=$(cd "$(dirname "$self")" && pwd)
+if ! command -v node >/dev/null 2>&1; then
+  echo "error: kubectl-superskyray needs Node.js 20 or newer, and found no node on the PATH; install Node.js" >&2
+  exit 1
+fi
+exec node "$here/lib/cli.mjs"${args} "$@"
+`;
+  fs.writeFileSync(path.join(dir, file), text);
+  fs.chmodSync(path.join(dir, file), 0o755);
+}
+launcher('kubectl-superskyray', 'kubectl runs this as "kubectl superskyray"', '');
+launcher('kubectl_complete-superskyray', 'kubectl (1.26+) runs this to complete "kubectl superskyray ..." on Tab', ' __complete');
+
+const tarball = execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', out, '-cf', '-', 'kubectl-superskyray'], {maxBuffer: 1 << 30});
+const gzipped = execFileSync('gzip', ['-n', '-9'], {input: tarball, maxBuffer: 1 << 30});
+fs.writeFileSync(path.join(out, archive), gzipped);
+const sha256 = createHash('sha256').update(gzipped).digest('hex');
+
+const manifest = yaml.load(fs.readFileSync(path.join(repo, 'plugin.yaml'), 'utf8'));
+manifest.spec.version = version;
+manifest.spec.homepage = pkg.homepage;
+for (const platform of manifest.spec.platforms) {
+  platform.uri = `${releases}/${archive}`;
+  platform.sha256 = sha256;
+  // The archive holds one folder; krew moves its contents into the plugin's own folder.
+  platform.files = [{from: 'kubectl-superskyray/*', to: '.'}];
+}
+fs.writeFileSync(
+  path.join(out, 'plugin.yaml'),
+  `# krew manifest for ${archive}, written by scripts/release.mjs from the plugin.yaml template.\n${yaml.dump(manifest, {lineWidth: 120})}`,
+);
+const size = (fs.statSync(path.join(dir, 'lib', 'cli.mjs')).size / 1e6).toFixed(1);
+console.log(`release: ${path.relative(repo, path.join(out, archive))} (bundle ${size} MB, sha256 ${sha256})`);

@@ -1,0 +1,31 @@
+/**
+ * The entry of the single-file release bundle (scripts/release.mjs): every command, listed for
+ * oclif's explicit discovery, and the hook. Run directly, it runs the CLI; imported by oclif to read
+ * COMMANDS, it only exports them.
+ */
+import * as fs from 'node:fs';
+import {fileURLToPath} from 'node:url';
+import {execute} from '@oclif/core/execute';
+import Complete from './commands/__complete.js';
+import Delete from './commands/delete.js';
+import Doctor from './commands/doctor.js';
+import Place from './commands/place.js';
+import RunbookRun from './commands/runbook/run.js';
+import Scale from './commands/scale.js';
+import Span from './commands/span.js';
+import Status from './commands/status.js';
+import Watch from './commands/watch.js';
+
+export const COMMANDS = {__complete: Complete, delete: Delete, doctor: Doctor, place: Place, 'runbook:run': RunbookRun, scale: Scale, span: Span, status: Status, watch: Watch};
+export {default as commandNotFound} from './cli/command-not-found.js';
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+// Not awaited: oclif imports this very file to read COMMANDS, which must not wait for the run.
+if (isMain()) void execute({dir: import.meta.url});
