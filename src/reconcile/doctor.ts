@@ -106,7 +106,7 @@ async function accessDenied(client: ClusterClient, namespace: string, copySecret
   return answers.filter((a): a is string => a !== undefined);
 }
 
-async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<{result: ClusterChecks; cilium?: Record<string, string>; domain?: string}> {
+async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<{result: ClusterChecks; kubeRay?: boolean; cilium?: Record<string, string>; domain?: string}> {
   const checks: Check[] = [];
   const result: ClusterChecks = {context: client.context, checks};
   try {
@@ -148,7 +148,7 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
     }
   };
   const [cilium, coredns] = await Promise.all([read('cilium-config'), read('coredns')]);
-  return {result, cilium: cilium?.data ?? (cilium ? {} : undefined), domain: clusterDomainOf(coredns?.data?.Corefile)};
+  return {result, kubeRay, cilium: cilium?.data ?? (cilium ? {} : undefined), domain: clusterDomainOf(coredns?.data?.Corefile)};
 }
 
 /**
@@ -163,8 +163,14 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
   for (const l of reached) if (l.result.clusterId) byId.set(l.result.clusterId, [...(byId.get(l.result.clusterId) ?? []), l.result.context]);
   const cilium = ciliumChecks(reached.map((l) => ({context: l.result.context, config: l.cilium})));
   const domains = new Set(reached.map((l) => l.domain ?? 'cluster.local'));
+  // One cluster without KubeRay is a place for remote workers; a fleet without any has no home.
+  const homeless = reached.length > 0 && reached.every((l) => l.kubeRay === false);
   for (const l of reached) {
     const {checks} = l.result;
+    if (homeless) {
+      const kubeRay = checks.find((c) => c.check === 'kuberay crds')!;
+      Object.assign(kubeRay, {status: 'fail', detail: 'ray.io/v1 is not served, nor in any other cluster of the fleet: no group can be placed', fix: 'install the KubeRay operator in the cluster that should run the Ray apps'});
+    }
     const same = (byId.get(l.result.clusterId ?? '') ?? []).filter((c) => c !== l.result.context);
     checks.push(
       same.length > 0

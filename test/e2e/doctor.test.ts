@@ -5,6 +5,8 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
+import {randomBytes} from 'node:crypto';
+import {addCluster, removeCluster} from '../env/testenv.js';
 import {cli} from '../support/cli.js';
 import {freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
@@ -59,6 +61,36 @@ describe('kubectl superskyray doctor', () => {
     }
   });
 
+
+  it('warns about a cluster without the KubeRay CRDs, and fails a fleet in which no cluster has them', async () => {
+    // A cluster of its own, started for this test: the shared ones both run KubeRay.
+    const name = `bare-${randomBytes(2).toString('hex')}`;
+    const bare = await addCluster(name, {kuberay: false, nodes: [{name: 'node', count: 1}]});
+    try {
+      const mixed = await cli(['doctor', '-o', 'json', '-n', 'default', '--kubeconfig', `${kubeconfig}:${bare}`, '--context', 'onprem', '--context', name]);
+      expect(mixed.code).toBe(0);
+      const report = JSON.parse(mixed.stdout) as Report;
+      expect(statusOf(report, 'onprem', 'kuberay crds')?.status).toBe('ok');
+      expect(statusOf(report, name, 'kuberay crds')).toEqual({
+        check: 'kuberay crds',
+        status: 'warn',
+        detail: 'ray.io/v1 is not served: it can take remote workers, never be a home',
+        fix: 'install the KubeRay operator here if groups should live here',
+      });
+      expect(statusOf(report, name, 'reachable')?.status).toBe('ok');
+
+      const alone = await cli(['doctor', '-o', 'json', '-n', 'default', '--kubeconfig', bare, '--context', name]);
+      expect(alone.code).toBe(1);
+      expect(statusOf(JSON.parse(alone.stdout) as Report, name, 'kuberay crds')).toEqual({
+        check: 'kuberay crds',
+        status: 'fail',
+        detail: 'ray.io/v1 is not served, nor in any other cluster of the fleet: no group can be placed',
+        fix: 'install the KubeRay operator in the cluster that should run the Ray apps',
+      });
+    } finally {
+      await removeCluster(name);
+    }
+  }, 240_000);
   it('fails a context whose token lacks verbs, naming them, and a cluster reached through two contexts', async () => {
     const onprem = fleet.cluster('onprem');
     // A user who may only read pods: a ServiceAccount with a Role that says so, and a token for it.

@@ -51,7 +51,7 @@ interface State {
   etcdPort: number;
 }
 
-interface NodePool {
+export interface NodePool {
   name: string;
   count?: number;
   cpu?: string;
@@ -62,7 +62,7 @@ interface NodePool {
   taints?: Array<{key: string; value?: string; effect: string}>;
 }
 
-interface ClusterProfile {
+export interface ClusterProfile {
   kuberay?: boolean;
   nodes: NodePool[];
 }
@@ -257,7 +257,7 @@ async function apiReady(cluster: {apiPort: number; token: string}, ca: Buffer): 
   return res.status === 200 ? true : undefined;
 }
 
-async function startCluster(state: State, name: string, index: number, etcdPort: number): Promise<ClusterRecord> {
+async function startCluster(state: State, name: string, index: number, etcdPort: number, profile = profileFor(name)): Promise<ClusterRecord> {
   const dir = path.join(STATE, name);
   fs.mkdirSync(dir, {recursive: true});
   const token = randomBytes(24).toString('hex');
@@ -332,7 +332,6 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     `--server-address=127.0.0.1:${await freePort()}`,
   ]);
 
-  const profile = profileFor(name);
   if (profile.kuberay !== false) {
     await kubectl(kubeconfig, ['apply', '--server-side', '-f', path.join(CACHE, 'crds')]);
     await poll(`${name} KubeRay CRDs established`, 60_000, async () => {
@@ -440,6 +439,33 @@ export async function startApiserver(cluster: string): Promise<void> {
   const record = start(state, old.name, old.binary, old.args ?? []);
   const ca = fs.readFileSync(path.join(STATE, cluster, 'certs', 'apiserver.crt'));
   await poll(`${cluster} kube-apiserver /readyz`, 120_000, () => apiReady(clusterRecord, ca).catch(() => undefined), record);
+}
+
+/**
+ * Starts one more cluster beside the running ones, for a test that needs a different kind (one
+ * without KubeRay, say). It is not in the shared kubeconfig: the returned file holds its one context,
+ * named as the cluster. removeCluster stops it.
+ */
+export async function addCluster(name: string, profile: ClusterProfile): Promise<string> {
+  const state = readState();
+  if (!state) throw new Error('the test clusters are not up: run "npm run testenv:up"');
+  if (state.clusters.some((c) => c.name === name)) throw new Error(`the test cluster ${name} is already up`);
+  // Address ranges of their own: the shared clusters take the first indexes.
+  const record = await startCluster(state, name, 20 + state.clusters.length, state.etcdPort, profile);
+  state.clusters.push(record);
+  writeState(state);
+  return record.kubeconfig;
+}
+
+/** Stops a cluster that addCluster started, by the pids it recorded, and forgets it. */
+export async function removeCluster(name: string): Promise<void> {
+  const state = readState();
+  if (!state) return;
+  const mine = state.processes.filter((p) => p.name.startsWith(`${name}-`));
+  await stopProcesses({...state, processes: mine});
+  const after = readState() ?? state;
+  writeState({...after, processes: after.processes.filter((p) => !mine.includes(p) && !mine.some((m) => m.pid === p.pid)), clusters: after.clusters.filter((c) => c.name !== name)});
+  fs.rmSync(path.join(STATE, name), {recursive: true, force: true});
 }
 
 export async function down(): Promise<void> {
