@@ -64,7 +64,10 @@ export class RunbookSession {
   /** Runs one step; throws when it fails, a StepFailedError when it ran and the fleet did not agree. */
   async run(step: Step, say: (line: string) => void): Promise<StepResult> {
     if (this.watchFailure) throw new StepFailedError(this.watchFailure);
+    this.signal?.throwIfAborted();
     const result = await this.runStep(step, say);
+    // An interrupted sleep or wait returns early: it did not do what it says.
+    this.signal?.throwIfAborted();
     if (this.watchFailure) throw new StepFailedError(this.watchFailure);
     return result;
   }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import {BaseCommand, duration} from '../../cli/base-command.js';
-import {InputError} from '../../errors.js';
+import {ConvergeTimeoutError, InputError} from '../../errors.js';
 
 export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
   static override summary = 'Run a runbook: place, scale, span, status, wait, assert, apply, patch, sleep and watch steps, in order.';
@@ -39,7 +39,7 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     const ui = await import('../../ui/runbook.js');
     if (this.flags['dry-run']) return this.output(runbook, {document: ui.runbookDocument, text: ui.renderRunbookPlan});
 
-    const [{RunbookSession}, {withSteps}, {watchLines}] = await Promise.all([import('../../reconcile/runbook.js'), import('../../ui/progress.js'), import('../../ui/watch-lines.js')]);
+    const [{RunbookSession}, {withSteps, StepError}, {watchLines}] = await Promise.all([import('../../reconcile/runbook.js'), import('../../ui/progress.js'), import('../../ui/watch-lines.js')]);
     const interrupted = new AbortController();
     const onSignal = () => interrupted.abort(new Error('interrupted'));
     process.on('SIGINT', onSignal);
@@ -52,6 +52,11 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     });
     try {
       await withSteps(runbook.steps.map((step) => ({title: step.title, run: (say) => session.run(step, say), summary: ui.stepSummary, detail: ui.stepDetail})));
+    } catch (err) {
+      if (deadline?.aborted && err instanceof StepError) {
+        throw new ConvergeTimeoutError(`runbook "${runbook.name}" did not finish within --timeout: step ${err.index} (${err.title}) was running`);
+      }
+      throw err;
     } finally {
       await session.close();
       process.off('SIGINT', onSignal);

@@ -1,7 +1,8 @@
+import {spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {cli, REPO} from '../../support/cli.js';
+import {cli, REPO, RUN_JS} from '../../support/cli.js';
 import {tempDir} from '../../support/kubeconfig.js';
 
 // No cluster is contacted: the kubeconfig named here does not exist.
@@ -44,5 +45,39 @@ describe('kubectl superskyray runbook run, with no cluster', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stdout).toBe('');
+  });
+});
+
+describe('kubectl superskyray runbook run, stopped', () => {
+  // Sleep steps need no cluster: these runbooks never open the fleet.
+  const sleepy = () => {
+    const file = path.join(tempDir(), 'sleepy.yaml');
+    fs.writeFileSync(file, 'name: sleepy\nsteps:\n  - sleep: 100ms\n  - sleep: 60s\n  - sleep: 1s\n');
+    return file;
+  };
+
+  it('exits 3 at --timeout, naming the step that was running', async () => {
+    const result = await cli(['runbook', 'run', sleepy(), '--timeout', '1s', ...nowhere]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^\[1\/3\] sleep 0\.1s: slept 0\.1s \(0\.\ds\)\n\[2\/3\] sleep 60s: FAILED after \d\.\ds: /);
+    expect(result.stderr).toMatch(/\nerror: runbook "sleepy" did not finish within --timeout: step 2 \(sleep 60s\) was running\n$/);
+  });
+
+  it('stops on Ctrl-C with exit 1, and runs no step after the one it stopped', async () => {
+    const child = spawn(process.execPath, [RUN_JS, 'runbook', 'run', sleepy(), ...nowhere], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}});
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      // The first step has ended, so the second one is running: one Ctrl-C.
+      if (stderr.includes('[1/3]') && !interrupted) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/\[2\/3\] sleep 60s: FAILED after \d\.\ds: interrupted\nerror: step 2 \(sleep 60s\) failed: interrupted\n$/);
+    expect(stderr).not.toContain('[3/3]');
   });
 });
