@@ -44,7 +44,6 @@ export interface RunbookSessionOptions {
   pollMs?: number;
 }
 
-
 export class RunbookSession {
   private fleet?: Promise<Fleet>;
   private readonly watches: Array<{stop: AbortController; done: Promise<unknown>; step: Step}> = [];
@@ -180,10 +179,13 @@ export class RunbookSession {
             if (report.type === 'groups') ready();
             this.options.onWatch?.(report);
           },
-        }).catch((err: unknown) => {
-          this.watchFailure = `the watch of step ${step.index} stopped: ${(err as Error).message}`;
-          ready();
-        });
+        }).then(
+          () => ready(),
+          (err: unknown) => {
+            this.watchFailure = `the watch of step ${step.index} stopped: ${(err as Error).message}`;
+            ready();
+          },
+        );
         this.watches.push({stop, done, step});
         await watching;
         if (this.watchFailure) throw new StepFailedError(this.watchFailure);

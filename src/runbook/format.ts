@@ -57,7 +57,7 @@ export type Step = StepBase &
     | {kind: 'apply'; context: string; namespace: string; objects: KubeObject[]; file?: string}
     | {kind: 'patch'; context: string; namespace: string; object: string; patchType: PatchType; patch: unknown}
     | {kind: 'sleep'; ms: number}
-    | {kind: 'watch'; groups: string[]; namespace?: string; copySecrets: boolean}
+    | {kind: 'watch'; groups: string[]; namespace: string; copySecrets: boolean}
   );
 
 export type StepKind = Step['kind'];
@@ -374,7 +374,7 @@ function readStep(raw: unknown, index: number, runbook: {namespace: string}, var
     case 'watch': {
       const groups = body.groups === undefined ? [] : Array.isArray(body.groups) ? body.groups : [body.groups];
       if (!groups.every((g) => typeof g === 'string' && g !== '')) r.fail('groups must be a list of GROUP names', 'write groups: [raycluster/NAME]');
-      return finish({...base, kind, groups: groups as string[], ...(body.namespace !== undefined ? {namespace} : {namespace: runbook.namespace}), copySecrets: r.bool('copySecrets')}, named);
+      return finish({...base, kind, groups: groups as string[], namespace, copySecrets: r.bool('copySecrets')}, named);
     }
   }
 }
