@@ -4,6 +4,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, type ResourceType} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {KUBE_SYSTEM} from './fleet-status.js';
+import type {GroupPolicy} from '../kuberay/group.js';
 import {hasKubeRay} from './place.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -156,7 +157,7 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
  * the KubeRay CRDs, Cilium Cluster Mesh, one cluster domain, and no cluster reached through two
  * contexts. It only reads (access reviews write nothing).
  */
-export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; signal?: AbortSignal}): Promise<DoctorReport> {
+export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<DoctorReport> {
   const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));
   const reached = looks.filter((l) => l.result.checks.some((c) => c.check === 'credentials' && c.status !== 'fail'));
   const byId = new Map<string, string[]>();
@@ -177,7 +178,11 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
         ? {check: 'one context per cluster', status: 'fail', detail: `the same cluster as ${same.join(', ')} (kube-system ${l.result.clusterId})`, fix: 'keep one context per cluster in the fleet'}
         : {check: 'one context per cluster', status: 'ok', detail: 'no other context of the fleet reaches this cluster'},
     );
-    checks.push(cilium.get(l.result.context)!);
+    checks.push(
+      (options.mesh ?? 'cilium') === 'cilium'
+        ? cilium.get(l.result.context)!
+        : {check: 'cilium cluster mesh', status: 'ok', detail: `not needed with --mesh ${options.mesh}: remote workers reach the head by pod IP over a flat network, which doctor cannot check`},
+    );
     const domain = l.domain ?? 'cluster.local';
     checks.push(
       domains.size > 1

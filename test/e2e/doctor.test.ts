@@ -59,6 +59,10 @@ describe('kubectl superskyray doctor', () => {
       }
       expect(statusOf(report, context, 'cilium cluster mesh')).toMatchObject({status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here'});
     }
+    // A fleet on a flat pod network does not need Cilium.
+    const flat = await cli(['doctor', '-o', 'json', '-n', namespace, '--mesh', 'endpoints', '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud']);
+    expect(flat.code).toBe(0);
+    for (const context of ['onprem', 'cloud']) expect(statusOf(JSON.parse(flat.stdout) as Report, context, 'cilium cluster mesh')?.status).toBe('ok');
   });
 
 
