@@ -7,13 +7,14 @@
 //   release/kubectl-superskyray-vX.Y.Z.tar.gz
 //   release/plugin.yaml
 //
-// The archive is reproducible (sorted entries, fixed times and owners, gzip without a name or time),
-// so the same sources give the same sha256.
-import {execFileSync} from 'node:child_process';
+// The archive is reproducible (sorted entries, fixed modes, times and owners, gzip without a name or
+// time, written in JavaScript rather than by tar(1)), so the same sources give the same sha256 on any
+// machine.
 import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import * as zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 import yaml from 'js-yaml';
 
@@ -56,7 +57,7 @@ await esbuild.build({
   plugins: [leftOut],
   banner: {
     js: [
-      `if (+process.versions.node.split('.')[0] < 20) { process.stderr.write('error: kubectl-superskyray needs Node.js 20 or newer, and found ' + process.version + '; install a newer Node.js\\n'); process.exit(1); }`,
+      `{ const [major, minor] = process.versions.node.split('.').map(Number); if (major < 20 || (major === 20 && minor < 3)) { process.stderr.write('error: kubectl-superskyray needs Node.js 20.3 or newer, and found ' + process.version + '; install a newer Node.js\\n'); process.exit(1); } }`,
       // Bundled CommonJS modules (oclif) call require() for Node's own modules.
       `import {createRequire as __superskyrayRequire} from 'node:module'; const require = __superskyrayRequire(import.meta.url);`,
     ].join('\n'),
@@ -77,7 +78,7 @@ fs.writeFileSync(
 /** A sh launcher: kubectl runs kubectl-NAME as "kubectl NAME", and kubectl_complete-NAME for its Tab. */
 function launcher(file, what, args) {
   const text = `#!/bin/sh
-# ${file}: ${what}. It needs Node.js 20 or newer.
+# ${file}: ${what}. It needs Node.js 20.3 or newer.
 set -e
 self=$0
 # krew and package managers link to this file: find the folder it really lives in.
@@ -88,9 +89,9 @@ while [ -L "$self" ]; do
     *) self=$(dirname "$self")/$link ;;
   esac
 done
-here=$(cd "$(dirname "$self")" && pwd)
+here=$(CDPATH= cd -P -- "$(dirname -- "$self")" && pwd)
 if ! command -v node >/dev/null 2>&1; then
-  echo "error: kubectl-superskyray needs Node.js 20 or newer, and found no node on the PATH; install Node.js" >&2
+  echo "error: kubectl-superskyray needs Node.js 20.3 or newer, and found no node on the PATH; install Node.js" >&2
   exit 1
 fi
 exec node "$here/lib/cli.mjs"${args} "$@"
@@ -101,8 +102,58 @@ exec node "$here/lib/cli.mjs"${args} "$@"
 launcher('kubectl-superskyray', 'kubectl runs this as "kubectl superskyray"', '');
 launcher('kubectl_complete-superskyray', 'kubectl (1.26+) runs this to complete "kubectl superskyray ..." on Tab', ' __complete');
 
-const tarball = execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', out, '-cf', '-', 'kubectl-superskyray'], {maxBuffer: 1 << 30});
-const gzipped = execFileSync('gzip', ['-n', '-9'], {input: tarball, maxBuffer: 1 << 30});
+/**
+ * A ustar archive of `root`'s files under `top/`, written here rather than by tar(1): the same bytes
+ * on every machine (sorted entries, fixed modes, owners and times), where GNU and BSD tar differ and
+ * modes would follow the umask.
+ */
+function tarOf(root, top) {
+  const entries = [];
+  const walk = (dir, rel) => {
+    entries.push({name: `${rel}/`, dir: true});
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      if (fs.statSync(full).isDirectory()) walk(full, `${rel}/${name}`);
+      else entries.push({name: `${rel}/${name}`, data: fs.readFileSync(full), executable: (fs.statSync(full).mode & 0o100) !== 0});
+    }
+  };
+  walk(root, top);
+  entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const blocks = [];
+  for (const e of entries) {
+    const header = Buffer.alloc(512);
+    const field = (offset, length, value) => header.write(value, offset, length, 'ascii');
+    const octal = (offset, length, n) => field(offset, length, `${n.toString(8).padStart(length - 1, '0')}\0`);
+    if (Buffer.byteLength(e.name) > 100) throw new Error(`${e.name}: name too long for the archive`);
+    field(0, 100, e.name);
+    octal(100, 8, e.dir || e.executable ? 0o755 : 0o644);
+    octal(108, 8, 0);
+    octal(116, 8, 0);
+    octal(124, 12, e.dir ? 0 : e.data.length);
+    octal(136, 12, 0);
+    field(148, 8, '        ');
+    field(156, 1, e.dir ? '5' : '0');
+    field(257, 6, 'ustar\0');
+    field(263, 2, '00');
+    field(265, 32, 'root');
+    field(297, 32, 'root');
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+    blocks.push(header);
+    if (!e.dir) {
+      blocks.push(e.data);
+      const pad = (512 - (e.data.length % 512)) % 512;
+      if (pad > 0) blocks.push(Buffer.alloc(pad));
+    }
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+const gzipped = zlib.gzipSync(tarOf(dir, 'kubectl-superskyray'), {level: 9});
+// The header's OS byte says which system wrote it; say Unix everywhere, for the same sha256.
+gzipped[9] = 3;
 fs.writeFileSync(path.join(out, archive), gzipped);
 const sha256 = createHash('sha256').update(gzipped).digest('hex');
 

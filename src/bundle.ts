@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import {fileURLToPath} from 'node:url';
+import {Config} from '@oclif/core/config';
 import {execute} from '@oclif/core/execute';
 import Complete from './commands/__complete.js';
 import Delete from './commands/delete.js';
@@ -28,4 +29,6 @@ function isMain(): boolean {
 }
 
 // Not awaited: oclif imports this very file to read COMMANDS, which must not wait for the run.
-if (isMain()) void execute({dir: import.meta.url});
+// Completion goes straight to its command, as bin/complete.js does: the words may hold --help.
+if (isMain() && process.argv[2] === '__complete') void Config.load(import.meta.url).then((config) => config.runCommand('__complete', process.argv.slice(3)));
+else if (isMain()) void execute({dir: import.meta.url});

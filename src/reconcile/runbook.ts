@@ -3,16 +3,19 @@
  * plain read or write the runbook spells out. The fleet is opened at the first step that needs it,
  * once; a background watch lives until the run ends.
  */
+import {InputError} from '../errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, resourceForName} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {pause} from '../kube/retry.js';
 import {conditionMisses} from '../runbook/conditions.js';
 import type {GroupCondition, Step} from '../runbook/format.js';
+import {readGroupManifest} from '../kuberay/manifest.js';
 import {fleetStatus, type FleetStatus} from './fleet-status.js';
+import {parseGroupRef} from './group.js';
 import {observeGroupStatus, type GroupStatus} from './group-status.js';
 import {placeGroup, type PlaceResult} from './place.js';
-import {scaleGroup, type ScaleResult} from './scale.js';
+import {checkScaleInput, scaleGroup, type ScaleResult} from './scale.js';
 import {spanGroup, type SpanResult} from './span.js';
 import {watchFleet, type WatchReport} from './watch.js';
 
@@ -44,6 +47,59 @@ export interface RunbookSessionOptions {
   pollMs?: number;
 }
 
+/** The group references of a step, for checking them before anything runs. */
+function groupsOf(step: Step): string[] {
+  switch (step.kind) {
+    case 'scale':
+    case 'span':
+      return [step.group];
+    case 'status':
+      return step.group ? [step.group] : [];
+    case 'wait':
+    case 'assert':
+      return [step.condition.group];
+    case 'watch':
+      return step.groups;
+    default:
+      return [];
+  }
+}
+
+/** The contexts a step names, which must be in the fleet. */
+export function contextsOf(step: Step): string[] {
+  switch (step.kind) {
+    case 'apply':
+    case 'patch':
+      return [step.context];
+    case 'span':
+      return step.to ? [step.to] : [];
+    case 'wait':
+    case 'assert':
+      return Object.keys(step.condition.clusters ?? {});
+    default:
+      return [];
+  }
+}
+
+/**
+ * What the steps will hand to the tool's services, checked as those services check it (group
+ * references, scale arguments, the manifests place reads), so that a mistake in the last step
+ * stops the run before the first changes anything.
+ */
+export function checkRunbook(steps: Step[]): void {
+  for (const step of steps) {
+    const where = `step ${step.index} (${step.title})`;
+    try {
+      for (const group of groupsOf(step)) parseGroupRef(group);
+      if (step.kind === 'scale') checkScaleInput({group: step.group, replicas: step.replicas, serve: step.serve});
+      if (step.kind === 'place') readGroupManifest(step.text, step.file, {namespace: step.namespace});
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(`${where}: ${err.message}`, err.fix);
+      throw err;
+    }
+  }
+}
+
 export class RunbookSession {
   private fleet?: Promise<Fleet>;
   private readonly watches: Array<{stop: AbortController; done: Promise<unknown>; step: Step}> = [];
@@ -58,6 +114,28 @@ export class RunbookSession {
 
   private get signal(): AbortSignal | undefined {
     return this.options.signal;
+  }
+
+  /** The run's signal, bounded by the step's own timeout. */
+  private bounded(ms: number): AbortSignal {
+    const timeout = AbortSignal.timeout(ms);
+    return this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
+  }
+
+  /**
+   * Opens the fleet (when a step needs one) and checks that every context the steps name is in it,
+   * before the first step runs.
+   */
+  async checkFleet(steps: Step[]): Promise<void> {
+    if (steps.every((s) => s.kind === 'sleep')) return;
+    const fleet = await this.open();
+    const known = new Set(fleet.clusters.map((c) => c.context));
+    for (const step of steps) {
+      const missing = contextsOf(step).filter((c) => !known.has(c));
+      if (missing.length > 0) {
+        throw new InputError(`step ${step.index} (${step.title}) names context "${missing[0]}", which is not in the fleet (${[...known].join(', ')})`, 'add it to the fleet, or fix the runbook');
+      }
+    }
   }
 
   /** Runs one step; throws when it fails, a StepFailedError when it ran and the fleet did not agree. */
@@ -82,7 +160,7 @@ export class RunbookSession {
           mesh: step.mesh,
           dryRun: false,
           forceConflicts: false,
-          signal: this.signal,
+          signal: this.bounded(step.timeoutMs),
         });
         return {kind: 'place', result};
       }
@@ -97,7 +175,7 @@ export class RunbookSession {
           copySecrets: step.copySecrets,
           dryRun: false,
           wait: step.wait,
-          signal: this.signal,
+          signal: this.bounded(step.timeoutMs),
           progress: say,
         });
         return {kind: 'scale', result};
@@ -109,7 +187,7 @@ export class RunbookSession {
           to: step.to,
           copySecrets: step.copySecrets,
           dryRun: false,
-          signal: this.signal,
+          signal: this.bounded(step.timeoutMs),
           onWait: (holder) => say(`waiting for ${holder} to finish with the group`),
         });
         return {kind: 'span', result};
@@ -194,13 +272,16 @@ export class RunbookSession {
     }
   }
 
-  /** What differs from the condition now; a group that cannot be observed yet is one more difference. */
+  /**
+   * What differs from the condition now. A cluster that does not answer is one more difference to
+   * wait out; a group that is not there (bad input) fails the step at once.
+   */
   private async misses(condition: GroupCondition): Promise<string[]> {
     try {
       const status = await observeGroupStatus(await this.open(), condition.group, condition.namespace, this.signal);
       return conditionMisses(condition, status);
     } catch (err) {
-      if (this.signal?.aborted) throw err;
+      if (this.signal?.aborted || err instanceof InputError) throw err;
       return [(err as Error).message];
     }
   }

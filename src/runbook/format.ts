@@ -48,9 +48,9 @@ interface StepBase {
 
 export type Step = StepBase &
   (
-    | {kind: 'place'; file: string; text: string; namespace: string; skipCapacityRelocate: boolean; mesh: 'cilium' | 'endpoints'}
-    | {kind: 'scale'; group: string; namespace: string; replicas?: number; workerGroup?: string; serve?: ServeReplicas[]; skipCapacityRelocate: boolean; copySecrets: boolean; wait: boolean}
-    | {kind: 'span'; group: string; namespace: string; to?: string; copySecrets: boolean}
+    | {kind: 'place'; file: string; text: string; namespace: string; skipCapacityRelocate: boolean; mesh: 'cilium' | 'endpoints'; timeoutMs: number}
+    | {kind: 'scale'; group: string; namespace: string; replicas?: number; workerGroup?: string; serve?: ServeReplicas[]; skipCapacityRelocate: boolean; copySecrets: boolean; wait: boolean; timeoutMs: number}
+    | {kind: 'span'; group: string; namespace: string; to?: string; copySecrets: boolean; timeoutMs: number}
     | {kind: 'status'; group?: string; namespace: string}
     | {kind: 'wait'; condition: GroupCondition; timeoutMs: number}
     | {kind: 'assert'; condition: GroupCondition}
@@ -80,9 +80,9 @@ export interface ReadRunbookOptions {
 }
 
 const STEP_KEYS: Record<StepKind, string[]> = {
-  place: ['file', 'namespace', 'skipCapacityRelocate', 'mesh'],
-  scale: ['group', 'namespace', 'replicas', 'workerGroup', 'serve', 'skipCapacityRelocate', 'copySecrets', 'wait'],
-  span: ['group', 'namespace', 'to', 'copySecrets'],
+  place: ['file', 'namespace', 'skipCapacityRelocate', 'mesh', 'timeout'],
+  scale: ['group', 'namespace', 'replicas', 'workerGroup', 'serve', 'skipCapacityRelocate', 'copySecrets', 'wait', 'timeout'],
+  span: ['group', 'namespace', 'to', 'copySecrets', 'timeout'],
   status: ['group', 'namespace'],
   wait: ['group', 'namespace', 'mode', 'workerGroup', 'clusters', 'running', 'timeout'],
   assert: ['group', 'namespace', 'mode', 'workerGroup', 'clusters', 'running'],
@@ -92,6 +92,11 @@ const STEP_KEYS: Record<StepKind, string[]> = {
   watch: ['groups', 'namespace', 'copySecrets'],
 };
 const KINDS = Object.keys(STEP_KEYS) as StepKind[];
+/** What an apply step may apply: objects that are stored, not asked (an access review is a question). */
+const APPLIABLE = Object.values(RESOURCES).filter((t) => t.kind !== 'SelfSubjectAccessReview');
+/** Longer than a timer can wait (about 24.8 days), and longer than any runbook should. */
+const MAX_SLEEP_MS = 24 * 3_600_000;
+const DEFAULT_STEP_MS = 300_000;
 const CLUSTER_KEYS: Array<keyof ClusterExpectation> = ['local', 'pending', 'placeholders', 'remote', 'running', 'headServiceCopy'];
 const DEFAULT_WAIT_MS = 120_000;
 
@@ -156,6 +161,8 @@ class StepReader {
   string(key: string): string | undefined {
     const v = this.body[key];
     if (v === undefined) return undefined;
+    // A variable set to 2024 is the string "2024" where a name is wanted.
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
     if (typeof v !== 'string' || v === '') this.fail(`${key} must be a non-empty string`, `write ${key}: VALUE`);
     return v;
   }
@@ -283,7 +290,10 @@ function readObjects(r: StepReader, options: ReadRunbookOptions): {objects: Kube
     if (!isMap(doc) || typeof doc.kind !== 'string' || typeof doc.apiVersion !== 'string' || !isMap(doc.metadata) || typeof doc.metadata.name !== 'string') {
       r.fail('apply needs Kubernetes objects with apiVersion, kind and metadata.name', 'check the manifest');
     }
-    if (!resourceForKind(doc.kind)) r.fail(`apply does not know kind ${doc.kind}`, `apply one of ${Object.values(RESOURCES).map((t) => t.kind).join(', ')}`);
+    const type = resourceForKind(doc.kind);
+    if (!type || !APPLIABLE.includes(type)) r.fail(`apply does not know kind ${doc.kind}`, `apply one of ${APPLIABLE.map((t) => t.kind).join(', ')}`);
+    const apiVersion = type.group === '' ? type.version : `${type.group}/${type.version}`;
+    if (doc.apiVersion !== apiVersion) r.fail(`${doc.kind} ${doc.metadata.name} has apiVersion ${doc.apiVersion}, and a ${doc.kind} is ${apiVersion}`, `write apiVersion: ${apiVersion}`);
   }
   return {objects: docs as KubeObject[], ...(file !== undefined ? {file} : {})};
 }
@@ -302,6 +312,7 @@ function readStep(raw: unknown, index: number, runbook: {namespace: string}, var
   if (kind === 'sleep') {
     const r = new StepReader(where, {}, kind);
     const ms = r.duration('sleep', value) ?? r.fail('sleep needs a duration', 'write sleep: 5s');
+    if (ms > MAX_SLEEP_MS) r.fail(`sleep ${String(value)} is longer than 24h`, 'sleep at most 24h');
     return finish({kind, ms, index, title: ''}, named);
   }
   const body = value ?? {};
@@ -316,12 +327,13 @@ function readStep(raw: unknown, index: number, runbook: {namespace: string}, var
       const mesh = r.string('mesh') ?? 'cilium';
       if (mesh !== 'cilium' && mesh !== 'endpoints') r.fail(`mesh "${mesh}" is not cilium or endpoints`, 'write mesh: cilium');
       const file = r.required('file');
-      return finish({...base, kind, file, text: readText(r, file, options), namespace, skipCapacityRelocate: r.bool('skipCapacityRelocate'), mesh: mesh as 'cilium' | 'endpoints'}, named);
+      return finish({...base, kind, file, text: readText(r, file, options), namespace, skipCapacityRelocate: r.bool('skipCapacityRelocate'), mesh: mesh as 'cilium' | 'endpoints', timeoutMs: r.duration('timeout') ?? DEFAULT_STEP_MS}, named);
     }
     case 'scale': {
       let serve: ServeReplicas[] | undefined;
       if (body.serve !== undefined) {
         const list = Array.isArray(body.serve) ? body.serve : [body.serve];
+        if (list.length === 0) r.fail('serve is empty', 'write serve: [APP.DEPLOYMENT=N], or leave it out');
         try {
           serve = list.map((s) => parseServeReplicas(String(s)));
         } catch (err) {
@@ -343,13 +355,14 @@ function readStep(raw: unknown, index: number, runbook: {namespace: string}, var
           skipCapacityRelocate: r.bool('skipCapacityRelocate'),
           copySecrets: r.bool('copySecrets'),
           wait: r.bool('wait'),
+          timeoutMs: r.duration('timeout') ?? DEFAULT_STEP_MS,
         },
         named,
       );
     }
     case 'span': {
       const to = r.string('to');
-      return finish({...base, kind, group: r.required('group'), namespace, ...(to ? {to} : {}), copySecrets: r.bool('copySecrets')}, named);
+      return finish({...base, kind, group: r.required('group'), namespace, ...(to ? {to} : {}), copySecrets: r.bool('copySecrets'), timeoutMs: r.duration('timeout') ?? DEFAULT_STEP_MS}, named);
     }
     case 'status': {
       const group = r.string('group');
@@ -369,6 +382,7 @@ function readStep(raw: unknown, index: number, runbook: {namespace: string}, var
       if (!resourceForName(object.split('/')[0]!)) r.fail(`patch does not know kind ${object.split('/')[0]!}`, `patch one of ${Object.values(RESOURCES).map((t) => t.kind.toLowerCase()).join(', ')}`);
       if (body.patch === undefined) r.fail('patch needs patch', 'add patch: {...} (merge) or patch: [{op: ...}] (json)');
       if (type === 'json' && !Array.isArray(body.patch)) r.fail('a json patch is a list of operations', 'write patch: [{op: replace, path: /spec/..., value: ...}]');
+      if (type !== 'json' && !isMap(body.patch)) r.fail(`a ${type} patch is a map`, 'write patch: {spec: {...}}, or type: json for a list of operations');
       return finish({...base, kind, context: r.required('context'), namespace, object, patchType: type as PatchType, patch: body.patch}, named);
     }
     case 'watch': {
@@ -403,7 +417,12 @@ export function readRunbook(text: string, source: string, options: ReadRunbookOp
   if (head.contexts !== undefined && !(Array.isArray(head.contexts) && head.contexts.every((c) => typeof c === 'string' && c !== ''))) {
     throw new InputError(`${source}: contexts must be a list of kubeconfig contexts`, 'write contexts: [onprem, cloud]');
   }
-  const namespace = options.namespace ?? (typeof head.namespace === 'string' && head.namespace !== '' ? head.namespace : 'default');
+  let namespace = options.namespace ?? 'default';
+  if (options.namespace === undefined && head.namespace !== undefined) {
+    if (typeof head.namespace === 'number') namespace = String(head.namespace);
+    else if (typeof head.namespace === 'string' && head.namespace !== '') namespace = head.namespace;
+    else throw new InputError(`${source}: namespace must be a namespace name`, 'write namespace: NAME');
+  }
   if (!Array.isArray(doc.steps) || doc.steps.length === 0) throw new InputError(`${source} has no steps`, 'add steps: [...]');
   const steps = doc.steps.map((raw, i) => readStep(raw, i + 1, {namespace}, vars, options));
   return {

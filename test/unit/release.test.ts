@@ -50,7 +50,7 @@ describe('the release: bundle, launcher, archive and krew manifest', () => {
     expect(manifest.spec?.homepage).toBe(pkg.homepage);
     expect(manifest.spec?.shortDescription?.length).toBeGreaterThan(0);
     expect(manifest.spec?.shortDescription!.length).toBeLessThanOrEqual(60);
-    expect(manifest.spec?.caveats).toMatch(/Node\.js 20 or newer/);
+    expect(manifest.spec?.caveats).toMatch(/Node\.js 20\.3 or newer/);
     const platforms = manifest.spec?.platforms ?? [];
     expect(platforms.map((p) => `${p.selector?.matchLabels?.os}/${p.selector?.matchLabels?.arch}`).sort()).toEqual(['darwin/amd64', 'darwin/arm64', 'linux/amd64', 'linux/arm64']);
     for (const p of platforms) {
@@ -77,6 +77,9 @@ describe('the release: bundle, launcher, archive and krew manifest', () => {
     ]);
     expect(listed.find((e) => e.path === 'kubectl-superskyray/kubectl-superskyray')?.mode).toBe('-rwxr-xr-x');
     expect(listed.find((e) => e.path === 'kubectl-superskyray/kubectl_complete-superskyray')?.mode).toBe('-rwxr-xr-x');
+    // Fixed modes, whatever the umask of the machine that built it.
+    expect(listed.find((e) => e.path === 'kubectl-superskyray/lib/cli.mjs')?.mode).toBe('-rw-r--r--');
+    expect(listed.find((e) => e.path === 'kubectl-superskyray/lib/')?.mode).toBe('drwxr-xr-x');
     const released = JSON.parse(fs.readFileSync(path.join(RELEASE, 'kubectl-superskyray', 'package.json'), 'utf8')) as {version: string; oclif: {commands: unknown}};
     expect(released.version).toBe(pkg.version);
     expect(released.oclif.commands).toEqual({strategy: 'explicit', target: './lib/cli.mjs', identifier: 'COMMANDS'});

@@ -36,12 +36,14 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     const {readRunbook, parseSet} = await import('../../runbook/format.js');
     const dir = path.dirname(path.resolve(file));
     const runbook = readRunbook(text, file, {set: parseSet(this.flags.set), namespace: this.flags.namespace, readFile: (p) => fs.readFileSync(path.resolve(dir, p), 'utf8')});
-    const ui = await import('../../ui/runbook.js');
+    const [ui, {RunbookSession, checkRunbook}] = await Promise.all([import('../../ui/runbook.js'), import('../../reconcile/runbook.js')]);
+    checkRunbook(runbook.steps);
     if (this.flags['dry-run']) return this.output(runbook, {document: ui.runbookDocument, text: ui.renderRunbookPlan});
 
-    const [{RunbookSession}, {withSteps, StepError}, {watchLines}] = await Promise.all([import('../../reconcile/runbook.js'), import('../../ui/progress.js'), import('../../ui/watch-lines.js')]);
+    const [{withSteps, StepError}, {watchLines}] = await Promise.all([import('../../ui/progress.js'), import('../../ui/watch-lines.js')]);
     const interrupted = new AbortController();
-    const onSignal = () => interrupted.abort(new Error('interrupted'));
+    // Once: stop the step in flight and end cleanly. Twice: stop now.
+    const onSignal = () => (interrupted.signal.aborted ? process.exit(130) : interrupted.abort(new Error('interrupted')));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const deadline = this.deadline();
@@ -51,6 +53,7 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
       onWatch: this.flags.verbose ? (report) => watchLines(report, false).forEach((line) => this.say(`watch: ${line}`)) : undefined,
     });
     try {
+      await session.checkFleet(runbook.steps);
       await withSteps(runbook.steps.map((step) => ({title: step.title, run: (say) => session.run(step, say), summary: ui.stepSummary, detail: ui.stepDetail})));
     } catch (err) {
       if (deadline?.aborted && err instanceof StepError) {

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {cli, REPO, RUN_JS} from '../../support/cli.js';
-import {tempDir} from '../../support/kubeconfig.js';
+import {TestApiServer} from '../../support/api-server.js';
+import {tempDir, writeKubeconfig} from '../../support/kubeconfig.js';
 
 // No cluster is contacted: the kubeconfig named here does not exist.
 const nowhere = ['--kubeconfig', '/nonexistent/kubeconfig'];
@@ -79,5 +80,23 @@ describe('kubectl superskyray runbook run, stopped', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/\[2\/3\] sleep 60s: FAILED after \d\.\ds: interrupted\nerror: step 2 \(sleep 60s\) failed: interrupted\n$/);
     expect(stderr).not.toContain('[3/3]');
+  });
+});
+
+describe('kubectl superskyray runbook run, checked against the fleet first', () => {
+  it('refuses a step that names a context outside the fleet, with exit 2 and no request to any cluster', async () => {
+    // The contexts' servers record every request: there must be none.
+    const servers = await Promise.all([0, 1].map(() => TestApiServer.start((_req, res) => void res.writeHead(500).end())));
+    try {
+      const kubeconfig = writeKubeconfig([{name: 'onprem', server: servers[0]!.url}, {name: 'cloud', server: servers[1]!.url}]);
+      const file = path.join(tempDir(), 'book.yaml');
+      fs.writeFileSync(file, 'contexts: [onprem, cloud]\nsteps:\n  - sleep: 1s\n  - patch: {context: edge, object: raycluster/a, patch: {spec: {}}}\n');
+      const result = await cli(['runbook', 'run', file, '--kubeconfig', kubeconfig]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe('error: step 2 (patch raycluster/a in edge) names context "edge", which is not in the fleet (onprem, cloud); add it to the fleet, or fix the runbook\n');
+      expect(servers.flatMap((s) => s.requests)).toEqual([]);
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
   });
 });

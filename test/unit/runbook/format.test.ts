@@ -85,13 +85,17 @@ steps:
     expect(book.steps[0]).toMatchObject({title: 'scale demo', group: 'raycluster/demo', replicas: 3});
     expect(book.steps[1]).toMatchObject({condition: {group: 'demo', clusters: {dc1: {local: 3}}}});
     expect(readRunbook(text, 'b.yaml', {...options, namespace: 'from-flag'}).namespace).toBe('from-flag');
+    // A variable YAML reads as a number is still a name where a name is wanted.
+    const numbered = readRunbook('namespace: ${ns}\nsteps:\n  - status: {group: "${ns}"}\n', 'b.yaml', {set: parseSet(['ns=2024'])});
+    expect(numbered.namespace).toBe('2024');
+    expect(numbered.steps[0]).toMatchObject({group: '2024', namespace: '2024'});
   });
 
   it.each([
     ['an unset variable', runbook('  - scale: {group: "${app}", replicas: 1}'), 'step 1 uses ${app}, which is not set; add app under vars, or pass --set app=VALUE'],
     ['two kinds in one step', runbook('  - {scale: {group: a, replicas: 1}, span: {group: a}}'), 'step 1 has "scale", "span"; a step has exactly one kind; use one of place, scale, span, status, wait, assert, apply, patch, sleep, watch'],
     ['an unknown kind', runbook('  - name: oops\n    restart: {group: a}'), 'step 1 (oops) has "restart"; a step has exactly one kind; use one of place, scale, span, status, wait, assert, apply, patch, sleep, watch'],
-    ['an unknown key', runbook('  - span: {group: a}\n  - scale: {group: a, replica: 3}'), 'step 2: scale has unknown key(s) replica; use group, namespace, replicas, workerGroup, serve, skipCapacityRelocate, copySecrets, wait'],
+    ['an unknown key', runbook('  - span: {group: a}\n  - scale: {group: a, replica: 3}'), 'step 2: scale has unknown key(s) replica; use group, namespace, replicas, workerGroup, serve, skipCapacityRelocate, copySecrets, wait, timeout'],
     ['a negative count', runbook('  - scale: {group: a, replicas: -1}'), 'step 1: replicas must be a whole number, 0 or more; write replicas: 2'],
     ['scale without a size', runbook('  - scale: {group: a}'), 'step 1: scale needs replicas or serve; add replicas: N'],
     ['a bad serve', runbook('  - scale: {group: a, serve: [nodot]}'), 'step 1: serve "nodot" is not APP.DEPLOYMENT=N; write serve: [APP.DEPLOYMENT=N]'],
@@ -101,13 +105,19 @@ steps:
     ['an unknown count', runbook('  - assert: {group: a, clusters: {cloud: {remotes: 1}}}'), 'step 1: clusters.cloud has unknown key(s) remotes; use local, pending, placeholders, remote, running, headServiceCopy'],
     ['a bad timeout', runbook('  - wait: {group: a, mode: single, timeout: soon}'), 'step 1: timeout: "soon" is not a duration; use forms like 30s, 5m or 1h30m; write timeout: 90s'],
     ['a missing file', runbook('  - place: {file: nope.yaml}'), 'step 1: cannot read nope.yaml: ENOENT; give a path relative to the runbook'],
-    ['apply of an unknown kind', runbook('  - apply: {context: onprem, file: crd.yaml}'), 'step 1: apply does not know kind CustomResourceDefinition; apply one of Namespace, Node, Pod, Service, ConfigMap, Secret, ServiceAccount, Event, EndpointSlice, Lease, SelfSubjectAccessReview, RayCluster, RayService, RayJob'],
+    ['apply of an unknown kind', runbook('  - apply: {context: onprem, file: crd.yaml}'), 'step 1: apply does not know kind CustomResourceDefinition; apply one of Namespace, Node, Pod, Service, ConfigMap, Secret, ServiceAccount, Event, EndpointSlice, Lease, RayCluster, RayService, RayJob'],
     ['apply with both file and object', runbook('  - apply: {context: onprem, file: app.yaml, object: {kind: Pod}}'), 'step 1: apply needs exactly one of file and object; give the manifest as file: PATH or the object inline as object: {...}'],
     ['a json patch that is not a list', runbook('  - patch: {context: onprem, object: raycluster/a, type: json, patch: {spec: {}}}'), 'step 1: a json patch is a list of operations; write patch: [{op: replace, path: /spec/..., value: ...}]'],
     ['a patch of an unknown kind', runbook('  - patch: {context: onprem, object: deployment/a, patch: {spec: {}}}'), 'step 1: patch does not know kind deployment; patch one of namespace, node, pod, service, configmap, secret, serviceaccount, event, endpointslice, lease, selfsubjectaccessreview, raycluster, rayservice, rayjob'],
     ['no steps', 'namespace: ml\nsteps: []', 'book.yaml has no steps; add steps: [...]'],
     ['an unknown top-level key', 'step: []', 'book.yaml has unknown key(s) step; use name, vars, contexts, namespace, steps'],
     ['not YAML', 'steps: [', 'book.yaml is not YAML: unexpected end of the stream within a flow collection (2:1); fix the runbook'],
+    ['a namespace that is not a name', 'namespace: [a]\nsteps:\n  - sleep: 1s', 'book.yaml: namespace must be a namespace name; write namespace: NAME'],
+    ['an empty serve', runbook('  - scale: {group: a, serve: []}'), 'step 1: serve is empty; write serve: [APP.DEPLOYMENT=N], or leave it out'],
+    ['a merge patch that is not a map', runbook('  - patch: {context: onprem, object: raycluster/a, patch: "spec: {}"}'), 'step 1: a merge patch is a map; write patch: {spec: {...}}, or type: json for a list of operations'],
+    ['apply of a kind under another apiVersion', runbook('  - apply: {context: onprem, object: {apiVersion: v1, kind: RayCluster, metadata: {name: x}}}'), 'step 1: RayCluster x has apiVersion v1, and a RayCluster is ray.io/v1; write apiVersion: ray.io/v1'],
+    ['apply of an access review', runbook('  - apply: {context: onprem, object: {apiVersion: authorization.k8s.io/v1, kind: SelfSubjectAccessReview, metadata: {name: x}}}'), 'step 1: apply does not know kind SelfSubjectAccessReview; apply one of Namespace, Node, Pod, Service, ConfigMap, Secret, ServiceAccount, Event, EndpointSlice, Lease, RayCluster, RayService, RayJob'],
+    ['a sleep past a day', runbook('  - sleep: 600h'), 'step 1: sleep 600h is longer than 24h; sleep at most 24h'],
   ])('refuses %s with one line naming the step and the fix', (_what, text, message) => {
     const err = thrown(() => readRunbook(text, 'book.yaml', options));
     expect(`${err.message}; ${err.fix}`).toBe(message);
