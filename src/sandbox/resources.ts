@@ -1,0 +1,92 @@
+/**
+ * The API a simulated cluster serves: what discovery lists, so that kubectl finds every kind, and
+ * what each resource supports (scope, subresources, field selectors).
+ */
+
+export interface SandboxResource {
+  group: string;
+  version: string;
+  /** Plural, as in URLs. */
+  resource: string;
+  kind: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  /** Subresources the server handles: status, binding. */
+  subresources?: string[];
+  /** Fields a fieldSelector may name, beyond metadata.name and metadata.namespace. */
+  fields?: string[];
+  /** Only create (SelfSubjectAccessReview). */
+  createOnly?: boolean;
+  categories?: string[];
+}
+
+const core = (resource: string, kind: string, namespaced: boolean, extra: Partial<SandboxResource> = {}): SandboxResource => ({group: '', version: 'v1', resource, kind, namespaced, ...extra});
+
+export const SANDBOX_RESOURCES: SandboxResource[] = [
+  core('namespaces', 'Namespace', false, {shortNames: ['ns'], subresources: ['status', 'finalize'], fields: ['status.phase']}),
+  core('nodes', 'Node', false, {shortNames: ['no'], subresources: ['status'], fields: ['spec.unschedulable']}),
+  core('pods', 'Pod', true, {shortNames: ['po'], subresources: ['status', 'binding'], fields: ['spec.nodeName', 'status.phase', 'spec.schedulerName'], categories: ['all']}),
+  core('services', 'Service', true, {shortNames: ['svc'], subresources: ['status'], categories: ['all']}),
+  core('configmaps', 'ConfigMap', true, {shortNames: ['cm']}),
+  core('secrets', 'Secret', true, {fields: ['type']}),
+  core('serviceaccounts', 'ServiceAccount', true, {shortNames: ['sa']}),
+  core('events', 'Event', true, {shortNames: ['ev'], fields: ['involvedObject.kind', 'involvedObject.name', 'involvedObject.namespace', 'involvedObject.uid', 'reason', 'type', 'source']}),
+  {group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', kind: 'EndpointSlice', namespaced: true},
+  {group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true},
+  {group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false, createOnly: true},
+  {group: 'ray.io', version: 'v1', resource: 'rayclusters', kind: 'RayCluster', namespaced: true, subresources: ['status'], categories: ['all']},
+  {group: 'ray.io', version: 'v1', resource: 'rayservices', kind: 'RayService', namespaced: true, subresources: ['status'], categories: ['all']},
+  {group: 'ray.io', version: 'v1', resource: 'rayjobs', kind: 'RayJob', namespaced: true, subresources: ['status'], categories: ['all']},
+];
+
+/** The store's name of a resource: the plural, with its group when it has one. */
+export function storeName(r: SandboxResource): string {
+  return r.group === '' ? r.resource : `${r.resource}.${r.group}`;
+}
+
+export function apiVersionOf(r: SandboxResource): string {
+  return r.group === '' ? r.version : `${r.group}/${r.version}`;
+}
+
+/** Discovery: the APIResourceList of one group version. */
+export function resourceList(group: string, version: string, resources = SANDBOX_RESOURCES): unknown {
+  const mine = resources.filter((r) => r.group === group && r.version === version);
+  const verbs = (r: SandboxResource) => (r.createOnly ? ['create'] : ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group === '' ? version : `${group}/${version}`,
+    resources: mine.flatMap((r) => [
+      {
+        name: r.resource,
+        singularName: r.kind.toLowerCase(),
+        namespaced: r.namespaced,
+        kind: r.kind,
+        verbs: verbs(r),
+        ...(r.shortNames ? {shortNames: r.shortNames} : {}),
+        ...(r.categories ? {categories: r.categories} : {}),
+      },
+      ...(r.subresources ?? []).map((sub) => ({
+        name: `${r.resource}/${sub}`,
+        singularName: '',
+        namespaced: r.namespaced,
+        kind: sub === 'binding' ? 'Binding' : r.kind,
+        verbs: sub === 'binding' ? ['create'] : ['get', 'patch', 'update'],
+      })),
+    ]),
+  };
+}
+
+/** Discovery: the API groups besides the core one. */
+export function groupList(resources = SANDBOX_RESOURCES): unknown {
+  const groups = [...new Set(resources.filter((r) => r.group !== '').map((r) => r.group))];
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: groups.map((name) => {
+      const version = resources.find((r) => r.group === name)!.version;
+      const gv = {groupVersion: `${name}/${version}`, version};
+      return {name, versions: [gv], preferredVersion: gv};
+    }),
+  };
+}

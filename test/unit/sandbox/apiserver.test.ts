@@ -1,0 +1,138 @@
+import * as http from 'node:http';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {ClusterClient} from '../../../src/kube/client.js';
+import {KubeError} from '../../../src/kube/errors.js';
+import {RESOURCES} from '../../../src/kube/resources.js';
+import type {KubeObject, Pod} from '../../../src/kube/types.js';
+import {SandboxApiServer} from '../../../src/sandbox/apiserver.js';
+import {Store} from '../../../src/sandbox/store.js';
+import {FAST_RETRY} from '../../support/client.js';
+
+const NS = 'ml';
+const pod = (name: string, labels: Record<string, string> = {}): Pod => ({apiVersion: 'v1', kind: 'Pod', metadata: {name, labels}, spec: {containers: [{name: 'c', image: 'pause'}]}});
+
+async function failure(p: Promise<unknown>): Promise<KubeError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof KubeError) return err;
+    throw err;
+  }
+  throw new Error('expected a KubeError');
+}
+
+describe('the sandbox API server, through the tool\'s own client', () => {
+  const store = new Store();
+  const server = new SandboxApiServer(store, {});
+  let client: ClusterClient;
+
+  beforeAll(async () => {
+    const port = await server.listen();
+    const agent = new http.Agent({keepAlive: true});
+    client = new ClusterClient({context: 'sandbox', server: `http://127.0.0.1:${port}`, credentials: {prepare: async () => ({agent, headers: {}})}, retry: FAST_RETRY});
+    await client.create(RESOURCES.namespaces, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: NS}});
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('serves its version and discovery', async () => {
+    expect((await client.version()).gitVersion).toMatch(/^v1\.\d+\.\d+/);
+    const core = await client.request<{resources: Array<{name: string; namespaced: boolean}>}>({path: '/api/v1'});
+    expect(core.resources).toContainEqual(expect.objectContaining({name: 'pods', namespaced: true}));
+    expect(core.resources).toContainEqual(expect.objectContaining({name: 'pods/binding'}));
+    const ray = await client.request<{resources: Array<{name: string}>}>({path: '/apis/ray.io/v1'});
+    expect(ray.resources.map((r) => r.name)).toEqual(expect.arrayContaining(['rayclusters', 'rayservices', 'rayjobs']));
+  });
+
+  it('creates with generateName, gives uid, creationTimestamp and a rising resourceVersion, and refuses a duplicate name', async () => {
+    const a = await client.create<Pod>(RESOURCES.pods, {...pod(''), metadata: {generateName: 'app-cpu-worker-'}}, {namespace: NS});
+    expect(a.metadata?.name).toMatch(/^app-cpu-worker-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(a.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.status?.phase).toBe('Pending');
+    const b = await client.create<Pod>(RESOURCES.pods, pod('fixed'), {namespace: NS});
+    expect(Number(b.metadata?.resourceVersion)).toBeGreaterThan(Number(a.metadata?.resourceVersion));
+    expect((await failure(client.create(RESOURCES.pods, pod('fixed'), {namespace: NS}))).code).toBe(409);
+    expect((await failure(client.create(RESOURCES.pods, pod('x'), {namespace: 'nowhere'}))).code).toBe(404);
+  });
+
+  it('lists by label and field selector, in pages', async () => {
+    for (const [name, group] of [['sel-a', 'cpu'], ['sel-b', 'gpu'], ['sel-c', 'cpu']] as const) {
+      await client.create(RESOURCES.pods, pod(name, {'ray.io/group': group, app: 'sel'}), {namespace: NS});
+    }
+    const names = async (labelSelector: string, fieldSelector?: string) => (await client.list<Pod>(RESOURCES.pods, {namespace: NS, labelSelector, fieldSelector})).items.map((p) => p.metadata?.name);
+    expect(await names('app=sel,ray.io/group=cpu')).toEqual(['sel-a', 'sel-c']);
+    expect(await names('app=sel,ray.io/group notin (cpu)')).toEqual(['sel-b']);
+    expect(await names('app=sel', 'metadata.name!=sel-a')).toEqual(['sel-b', 'sel-c']);
+    expect(await names('app=sel', 'spec.nodeName=')).toEqual(['sel-a', 'sel-b', 'sel-c']);
+    // One item per page: the client follows continue to the end.
+    expect((await client.list<Pod>(RESOURCES.pods, {namespace: NS, labelSelector: 'app=sel', limit: 1})).items).toHaveLength(3);
+    expect((await failure(client.list(RESOURCES.pods, {namespace: NS, fieldSelector: 'spec.containers=x'}))).code).toBe(400);
+  });
+
+  it('patches: merge, JSON patch with a failing test, strategic directives, and a resourceVersion precondition', async () => {
+    const live = await client.create<Pod>(RESOURCES.pods, {...pod('patched', {a: '1'}), metadata: {name: 'patched', labels: {a: '1'}, finalizers: ['x/keep', 'x/drop']}}, {namespace: NS});
+    const merged = await client.patch<Pod>(RESOURCES.pods, 'patched', NS, {metadata: {labels: {a: null, b: '2'}}}, 'merge');
+    expect(merged.metadata?.labels).toEqual({b: '2'});
+    const test = await failure(client.patch(RESOURCES.pods, 'patched', NS, [{op: 'test', path: '/metadata/labels/b', value: '3'}], 'json'));
+    expect(test.code).toBe(409);
+    const strategic = await client.patch<Pod>(RESOURCES.pods, 'patched', NS, {metadata: {'$deleteFromPrimitiveList/finalizers': ['x/drop'], labels: {c: '3'}}}, 'strategic');
+    expect(strategic.metadata?.finalizers).toEqual(['x/keep']);
+    expect(strategic.metadata?.labels).toEqual({b: '2', c: '3'});
+    const stale = await failure(client.patch(RESOURCES.pods, 'patched', NS, {metadata: {resourceVersion: live.metadata?.resourceVersion, labels: {d: '4'}}}, 'merge'));
+    expect(stale.code).toBe(409);
+    // A pod's spec is immutable but for a few fields.
+    const spec = await failure(client.patch(RESOURCES.pods, 'patched', NS, {spec: {restartPolicy: 'Never'}}, 'merge'));
+    expect(spec.code).toBe(422);
+    await client.patch(RESOURCES.pods, 'patched', NS, {metadata: {finalizers: null}}, 'merge');
+  });
+
+  it('applies server-side: creates, owns fields, reports a conflict with another manager unless forced', async () => {
+    const cm = (data: Record<string, string>) => ({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'applied', namespace: NS}, data});
+    const created = await client.patch<KubeObject & {data?: Record<string, string>}>(RESOURCES.configmaps, 'applied', NS, cm({a: '1', b: '2'}), 'apply');
+    expect(created.data).toEqual({a: '1', b: '2'});
+    // Another manager changes a: applying a different a is a conflict.
+    await client.request({method: 'PATCH', path: `/api/v1/namespaces/${NS}/configmaps/applied`, query: {fieldManager: 'someone-else'}, body: {data: {a: 'theirs'}}, contentType: 'application/merge-patch+json'});
+    const conflict = await failure(client.patch(RESOURCES.configmaps, 'applied', NS, cm({a: 'mine', b: '2'}), 'apply'));
+    expect(conflict.code).toBe(409);
+    const forced = await client.patch<KubeObject & {data?: Record<string, string>}>(RESOURCES.configmaps, 'applied', NS, cm({a: 'mine'}), 'apply', {force: true});
+    // b is no longer applied by its only owner: it goes.
+    expect(forced.data).toEqual({a: 'mine'});
+  });
+
+  it('deletes with preconditions, and keeps an object with finalizers until they are gone', async () => {
+    const live = await client.create<Pod>(RESOURCES.pods, {...pod('doomed'), metadata: {name: 'doomed', finalizers: ['x/hold']}}, {namespace: NS});
+    expect((await failure(client.delete(RESOURCES.pods, 'doomed', NS, {uid: 'not-its-uid'}))).code).toBe(409);
+    await client.delete(RESOURCES.pods, 'doomed', NS, {uid: live.metadata?.uid});
+    const held = await client.get<Pod>(RESOURCES.pods, 'doomed', NS);
+    expect(held.metadata?.deletionTimestamp).toBeDefined();
+    await client.patch(RESOURCES.pods, 'doomed', NS, {metadata: {finalizers: null}}, 'merge');
+    expect(await client.find(RESOURCES.pods, 'doomed', NS)).toBeUndefined();
+  });
+
+  it('watches from a resourceVersion, and answers 410 for one older than its history', async () => {
+    const list = await client.list<KubeObject>(RESOURCES.configmaps, {namespace: NS});
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const events = client.watch<KubeObject>(RESOURCES.configmaps, {namespace: NS, resourceVersion: list.metadata!.resourceVersion!, signal: abort.signal, timeoutSeconds: 5});
+    const done = (async () => {
+      for await (const e of events) {
+        seen.push(`${e.type} ${e.object.metadata?.name}`);
+        if (seen.length === 3) abort.abort();
+      }
+    })().catch(() => undefined);
+    await client.create(RESOURCES.configmaps, {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'w1'}}, {namespace: NS});
+    await client.patch(RESOURCES.configmaps, 'w1', NS, {data: {x: '1'}}, 'merge');
+    await client.delete(RESOURCES.configmaps, 'w1', NS);
+    await done;
+    expect(seen).toEqual(['ADDED w1', 'MODIFIED w1', 'DELETED w1']);
+
+    for (let i = 0; i < 5100; i++) store.create('configmaps', {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: `churn-${i}`, namespace: NS}});
+    const stale = client.watch<KubeObject>(RESOURCES.configmaps, {namespace: NS, resourceVersion: list.metadata!.resourceVersion!, signal: AbortSignal.timeout(5000)});
+    const gone = await stale.next().then(
+      () => undefined,
+      (err: KubeError) => err.code,
+    );
+    expect(gone).toBe(410);
+  });
+});
