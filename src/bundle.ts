@@ -12,12 +12,15 @@ import Delete from './commands/delete.js';
 import Doctor from './commands/doctor.js';
 import Place from './commands/place.js';
 import RunbookRun from './commands/runbook/run.js';
+import SandboxDown from './commands/sandbox/down.js';
+import SandboxServe from './commands/sandbox/serve.js';
+import SandboxUp from './commands/sandbox/up.js';
 import Scale from './commands/scale.js';
 import Span from './commands/span.js';
 import Status from './commands/status.js';
 import Watch from './commands/watch.js';
 
-export const COMMANDS = {__complete: Complete, delete: Delete, doctor: Doctor, place: Place, 'runbook:run': RunbookRun, scale: Scale, span: Span, status: Status, watch: Watch};
+export const COMMANDS = {__complete: Complete, delete: Delete, doctor: Doctor, place: Place, 'runbook:run': RunbookRun, 'sandbox:down': SandboxDown, 'sandbox:serve': SandboxServe, 'sandbox:up': SandboxUp, scale: Scale, span: Span, status: Status, watch: Watch};
 export {default as commandNotFound} from './cli/command-not-found.js';
 
 function isMain(): boolean {

@@ -130,17 +130,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Every failure becomes one line on stderr and an exit code; a stack trace only with -v. */
   protected override async catch(err: Error & {exitCode?: number}): Promise<void> {
-    const oclif = (err as {oclif?: {exit?: number}}).oclif;
-    if ((err as {code?: string}).code === 'EEXIT' && oclif?.exit !== undefined) {
-      process.exitCode = oclif.exit;
-      return;
-    }
-    const verbose = this.argv.includes('-v') || this.argv.includes('--verbose');
-    const {code, message} = describeFailure(err, this.id ?? '');
-    process.stderr.write(`error: ${message}\n`);
-    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = code;
+    reportFailure(err, this.id ?? '', this.argv);
   }
+
+}
+
+/** One line on stderr and the exit code for a command's failure; the stack trace only with -v. */
+export function reportFailure(err: Error & {exitCode?: number}, commandId: string, argv: string[]): void {
+  const oclif = (err as {oclif?: {exit?: number}}).oclif;
+  if ((err as {code?: string}).code === 'EEXIT' && oclif?.exit !== undefined) {
+    process.exitCode = oclif.exit;
+    return;
+  }
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const {code, message} = describeFailure(err, commandId);
+  process.stderr.write(`error: ${message}\n`);
+  if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = code;
 }
 
 function withFix(message: string, fix: string | undefined): string {

@@ -9,6 +9,7 @@ import {admit, checkUpdate} from './admission.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Json, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
+import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
 
 export const SANDBOX_VERSION = {major: '1', minor: '37', gitVersion: 'v1.37.0-sandbox', platform: 'linux/amd64'};
@@ -218,17 +219,23 @@ export class SandboxApiServer {
     }
     if (r.namespace !== undefined && method === 'POST' && !r.name) this.requireNamespace(r.namespace, true);
     switch (method) {
-      case 'GET':
+      case 'GET': {
+        // kubectl get asks for a Table; watches stay plain events.
+        const table = (req.headers.accept ?? '').includes('as=Table') && !r.subresource;
+        const includeObject = q.get('includeObject') === 'Object';
         if (!r.name) {
           if (q.get('watch') === 'true' || q.get('watch') === '1') {
             this.watch(r, q, res);
             return 200;
           }
-          this.send(res, 200, this.list(r, q));
+          const found = this.list(r, q) as {metadata: {resourceVersion: string; continue?: string}; items: StoredObject[]};
+          this.send(res, 200, table ? {...toTable(r.resource, found.items, found.metadata.resourceVersion, includeObject), metadata: found.metadata as Json} : found);
           return 200;
         }
-        this.send(res, 200, this.get(r));
+        const one = this.get(r);
+        this.send(res, 200, table ? toTable(r.resource, [one], one.metadata.resourceVersion, includeObject) : one);
         return 200;
+      }
       case 'POST': {
         const body = parseJson(await readBody(req));
         if (r.subresource === 'binding') {
@@ -381,6 +388,18 @@ export class SandboxApiServer {
     };
     if (timeoutSeconds > 0) timers.push(setTimeout(end, timeoutSeconds * 1000));
     res.on('close', end);
+  }
+
+  /**
+   * Creates an object as a component in the cluster does, through the API: generateName, admission
+   * and field ownership, as for a request. `resource` is the store's name (pods, rayclusters.ray.io).
+   */
+  createAs(manager: string, resource: string, object: JsonMap): StoredObject {
+    const type = SANDBOX_RESOURCES.find((r) => storeName(r) === resource);
+    if (!type) throw new Error(`the sandbox does not serve ${resource}`);
+    const namespace = isMap(object.metadata) && typeof object.metadata.namespace === 'string' ? object.metadata.namespace : undefined;
+    if (type.namespaced) this.requireNamespace(namespace ?? '', true);
+    return this.create({resource: type, ...(type.namespaced ? {namespace} : {})}, object, manager, false);
   }
 
   private create(r: Route, body: Json, manager: string, dryRun: boolean): StoredObject {

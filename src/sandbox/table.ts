@@ -1,0 +1,97 @@
+/**
+ * Server-side printing, as kubectl get asks for it (Accept: application/json;as=Table;g=meta.k8s.io):
+ * the columns the real API server (and KubeRay's CRD) give pods, nodes, Services and RayClusters.
+ */
+import type {Json} from './patch.js';
+import type {SandboxResource} from './resources.js';
+import type {StoredObject} from './store.js';
+
+type JsonMap = {[key: string]: Json};
+const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
+const map = (v: Json | undefined): JsonMap => (isMap(v) ? v : {});
+const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
+
+interface Column {
+  name: string;
+  type?: string;
+  priority?: number;
+  cell: (o: StoredObject) => Json;
+}
+
+/** kubectl's short human duration: 45s, 3m20s, 2h10m, 5d. */
+export function age(from: string, now = Date.now()): string {
+  const s = Math.max(0, Math.floor((now - Date.parse(from)) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 > 0 ? `${s % 60}s` : ''}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return `${h}h${m % 60 > 0 ? `${m % 60}m` : ''}`;
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  if (d < 8) return `${d}d${h % 24 > 0 ? `${h % 24}h` : ''}`;
+  return `${d}d`;
+}
+
+const NAME: Column = {name: 'Name', cell: (o) => o.metadata.name};
+const AGE: Column = {name: 'Age', cell: (o) => age(o.metadata.creationTimestamp)};
+
+function podStatus(o: StoredObject): string {
+  if (o.metadata.deletionTimestamp !== undefined) return 'Terminating';
+  return String(map(o.status).reason ?? map(o.status).phase ?? 'Unknown');
+}
+
+const COLUMNS: Record<string, Column[]> = {
+  Pod: [
+    NAME,
+    {name: 'Ready', cell: (o) => `${list(map(o.status).containerStatuses).filter((c) => map(c).ready === true).length}/${list(map(o.spec).containers).length}`},
+    {name: 'Status', cell: podStatus},
+    {name: 'Restarts', type: 'integer', cell: () => 0},
+    AGE,
+    {name: 'IP', priority: 1, cell: (o) => map(o.status).podIP ?? '<none>'},
+    {name: 'Node', priority: 1, cell: (o) => map(o.spec).nodeName ?? '<none>'},
+    {name: 'Nominated Node', priority: 1, cell: () => '<none>'},
+    {name: 'Readiness Gates', priority: 1, cell: () => '<none>'},
+  ],
+  Node: [
+    NAME,
+    {name: 'Status', cell: (o) => (list(map(o.status).conditions).some((c) => map(c).type === 'Ready' && map(c).status === 'True') ? 'Ready' : 'NotReady') + (map(o.spec).unschedulable ? ',SchedulingDisabled' : '')},
+    {name: 'Roles', cell: () => '<none>'},
+    AGE,
+    {name: 'Version', cell: (o) => map(map(o.status).nodeInfo).kubeletVersion ?? ''},
+    {name: 'Internal-IP', priority: 1, cell: (o) => list(map(o.status).addresses).map(map).find((a) => a.type === 'InternalIP')?.address ?? '<none>'},
+  ],
+  Service: [
+    NAME,
+    {name: 'Type', cell: (o) => map(o.spec).type ?? 'ClusterIP'},
+    {name: 'Cluster-IP', cell: (o) => map(o.spec).clusterIP ?? '<none>'},
+    {name: 'External-IP', cell: () => '<none>'},
+    {name: 'Port(s)', cell: (o) => list(map(o.spec).ports).map((p) => `${String(map(p).port)}/${String(map(p).protocol ?? 'TCP')}`).join(',') || '<none>'},
+    AGE,
+    {name: 'Selector', priority: 1, cell: (o) => Object.entries(map(map(o.spec).selector)).map(([k, v]) => `${k}=${String(v)}`).join(',') || '<none>'},
+  ],
+  RayCluster: [
+    NAME,
+    {name: 'Desired Workers', type: 'integer', cell: (o) => map(o.status).desiredWorkerReplicas ?? 0},
+    {name: 'Available Workers', type: 'integer', cell: (o) => map(o.status).availableWorkerReplicas ?? 0},
+    {name: 'Status', cell: (o) => map(o.status).state ?? ''},
+    AGE,
+    {name: 'Head Pod IP', priority: 1, cell: (o) => map(map(o.status).head).podIP ?? ''},
+    {name: 'Head Service IP', priority: 1, cell: (o) => map(map(o.status).head).serviceIP ?? ''},
+  ],
+};
+
+/** A meta.k8s.io/v1 Table of the objects; the row objects carry their metadata, or all of them when asked. */
+export function toTable(resource: SandboxResource, objects: StoredObject[], resourceVersion: string, includeObject: boolean): JsonMap {
+  const columns = COLUMNS[resource.kind] ?? [NAME, AGE];
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: {resourceVersion},
+    columnDefinitions: columns.map((c) => ({name: c.name, type: c.type ?? 'string', format: c.name === 'Name' ? 'name' : '', description: c.name, priority: c.priority ?? 0})),
+    rows: objects.map((o) => ({
+      cells: columns.map((c) => c.cell(o)),
+      object: includeObject ? o : {kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata},
+    })),
+  };
+}

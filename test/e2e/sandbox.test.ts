@@ -1,0 +1,39 @@
+import * as path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {cli, run} from '../support/cli.js';
+import {tempDir} from '../support/kubeconfig.js';
+
+// kubectl is what CI installs for the e2e suite; here it reads a sandbox fleet as it reads a cluster.
+describe('kubectl against a sandbox fleet', () => {
+  const dir = tempDir();
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  const kubectl = (args: string[]) => run('kubectl', ['--kubeconfig', kubeconfig, ...args]);
+
+  beforeAll(async () => {
+    expect((await cli(['sandbox', 'up', '--dir', dir])).code).toBe(0);
+    const placed = await cli(['runbook', 'run', path.join(process.cwd(), 'examples', 'runbooks', 'manual-scale.yaml'), '--kubeconfig', kubeconfig, '--set', 'namespace=demo']);
+    expect(placed.code).toBe(0);
+  });
+  afterAll(async () => {
+    await cli(['sandbox', 'down', '--dir', dir]);
+  });
+
+  it('lists pods in every namespace, with their status, IP and node', async () => {
+    const pods = await kubectl(['--context', 'onprem', 'get', 'pods', '-A', '-o', 'wide']);
+    expect(pods.stderr).toBe('');
+    expect(pods.code).toBe(0);
+    expect(pods.stdout).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE/);
+    expect(pods.stdout).toMatch(/^demo\s+manual-demo-head-\w{5}\s+1\/1\s+Running\s+0\s+\S+\s+127\.100\.0\.\d+\s+onprem-node-0/m);
+    expect(pods.stdout.match(/^demo\s+manual-demo-cpu-worker-\w{5}\s+1\/1\s+Running/gm)).toHaveLength(2);
+  });
+
+  it('lists RayClusters, describes a pod with its events, and reads raw JSON', async () => {
+    const clusters = await kubectl(['--context', 'onprem', 'get', 'rayclusters', '-A']);
+    expect(clusters.code).toBe(0);
+    expect(clusters.stdout).toMatch(/^demo\s+manual-demo\s+2\s+2\s+ready\s+/m);
+    const described = await kubectl(['--context', 'onprem', 'describe', 'raycluster', 'manual-demo', '-n', 'demo']);
+    expect(described.stdout).toMatch(/^Name:\s+manual-demo$/m);
+    const nodes = await kubectl(['--context', 'cloud', 'get', 'nodes', '-o', 'name']);
+    expect(nodes.stdout).toBe('node/cloud-node-0\nnode/cloud-node-1\n');
+  });
+});
