@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import yaml from 'js-yaml';
+import {profileFor, readProfile, type ClusterProfile} from '../../src/sandbox/profile.js';
 import {waitFor} from '../support/poll.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,21 +52,7 @@ interface State {
   etcdPort: number;
 }
 
-export interface NodePool {
-  name: string;
-  count?: number;
-  cpu?: string;
-  memory?: string;
-  gpu?: number;
-  pods?: number;
-  labels?: Record<string, string>;
-  taints?: Array<{key: string; value?: string; effect: string}>;
-}
-
-export interface ClusterProfile {
-  kuberay?: boolean;
-  nodes: NodePool[];
-}
+export type {ClusterProfile, NodePool} from '../../src/sandbox/profile.js';
 
 const log = (line: string) => process.stderr.write(`testenv: ${line}\n`);
 
@@ -77,12 +64,9 @@ function clusterNames(): string[] {
   return names;
 }
 
-function profileFor(name: string): ClusterProfile {
+function profileOf(name: string): ClusterProfile {
   const file = process.env.TESTENV_PROFILE ?? path.join(REPO, 'test', 'env', 'profiles', 'default.yaml');
-  const doc = (yaml.load(fs.readFileSync(file, 'utf8')) ?? {}) as Record<string, ClusterProfile>;
-  const profile = doc[name] ?? doc.default;
-  if (!profile) throw new Error(`${file} has no entry for cluster "${name}" and no "default"`);
-  return profile;
+  return profileFor(readProfile(fs.readFileSync(file, 'utf8'), file), name);
 }
 
 function binary(name: string): string {
@@ -257,7 +241,7 @@ async function apiReady(cluster: {apiPort: number; token: string}, ca: Buffer): 
   return res.status === 200 ? true : undefined;
 }
 
-async function startCluster(state: State, name: string, index: number, etcdPort: number, profile = profileFor(name)): Promise<ClusterRecord> {
+async function startCluster(state: State, name: string, index: number, etcdPort: number, profile = profileOf(name)): Promise<ClusterRecord> {
   const dir = path.join(STATE, name);
   fs.mkdirSync(dir, {recursive: true});
   const token = randomBytes(24).toString('hex');
