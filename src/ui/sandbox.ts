@@ -1,5 +1,5 @@
 /** What "sandbox up" says: where the kubeconfig is, and how to use and stop the fleet. */
-export function renderSandboxUp(result: {started: boolean; state: {kubeconfig: string; clusters: Array<{name: string; url: string}>}; log: string}): string {
+export function renderSandboxUp(result: {started: boolean; state: {kubeconfig: string; clusters: Array<{name: string; url: string}>}; log: string}, dir?: string): string {
   const contexts = result.state.clusters.map((c) => c.name);
   const fleet = contexts.map((c) => `--context ${c}`).join(' ');
   return [
@@ -13,7 +13,7 @@ export function renderSandboxUp(result: {started: boolean; state: {kubeconfig: s
     `  kubectl --context ${contexts[0]} get pods -A`,
     `  kubectl --context ${contexts[0]} get rayclusters -A`,
     '',
-    `Stop it with: kubectl superskyray sandbox down   (log: ${result.log})`,
+    `Stop it with: kubectl superskyray sandbox down${dir ? ` --dir ${dir}` : ''}   (log: ${result.log})`,
     '',
   ].join('\n');
 }

@@ -17,6 +17,6 @@ export default class SandboxUp extends SandboxCommand {
     const clusters = flags.clusters.split(',').map((c) => c.trim()).filter(Boolean);
     const result = await sandboxUp({dir: flags.dir ?? defaultSandboxDir(), clusters, profileFile: flags.profile, entry: process.argv[1]!});
     const {renderSandboxUp} = await import('../../ui/sandbox.js');
-    process.stdout.write(renderSandboxUp(result));
+    process.stdout.write(renderSandboxUp(result, flags.dir));
   }
 }
