@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {admit, checkUpdate} from './admission.js';
+import type {AuditLog} from './audit.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Json, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
@@ -144,8 +145,8 @@ export interface ApiServerOptions {
   token?: string;
   /** The user it is (shown by SelfSubjectAccessReview and the audit). */
   user?: string;
-  /** Each request, for tests and `sandbox logs`. */
-  onRequest?: (entry: {verb: string; path: string; userAgent?: string; code: number}) => void;
+  /** Where each request is recorded, as the API server's audit log. */
+  audit?: AuditLog;
 }
 
 export class SandboxApiServer {
@@ -169,8 +170,13 @@ export class SandboxApiServer {
 
   async close(): Promise<void> {
     for (const res of this.watches) res.end();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections();
+    const server = this.server;
+    if (!server) return;
+    // Stop listening, and drop every connection now: keep-alive clients would hold the close open.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+    this.server = undefined;
   }
 
   private send(res: http.ServerResponse, code: number, body: unknown): void {
@@ -181,6 +187,7 @@ export class SandboxApiServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
+    const startedAt = Date.now();
     let code = 200;
     try {
       if (this.options.token !== undefined && req.headers.authorization !== `Bearer ${this.options.token}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
@@ -191,7 +198,7 @@ export class SandboxApiServer {
       if (!res.headersSent) this.send(res, err.code, status(err.code, err.reason, err.message, err.details));
       else res.end();
     } finally {
-      this.options.onRequest?.({verb: req.method ?? 'GET', path: url.pathname, userAgent: req.headers['user-agent'], code});
+      this.options.audit?.request({method: req.method ?? 'GET', url, userAgent: req.headers['user-agent'], code, startedAt});
     }
   }
 

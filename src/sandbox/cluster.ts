@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import {SandboxApiServer} from './apiserver.js';
+import {AuditLog} from './audit.js';
 import {endpointSlices, garbageCollect, kubelet, Loop, namespaces, podGc, schedule} from './controllers.js';
 import {KubeRayOperator} from './kuberay.js';
 import type {Json} from './patch.js';
@@ -64,9 +65,12 @@ export class SandboxCluster {
     readonly name: string,
     private readonly index: number,
     private readonly profile: ClusterProfile,
-    onRequest?: (entry: {verb: string; path: string; userAgent?: string; code: number}) => void,
+    /** Where to write the API server's audit log, if anywhere. */
+    auditFile?: string,
   ) {
-    this.server = new SandboxApiServer(this.store, {onRequest});
+    const audit = auditFile ? new AuditLog(auditFile) : undefined;
+    if (audit) this.store.onComponentWrite = (actor, event, before) => audit.component(actor, event, before);
+    this.server = new SandboxApiServer(this.store, {audit});
   }
 
   get url(): string {
@@ -79,13 +83,14 @@ export class SandboxCluster {
     }
     for (const node of nodeObjects(this.name, this.index, this.profile)) this.server.createAs('kwok', 'nodes', node);
     const create = (manager: string) => (resource: string, object: JsonMap) => this.server.createAs(manager, resource, object);
+    const controllerManager = 'kube-controller-manager/v1.37.0-sandbox';
     this.loops = [
-      new Loop(this.store, () => schedule(this.store)),
-      new Loop(this.store, () => kubelet(this.store)),
-      new Loop(this.store, () => podGc(this.store)),
-      new Loop(this.store, () => namespaces(this.store, NAMESPACED, create('kube-controller-manager'))),
-      new Loop(this.store, () => garbageCollect(this.store, ALL)),
-      new Loop(this.store, () => endpointSlices(this.store, create('kube-controller-manager'))),
+      new Loop(this.store, 'kube-scheduler/v1.37.0-sandbox', () => schedule(this.store)),
+      new Loop(this.store, 'kwok/v0.8.0-sandbox', () => kubelet(this.store)),
+      new Loop(this.store, controllerManager, () => podGc(this.store)),
+      new Loop(this.store, controllerManager, () => namespaces(this.store, NAMESPACED, create('kube-controller-manager'))),
+      new Loop(this.store, controllerManager, () => garbageCollect(this.store, ALL)),
+      new Loop(this.store, controllerManager, () => endpointSlices(this.store, create('kube-controller-manager'))),
     ];
     if (this.profile.kuberay !== false) this.operator = new KubeRayOperator(this.store, create('ray-operator'));
     this.port = await this.server.listen(port);
@@ -95,6 +100,16 @@ export class SandboxCluster {
     for (const loop of this.loops) loop.stop();
     this.operator?.stop();
     await this.server.close();
+  }
+
+  /** Takes the API server away, as an outage would; the cluster's components and state stay. */
+  async stopApiserver(): Promise<void> {
+    await this.server.close();
+  }
+
+  /** Brings the API server back on the same address. */
+  async startApiserver(): Promise<void> {
+    await this.server.listen(this.port);
   }
 }
 
@@ -114,8 +129,9 @@ export function sandboxKubeconfig(clusters: Array<{name: string; url: string}>):
 export class SandboxFleet {
   readonly clusters: SandboxCluster[];
 
-  constructor(names: string[], profile: FleetProfile) {
-    this.clusters = names.map((name, index) => new SandboxCluster(name, index, profileFor(profile, name)));
+  /** `auditDir`: each cluster writes its API server's audit log to <auditDir>/<cluster>/audit.log. */
+  constructor(names: string[], profile: FleetProfile, auditDir?: string) {
+    this.clusters = names.map((name, index) => new SandboxCluster(name, index, profileFor(profile, name), auditDir ? path.join(auditDir, name, 'audit.log') : undefined));
   }
 
   async start(): Promise<void> {

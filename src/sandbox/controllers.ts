@@ -25,7 +25,9 @@ export class Loop {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    store: Store,
+    private readonly store: Store,
+    /** The component's user agent, as its writes are audited. */
+    private readonly actor: string,
     private readonly reconcile: () => void,
     resyncMs = 1000,
     private readonly onError: (err: unknown) => void = () => undefined,
@@ -42,7 +44,7 @@ export class Loop {
       this.scheduled = false;
       if (this.stopped) return;
       try {
-        this.reconcile();
+        this.store.as(this.actor, this.reconcile);
       } catch (err) {
         this.onError(err);
       }

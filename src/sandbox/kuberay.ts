@@ -22,6 +22,7 @@ const RAYSERVICES = 'rayservices.ray.io';
 const REQUEUE_MS = 2_000;
 const RESYNC_MS = 300_000;
 const HEAD_GROUP = 'headgroup';
+const OPERATOR = 'kuberay-operator/v1.5.0-sandbox';
 
 function controllerOf(o: StoredObject): string | undefined {
   const ref = list(o.metadata.ownerReferences).map(map).find((r) => r.controller === true);
@@ -215,7 +216,7 @@ export class KubeRayOperator {
       const [kind, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
       const [namespace, name] = rest.split('/') as [string, string];
       try {
-        const changed = kind === 'rc' ? this.reconcileCluster(namespace, name) : this.reconcileService(namespace, name);
+        const changed = this.store.as(OPERATOR, () => (kind === 'rc' ? this.reconcileCluster(namespace, name) : this.reconcileService(namespace, name)));
         if (changed) this.later(key, REQUEUE_MS);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;

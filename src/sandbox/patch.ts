@@ -213,7 +213,8 @@ const decode = (path: FieldPath): string[] => JSON.parse(path) as string[];
 
 /** The leaf fields a configuration sets: the fields its manager will own. */
 export function fieldPaths(config: Json, prefix: string[] = []): FieldPath[] {
-  if (!isMap(config)) return [encode(prefix)];
+  // An empty map is a value of its own ({} set on purpose), as a leaf is.
+  if (!isMap(config) || (prefix.length > 0 && Object.keys(config).length === 0)) return [encode(prefix)];
   const paths: FieldPath[] = [];
   for (const [key, value] of Object.entries(config)) {
     if (prefix.length === 0 && (key === 'apiVersion' || key === 'kind')) continue;

@@ -65,6 +65,20 @@ export class Store {
   private revision = 1;
   /** What generateName draws on; tests may fix it. */
   random: () => number = Math.random;
+  /** Told of each write a component of the cluster makes (inside `as`), for the audit log. */
+  onComponentWrite?: (actor: string, event: StoreEvent, before: StoredObject | undefined) => void;
+  private actor?: string;
+
+  /** Runs `work` as `actor` (a component's user agent): its writes are reported as that component's. */
+  as<T>(actor: string, work: () => T): T {
+    const outer = this.actor;
+    this.actor = actor;
+    try {
+      return work();
+    } finally {
+      this.actor = outer;
+    }
+  }
 
   get currentRevision(): number {
     return this.revision;
@@ -151,21 +165,26 @@ export class Store {
   }
 
   private remove(resource: string, object: StoredObject): StoredObject {
-    this.objects.delete(keyOf({resource, namespace: object.metadata.namespace, name: object.metadata.name}));
+    const key = keyOf({resource, namespace: object.metadata.namespace, name: object.metadata.name});
+    const before = this.objects.get(key);
+    this.objects.delete(key);
     const gone = structuredClone(object);
     gone.metadata.resourceVersion = String(++this.revision);
-    this.emit({type: 'DELETED', resource, object: gone, revision: this.revision});
+    this.emit({type: 'DELETED', resource, object: gone, revision: this.revision}, before);
     return structuredClone(gone);
   }
 
   private commit(type: EventType, resource: string, object: StoredObject): StoredObject {
+    const key = keyOf({resource, namespace: object.metadata.namespace, name: object.metadata.name});
+    const before = this.objects.get(key);
     object.metadata.resourceVersion = String(++this.revision);
-    this.objects.set(keyOf({resource, namespace: object.metadata.namespace, name: object.metadata.name}), object);
-    this.emit({type, resource, object: structuredClone(object), revision: this.revision});
+    this.objects.set(key, object);
+    this.emit({type, resource, object: structuredClone(object), revision: this.revision}, before);
     return structuredClone(object);
   }
 
-  private emit(event: StoreEvent): void {
+  private emit(event: StoreEvent, before?: StoredObject): void {
+    if (this.actor) this.onComponentWrite?.(this.actor, event, before);
     this.history.push(event);
     if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
     for (const listener of this.listeners) listener(event);

@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
-import {auditLog, startApiserver, stopApiserver} from '../env/testenv.js';
+import {auditLog, startApiserver, stopApiserver} from '../support/backend.js';
 import {cli, REPO, RUN_JS} from '../support/cli.js';
 import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';

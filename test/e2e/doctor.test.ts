@@ -6,7 +6,7 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
 import {randomBytes} from 'node:crypto';
-import {addCluster, removeCluster} from '../env/testenv.js';
+import {addCluster, removeCluster} from '../support/backend.js';
 import {cli} from '../support/cli.js';
 import {freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';

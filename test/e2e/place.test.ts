@@ -4,7 +4,7 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
 import {cli} from '../support/cli.js';
-import {auditLog} from '../env/testenv.js';
+import {auditLog} from '../support/backend.js';
 import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import * as fs from 'node:fs';

@@ -5,7 +5,7 @@ import yaml from 'js-yaml';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
-import {auditLog} from '../env/testenv.js';
+import {auditLog} from '../support/backend.js';
 import {cli} from '../support/cli.js';
 import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
