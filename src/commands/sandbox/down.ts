@@ -1,4 +1,4 @@
-import {SandboxCommand} from '../../cli/sandbox-flags.js';
+import {SandboxCommand} from '../../cli/sandbox-command.js';
 
 export default class SandboxDown extends SandboxCommand {
   static override summary = 'Stop the sandbox fleet that "sandbox up" started.';

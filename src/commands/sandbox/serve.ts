@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import {SandboxCommand} from '../../cli/sandbox-flags.js';
+import {SandboxCommand} from '../../cli/sandbox-command.js';
 
 /** The background process of "sandbox up". Hidden: people start it through "sandbox up". */
 export default class SandboxServe extends SandboxCommand {

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import {SandboxCommand} from '../../cli/sandbox-flags.js';
+import {SandboxCommand} from '../../cli/sandbox-command.js';
 
 export default class SandboxUp extends SandboxCommand {
   static override summary = 'Start a sandbox fleet on this machine: simulated clusters with KubeRay, one kubeconfig context each.';
