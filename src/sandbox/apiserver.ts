@@ -32,7 +32,7 @@ function status(code: number, reason: string, message: string, details?: ApiErro
 }
 
 /** Which resource a path names, or undefined for a path that is not a resource. */
-export function route(pathname: string): Route | undefined {
+export function route(pathname: string, resources: SandboxResource[] = SANDBOX_RESOURCES): Route | undefined {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let group = '';
   let version: string;
@@ -47,7 +47,7 @@ export function route(pathname: string): Route | undefined {
   } else {
     return undefined;
   }
-  const find = (name: string | undefined) => SANDBOX_RESOURCES.find((r) => r.group === group && r.version === version && r.resource === name);
+  const find = (name: string | undefined) => resources.find((r) => r.group === group && r.version === version && r.resource === name);
   if (rest[0] === 'namespaces' && rest.length >= 3) {
     const namespaced = find(rest[2]);
     if (namespaced?.namespaced) return {resource: namespaced, namespace: rest[1], name: rest[3], subresource: rest[4]};
@@ -147,16 +147,21 @@ export interface ApiServerOptions {
   user?: string;
   /** Where each request is recorded, as the API server's audit log. */
   audit?: AuditLog;
+  /** The API it serves; a cluster without KubeRay serves no ray.io. */
+  resources?: SandboxResource[];
 }
 
 export class SandboxApiServer {
   private server?: http.Server;
   private readonly watches = new Set<http.ServerResponse>();
+  private readonly resources: SandboxResource[];
 
   constructor(
     readonly store: Store,
     private readonly options: ApiServerOptions,
-  ) {}
+  ) {
+    this.resources = options.resources ?? SANDBOX_RESOURCES;
+  }
 
   async listen(port = 0): Promise<number> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -213,7 +218,7 @@ export class SandboxApiServer {
         return 200;
       }
     }
-    const r = route(path);
+    const r = route(path, this.resources);
     if (!r) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const q = url.searchParams;
     const dryRun = q.get('dryRun') === 'All';
@@ -281,10 +286,10 @@ export class SandboxApiServer {
     if (path === '/version') return SANDBOX_VERSION;
     if (path === '/healthz' || path === '/readyz' || path === '/livez') return 'ok';
     if (path === '/api') return {kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1'}]};
-    if (path === '/apis') return groupList();
-    if (path === '/api/v1') return resourceList('', 'v1');
+    if (path === '/apis') return groupList(this.resources);
+    if (path === '/api/v1') return resourceList('', 'v1', this.resources);
     const gv = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path);
-    if (gv && SANDBOX_RESOURCES.some((r) => r.group === gv[1] && r.version === gv[2])) return resourceList(gv[1]!, gv[2]!);
+    if (gv && this.resources.some((r) => r.group === gv[1] && r.version === gv[2])) return resourceList(gv[1]!, gv[2]!, this.resources);
     return undefined;
   }
 
@@ -402,7 +407,7 @@ export class SandboxApiServer {
    * and field ownership, as for a request. `resource` is the store's name (pods, rayclusters.ray.io).
    */
   createAs(manager: string, resource: string, object: JsonMap): StoredObject {
-    const type = SANDBOX_RESOURCES.find((r) => storeName(r) === resource);
+    const type = this.resources.find((r) => storeName(r) === resource);
     if (!type) throw new Error(`the sandbox does not serve ${resource}`);
     const namespace = isMap(object.metadata) && typeof object.metadata.namespace === 'string' ? object.metadata.namespace : undefined;
     if (type.namespaced) this.requireNamespace(namespace ?? '', true);
@@ -518,7 +523,7 @@ export class SandboxApiServer {
   }
 
   private orphanDependents(owner: StoredObject): void {
-    for (const resource of SANDBOX_RESOURCES) {
+    for (const resource of this.resources) {
       for (const o of this.store.list(storeName(resource), owner.metadata.namespace)) {
         const refs = Array.isArray(o.metadata.ownerReferences) ? o.metadata.ownerReferences : [];
         if (!refs.some((ref) => isMap(ref) && ref.uid === owner.metadata.uid)) continue;

@@ -12,13 +12,11 @@ import {endpointSlices, garbageCollect, kubelet, Loop, namespaces, podGc, schedu
 import {KubeRayOperator} from './kuberay.js';
 import type {Json} from './patch.js';
 import {profileFor, type ClusterProfile, type FleetProfile} from './profile.js';
-import {SANDBOX_RESOURCES, storeName} from './resources.js';
+import {SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {Store} from './store.js';
 
 type JsonMap = {[key: string]: Json};
 
-const NAMESPACED = SANDBOX_RESOURCES.filter((r) => r.namespaced && !r.createOnly).map(storeName);
-const ALL = SANDBOX_RESOURCES.filter((r) => !r.createOnly).map(storeName);
 
 function nodeObjects(cluster: string, index: number, profile: ClusterProfile): JsonMap[] {
   const nodes: JsonMap[] = [];
@@ -59,6 +57,7 @@ export class SandboxCluster {
   readonly server: SandboxApiServer;
   private loops: Loop[] = [];
   private operator?: KubeRayOperator;
+  private readonly resources: SandboxResource[];
   port = 0;
 
   constructor(
@@ -70,7 +69,9 @@ export class SandboxCluster {
   ) {
     const audit = auditFile ? new AuditLog(auditFile) : undefined;
     if (audit) this.store.onComponentWrite = (actor, event, before) => audit.component(actor, event, before);
-    this.server = new SandboxApiServer(this.store, {audit});
+    // Without KubeRay there are no ray.io CRDs: the API has no ray.io group at all.
+    this.resources = profile.kuberay === false ? SANDBOX_RESOURCES.filter((r) => r.group !== 'ray.io') : SANDBOX_RESOURCES;
+    this.server = new SandboxApiServer(this.store, {audit, resources: this.resources});
   }
 
   get url(): string {
@@ -84,12 +85,14 @@ export class SandboxCluster {
     for (const node of nodeObjects(this.name, this.index, this.profile)) this.server.createAs('kwok', 'nodes', node);
     const create = (manager: string) => (resource: string, object: JsonMap) => this.server.createAs(manager, resource, object);
     const controllerManager = 'kube-controller-manager/v1.37.0-sandbox';
+    const namespaced = this.resources.filter((r) => r.namespaced && !r.createOnly).map(storeName);
+    const all = this.resources.filter((r) => !r.createOnly).map(storeName);
     this.loops = [
       new Loop(this.store, 'kube-scheduler/v1.37.0-sandbox', () => schedule(this.store)),
       new Loop(this.store, 'kwok/v0.8.0-sandbox', () => kubelet(this.store)),
       new Loop(this.store, controllerManager, () => podGc(this.store)),
-      new Loop(this.store, controllerManager, () => namespaces(this.store, NAMESPACED, create('kube-controller-manager'))),
-      new Loop(this.store, controllerManager, () => garbageCollect(this.store, ALL)),
+      new Loop(this.store, controllerManager, () => namespaces(this.store, namespaced, create('kube-controller-manager'))),
+      new Loop(this.store, controllerManager, () => garbageCollect(this.store, all)),
       new Loop(this.store, controllerManager, () => endpointSlices(this.store, create('kube-controller-manager'))),
     ];
     if (this.profile.kuberay !== false) this.operator = new KubeRayOperator(this.store, create('ray-operator'));

@@ -136,3 +136,12 @@ describe('the sandbox KubeRay operator', () => {
     expect(workers(c)).toHaveLength(2);
   });
 });
+
+describe('a sandbox cluster without KubeRay', () => {
+  it('serves no ray.io API, as a cluster without the CRDs', async () => {
+    const c = await start({kuberay: false, nodes: [{name: 'n'}]});
+    const groups = (await (await fetch(`${c.url}/apis`)).json()) as {groups: Array<{name: string}>};
+    expect(groups.groups.map((g) => g.name)).not.toContain('ray.io');
+    expect((await fetch(`${c.url}/apis/ray.io/v1/rayclusters`)).status).toBe(404);
+  });
+});
