@@ -163,6 +163,10 @@ export class SandboxApiServer {
     this.resources = options.resources ?? SANDBOX_RESOURCES;
   }
 
+  get listening(): boolean {
+    return this.server?.listening ?? false;
+  }
+
   async listen(port = 0): Promise<number> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;

@@ -110,9 +110,9 @@ export class SandboxCluster {
     await this.server.close();
   }
 
-  /** Brings the API server back on the same address. */
+  /** Brings the API server back on the same address; one that is up stays as it is. */
   async startApiserver(): Promise<void> {
-    await this.server.listen(this.port);
+    if (!this.server.listening) await this.server.listen(this.port);
   }
 }
 

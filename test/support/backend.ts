@@ -11,7 +11,8 @@ import type {ClusterProfile} from '../../src/sandbox/profile.js';
 const sandbox = () => inject('backend') === 'sandbox';
 
 async function control(action: string, name: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${inject('control')}/${action}/${name}`, {method: 'POST', body: body === undefined ? undefined : JSON.stringify(body)});
+  // One connection per call: a kept-alive one would hold the test worker open at the end of the run.
+  const res = await fetch(`${inject('control')}/${action}/${name}`, {method: 'POST', headers: {connection: 'close'}, body: body === undefined ? undefined : JSON.stringify(body)});
   if (!res.ok) throw new Error(`sandbox ${action} ${name}: ${await res.text()}`);
   return res.json();
 }

@@ -52,7 +52,10 @@ export async function startControl(fleet: SandboxFleet, dir: string): Promise<{u
     url,
     close: async () => {
       await Promise.all([...extra.values()].map((c) => c.stop()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // The workers' keep-alive connections would hold the close open.
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
