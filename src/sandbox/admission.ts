@@ -2,12 +2,10 @@
  * What the API server does to an object before it stores it: defaults, validation, and the
  * immutability rules for what the tool and KubeRay send (a pod's spec, a Service's clusterIP).
  */
-import type {Json} from './patch.js';
+import {isMap, type Json, type JsonMap} from './json.js';
 import type {SandboxResource} from './resources.js';
 import {ApiError, type NewObject, type Store, type StoredObject} from './store.js';
 
-type JsonMap = {[key: string]: Json};
-const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -7,18 +7,17 @@ import * as http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {admit, checkUpdate} from './admission.js';
 import type {AuditLog} from './audit.js';
-import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Json, type Ownership} from './patch.js';
+import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
 import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
+import {type Json, type JsonMap, isMap, now} from './json.js';
 
 export const SANDBOX_VERSION = {major: '1', minor: '37', gitVersion: 'v1.37.0-sandbox', platform: 'linux/amd64'};
 const BOOKMARK_EVERY_MS = 10_000;
 const MAX_BODY = 16 * 1024 * 1024;
 
-type JsonMap = {[key: string]: Json};
-const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface Route {
   resource: SandboxResource;
@@ -120,7 +119,7 @@ function ownershipOf(o: JsonMap | undefined): Ownership {
 
 /** Who owns what, written as metadata.managedFields (one entry per manager, the paths as keys). */
 function withOwnership(o: JsonMap, ownership: Ownership, applied: Set<string>): JsonMap {
-  const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const time = now();
   const managedFields = Object.entries(ownership).map(([manager, paths]) => ({
     manager,
     operation: applied.has(manager) ? 'Apply' : 'Update',

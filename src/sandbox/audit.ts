@@ -5,11 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type {Json} from './patch.js';
 import {route} from './apiserver.js';
 import type {StoreEvent, StoredObject} from './store.js';
+import type {JsonMap} from './json.js';
 
-type JsonMap = {[key: string]: Json};
 
 const time = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
 

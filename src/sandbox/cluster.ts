@@ -10,12 +10,11 @@ import {SandboxApiServer} from './apiserver.js';
 import {AuditLog} from './audit.js';
 import {endpointSlices, garbageCollect, kubelet, Loop, namespaces, podGc, schedule} from './controllers.js';
 import {KubeRayOperator} from './kuberay.js';
-import type {Json} from './patch.js';
 import {profileFor, type ClusterProfile, type FleetProfile} from './profile.js';
 import {SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {Store} from './store.js';
+import {type Json, type JsonMap, now} from './json.js';
 
-type JsonMap = {[key: string]: Json};
 
 
 function nodeObjects(cluster: string, index: number, profile: ClusterProfile): JsonMap[] {
@@ -26,7 +25,7 @@ function nodeObjects(cluster: string, index: number, profile: ClusterProfile): J
       const name = `${cluster}-${pool.name}-${i}`;
       const resources: JsonMap = {cpu: String(pool.cpu ?? '8'), memory: String(pool.memory ?? '32Gi'), pods: String(pool.pods ?? 110), 'ephemeral-storage': '100Gi'};
       if (pool.gpu) resources['nvidia.com/gpu'] = String(pool.gpu);
-      const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const time = now();
       nodes.push({
         apiVersion: 'v1',
         kind: 'Node',

@@ -5,14 +5,9 @@
  * garbage-collection, pod-GC and EndpointSlice controllers.
  */
 import {addInto, maxInto, parseResources, type ResourceAmounts} from '../placement/quantity.js';
-import type {Json} from './patch.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
+import {type Json, type JsonMap, list, map, now} from './json.js';
 
-type JsonMap = {[key: string]: Json};
-const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
-const map = (v: Json | undefined): JsonMap => (isMap(v) ? v : {});
-const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
  * A control loop: runs `reconcile` soon after any change in the store (coalesced) and every
@@ -196,11 +191,10 @@ export function schedule(store: Store): void {
       const score = (share('cpu') + share('memory')) / 2;
       if (!best || score < best.score) best = {node, score};
     }
-    const resource = `pods`;
     if (best) {
       addInto(used.get(best.node.metadata.name)!, asks);
       const target = best.node.metadata.name;
-      update(store, resource, pod, (p) => {
+      update(store, 'pods', pod, (p) => {
         p.spec = {...map(p.spec), nodeName: target};
         const status = map(p.status);
         p.status = {...status, conditions: [...list(status.conditions).filter((c) => map(c).type !== 'PodScheduled'), {type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now()}]};
@@ -212,7 +206,7 @@ export function schedule(store: Store): void {
     const message = `0/${nodes.length} nodes are available${detail ? `: ${detail}` : ''}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} No preemption victims found for incoming pod.`;
     const current = list(map(pod.status).conditions).map(map).find((c) => c.type === 'PodScheduled');
     if (current?.status === 'False' && current.message === message) continue;
-    update(store, resource, pod, (p) => {
+    update(store, 'pods', pod, (p) => {
       const status = map(p.status);
       p.status = {...status, conditions: [...list(status.conditions).filter((c) => map(c).type !== 'PodScheduled'), {type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: now()}]};
     });

@@ -8,14 +8,9 @@
  * something, and every 300 s. A RayService gets a RayCluster <svc>-<5 chars> that stays pending:
  * nothing answers Serve's health checks here, as on the local test clusters.
  */
-import type {Json} from './patch.js';
 import {ApiError, type Store, type StoreEvent, type StoredObject} from './store.js';
+import {type Json, type JsonMap, list, map, now} from './json.js';
 
-type JsonMap = {[key: string]: Json};
-const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
-const map = (v: Json | undefined): JsonMap => (isMap(v) ? v : {});
-const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 const RAYCLUSTERS = 'rayclusters.ray.io';
 const RAYSERVICES = 'rayservices.ray.io';

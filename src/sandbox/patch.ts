@@ -3,9 +3,7 @@
  * merge patch (merge, with lists of named things merged by key and the directives clients send), and
  * server-side apply with field ownership. Pure: each takes the live object and returns the new one.
  */
-
-export type Json = null | boolean | number | string | Json[] | {[key: string]: Json};
-type JsonMap = {[key: string]: Json};
+import {isMap, type Json, type JsonMap} from './json.js';
 
 export class PatchError extends Error {
   override readonly name = 'PatchError';
@@ -18,7 +16,6 @@ export class PatchError extends Error {
   }
 }
 
-const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** RFC 7386: maps merge, null deletes, anything else replaces. */

@@ -5,7 +5,7 @@
  * resourceVersion (410 Gone once it is older than the history kept).
  */
 import {randomUUID} from 'node:crypto';
-import type {Json} from './patch.js';
+import {type Json, now} from './json.js';
 
 export type StoredObject = {[key: string]: Json} & {
   apiVersion: string;
@@ -111,7 +111,7 @@ export class Store {
     if (this.objects.has(keyOf(key))) throw new ApiError(409, 'AlreadyExists', `${qualified(resource.split('.')[0]!, name)} already exists`, {name, kind: resource.split('.')[0]});
     const stored = structuredClone(object) as StoredObject;
     stored.metadata.uid = randomUUID();
-    stored.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    stored.metadata.creationTimestamp = now();
     return this.commit('ADDED', resource, stored);
   }
 
@@ -158,7 +158,7 @@ export class Store {
     if (finalizers.length > 0 || options.graceful) {
       if (live.metadata.deletionTimestamp !== undefined) return structuredClone(live);
       const marked = structuredClone(live);
-      marked.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      marked.metadata.deletionTimestamp = now();
       return this.commit('MODIFIED', k.resource, marked);
     }
     return this.remove(k.resource, live);

@@ -2,14 +2,10 @@
  * Server-side printing, as kubectl get asks for it (Accept: application/json;as=Table;g=meta.k8s.io):
  * the columns the real API server (and KubeRay's CRD) give pods, nodes, Services and RayClusters.
  */
-import type {Json} from './patch.js';
 import type {SandboxResource} from './resources.js';
 import type {StoredObject} from './store.js';
+import {type Json, type JsonMap, list, map} from './json.js';
 
-type JsonMap = {[key: string]: Json};
-const isMap = (v: unknown): v is JsonMap => typeof v === 'object' && v !== null && !Array.isArray(v);
-const map = (v: Json | undefined): JsonMap => (isMap(v) ? v : {});
-const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
 
 interface Column {
   name: string;

@@ -1,6 +1,6 @@
 import {afterEach, describe, expect, it} from 'vitest';
 import {SandboxCluster} from '../../../src/sandbox/cluster.js';
-import type {Json} from '../../../src/sandbox/patch.js';
+import type {Json} from '../../../src/sandbox/json.js';
 import type {ClusterProfile} from '../../../src/sandbox/profile.js';
 import type {StoredObject} from '../../../src/sandbox/store.js';
 import {waitFor} from '../../support/poll.js';
