@@ -70,17 +70,27 @@ function defaultService(service: JsonMap): JsonMap {
   return {...service, spec, status: {loadBalancer: {}}};
 }
 
-/** Defaults and validates a new object of `resource`. */
-export function admit(resource: SandboxResource, object: NewObject, _store: Store): NewObject {
-  const {name} = object.metadata;
+/** Kinds whose names need only be usable in a URL path, as RBAC's are (system:discovery). */
+const PATH_NAMED = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
+function checkName(resource: SandboxResource, name: string): void {
+  if (PATH_NAMED.has(resource.kind)) {
+    if (name === '.' || name === '..' || /[/%]/.test(name)) throw invalid(resource.kind, name, 'metadata.name', `Invalid value: "${name}": may not be '.' or '..', or contain '/' or '%'`);
+    return;
+  }
   const pattern = LABEL_NAMED.has(resource.kind) ? DNS_LABEL : DNS_SUBDOMAIN;
   if (name.length > (LABEL_NAMED.has(resource.kind) ? 63 : 253) || !pattern.test(name)) {
     throw invalid(resource.kind, name, 'metadata.name', `Invalid value: "${name}": a lowercase RFC 1123 ${LABEL_NAMED.has(resource.kind) ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
   }
+}
+
+/** Defaults and validates a new object of `resource`. */
+export function admit(resource: SandboxResource, object: NewObject, _store: Store): NewObject {
+  checkName(resource, object.metadata.name);
   switch (resource.kind) {
     case 'Pod': {
       const containers = isMap(object.spec) && Array.isArray(object.spec.containers) ? object.spec.containers : [];
-      if (containers.length === 0) throw invalid('Pod', name, 'spec.containers', 'Required value');
+      if (containers.length === 0) throw invalid('Pod', object.metadata.name, 'spec.containers', 'Required value');
       return defaultPod(object) as NewObject;
     }
     case 'Service':
@@ -120,6 +130,9 @@ export function checkUpdate(resource: SandboxResource, live: StoredObject, next:
         'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
       );
     }
+  }
+  if ((resource.kind === 'RoleBinding' || resource.kind === 'ClusterRoleBinding') && JSON.stringify(sorted(live.roleRef ?? null)) !== JSON.stringify(sorted(next.roleRef ?? null))) {
+    throw invalid(`${resource.kind}.rbac.authorization.k8s.io`, name, 'roleRef', `Invalid value: ${JSON.stringify(next.roleRef ?? null)}: cannot change roleRef`);
   }
   if (resource.kind === 'Service') {
     const before = isMap(live.spec) ? live.spec.clusterIP : undefined;

@@ -7,12 +7,14 @@ import * as http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {admit, checkUpdate} from './admission.js';
 import type {AuditLog} from './audit.js';
+import {ServiceAccountTokens, type UserInfo} from './authn.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
+import {authorize, BOOTSTRAP_POLICY, forbidden, requestAttributes, selfSubjectAccessReview} from './rbac.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
 import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
-import {type Json, type JsonMap, isMap, now} from './json.js';
+import {type Json, type JsonMap, isMap, map, now} from './json.js';
 
 export const SANDBOX_VERSION = {major: '1', minor: '37', gitVersion: 'v1.37.0-sandbox', platform: 'linux/amd64'};
 const BOOKMARK_EVERY_MS = 10_000;
@@ -137,13 +139,6 @@ function appliers(o: JsonMap | undefined): Set<string> {
 }
 
 export interface ApiServerOptions {
-  /**
-   * The bearer token every request must carry. The sandbox itself runs without one: kubectl sends no
-   * credentials over plain HTTP, and the servers listen on 127.0.0.1 only, as `kubectl proxy` does.
-   */
-  token?: string;
-  /** The user it is (shown by SelfSubjectAccessReview and the audit). */
-  user?: string;
   /** Where each request is recorded, as the API server's audit log. */
   audit?: AuditLog;
   /** The API it serves; a cluster without KubeRay serves no ray.io. */
@@ -154,12 +149,19 @@ export class SandboxApiServer {
   private server?: http.Server;
   private readonly watches = new Set<http.ServerResponse>();
   private readonly resources: SandboxResource[];
+  /** Outlives a restart of the server, as a cluster's signing key does. */
+  private readonly tokens: ServiceAccountTokens;
 
   constructor(
     readonly store: Store,
     private readonly options: ApiServerOptions,
   ) {
     this.resources = options.resources ?? SANDBOX_RESOURCES;
+    this.tokens = new ServiceAccountTokens(store);
+    // The API server writes its own default policy, as a real one's bootstrap does.
+    for (const {resource, object} of BOOTSTRAP_POLICY) {
+      if (!this.store.get({resource, name: String(map(object.metadata).name)})) this.createAs('kube-apiserver', resource, object);
+    }
   }
 
   get listening(): boolean {
@@ -197,20 +199,23 @@ export class SandboxApiServer {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const startedAt = Date.now();
     let code = 200;
+    let user: UserInfo | undefined;
     try {
-      if (this.options.token !== undefined && req.headers.authorization !== `Bearer ${this.options.token}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-      code = await this.serve(req, res, url);
+      user = this.tokens.authenticate(req.headers.authorization);
+      const asked = requestAttributes(req.method ?? 'GET', url);
+      if (!authorize(this.store, user, asked).allowed) throw forbidden(user, asked);
+      code = await this.serve(req, res, url, user);
     } catch (thrown) {
       const err = toApiError(thrown);
       code = err.code;
       if (!res.headersSent) this.send(res, err.code, status(err.code, err.reason, err.message, err.details));
       else res.end();
     } finally {
-      this.options.audit?.request({method: req.method ?? 'GET', url, userAgent: req.headers['user-agent'], code, startedAt});
+      this.options.audit?.request({method: req.method ?? 'GET', url, userAgent: req.headers['user-agent'], user, code, startedAt});
     }
   }
 
-  private async serve(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<number> {
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: UserInfo): Promise<number> {
     const method = req.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (method !== 'GET') requireJson(req);
@@ -228,8 +233,7 @@ export class SandboxApiServer {
     const manager = q.get('fieldManager') ?? userAgentManager(req.headers['user-agent']);
     if (r.resource.createOnly) {
       if (method !== 'POST' || r.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-      const review = parseJson(await readBody(req));
-      this.send(res, 201, {...(isMap(review) ? review : {}), status: {allowed: true, reason: 'the sandbox user may do anything'}});
+      this.send(res, 201, selfSubjectAccessReview(this.store, user, parseJson(await readBody(req))));
       return 201;
     }
     if (r.namespace !== undefined && method === 'POST' && !r.name) this.requireNamespace(r.namespace, true);
@@ -255,6 +259,10 @@ export class SandboxApiServer {
         const body = parseJson(await readBody(req));
         if (r.subresource === 'binding') {
           this.send(res, 201, this.bind(r, body));
+          return 201;
+        }
+        if (r.subresource === 'token' && r.resource.kind === 'ServiceAccount') {
+          this.send(res, 201, this.tokens.issue(this.get({...r, subresource: undefined}), isMap(body) ? body : {}));
           return 201;
         }
         if (r.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');

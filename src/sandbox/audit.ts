@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {route} from './apiserver.js';
+import type {UserInfo} from './authn.js';
+import {requestAttributes} from './rbac.js';
 import type {StoreEvent, StoredObject} from './store.js';
 import type {JsonMap} from './json.js';
 
@@ -16,6 +18,8 @@ export interface AuditedRequest {
   method: string;
   url: URL;
   userAgent?: string;
+  /** Who made it; a request that failed authentication has no user. */
+  user?: UserInfo;
   code: number;
   startedAt: number;
 }
@@ -31,11 +35,11 @@ export class AuditLog {
 
   request(r: AuditedRequest): void {
     const found = route(r.url.pathname);
-    const watching = r.url.searchParams.get('watch') === 'true' || r.url.searchParams.get('watch') === '1';
-    const verb = {GET: found?.name ? 'get' : watching ? 'watch' : found ? 'list' : 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete'}[r.method] ?? r.method.toLowerCase();
+    const {verb} = requestAttributes(r.method, r.url);
     this.write({
       requestURI: `${r.url.pathname}${r.url.search}`,
       verb,
+      user: r.user ? {username: r.user.username, ...(r.user.uid ? {uid: r.user.uid} : {}), groups: r.user.groups} : {username: 'system:anonymous', groups: ['system:unauthenticated']},
       userAgent: r.userAgent ?? '',
       ...(found
         ? {

@@ -11,7 +11,7 @@ export interface SandboxResource {
   kind: string;
   namespaced: boolean;
   shortNames?: string[];
-  /** Subresources the server handles: status, binding. */
+  /** Subresources the server handles: status, binding, token. */
   subresources?: string[];
   /** Fields a fieldSelector may name, beyond metadata.name and metadata.namespace. */
   fields?: string[];
@@ -29,11 +29,15 @@ export const SANDBOX_RESOURCES: SandboxResource[] = [
   core('services', 'Service', true, {shortNames: ['svc'], subresources: ['status'], categories: ['all']}),
   core('configmaps', 'ConfigMap', true, {shortNames: ['cm']}),
   core('secrets', 'Secret', true, {fields: ['type']}),
-  core('serviceaccounts', 'ServiceAccount', true, {shortNames: ['sa']}),
+  core('serviceaccounts', 'ServiceAccount', true, {shortNames: ['sa'], subresources: ['token']}),
   core('events', 'Event', true, {shortNames: ['ev'], fields: ['involvedObject.kind', 'involvedObject.name', 'involvedObject.namespace', 'involvedObject.uid', 'reason', 'type', 'source']}),
   {group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', kind: 'EndpointSlice', namespaced: true},
   {group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true},
   {group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false, createOnly: true},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', namespaced: false},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', namespaced: true},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', namespaced: true},
   {group: 'ray.io', version: 'v1', resource: 'rayclusters', kind: 'RayCluster', namespaced: true, subresources: ['status'], categories: ['all']},
   {group: 'ray.io', version: 'v1', resource: 'rayservices', kind: 'RayService', namespaced: true, subresources: ['status'], categories: ['all']},
   {group: 'ray.io', version: 'v1', resource: 'rayjobs', kind: 'RayJob', namespaced: true, subresources: ['status'], categories: ['all']},
@@ -47,6 +51,12 @@ export function storeName(r: SandboxResource): string {
 export function apiVersionOf(r: SandboxResource): string {
   return r.group === '' ? r.version : `${r.group}/${r.version}`;
 }
+
+/** Subresources that take a kind of their own, and only create. */
+const SUBRESOURCE_KINDS: Record<string, {group?: string; version?: string; kind: string; verbs: string[]}> = {
+  binding: {kind: 'Binding', verbs: ['create']},
+  token: {group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create']},
+};
 
 /** Discovery: the APIResourceList of one group version. */
 export function resourceList(group: string, version: string, resources = SANDBOX_RESOURCES): unknown {
@@ -70,8 +80,7 @@ export function resourceList(group: string, version: string, resources = SANDBOX
         name: `${r.resource}/${sub}`,
         singularName: '',
         namespaced: r.namespaced,
-        kind: sub === 'binding' ? 'Binding' : r.kind,
-        verbs: sub === 'binding' ? ['create'] : ['get', 'patch', 'update'],
+        ...(SUBRESOURCE_KINDS[sub] ?? {kind: r.kind, verbs: ['get', 'patch', 'update']}),
       })),
     ]),
   };

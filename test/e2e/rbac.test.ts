@@ -71,7 +71,7 @@ describe('a non-admin user bound to the shipped RBAC', () => {
     const tokens = {onprem: await bindUser(fleet.cluster('onprem')), cloud: await bindUser(fleet.cluster('cloud'))};
     const config = yaml.load(fs.readFileSync(kubeconfig, 'utf8')) as Kubeconfig;
     config.users = Object.entries(tokens).map(([cluster, token]) => ({name: `${cluster}-operator`, user: {token}}));
-    config.contexts = Object.keys(tokens).map((cluster) => ({name: cluster, context: {cluster, user: `${cluster}-operator`}}));
+    config.contexts = Object.keys(tokens).map((name) => ({name, context: {cluster: config.contexts.find((c) => c.name === name)!.context.cluster, user: `${name}-operator`}}));
     const file = path.join(tempDir(), 'kubeconfig');
     fs.writeFileSync(file, yaml.dump(config), {mode: 0o600});
     const fleetArgs = ['-n', namespace, '--kubeconfig', file, '--context', 'onprem', '--context', 'cloud'];

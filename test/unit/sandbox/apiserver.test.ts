@@ -135,4 +135,38 @@ describe('the sandbox API server, through the tool\'s own client', () => {
     );
     expect(gone).toBe(410);
   });
+
+  it('issues ServiceAccount tokens, and lets each one do only what RBAC grants it', async () => {
+    const rbac = (resource: string, kind: string, namespaced: boolean) => ({group: 'rbac.authorization.k8s.io', version: 'v1', resource, kind, namespaced});
+    const sa = await client.create<KubeObject>(RESOURCES.serviceaccounts, {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'reader'}}, {namespace: NS});
+    const tokenFor = (expirationSeconds: number) =>
+      client.request<{status: {token: string}}>({method: 'POST', path: `/api/v1/namespaces/${NS}/serviceaccounts/reader/token`, body: {apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {expirationSeconds}}});
+    expect((await failure(tokenFor(60))).code).toBe(422);
+    const {token} = (await tokenFor(600)).status;
+    const agent = new http.Agent();
+    const as = (bearer: string) => new ClusterClient({context: 'reader', server: client.server, credentials: {prepare: async () => ({agent, headers: {authorization: `Bearer ${bearer}`}})}, retry: FAST_RETRY});
+    const reader = as(token);
+
+    // Discovery and access reviews are everyone's; pods are not, until a Role says so.
+    expect((await reader.version()).gitVersion).toMatch(/^v1\./);
+    const denied = await failure(reader.list(RESOURCES.pods, {namespace: NS}));
+    expect(denied.code).toBe(403);
+    const review = () =>
+      reader.create<KubeObject & {status?: {allowed?: boolean}}>(RESOURCES.selfsubjectaccessreviews, {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {verb: 'list', resource: 'pods', namespace: NS}}} as KubeObject);
+    expect((await review()).status?.allowed).toBe(false);
+    await client.create(rbac('roles', 'Role', true), {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: {name: 'reader'}, rules: [{apiGroups: [''], resources: ['pods'], verbs: ['list']}]} as KubeObject, {namespace: NS});
+    await client.create(rbac('rolebindings', 'RoleBinding', true), {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: {name: 'reader'}, roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader'}, subjects: [{kind: 'ServiceAccount', name: 'reader', namespace: NS}]} as KubeObject, {namespace: NS});
+    expect((await review()).status?.allowed).toBe(true);
+    expect((await reader.list(RESOURCES.pods, {namespace: NS})).items.length).toBeGreaterThan(0);
+    expect((await failure(reader.create(RESOURCES.pods, pod('not-mine'), {namespace: NS}))).code).toBe(403);
+    // A binding's role is fixed once made.
+    const moved = await failure(client.patch(rbac('rolebindings', 'RoleBinding', true), 'reader', NS, {roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin'}}, 'merge'));
+    expect(moved.code).toBe(422);
+
+    // A forged token, or one whose ServiceAccount is gone, proves nothing.
+    const [header, payload] = token.split('.');
+    expect((await failure(as(`${header}.${payload}.forged`).list(RESOURCES.pods, {namespace: NS}))).code).toBe(401);
+    await client.delete(RESOURCES.serviceaccounts, 'reader', NS, {uid: sa.metadata?.uid});
+    expect((await failure(reader.list(RESOURCES.pods, {namespace: NS}))).code).toBe(401);
+  });
 });

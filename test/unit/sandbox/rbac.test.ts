@@ -1,0 +1,84 @@
+import {describe, expect, it} from 'vitest';
+import {SANDBOX_ADMIN, serviceAccountUser} from '../../../src/sandbox/authn.js';
+import type {JsonMap} from '../../../src/sandbox/json.js';
+import {authorize, BOOTSTRAP_POLICY, forbidden, requestAttributes, selfSubjectAccessReview, type Attributes} from '../../../src/sandbox/rbac.js';
+import {Store} from '../../../src/sandbox/store.js';
+
+const RBAC = 'rbac.authorization.k8s.io';
+const url = (path: string) => new URL(path, 'http://sandbox');
+
+describe('the attributes of a request', () => {
+  const cases: Array<[string, string, Partial<Attributes>]> = [
+    ['GET', '/api/v1/namespaces/ml/pods', {verb: 'list', resource: 'pods', namespace: 'ml', name: ''}],
+    ['GET', '/api/v1/namespaces/ml/pods?watch=true', {verb: 'watch', resource: 'pods', namespace: 'ml'}],
+    ['GET', '/api/v1/namespaces/ml/pods?fieldSelector=metadata.name%3Dhead', {verb: 'list', resource: 'pods', name: 'head'}],
+    ['GET', '/api/v1/pods', {verb: 'list', resource: 'pods', namespace: ''}],
+    ['POST', '/api/v1/namespaces/ml/pods/p/binding', {verb: 'create', resource: 'pods', name: 'p', subresource: 'binding'}],
+    ['POST', '/api/v1/namespaces/ml/serviceaccounts/sa/token', {verb: 'create', resource: 'serviceaccounts', name: 'sa', subresource: 'token'}],
+    ['PATCH', '/apis/ray.io/v1/namespaces/ml/rayclusters/app/status', {verb: 'patch', apiGroup: 'ray.io', resource: 'rayclusters', name: 'app', subresource: 'status'}],
+    ['DELETE', '/api/v1/namespaces/ml/configmaps', {verb: 'deletecollection', resource: 'configmaps'}],
+    ['PUT', '/api/v1/namespaces/ml/finalize', {verb: 'update', resource: 'namespaces', name: 'ml', namespace: 'ml', subresource: 'finalize'}],
+    ['GET', '/api/v1/namespaces/kube-system', {verb: 'get', resource: 'namespaces', name: 'kube-system', namespace: 'kube-system'}],
+    ['GET', '/apis/ray.io/v1', {verb: 'get', resourceRequest: false, path: '/apis/ray.io/v1'}],
+    ['GET', '/version', {verb: 'get', resourceRequest: false, path: '/version'}],
+  ];
+  it.each(cases)('%s %s', (method, path, expected) => {
+    expect(requestAttributes(method, url(path))).toMatchObject({resourceRequest: true, apiGroup: '', subresource: '', ...expected});
+  });
+});
+
+describe('RBAC', () => {
+  const store = new Store();
+  for (const {resource, object} of BOOTSTRAP_POLICY) store.create(resource, object as never);
+  const put = (resource: string, object: JsonMap) => store.create(`${resource}.${RBAC}`, {apiVersion: `${RBAC}/v1`, ...object} as never);
+  put('roles', {kind: 'Role', metadata: {name: 'reader', namespace: 'ml'}, rules: [{apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['get', 'list', 'watch']}]});
+  put('rolebindings', {kind: 'RoleBinding', metadata: {name: 'reader', namespace: 'ml'}, roleRef: {apiGroup: RBAC, kind: 'Role', name: 'reader'}, subjects: [{kind: 'ServiceAccount', name: 'reader'}]});
+  put('clusterroles', {kind: 'ClusterRole', metadata: {name: 'ray'}, rules: [{apiGroups: ['ray.io'], resources: ['*'], verbs: ['*']}]});
+  put('rolebindings', {kind: 'RoleBinding', metadata: {name: 'ray', namespace: 'ml'}, roleRef: {apiGroup: RBAC, kind: 'ClusterRole', name: 'ray'}, subjects: [{kind: 'Group', name: 'team'}]});
+  put('roles', {kind: 'Role', metadata: {name: 'one', namespace: 'kube-system'}, rules: [{apiGroups: [''], resources: ['configmaps'], resourceNames: ['coredns'], verbs: ['get']}]});
+  put('rolebindings', {kind: 'RoleBinding', metadata: {name: 'one', namespace: 'kube-system'}, roleRef: {apiGroup: RBAC, kind: 'Role', name: 'one'}, subjects: [{kind: 'User', name: 'alice'}]});
+  put('clusterroles', {kind: 'ClusterRole', metadata: {name: 'status-reader'}, rules: [{apiGroups: ['*'], resources: ['*/status'], verbs: ['get']}]});
+  put('clusterrolebindings', {kind: 'ClusterRoleBinding', metadata: {name: 'status-reader'}, roleRef: {apiGroup: RBAC, kind: 'ClusterRole', name: 'status-reader'}, subjects: [{kind: 'User', name: 'alice'}]});
+
+  const reader = serviceAccountUser('ml', 'reader');
+  const alice = {username: 'alice', groups: ['team', 'system:authenticated']};
+  const ask = (verb: string, resource: string, namespace = '', extra: Partial<Attributes> = {}): Attributes => ({verb, resourceRequest: true, apiGroup: '', resource, subresource: '', namespace, name: '', path: '', ...extra});
+  const cases: Array<[string, typeof alice, Attributes, boolean]> = [
+    ['a Role, through a RoleBinding to a ServiceAccount of its namespace', reader, ask('list', 'pods', 'ml'), true],
+    ['not a verb the Role lacks', reader, ask('create', 'pods', 'ml'), false],
+    ['not in another namespace', reader, ask('list', 'pods', 'other'), false],
+    ['not across the cluster', reader, ask('list', 'pods'), false],
+    ['a subresource the Role names', reader, ask('get', 'pods', 'ml', {subresource: 'status', name: 'p'}), true],
+    ['not a subresource it does not name', reader, ask('create', 'serviceaccounts', 'ml', {subresource: 'token', name: 'reader'}), false],
+    ['a ClusterRole bound in one namespace, to a group', alice, ask('patch', 'rayclusters', 'ml', {apiGroup: 'ray.io', name: 'app'}), true],
+    ['that ClusterRole nowhere else', alice, ask('patch', 'rayclusters', 'other', {apiGroup: 'ray.io', name: 'app'}), false],
+    ['a named resource', alice, ask('get', 'configmaps', 'kube-system', {name: 'coredns'}), true],
+    ['not another name', alice, ask('get', 'configmaps', 'kube-system', {name: 'cilium-config'}), false],
+    ['not a list, which names nothing', alice, ask('list', 'configmaps', 'kube-system'), false],
+    ['*/status', alice, ask('get', 'rayclusters', 'x', {apiGroup: 'ray.io', subresource: 'status', name: 'app'}), true],
+    ['discovery for everyone authenticated', reader, {...ask('get', ''), resourceRequest: false, path: '/apis/ray.io/v1'}, true],
+    ['not another path', reader, {...ask('get', ''), resourceRequest: false, path: '/metrics'}, false],
+    ['access reviews for everyone authenticated', reader, ask('create', 'selfsubjectaccessreviews', '', {apiGroup: 'authorization.k8s.io'}), true],
+    ['anything for system:masters', SANDBOX_ADMIN, ask('delete', 'nodes', '', {name: 'n'}), true],
+  ];
+  it.each(cases)('allows %s', (_, user, attributes, allowed) => {
+    expect(authorize(store, user, attributes).allowed).toBe(allowed);
+  });
+
+  it('says which binding allowed a request, and words a denial as the API server does', () => {
+    expect(authorize(store, reader, ask('list', 'pods', 'ml')).reason).toBe('RBAC: allowed by RoleBinding "reader/ml" of Role "reader" to ServiceAccount "reader/ml"');
+    expect(forbidden(reader, ask('create', 'pods', 'ml')).message).toBe('pods is forbidden: User "system:serviceaccount:ml:reader" cannot create resource "pods" in API group "" in the namespace "ml"');
+    expect(forbidden(alice, ask('get', 'rayclusters', '', {apiGroup: 'ray.io', name: 'app', subresource: 'status'})).message).toBe(
+      'rayclusters.ray.io "app" is forbidden: User "alice" cannot get resource "rayclusters/status" in API group "ray.io" at the cluster scope',
+    );
+    expect(forbidden(reader, {...ask('get', ''), resourceRequest: false, path: '/metrics'}).code).toBe(403);
+  });
+
+  it('answers a SelfSubjectAccessReview for the user asking, and refuses one that asks nothing', () => {
+    const review = (spec: JsonMap) => selfSubjectAccessReview(store, reader, {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec});
+    expect(review({resourceAttributes: {verb: 'watch', resource: 'pods', namespace: 'ml'}}).status).toEqual({allowed: true, reason: 'RBAC: allowed by RoleBinding "reader/ml" of Role "reader" to ServiceAccount "reader/ml"'});
+    expect(review({resourceAttributes: {verb: 'delete', resource: 'pods', namespace: 'ml'}}).status).toEqual({allowed: false});
+    expect(review({nonResourceAttributes: {verb: 'get', path: '/version'}}).status).toMatchObject({allowed: true});
+    expect(() => review({})).toThrow(/exactly one of nonResourceAttributes or resourceAttributes/);
+  });
+});
