@@ -1,18 +1,26 @@
 import {configDefaults, defineConfig} from 'vitest/config';
 
-// SUPERSKYRAY_E2E_BACKEND=sandbox runs the same scenarios on a sandbox fleet; only the test of the
-// real test environment itself stays with the real clusters.
-const sandbox = process.env.SUPERSKYRAY_E2E_BACKEND === 'sandbox';
+export type Backend = 'real' | 'sandbox';
 
-export default defineConfig({
-  test: {
+/**
+ * The scenario suite (test/e2e) on one backend: the real local clusters of test/env, or a sandbox
+ * fleet in the test process. SUPERSKYRAY_E2E_BACKEND selects it; the global setup reads it from here.
+ */
+export function scenarios(backend: Backend) {
+  return {
     include: ['test/e2e/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, ...(sandbox ? ['test/e2e/testenv.test.ts'] : [])],
-    environment: 'node',
+    // The test of the real test environment itself runs only there.
+    exclude: [...configDefaults.exclude, ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts'] : [])],
+    environment: 'node' as const,
+    env: {SUPERSKYRAY_E2E_BACKEND: backend},
     globalSetup: ['test/e2e/global-setup.ts'],
     // One set of clusters: files run one after another, each in its own namespaces.
     fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 600_000,
-  },
+  };
+}
+
+export default defineConfig({
+  test: scenarios(process.env.SUPERSKYRAY_E2E_BACKEND === 'sandbox' ? 'sandbox' : 'real'),
 });

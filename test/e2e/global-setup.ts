@@ -9,11 +9,11 @@ import {startControl} from '../support/sandbox-control.js';
 
 /**
  * The clusters the suite runs on: the real local clusters (started unless they are up already;
- * `npm run testenv:down` stops them), or, with SUPERSKYRAY_E2E_BACKEND=sandbox, a sandbox fleet in
- * this process, stopped when the run ends.
+ * `npm run testenv:down` stops them), or, with SUPERSKYRAY_E2E_BACKEND=sandbox in the project's
+ * environment (vitest.e2e.config.ts), a sandbox fleet in this process, stopped when the run ends.
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
-  if (process.env.SUPERSKYRAY_E2E_BACKEND !== 'sandbox') {
+  if (project.config.env.SUPERSKYRAY_E2E_BACKEND !== 'sandbox') {
     project.provide('backend', 'real');
     project.provide('kubeconfig', await up());
     return;

@@ -18,12 +18,17 @@ export interface CliResult {
  * first). Asynchronous, so that test servers in this process keep answering.
  */
 export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     execFile(
       file,
       args,
       {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env}, timeout: 60_000},
       (error, stdout, stderr) => {
+        // A missing program would otherwise read as a failing command with nothing on stderr.
+        if (error?.code === 'ENOENT') {
+          reject(new Error(`${file} is not on the PATH: the suite runs it (kubectl: install it, e.g. apt-get install kubernetes-client)`));
+          return;
+        }
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({code, ...(error?.signal ? {signal: error.signal} : {}), stdout, stderr});
       },
