@@ -97,6 +97,8 @@ export function admit(resource: SandboxResource, object: NewObject, _store: Stor
       return defaultService(object) as NewObject;
     case 'Namespace':
       return {...object, spec: {finalizers: ['kubernetes']}, status: {phase: 'Active'}};
+    case 'Secret':
+      return {...object, type: object.type ?? 'Opaque'};
     default:
       return object;
   }

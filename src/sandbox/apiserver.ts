@@ -10,7 +10,8 @@ import type {AuditLog} from './audit.js';
 import {ServiceAccountTokens, type UserInfo} from './authn.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
-import {authorize, BOOTSTRAP_POLICY, forbidden, requestAttributes, selfSubjectAccessReview} from './rbac.js';
+import {fromProtobuf, isProtobuf} from './protobuf.js';
+import {authorize, BOOTSTRAP_POLICY, forbidden, impersonated, requestAttributes, selfSubjectAccessReview} from './rbac.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
 import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
@@ -58,7 +59,7 @@ export function route(pathname: string, resources: SandboxResource[] = SANDBOX_R
   return {resource, name: rest[1], subresource: rest[2]};
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
@@ -67,15 +68,24 @@ function readBody(req: http.IncomingMessage): Promise<string> {
       if (size > MAX_BODY) reject(new ApiError(413, 'RequestEntityTooLarge', 'the request is too large'));
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
+const readText = async (req: http.IncomingMessage) => (await readBody(req)).toString('utf8');
+
 /**
- * Only JSON is spoken here. kubectl sends protobuf for built-in kinds; a 415 makes client-go send
- * the request again as JSON.
+ * An object in a request body: JSON, or the protobuf kubectl's typed subcommands send for a few
+ * kinds. Everything else, CBOR among it, is a 415; client-go sends such a request again as JSON.
  */
+async function readObject(req: http.IncomingMessage): Promise<Json> {
+  if (isProtobuf(req.headers['content-type'])) return fromProtobuf(await readBody(req));
+  requireJson(req);
+  return parseJson(await readText(req));
+}
+
+/** Only JSON is read but for readObject's protobuf: CBOR, or protobuf for a patch, is a 415. */
 function requireJson(req: http.IncomingMessage): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   if (type.includes('protobuf') || type.includes('cbor')) {
@@ -201,7 +211,7 @@ export class SandboxApiServer {
     let code = 200;
     let user: UserInfo | undefined;
     try {
-      user = this.tokens.authenticate(req.headers.authorization);
+      user = impersonated(this.store, this.tokens.authenticate(req.headers.authorization), req.headersDistinct);
       const asked = requestAttributes(req.method ?? 'GET', url);
       if (!authorize(this.store, user, asked).allowed) throw forbidden(user, asked);
       code = await this.serve(req, res, url, user);
@@ -218,7 +228,6 @@ export class SandboxApiServer {
   private async serve(req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: UserInfo): Promise<number> {
     const method = req.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    if (method !== 'GET') requireJson(req);
     if (method === 'GET') {
       const fixed = this.discovery(path);
       if (fixed !== undefined) {
@@ -233,7 +242,7 @@ export class SandboxApiServer {
     const manager = q.get('fieldManager') ?? userAgentManager(req.headers['user-agent']);
     if (r.resource.createOnly) {
       if (method !== 'POST' || r.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-      this.send(res, 201, selfSubjectAccessReview(this.store, user, parseJson(await readBody(req))));
+      this.send(res, 201, selfSubjectAccessReview(this.store, user, await readObject(req)));
       return 201;
     }
     if (r.namespace !== undefined && method === 'POST' && !r.name) this.requireNamespace(r.namespace, true);
@@ -256,7 +265,7 @@ export class SandboxApiServer {
         return 200;
       }
       case 'POST': {
-        const body = parseJson(await readBody(req));
+        const body = await readObject(req);
         if (r.subresource === 'binding') {
           this.send(res, 201, this.bind(r, body));
           return 201;
@@ -270,12 +279,13 @@ export class SandboxApiServer {
         return 201;
       }
       case 'PUT': {
-        const body = parseJson(await readBody(req));
+        const body = await readObject(req);
         this.send(res, 200, this.replace(r, body, manager, dryRun));
         return 200;
       }
       case 'PATCH': {
-        const body = await readBody(req);
+        requireJson(req);
+        const body = await readText(req);
         const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
         const force = q.get('force') === 'true';
         const {object, created} = this.patch(r, type, body, manager, force, dryRun);
@@ -283,7 +293,8 @@ export class SandboxApiServer {
         return created ? 201 : 200;
       }
       case 'DELETE': {
-        const text = await readBody(req);
+        requireJson(req);
+        const text = await readText(req);
         const options = text.trim() ? parseJson(text) : {};
         this.send(res, 200, this.remove(r, isMap(options) ? options : {}, dryRun));
         return 200;

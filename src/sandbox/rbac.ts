@@ -4,7 +4,7 @@
  * every cluster starts with (cluster-admin for system:masters, discovery and self-review for
  * everyone authenticated).
  */
-import type {UserInfo} from './authn.js';
+import {serviceAccountUser, type UserInfo} from './authn.js';
 import {isMap, list, map, type Json, type JsonMap} from './json.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
 
@@ -136,6 +136,28 @@ export function forbidden(user: UserInfo, a: Attributes): ApiError {
     group: a.apiGroup,
     kind: a.resource,
   });
+}
+
+/**
+ * Who a request acts as: the user of its Impersonate-User and Impersonate-Group headers (kubectl's
+ * --as and --as-group), when the requester may impersonate them; otherwise the requester.
+ */
+export function impersonated(store: Store, requester: UserInfo, headers: Record<string, string[] | undefined>): UserInfo {
+  const [asUser] = headers['impersonate-user'] ?? [];
+  const asGroups = headers['impersonate-group'] ?? [];
+  if (asUser === undefined) {
+    if (asGroups.length > 0) throw new ApiError(400, 'BadRequest', `requested [${asGroups.join(' ')}] without impersonating a user`);
+    return requester;
+  }
+  const account = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(asUser);
+  const asked = (resource: string, name: string, namespace = ''): Attributes => ({verb: 'impersonate', resourceRequest: true, apiGroup: '', resource, subresource: '', namespace, name, path: ''});
+  const checks = [account ? asked('serviceaccounts', account[2]!, account[1]!) : asked('users', asUser), ...asGroups.map((g) => asked('groups', g))];
+  for (const check of checks) {
+    if (!authorize(store, requester, check).allowed) throw forbidden(requester, check);
+  }
+  const groups = asGroups.length > 0 || !account ? [...asGroups] : serviceAccountUser(account[1]!, account[2]!).groups;
+  if (!groups.includes('system:authenticated') && !groups.includes('system:unauthenticated')) groups.push('system:authenticated');
+  return {username: asUser, groups};
 }
 
 /** Answers a SelfSubjectAccessReview: may the requesting user do what its spec asks? */

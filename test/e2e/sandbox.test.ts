@@ -36,4 +36,32 @@ describe('kubectl against a sandbox fleet', () => {
     const nodes = await kubectl(['--context', 'cloud', 'get', 'nodes', '-o', 'name']);
     expect(nodes.stdout).toBe('node/cloud-node-0\nnode/cloud-node-1\n');
   });
+
+  it('takes kubectl\'s typed subcommands (protobuf), and holds a ServiceAccount to its RBAC under --as', async () => {
+    const onprem = (args: string[]) => kubectl(['--context', 'onprem', ...args]);
+    for (const args of [
+      ['create', 'namespace', 'team'],
+      ['create', 'serviceaccount', 'bot', '-n', 'team'],
+      ['create', 'secret', 'generic', 'creds', '--from-literal=password=x', '-n', 'team'],
+      ['create', 'role', 'pod-reader', '--verb=get,list', '--resource=pods', '-n', 'team'],
+      ['create', 'rolebinding', 'bot', '--role=pod-reader', '--serviceaccount=team:bot', '-n', 'team'],
+    ]) {
+      const made = await onprem(args);
+      expect(made.stderr, args.join(' ')).toBe('');
+      expect(made.stdout).toMatch(/ created\n$/);
+    }
+    expect((await onprem(['get', 'secret', 'creds', '-n', 'team', '-o', 'jsonpath={.type}'])).stdout).toBe('Opaque');
+    const token = await onprem(['create', 'token', 'bot', '-n', 'team']);
+    expect(token.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+
+    const bot = ['--as', 'system:serviceaccount:team:bot'];
+    expect((await onprem(['auth', 'can-i', 'list', 'pods', '-n', 'team', ...bot])).stdout).toBe('yes\n');
+    const cannot = await onprem(['auth', 'can-i', 'delete', 'pods', '-n', 'team', ...bot]);
+    expect(cannot.stdout).toBe('no\n');
+    expect(cannot.code).toBe(1);
+    expect((await onprem(['get', 'pods', '-n', 'team', ...bot])).stderr).toBe('No resources found in team namespace.\n');
+    const denied = await onprem(['get', 'secrets', '-n', 'team', ...bot]);
+    expect(denied.stderr).toBe('Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:team:bot" cannot list resource "secrets" in API group "" in the namespace "team"\n');
+    expect(denied.code).toBe(1);
+  });
 });

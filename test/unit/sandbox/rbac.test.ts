@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {SANDBOX_ADMIN, serviceAccountUser} from '../../../src/sandbox/authn.js';
 import type {JsonMap} from '../../../src/sandbox/json.js';
-import {authorize, BOOTSTRAP_POLICY, forbidden, requestAttributes, selfSubjectAccessReview, type Attributes} from '../../../src/sandbox/rbac.js';
+import {authorize, BOOTSTRAP_POLICY, forbidden, impersonated, requestAttributes, selfSubjectAccessReview, type Attributes} from '../../../src/sandbox/rbac.js';
 import {Store} from '../../../src/sandbox/store.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
@@ -80,5 +80,15 @@ describe('RBAC', () => {
     expect(review({resourceAttributes: {verb: 'delete', resource: 'pods', namespace: 'ml'}}).status).toEqual({allowed: false});
     expect(review({nonResourceAttributes: {verb: 'get', path: '/version'}}).status).toMatchObject({allowed: true});
     expect(() => review({})).toThrow(/exactly one of nonResourceAttributes or resourceAttributes/);
+  });
+
+  it('acts as the user of Impersonate-User and Impersonate-Group (kubectl --as), for a requester who may', () => {
+    expect(impersonated(store, SANDBOX_ADMIN, {'impersonate-user': ['system:serviceaccount:ml:reader']})).toEqual(reader);
+    expect(impersonated(store, SANDBOX_ADMIN, {'impersonate-user': ['alice'], 'impersonate-group': ['team']})).toEqual({username: 'alice', groups: ['team', 'system:authenticated']});
+    expect(impersonated(store, reader, {})).toBe(reader);
+    expect(() => impersonated(store, reader, {'impersonate-user': ['alice']})).toThrow(
+      'users "alice" is forbidden: User "system:serviceaccount:ml:reader" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
+    expect(() => impersonated(store, SANDBOX_ADMIN, {'impersonate-group': ['team']})).toThrow(expect.objectContaining({code: 400}));
   });
 });
