@@ -9,7 +9,7 @@ import {admit, checkUpdate} from './admission.js';
 import type {AuditLog} from './audit.js';
 import {ServiceAccountTokens, type UserInfo} from './authn.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
-import {apiVersionOf, groupList, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
+import {apiVersionOf, groupList, openApiDocument, openApiPaths, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {fromProtobuf, isProtobuf} from './protobuf.js';
 import {authorize, BOOTSTRAP_POLICY, forbidden, impersonated, requestAttributes, selfSubjectAccessReview} from './rbac.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
@@ -310,6 +310,9 @@ export class SandboxApiServer {
     if (path === '/api') return {kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1'}]};
     if (path === '/apis') return groupList(this.resources);
     if (path === '/api/v1') return resourceList('', 'v1', this.resources);
+    if (path === '/openapi/v3') return openApiPaths(this.resources);
+    const spec = /^\/openapi\/v3\/(?:api|apis\/([^/]+))\/([^/]+)$/.exec(path);
+    if (spec && this.resources.some((r) => r.group === (spec[1] ?? '') && r.version === spec[2])) return openApiDocument(spec[1] ?? '', spec[2]!, this.resources);
     const gv = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path);
     if (gv && this.resources.some((r) => r.group === gv[1] && r.version === gv[2])) return resourceList(gv[1]!, gv[2]!, this.resources);
     return undefined;

@@ -99,3 +99,35 @@ export function groupList(resources = SANDBOX_RESOURCES): unknown {
     }),
   };
 }
+
+const gvPath = (group: string, version: string) => (group === '' ? `api/${version}` : `apis/${group}/${version}`);
+
+/** OpenAPI v3 discovery: one document per group version. */
+export function openApiPaths(resources = SANDBOX_RESOURCES): unknown {
+  const gvs = new Map(resources.map((r) => [gvPath(r.group, r.version), r]));
+  return {paths: Object.fromEntries([...gvs.keys()].map((gv) => [gv, {serverRelativeURL: `/openapi/v3/${gv}?hash=sandbox`}]))};
+}
+
+/**
+ * One group version's OpenAPI v3 document, without schemas: only the PATCH operation of each kind,
+ * which says that the server validates fields itself (fieldValidation), all kubectl apply and
+ * create look up. Without strategic merge patch among its types kubectl computes apply's patches
+ * from its own built-in types, or as a merge patch for KubeRay's.
+ */
+export function openApiDocument(group: string, version: string, resources = SANDBOX_RESOURCES): unknown {
+  const paths: Record<string, unknown> = {};
+  for (const r of resources.filter((x) => x.group === group && x.version === version && !x.createOnly)) {
+    const content = Object.fromEntries(['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'].map((type) => [type, {schema: {type: 'object'}}]));
+    paths[`/${gvPath(group, version)}/${r.namespaced ? 'namespaces/{namespace}/' : ''}${r.resource}/{name}`] = {
+      patch: {
+        operationId: `patch${r.kind}`,
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': {group, version, kind: r.kind},
+        parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({name, in: 'query', schema: {type: name === 'force' ? 'boolean' : 'string'}})),
+        requestBody: {content, required: true},
+        responses: {'200': {description: 'OK'}},
+      },
+    };
+  }
+  return {openapi: '3.0.0', info: {title: 'Kubernetes', version: 'v1.37.0-sandbox'}, paths, components: {schemas: {}}};
+}

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {cli, run} from '../support/cli.js';
@@ -7,7 +8,7 @@ import {tempDir} from '../support/kubeconfig.js';
 describe('kubectl against a sandbox fleet', () => {
   const dir = tempDir();
   const kubeconfig = path.join(dir, 'kubeconfig');
-  const kubectl = (args: string[]) => run('kubectl', ['--kubeconfig', kubeconfig, ...args]);
+  const kubectl = (args: string[], stdin?: string) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], {}, stdin);
 
   beforeAll(async () => {
     expect((await cli(['sandbox', 'up', '--dir', dir])).code).toBe(0);
@@ -63,5 +64,17 @@ describe('kubectl against a sandbox fleet', () => {
     const denied = await onprem(['get', 'secrets', '-n', 'team', ...bot]);
     expect(denied.stderr).toBe('Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:team:bot" cannot list resource "secrets" in API group "" in the namespace "team"\n');
     expect(denied.code).toBe(1);
+  });
+
+  it('applies manifests as kubectl apply does, with its field validation and its three-way merge', async () => {
+    const apply = (text: string) => kubectl(['--context', 'cloud', 'apply', '-f', '-'], text);
+    const configMap = (labels: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default${labels}}\ndata: {x: "1"}\n`;
+    expect(await apply(configMap(', labels: {tier: a}'))).toMatchObject({code: 0, stdout: 'configmap/settings created\n', stderr: ''});
+    // A label the last apply had and this one has not is removed.
+    expect(await apply(configMap(''))).toMatchObject({code: 0, stdout: 'configmap/settings configured\n'});
+    expect((await kubectl(['--context', 'cloud', 'get', 'configmap', 'settings', '-o', 'jsonpath={.metadata.labels}'])).stdout).toBe('');
+    const manifest = fs.readFileSync(path.join(process.cwd(), 'examples', 'raycluster-manual.yaml'), 'utf8');
+    expect(await apply(manifest)).toMatchObject({code: 0, stdout: 'raycluster.ray.io/manual-demo created\n', stderr: ''});
+    expect(await apply(manifest)).toMatchObject({code: 0, stdout: 'raycluster.ray.io/manual-demo unchanged\n'});
   });
 });

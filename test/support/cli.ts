@@ -17,9 +17,9 @@ export interface CliResult {
  * Runs a command as a user would, in a child process, against the built CLI (npm test builds it
  * first). Asynchronous, so that test servers in this process keep answering.
  */
-export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env}, timeout: 60_000},
@@ -33,6 +33,7 @@ export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): 
         resolve({code, ...(error?.signal ? {signal: error.signal} : {}), stdout, stderr});
       },
     );
+    if (stdin !== undefined) child.stdin?.end(stdin);
   });
 }
 
