@@ -9,9 +9,9 @@ import {admit, checkUpdate} from './admission.js';
 import type {AuditLog} from './audit.js';
 import {ServiceAccountTokens, type UserInfo} from './authn.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
-import {apiVersionOf, groupList, openApiDocument, openApiPaths, resourceList, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
-import {fromProtobuf, isProtobuf} from './protobuf.js';
-import {authorize, BOOTSTRAP_POLICY, forbidden, impersonated, requestAttributes, selfSubjectAccessReview} from './rbac.js';
+import {apiVersionOf, groupList, openApiDocument, openApiPaths, resourceList, resourcePath, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
+import {fromProtobuf, PROTOBUF} from './protobuf.js';
+import {type Attributes, authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, selfSubjectAccessReview} from './rbac.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
 import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
@@ -21,6 +21,13 @@ export const SANDBOX_VERSION = {major: '1', minor: '37', gitVersion: 'v1.37.0-sa
 const BOOKMARK_EVERY_MS = 10_000;
 const MAX_BODY = 16 * 1024 * 1024;
 
+
+/** Who writes, and how: the field manager, a dry run, and the user (none for the cluster's own components). */
+interface Write {
+  manager: string;
+  dryRun: boolean;
+  user?: UserInfo;
+}
 
 interface Route {
   resource: SandboxResource;
@@ -33,30 +40,22 @@ function status(code: number, reason: string, message: string, details?: ApiErro
   return {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? {details: details as Json} : {}), code};
 }
 
-/** Which resource a path names, or undefined for a path that is not a resource. */
+/** Which served resource a path names, or undefined (a 404) for a path that names none. */
 export function route(pathname: string, resources: SandboxResource[] = SANDBOX_RESOURCES): Route | undefined {
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  let group = '';
-  let version: string;
-  let rest: string[];
-  if (parts[0] === 'api' && parts.length >= 3) {
-    version = parts[1]!;
-    rest = parts.slice(2);
-  } else if (parts[0] === 'apis' && parts.length >= 4) {
-    group = parts[1]!;
-    version = parts[2]!;
-    rest = parts.slice(3);
-  } else {
-    return undefined;
+  const p = resourcePath(pathname);
+  if (!p || p.extra) return undefined;
+  const resource = resources.find((r) => r.group === p.group && r.version === p.version && r.resource === p.resource);
+  if (!resource) return undefined;
+  if (p.subresource && !resource.subresources?.includes(p.subresource)) return undefined;
+  const name = p.name || undefined;
+  const subresource = p.subresource || undefined;
+  if (resource.namespaced) {
+    // Across namespaces a resource is only listed or watched.
+    if (!p.namespace && name) return undefined;
+    return {resource, ...(p.namespace ? {namespace: p.namespace} : {}), name, subresource};
   }
-  const find = (name: string | undefined) => resources.find((r) => r.group === group && r.version === version && r.resource === name);
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
-    const namespaced = find(rest[2]);
-    if (namespaced?.namespaced) return {resource: namespaced, namespace: rest[1], name: rest[3], subresource: rest[4]};
-  }
-  const resource = find(rest[0]);
-  if (!resource || rest.length > 3) return undefined;
-  return {resource, name: rest[1], subresource: rest[2]};
+  if (p.namespace && resource.resource !== 'namespaces') return undefined;
+  return {resource, name, subresource};
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -73,21 +72,25 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** The media type of a request's body, without its parameters. */
+const mediaType = (req: http.IncomingMessage) => (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+
 const readText = async (req: http.IncomingMessage) => (await readBody(req)).toString('utf8');
 
 /**
  * An object in a request body: JSON, or the protobuf kubectl's typed subcommands send for a few
- * kinds. Everything else, CBOR among it, is a 415; client-go sends such a request again as JSON.
+ * kinds (client-go never falls back from protobuf). CBOR is a 415, which makes client-go send the
+ * request again as JSON.
  */
 async function readObject(req: http.IncomingMessage): Promise<Json> {
-  if (isProtobuf(req.headers['content-type'])) return fromProtobuf(await readBody(req));
+  if (mediaType(req) === PROTOBUF) return fromProtobuf(await readBody(req));
   requireJson(req);
   return parseJson(await readText(req));
 }
 
 /** Only JSON is read but for readObject's protobuf: CBOR, or protobuf for a patch, is a 415. */
 function requireJson(req: http.IncomingMessage): void {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const type = mediaType(req);
   if (type.includes('protobuf') || type.includes('cbor')) {
     throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
   }
@@ -209,10 +212,13 @@ export class SandboxApiServer {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const startedAt = Date.now();
     let code = 200;
+    let requester: UserInfo | undefined;
     let user: UserInfo | undefined;
+    let asked: Attributes | undefined;
     try {
-      user = impersonated(this.store, this.tokens.authenticate(req.headers.authorization), req.headersDistinct);
-      const asked = requestAttributes(req.method ?? 'GET', url);
+      requester = this.tokens.authenticate(req.headers.authorization);
+      asked = requestAttributes(req.method ?? 'GET', url);
+      user = impersonated(this.store, requester, req.headersDistinct);
       if (!authorize(this.store, user, asked).allowed) throw forbidden(user, asked);
       code = await this.serve(req, res, url, user);
     } catch (thrown) {
@@ -221,7 +227,7 @@ export class SandboxApiServer {
       if (!res.headersSent) this.send(res, err.code, status(err.code, err.reason, err.message, err.details));
       else res.end();
     } finally {
-      this.options.audit?.request({method: req.method ?? 'GET', url, userAgent: req.headers['user-agent'], user, code, startedAt});
+      this.options.audit?.request({method: req.method ?? 'GET', url, attributes: asked, userAgent: req.headers['user-agent'], user: requester, ...(user !== requester ? {impersonatedUser: user} : {}), code, startedAt});
     }
   }
 
@@ -238,8 +244,7 @@ export class SandboxApiServer {
     const r = route(path, this.resources);
     if (!r) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const q = url.searchParams;
-    const dryRun = q.get('dryRun') === 'All';
-    const manager = q.get('fieldManager') ?? userAgentManager(req.headers['user-agent']);
+    const write: Write = {manager: q.get('fieldManager') ?? userAgentManager(req.headers['user-agent']), dryRun: q.get('dryRun') === 'All', user};
     if (r.resource.createOnly) {
       if (method !== 'POST' || r.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
       this.send(res, 201, selfSubjectAccessReview(this.store, user, await readObject(req)));
@@ -275,20 +280,20 @@ export class SandboxApiServer {
           return 201;
         }
         if (r.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-        this.send(res, 201, this.create(r, body, manager, dryRun));
+        this.send(res, 201, this.create(r, body, write));
         return 201;
       }
       case 'PUT': {
         const body = await readObject(req);
-        this.send(res, 200, this.replace(r, body, manager, dryRun));
+        this.send(res, 200, this.replace(r, body, write));
         return 200;
       }
       case 'PATCH': {
         requireJson(req);
         const body = await readText(req);
-        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+        const type = mediaType(req);
         const force = q.get('force') === 'true';
-        const {object, created} = this.patch(r, type, body, manager, force, dryRun);
+        const {object, created} = this.patch(r, type, body, force, write);
         this.send(res, created ? 201 : 200, object);
         return created ? 201 : 200;
       }
@@ -296,7 +301,7 @@ export class SandboxApiServer {
         requireJson(req);
         const text = await readText(req);
         const options = text.trim() ? parseJson(text) : {};
-        this.send(res, 200, this.remove(r, isMap(options) ? options : {}, dryRun));
+        this.send(res, 200, this.remove(r, isMap(options) ? options : {}, write.dryRun));
         return 200;
       }
       default:
@@ -436,10 +441,10 @@ export class SandboxApiServer {
     if (!type) throw new Error(`the sandbox does not serve ${resource}`);
     const namespace = isMap(object.metadata) && typeof object.metadata.namespace === 'string' ? object.metadata.namespace : undefined;
     if (type.namespaced) this.requireNamespace(namespace ?? '', true);
-    return this.create({resource: type, ...(type.namespaced ? {namespace} : {})}, object, manager, false);
+    return this.create({resource: type, ...(type.namespaced ? {namespace} : {})}, object, {manager, dryRun: false});
   }
 
-  private create(r: Route, body: Json, manager: string, dryRun: boolean): StoredObject {
+  private create(r: Route, body: Json, {manager, dryRun, user}: Write): StoredObject {
     if (!isMap(body) || !isMap(body.metadata)) throw new ApiError(400, 'BadRequest', 'the object has no metadata');
     const object = structuredClone(body) as NewObject;
     object.apiVersion ??= apiVersionOf(r.resource);
@@ -461,6 +466,7 @@ export class SandboxApiServer {
     delete object.metadata.uid;
     delete object.metadata.deletionTimestamp;
     const admitted = admit(r.resource, object, this.store);
+    if (user) checkGrant(this.store, user, admitted);
     const owned = withOwnership(admitted, recordUpdate({}, admitted, manager, {}), new Set()) as NewObject;
     if (dryRun) return {...owned, metadata: {...owned.metadata, uid: 'dry-run', resourceVersion: '', creationTimestamp: new Date().toISOString()}} as StoredObject;
     return this.store.create(storeName(r.resource), owned);
@@ -474,25 +480,26 @@ export class SandboxApiServer {
     return next;
   }
 
-  private commit(r: Route, live: StoredObject, next: JsonMap, manager: string, dryRun: boolean, ownership?: Ownership, applied?: Set<string>): StoredObject {
+  private commit(r: Route, live: StoredObject, next: JsonMap, {manager, dryRun, user}: Write, ownership?: Ownership, applied?: Set<string>): StoredObject {
     const candidate = this.merged(r, live, next) as StoredObject;
     candidate.metadata = {...candidate.metadata, name: live.metadata.name, namespace: live.metadata.namespace, uid: live.metadata.uid, creationTimestamp: live.metadata.creationTimestamp} as StoredObject['metadata'];
     if (live.metadata.namespace === undefined) delete candidate.metadata.namespace;
     checkUpdate(r.resource, live, candidate);
+    if (user) checkGrant(this.store, user, candidate);
     const owners = ownership ?? recordUpdate(live, candidate, manager, ownershipOf(live));
     const owned = withOwnership(candidate, owners, applied ?? appliers(live)) as StoredObject;
     if (dryRun) return owned;
     return this.store.update(storeName(r.resource), owned);
   }
 
-  private replace(r: Route, body: Json, manager: string, dryRun: boolean): StoredObject {
+  private replace(r: Route, body: Json, write: Write): StoredObject {
     if (!isMap(body) || !isMap(body.metadata)) throw new ApiError(400, 'BadRequest', 'the object has no metadata');
     if (body.metadata.name !== r.name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
     const live = this.get(r);
-    return this.commit(r, live, body, manager, dryRun);
+    return this.commit(r, live, body, write);
   }
 
-  private patch(r: Route, type: string, text: string, manager: string, force: boolean, dryRun: boolean): {object: StoredObject; created: boolean} {
+  private patch(r: Route, type: string, text: string, force: boolean, write: Write): {object: StoredObject; created: boolean} {
     const existing = this.store.get(this.key(r));
     try {
       if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+json') {
@@ -500,15 +507,15 @@ export class SandboxApiServer {
         const config = parseJson(text);
         if (!isMap(config)) throw new ApiError(400, 'BadRequest', 'an apply configuration is an object');
         if (q(config, 'metadata', 'name') !== r.name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
-        const {object, ownership} = serverSideApply(existing, config, manager, ownershipOf(existing), force);
-        const applied = new Set([...appliers(existing), manager]);
+        const {object, ownership} = serverSideApply(existing, config, write.manager, ownershipOf(existing), force);
+        const applied = new Set([...appliers(existing), write.manager]);
         if (!existing) {
           if (r.resource.namespaced) this.requireNamespace(r.namespace!, true);
-          const created = this.create(r, withOwnership(object, {}, new Set()), manager, dryRun);
-          if (dryRun) return {object: created, created: true};
+          const created = this.create(r, withOwnership(object, {}, new Set()), write);
+          if (write.dryRun) return {object: created, created: true};
           return {object: this.store.update(storeName(r.resource), withOwnership(created, ownership, applied) as StoredObject), created: true};
         }
-        return {object: this.commit(r, existing, object, manager, dryRun, ownership, applied), created: false};
+        return {object: this.commit(r, existing, object, write, ownership, applied), created: false};
       }
       const live = existing ?? this.get(r);
       const patch = parseJson(text);
@@ -518,7 +525,7 @@ export class SandboxApiServer {
       else if (type === 'application/strategic-merge-patch+json') next = strategicMergePatch(live, patch);
       else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
       if (!isMap(next)) throw new ApiError(422, 'Invalid', 'the patched object is not an object');
-      return {object: this.commit(r, live, next, manager, dryRun), created: false};
+      return {object: this.commit(r, live, next, write), created: false};
     } catch (err) {
       if (err instanceof PatchError) throw new ApiError(err.status, err.status === 409 ? 'Conflict' : err.status === 400 ? 'BadRequest' : 'Invalid', err.message);
       throw err;

@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {route} from './apiserver.js';
 import type {UserInfo} from './authn.js';
-import {requestAttributes} from './rbac.js';
+import type {Attributes} from './rbac.js';
 import type {StoreEvent, StoredObject} from './store.js';
 import type {JsonMap} from './json.js';
 
@@ -17,12 +16,18 @@ const time = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
 export interface AuditedRequest {
   method: string;
   url: URL;
+  /** What it asked, if its path could be read. */
+  attributes?: Attributes;
   userAgent?: string;
   /** Who made it; a request that failed authentication has no user. */
   user?: UserInfo;
+  /** Whom it acted as, when it impersonated someone. */
+  impersonatedUser?: UserInfo;
   code: number;
   startedAt: number;
 }
+
+const userOf = (u: UserInfo) => ({username: u.username, ...(u.uid ? {uid: u.uid} : {}), groups: u.groups});
 
 export class AuditLog {
   constructor(readonly file: string) {
@@ -34,22 +39,22 @@ export class AuditLog {
   }
 
   request(r: AuditedRequest): void {
-    const found = route(r.url.pathname);
-    const {verb} = requestAttributes(r.method, r.url);
+    const a = r.attributes;
     this.write({
       requestURI: `${r.url.pathname}${r.url.search}`,
-      verb,
-      user: r.user ? {username: r.user.username, ...(r.user.uid ? {uid: r.user.uid} : {}), groups: r.user.groups} : {username: 'system:anonymous', groups: ['system:unauthenticated']},
+      verb: a?.verb ?? r.method.toLowerCase(),
+      user: r.user ? userOf(r.user) : {username: 'system:anonymous', groups: ['system:unauthenticated']},
+      ...(r.impersonatedUser ? {impersonatedUser: userOf(r.impersonatedUser)} : {}),
       userAgent: r.userAgent ?? '',
-      ...(found
+      ...(a?.resourceRequest
         ? {
             objectRef: {
-              resource: found.resource.resource,
-              ...(found.namespace !== undefined ? {namespace: found.namespace} : {}),
-              ...(found.name !== undefined ? {name: found.name} : {}),
-              apiGroup: found.resource.group,
-              apiVersion: found.resource.version,
-              ...(found.subresource !== undefined ? {subresource: found.subresource} : {}),
+              resource: a.resource,
+              ...(a.namespace ? {namespace: a.namespace} : {}),
+              ...(a.name ? {name: a.name} : {}),
+              apiGroup: a.apiGroup,
+              apiVersion: a.version,
+              ...(a.subresource ? {subresource: a.subresource} : {}),
             },
           }
         : {}),

@@ -30,6 +30,7 @@ function unauthorized(): ApiError {
 }
 
 interface Claims {
+  aud: string[];
   sub: string;
   exp: number;
   'kubernetes.io': {namespace: string; serviceaccount: {name: string; uid: string}};
@@ -45,8 +46,8 @@ export class ServiceAccountTokens {
 
   constructor(private readonly store: Store) {}
 
-  private sign(text: string): Buffer {
-    return createHmac('sha256', this.key).update(text).digest();
+  private sign(text: string): string {
+    return createHmac('sha256', this.key).update(text).digest('base64url');
   }
 
   /** Answers POST .../serviceaccounts/<name>/token for a live ServiceAccount. */
@@ -65,14 +66,15 @@ export class ServiceAccountTokens {
     }
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + seconds;
-    const claims = {aud: [AUDIENCE], exp, iat, nbf: iat, iss: AUDIENCE, jti: randomUUID(), sub: serviceAccountUser(namespace, name).username, 'kubernetes.io': {namespace, serviceaccount: {name, uid}}};
+    const audiences = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? spec.audiences.filter((a): a is string => typeof a === 'string') : [AUDIENCE];
+    const claims = {aud: audiences, exp, iat, nbf: iat, iss: AUDIENCE, jti: randomUUID(), sub: serviceAccountUser(namespace, name).username, 'kubernetes.io': {namespace, serviceaccount: {name, uid}}};
     const unsigned = `${b64({alg: 'HS256', typ: 'JWT'})}.${b64(claims)}`;
     return {
       kind: 'TokenRequest',
       apiVersion: 'authentication.k8s.io/v1',
       metadata: {name, namespace, creationTimestamp: null},
-      spec: {audiences: [AUDIENCE], expirationSeconds: seconds, boundObjectRef: null},
-      status: {token: `${unsigned}.${this.sign(unsigned).toString('base64url')}`, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z')},
+      spec: {audiences, expirationSeconds: seconds, boundObjectRef: null},
+      status: {token: `${unsigned}.${this.sign(unsigned)}`, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z')},
     };
   }
 
@@ -80,13 +82,16 @@ export class ServiceAccountTokens {
   authenticate(authorization: string | undefined): UserInfo {
     if (authorization === undefined) return SANDBOX_ADMIN;
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    const [header, payload, signature] = token?.split('.') ?? [];
-    if (header === undefined || payload === undefined || signature === undefined) throw unauthorized();
-    const expected = this.sign(`${header}.${payload}`);
-    const given = Buffer.from(signature, 'base64url');
+    const parts = token?.split('.') ?? [];
+    if (parts.length !== 3) throw unauthorized();
+    const [header, payload, signature] = parts as [string, string, string];
+    // The signature's text is compared, not what a lenient base64 reading makes of it.
+    const expected = Buffer.from(this.sign(`${header}.${payload}`));
+    const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthorized();
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Claims;
-    if (claims.exp * 1000 <= Date.now()) throw unauthorized();
+    // A token for another audience (a vault, say) is not a credential for this API server.
+    if (claims.exp * 1000 <= Date.now() || !claims.aud.includes(AUDIENCE)) throw unauthorized();
     const {namespace, serviceaccount} = claims['kubernetes.io'];
     const live = this.store.get({resource: 'serviceaccounts', namespace, name: serviceaccount.name});
     if (!live || live.metadata.uid !== serviceaccount.uid || live.metadata.deletionTimestamp !== undefined) throw unauthorized();

@@ -1,6 +1,6 @@
 /**
  * Kubernetes' protobuf encoding, read only, for the kinds kubectl's typed subcommands send
- * (`create namespace|serviceaccount|configmap|secret|role|clusterrole|rolebinding|clusterrolebinding`,
+ * (`create namespace|serviceaccount|configmap|secret|service|role|clusterrole|rolebinding|clusterrolebinding`,
  * `create token`, `auth can-i`). They send nothing but protobuf and never fall back to JSON, so these
  * bodies are read into the JSON form the rest of the sandbox speaks. The field numbers are those of
  * the Kubernetes API's generated.proto files.
@@ -14,7 +14,7 @@ const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 type Scalar = 'string' | 'bytes' | 'int' | 'bool';
 interface Field {
   name: string;
-  type: Scalar | Schema | 'time';
+  type: Scalar | Schema | 'time' | 'intOrString';
   repeated?: true;
   /** A map<string, X>: entries are messages of key 1 and value 2. */
   map?: true;
@@ -51,8 +51,26 @@ const LABEL_SELECTOR: Schema = {
 const BINDING: Schema = {...META, 2: message('subjects', {1: s('kind'), 2: s('apiGroup'), 3: s('name'), 4: s('namespace')}, true), 3: message('roleRef', {1: s('apiGroup'), 2: s('kind'), 3: s('name')})};
 const NAME_REF: Schema = {1: s('name')};
 
+const SERVICE_PORT: Schema = {1: s('name'), 2: s('protocol'), 3: {name: 'port', type: 'int'}, 4: {name: 'targetPort', type: 'intOrString'}, 5: {name: 'nodePort', type: 'int'}, 6: s('appProtocol')};
+const SERVICE_SPEC: Schema = {
+  1: message('ports', SERVICE_PORT, true),
+  2: stringMap('selector'),
+  3: s('clusterIP'),
+  4: s('type'),
+  5: strings('externalIPs'),
+  7: s('sessionAffinity'),
+  10: s('externalName'),
+  11: s('externalTrafficPolicy'),
+  13: {name: 'publishNotReadyAddresses', type: 'bool'},
+  17: s('ipFamilyPolicy'),
+  18: strings('clusterIPs'),
+  19: strings('ipFamilies'),
+  22: s('internalTrafficPolicy'),
+};
+
 /** By kind: the bodies kubectl's typed subcommands send to what the sandbox serves. */
 const KINDS: Record<string, Schema> = {
+  Service: {...META, 2: message('spec', SERVICE_SPEC)},
   Namespace: {...META, 2: message('spec', {1: strings('finalizers')})},
   ServiceAccount: {...META, 2: message('secrets', {1: s('kind'), 2: s('namespace'), 3: s('name'), 4: s('uid'), 5: s('apiVersion')}, true), 3: message('imagePullSecrets', NAME_REF, true), 4: {name: 'automountServiceAccountToken', type: 'bool'}},
   ConfigMap: {...META, 2: stringMap('data'), 3: {name: 'binaryData', type: 'bytes', map: true}, 4: {name: 'immutable', type: 'bool'}},
@@ -115,7 +133,7 @@ function malformed(): ApiError {
   return new ApiError(400, 'BadRequest', 'the protobuf body of the request is malformed');
 }
 
-function scalar(type: Scalar | 'time' | Schema, value: bigint | Buffer): Json {
+function scalar(type: Field['type'], value: bigint | Buffer): Json {
   if (typeof type === 'object') {
     if (!Buffer.isBuffer(value)) throw malformed();
     return decode(value, type);
@@ -127,6 +145,10 @@ function scalar(type: Scalar | 'time' | Schema, value: bigint | Buffer): Json {
   if (!Buffer.isBuffer(value)) throw malformed();
   if (type === 'string') return value.toString('utf8');
   if (type === 'bytes') return value.toString('base64');
+  if (type === 'intOrString') {
+    const v = decode(value, {1: {name: 'type', type: 'int'}, 2: {name: 'intVal', type: 'int'}, 3: s('strVal')});
+    return v.type === 1 ? (v.strVal ?? '') : (v.intVal ?? 0);
+  }
   const time = decode(value, {1: {name: 'seconds', type: 'int'}, 2: {name: 'nanos', type: 'int'}});
   // Go's zero time is sent as an empty message: absent, as JSON would leave it.
   return time.seconds === undefined ? '' : new Date(Number(time.seconds) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -154,10 +176,8 @@ function decode(buf: Buffer, schema: Schema): JsonMap {
   return out;
 }
 
-/** Whether a Content-Type is Kubernetes' protobuf. */
-export function isProtobuf(contentType: string | undefined): boolean {
-  return (contentType ?? '').split(';')[0]!.trim() === 'application/vnd.kubernetes.protobuf';
-}
+/** The media type of Kubernetes' protobuf. */
+export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 /** A protobuf request body as JSON; a 415 for a kind the sandbox cannot read. */
 export function fromProtobuf(body: Buffer): JsonMap {

@@ -6,6 +6,8 @@
  */
 import {serviceAccountUser, type UserInfo} from './authn.js';
 import {isMap, list, map, type Json, type JsonMap} from './json.js';
+import {resourcePath} from './resources.js';
+import {exactMatch} from './selectors.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
 
 /** What a request asks, in the authorizer's terms. */
@@ -13,6 +15,7 @@ export interface Attributes {
   verb: string;
   resourceRequest: boolean;
   apiGroup: string;
+  version: string;
   resource: string;
   subresource: string;
   namespace: string;
@@ -26,34 +29,26 @@ export interface Decision {
 }
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
-/** Subresources of a namespace, which /namespaces/<ns>/<x> can name instead of a resource inside it. */
-const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+const COLLECTION_VERBS: Record<string, string> = {POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'deletecollection'};
+const OBJECT_VERBS: Record<string, string> = {GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete'};
 
 /** The attributes of a request, as the API server's request-info parsing gives them. */
 export function requestAttributes(method: string, url: URL): Attributes {
   const path = url.pathname.replace(/\/+$/, '') || '/';
-  const nonResource: Attributes = {verb: method.toLowerCase(), resourceRequest: false, apiGroup: '', resource: '', subresource: '', namespace: '', name: '', path};
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  let rest: string[];
-  let apiGroup = '';
-  if (parts[0] === 'api' && parts.length >= 3) rest = parts.slice(2);
-  else if (parts[0] === 'apis' && parts.length >= 4) [apiGroup, rest] = [parts[1]!, parts.slice(3)];
-  else return nonResource;
-  let namespace = '';
-  if (rest[0] === 'namespaces' && rest.length > 1) {
-    namespace = rest[1]!;
-    if (rest.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest[2]!)) rest = rest.slice(2);
-  }
-  const [resource = '', name = '', subresource = ''] = rest;
+  const p = resourcePath(path);
+  const verbOf = (verbs: Record<string, string>) => verbs[method] ?? method.toLowerCase();
+  if (!p) return {...resourceRequest({verb: verbOf(OBJECT_VERBS), path}), resourceRequest: false};
   const q = url.searchParams;
   const watching = q.get('watch') === 'true' || q.get('watch') === '1';
-  const collectionVerb = {GET: watching ? 'watch' : 'list', POST: 'create', DELETE: 'deletecollection'}[method];
-  const objectVerb = {GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete'}[method];
-  const verb = (name ? objectVerb : collectionVerb) ?? method.toLowerCase();
+  const verb = p.name ? verbOf(OBJECT_VERBS) : method === 'GET' || method === 'HEAD' ? (watching ? 'watch' : 'list') : verbOf(COLLECTION_VERBS);
   // A list or watch narrowed to one name by a field selector is a request for that name.
-  const selected = (verb === 'list' || verb === 'watch') && !name ? /(?:^|,)metadata\.name==?([^,]+)/.exec(q.get('fieldSelector') ?? '')?.[1] : undefined;
-  return {verb, resourceRequest: true, apiGroup, resource, subresource, namespace, name: name || selected || '', path};
+  const selected = (verb === 'list' || verb === 'watch') && !p.name ? exactMatch(q.get('fieldSelector') ?? undefined, 'metadata.name') : undefined;
+  const name = p.name || (selected && !/[/%]/.test(selected) && selected !== '.' && selected !== '..' ? selected : '');
+  return resourceRequest({verb, apiGroup: p.group, version: p.version, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name, path});
 }
+
+const strs = (v: Json | undefined): string[] => list(v).filter((x): x is string => typeof x === 'string');
 
 const matchesAny = (rule: string[], value: string) => rule.includes('*') || rule.includes(value);
 
@@ -66,13 +61,12 @@ function urlMatches(rule: string[], path: string): boolean {
   return rule.some((u) => u === '*' || u === path || (u.endsWith('*') && path.startsWith(u.slice(0, -1))));
 }
 
-const strings = (v: Json | undefined): string[] => list(v).filter((s): s is string => typeof s === 'string');
 
 function ruleAllows(rule: JsonMap, a: Attributes): boolean {
-  if (!matchesAny(strings(rule.verbs), a.verb)) return false;
-  if (!a.resourceRequest) return urlMatches(strings(rule.nonResourceURLs), a.path);
-  if (!matchesAny(strings(rule.apiGroups), a.apiGroup) || !resourceMatches(strings(rule.resources), a)) return false;
-  const names = strings(rule.resourceNames);
+  if (!matchesAny(strs(rule.verbs), a.verb)) return false;
+  if (!a.resourceRequest) return urlMatches(strs(rule.nonResourceURLs), a.path);
+  if (!matchesAny(strs(rule.apiGroups), a.apiGroup) || !resourceMatches(strs(rule.resources), a)) return false;
+  const names = strs(rule.resourceNames);
   return names.length === 0 || names.includes(a.name);
 }
 
@@ -125,6 +119,65 @@ export function authorize(store: Store, user: UserInfo, a: Attributes): Decision
   return {allowed: false, reason: ''};
 }
 
+/** Every request a rule allows, with its wildcards taken literally: holding them is holding the rule. */
+function requestsOf(rule: JsonMap, namespace: string): Attributes[] {
+  const verbs = strs(rule.verbs);
+  if (strs(rule.nonResourceURLs).length > 0) return verbs.flatMap((verb) => strs(rule.nonResourceURLs).map((path) => ({...resourceRequest({verb, path}), resourceRequest: false})));
+  const names = strs(rule.resourceNames).length > 0 ? strs(rule.resourceNames) : [''];
+  return verbs.flatMap((verb) =>
+    strs(rule.apiGroups).flatMap((apiGroup) =>
+      strs(rule.resources).flatMap((combined) => {
+        const [resource = '', subresource = ''] = combined.split('/', 2);
+        return names.map((name) => resourceRequest({verb, apiGroup, resource, subresource, namespace, name}));
+      }),
+    ),
+  );
+}
+
+const describeRule = (rule: JsonMap) =>
+  `{${[['APIGroups', rule.apiGroups], ['Resources', rule.resources], ['ResourceNames', rule.resourceNames], ['NonResourceURLs', rule.nonResourceURLs], ['Verbs', rule.verbs]]
+    .filter(([, v]) => strs(v as Json).length > 0)
+    .map(([k, v]) => `${k as string}:[${strs(v as Json).map((x) => JSON.stringify(x)).join(', ')}]`)
+    .join(', ')}}`;
+
+/**
+ * RBAC's guard against escalation: a Role or ClusterRole may be written, and a binding made, only by
+ * a user who holds every permission it grants, or who may escalate (roles) or bind (bindings) it.
+ */
+export function checkGrant(store: Store, user: UserInfo, object: JsonMap): void {
+  if (user.groups.includes('system:masters')) return;
+  const meta = map(object.metadata);
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
+  const name = String(meta.name ?? '');
+  const kind = String(object.kind);
+  let rules: Json[];
+  let waiver: Attributes;
+  if (kind === 'Role' || kind === 'ClusterRole') {
+    rules = list(object.rules);
+    waiver = resourceRequest({verb: 'escalate', apiGroup: RBAC_GROUP, resource: kind === 'Role' ? 'roles' : 'clusterroles', namespace, name});
+  } else if (kind === 'RoleBinding' || kind === 'ClusterRoleBinding') {
+    const ref = map(object.roleRef);
+    const roleResource = ref.kind === 'Role' ? 'roles' : 'clusterroles';
+    waiver = resourceRequest({verb: 'bind', apiGroup: RBAC_GROUP, resource: roleResource, namespace: ref.kind === 'Role' ? namespace : '', name: String(ref.name ?? '')});
+    if (authorize(store, user, waiver).allowed) return;
+    const role = store.get({resource: `${roleResource}.${RBAC_GROUP}`, ...(ref.kind === 'Role' ? {namespace} : {}), name: String(ref.name ?? '')});
+    if (!role) throw new ApiError(403, 'Forbidden', `${kind === 'RoleBinding' ? 'rolebindings' : 'clusterrolebindings'}.${RBAC_GROUP} "${name}" is forbidden: ${roleResource}.${RBAC_GROUP} "${String(ref.name)}" not found`);
+    rules = list(role.rules);
+  } else {
+    return;
+  }
+  if (authorize(store, user, waiver).allowed) return;
+  const missing = rules.filter((rule): rule is JsonMap => isMap(rule) && !requestsOf(rule, namespace).every((a) => authorize(store, user, a).allowed));
+  if (missing.length === 0) return;
+  const plural = `${kind.toLowerCase()}s.${RBAC_GROUP}`;
+  throw new ApiError(
+    403,
+    'Forbidden',
+    `${plural} "${name}" is forbidden: user "${user.username}" (groups=[${user.groups.map((g) => JSON.stringify(g)).join(' ')}]) is attempting to grant RBAC permissions not currently held:\n${missing.map(describeRule).join('\n')}`,
+    {name, group: RBAC_GROUP, kind: `${kind.toLowerCase()}s`},
+  );
+}
+
 /** The 403 a denied request gets, worded as the API server words it. */
 export function forbidden(user: UserInfo, a: Attributes): ApiError {
   if (!a.resourceRequest) return new ApiError(403, 'Forbidden', `forbidden: User "${user.username}" cannot ${a.verb} path "${a.path}"`);
@@ -138,26 +191,38 @@ export function forbidden(user: UserInfo, a: Attributes): ApiError {
   });
 }
 
+/** Attributes of a resource request: what is not given is empty. */
+export const resourceRequest = (a: Partial<Attributes>): Attributes => ({verb: '', resourceRequest: true, apiGroup: '', version: '', resource: '', subresource: '', namespace: '', name: '', path: '', ...a});
+
 /**
- * Who a request acts as: the user of its Impersonate-User and Impersonate-Group headers (kubectl's
- * --as and --as-group), when the requester may impersonate them; otherwise the requester.
+ * Who a request acts as: the user of its Impersonate-* headers (kubectl's --as, --as-group and
+ * --as-uid), when the requester may impersonate each of them; otherwise the requester.
  */
 export function impersonated(store: Store, requester: UserInfo, headers: Record<string, string[] | undefined>): UserInfo {
   const [asUser] = headers['impersonate-user'] ?? [];
   const asGroups = headers['impersonate-group'] ?? [];
+  const [asUid] = headers['impersonate-uid'] ?? [];
+  const extras = Object.entries(headers).filter(([h]) => h.startsWith('impersonate-extra-'));
   if (asUser === undefined) {
-    if (asGroups.length > 0) throw new ApiError(400, 'BadRequest', `requested [${asGroups.join(' ')}] without impersonating a user`);
+    if (asGroups.length > 0 || asUid !== undefined || extras.length > 0) throw new ApiError(400, 'BadRequest', `requested [${[...asGroups, ...(asUid ? [asUid] : [])].join(' ')}] without impersonating a user`);
     return requester;
   }
   const account = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(asUser);
-  const asked = (resource: string, name: string, namespace = ''): Attributes => ({verb: 'impersonate', resourceRequest: true, apiGroup: '', resource, subresource: '', namespace, name, path: ''});
-  const checks = [account ? asked('serviceaccounts', account[2]!, account[1]!) : asked('users', asUser), ...asGroups.map((g) => asked('groups', g))];
+  const impersonate = (a: Partial<Attributes>) => resourceRequest({verb: 'impersonate', ...a});
+  const checks = [
+    account ? impersonate({resource: 'serviceaccounts', namespace: account[1], name: account[2]}) : impersonate({resource: 'users', name: asUser}),
+    ...asGroups.map((name) => impersonate({resource: 'groups', name})),
+    ...(asUid !== undefined ? [impersonate({apiGroup: 'authentication.k8s.io', resource: 'uids', name: asUid})] : []),
+    ...extras.flatMap(([header, values]) => (values ?? []).map((name) => impersonate({apiGroup: 'authentication.k8s.io', resource: 'userextras', subresource: decodeURIComponent(header.slice('impersonate-extra-'.length)), name}))),
+  ];
   for (const check of checks) {
     if (!authorize(store, requester, check).allowed) throw forbidden(requester, check);
   }
   const groups = asGroups.length > 0 || !account ? [...asGroups] : serviceAccountUser(account[1]!, account[2]!).groups;
-  if (!groups.includes('system:authenticated') && !groups.includes('system:unauthenticated')) groups.push('system:authenticated');
-  return {username: asUser, groups};
+  // As the real filter: system:authenticated for a named user, system:unauthenticated for system:anonymous.
+  const implied = asUser === 'system:anonymous' ? 'system:unauthenticated' : 'system:authenticated';
+  if (!groups.includes('system:authenticated') && !groups.includes('system:unauthenticated')) groups.push(implied);
+  return {username: asUser, ...(asUid !== undefined ? {uid: asUid} : {}), groups};
 }
 
 /** Answers a SelfSubjectAccessReview: may the requesting user do what its spec asks? */
@@ -175,8 +240,8 @@ export function selfSubjectAccessReview(store: Store, user: UserInfo, review: Js
   }
   const text = (o: JsonMap, key: string) => (typeof o[key] === 'string' ? o[key] : '');
   const a: Attributes = resource
-    ? {verb: text(resource, 'verb'), resourceRequest: true, apiGroup: text(resource, 'group'), resource: text(resource, 'resource'), subresource: text(resource, 'subresource'), namespace: text(resource, 'namespace'), name: text(resource, 'name'), path: ''}
-    : {verb: text(nonResource!, 'verb'), resourceRequest: false, apiGroup: '', resource: '', subresource: '', namespace: '', name: '', path: text(nonResource!, 'path')};
+    ? resourceRequest({verb: text(resource, 'verb'), apiGroup: text(resource, 'group'), version: text(resource, 'version'), resource: text(resource, 'resource'), subresource: text(resource, 'subresource'), namespace: text(resource, 'namespace'), name: text(resource, 'name')})
+    : {...resourceRequest({verb: text(nonResource!, 'verb'), path: text(nonResource!, 'path')}), resourceRequest: false};
   const decision = authorize(store, user, a);
   return {
     kind: 'SelfSubjectAccessReview',

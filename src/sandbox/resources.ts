@@ -2,6 +2,7 @@
  * The API a simulated cluster serves: what discovery lists, so that kubectl finds every kind, and
  * what each resource supports (scope, subresources, field selectors).
  */
+import {ApiError} from './store.js';
 
 export interface SandboxResource {
   group: string;
@@ -130,4 +131,43 @@ export function openApiDocument(group: string, version: string, resources = SAND
     };
   }
   return {openapi: '3.0.0', info: {title: 'Kubernetes', version: 'v1.37.0-sandbox'}, paths, components: {schemas: {}}};
+}
+
+/** What a request path names, read as the API server reads it before anything is routed. */
+export interface ResourcePath {
+  group: string;
+  version: string;
+  /** '' when the path names none; for /api/v1/namespaces/<ns>, <ns>. */
+  namespace: string;
+  resource: string;
+  name: string;
+  subresource: string;
+  /** Segments after the subresource: no route has them. */
+  extra: boolean;
+}
+
+/** Subresources of a namespace, which /namespaces/<ns>/<x> can name instead of a resource inside it. */
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+/** The resource a path names, or undefined for one that names none (discovery, /version, /healthz). */
+export function resourcePath(pathname: string): ResourcePath | undefined {
+  let parts: string[];
+  try {
+    parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new ApiError(400, 'BadRequest', `the path ${JSON.stringify(pathname)} is not valid percent-encoding`);
+  }
+  let group = '';
+  let version: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts.length >= 3) [version, rest] = [parts[1]!, parts.slice(2)];
+  else if (parts[0] === 'apis' && parts.length >= 4) [group, version, rest] = [parts[1]!, parts[2]!, parts.slice(3)];
+  else return undefined;
+  let namespace = '';
+  if (rest[0] === 'namespaces' && rest.length > 1) {
+    namespace = rest[1]!;
+    if (rest.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest[2]!)) rest = rest.slice(2);
+  }
+  const [resource = '', name = '', subresource = ''] = rest;
+  return {group, version, namespace, resource, name, subresource, extra: rest.length > 3};
 }

@@ -78,16 +78,36 @@ export function labelSelector(text: string | undefined): Matcher {
   return matcherOf(splitTerms(text).map(parseLabelTerm));
 }
 
+/** A field selector's requirements. Unlike labels, fields have no sets: every comma separates two. */
+function fieldRequirements(text: string): Array<Requirement & {op: '=' | '!='}> {
+  return text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '')
+    .map((term) => {
+      const match = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
+      if (!match) throw new BadSelectorError(`invalid selector: '${text}'; can't understand '${term}'`);
+      return {key: match[1]!, op: match[2] === '!=' ? '!=' : '=', value: match[3]!};
+    });
+}
+
 /** A field selector: `metadata.name=x,spec.nodeName!=` over the fields the resource supports. */
 export function fieldSelector(text: string | undefined, supported: readonly string[]): Matcher {
   if (!text) return () => true;
-  const requirements = splitTerms(text).map((term): Requirement => {
-    const match = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
-    if (!match) throw new BadSelectorError(`invalid selector: '${text}'; can't understand '${term}'`);
-    if (!supported.includes(match[1]!)) throw new BadSelectorError(`field label not supported: ${match[1]}`);
-    return {key: match[1]!, op: match[2] === '!=' ? '!=' : '=', value: match[3]!};
-  });
+  const requirements = fieldRequirements(text);
+  const unsupported = requirements.find((r) => !supported.includes(r.key));
+  if (unsupported) throw new BadSelectorError(`field label not supported: ${unsupported.key}`);
   // A missing field compares as the empty string, as on a real server (spec.nodeName= is "unbound").
   const matches = matcherOf(requirements);
   return (fields) => matches(Object.fromEntries(requirements.map((r) => [r.key, fields[r.key] ?? ''])));
+}
+
+/** The value a field selector requires `key` to equal, if it requires one; nothing for one that does not parse. */
+export function exactMatch(text: string | undefined, key: string): string | undefined {
+  try {
+    return fieldRequirements(text ?? '').find((r) => r.key === key && r.op === '=')?.value;
+  } catch (err) {
+    if (err instanceof BadSelectorError) return undefined;
+    throw err;
+  }
 }

@@ -1,10 +1,14 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {ClusterClient} from '../../../src/kube/client.js';
 import {KubeError} from '../../../src/kube/errors.js';
 import {RESOURCES} from '../../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../../src/kube/types.js';
-import {SandboxApiServer} from '../../../src/sandbox/apiserver.js';
+import {route, SandboxApiServer} from '../../../src/sandbox/apiserver.js';
+import {AuditLog} from '../../../src/sandbox/audit.js';
 import {Store} from '../../../src/sandbox/store.js';
 import {FAST_RETRY} from '../../support/client.js';
 
@@ -163,10 +167,69 @@ describe('the sandbox API server, through the tool\'s own client', () => {
     const moved = await failure(client.patch(rbac('rolebindings', 'RoleBinding', true), 'reader', NS, {roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin'}}, 'merge'));
     expect(moved.code).toBe(422);
 
-    // A forged token, or one whose ServiceAccount is gone, proves nothing.
-    const [header, payload] = token.split('.');
-    expect((await failure(as(`${header}.${payload}.forged`).list(RESOURCES.pods, {namespace: NS}))).code).toBe(401);
+    // A forged token, one for another audience, or one whose ServiceAccount is gone, proves nothing.
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {sub: string};
+    const forged = Buffer.from(JSON.stringify({...claims, sub: 'system:serviceaccount:kube-system:admin'})).toString('base64url');
+    for (const bad of [`${header}.${forged}.${signature}`, `${token}.extra`, `${header}.${payload}.${signature}x`]) {
+      expect((await failure(as(bad).list(RESOURCES.pods, {namespace: NS}))).code).toBe(401);
+    }
+    const vault = await client.request<{spec: {audiences: string[]}; status: {token: string}}>({method: 'POST', path: `/api/v1/namespaces/${NS}/serviceaccounts/reader/token`, body: {apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {audiences: ['vault']}}});
+    expect(vault.spec.audiences).toEqual(['vault']);
+    expect((await failure(as(vault.status.token).list(RESOURCES.pods, {namespace: NS}))).code).toBe(401);
     await client.delete(RESOURCES.serviceaccounts, 'reader', NS, {uid: sa.metadata?.uid});
     expect((await failure(reader.list(RESOURCES.pods, {namespace: NS}))).code).toBe(401);
+  });
+});
+
+describe('which served resource a path names', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['/api/v1/namespaces/ml/pods/p/status', 'pods ml p status'],
+    ['/api/v1/namespaces/ml/serviceaccounts/bot/token', 'serviceaccounts ml bot token'],
+    ['/api/v1/namespaces/ml', 'namespaces - ml -'],
+    ['/api/v1/namespaces/ml/finalize', 'namespaces - ml finalize'],
+    ['/api/v1/pods', 'pods - - -'],
+    ['/apis/ray.io/v1/namespaces/ml/rayclusters', 'rayclusters ml - -'],
+    // Each of these is a 404 on a real server, and must not fall back to something else.
+    ['/api/v1/namespaces/ml/rayclusters', undefined],
+    ['/api/v1/namespaces/ml/pods/p/log', undefined],
+    ['/apis/ray.io/v1/namespaces/ml/rayclusters/x/scale', undefined],
+    ['/api/v1/pods/p', undefined],
+    ['/api/v1/namespaces/ml/nodes/n', undefined],
+    ['/api/v1/namespaces/ml/pods/p/status/more', undefined],
+  ];
+  it.each(cases)('%s', (path, expected) => {
+    const r = route(path);
+    expect(r && [r.resource.resource, r.namespace ?? '-', r.name ?? '-', r.subresource ?? '-'].join(' ')).toBe(expected);
+  });
+
+  it('answers a path that is not valid percent-encoding with 400', () => {
+    expect(() => route('/api/v1/namespaces/%E0%A4%A/pods')).toThrow(expect.objectContaining({code: 400}));
+  });
+});
+
+describe('the audit log', () => {
+  it('records who asked what, and a request whose path cannot be read, and the server stays up', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sandbox-audit-')), 'audit.log');
+    const server = new SandboxApiServer(new Store(), {audit: new AuditLog(file)});
+    const port = await server.listen();
+    try {
+      const bad = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/%E0%A4%A/pods`, {headers: {connection: 'close'}});
+      expect(bad.status).toBe(400);
+      const ok = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/default/pods?watch=false`, {headers: {connection: 'close', 'impersonate-user': 'system:serviceaccount:default:bot'}});
+      expect(ok.status).toBe(403);
+      const events = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(events[0]).toMatchObject({verb: 'get', responseStatus: {code: 400}, user: {username: 'sandbox-admin'}});
+      expect(events[0]).not.toHaveProperty('objectRef');
+      expect(events[1]).toMatchObject({
+        verb: 'list',
+        user: {username: 'sandbox-admin'},
+        impersonatedUser: {username: 'system:serviceaccount:default:bot'},
+        objectRef: {resource: 'pods', namespace: 'default', apiGroup: '', apiVersion: 'v1'},
+        responseStatus: {code: 403},
+      });
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -36,6 +36,24 @@ describe('reading the protobuf kubectl sends', () => {
       'create clusterrolebinding bot-nodes --clusterrole=nodes --group=devs',
       {apiVersion: `${RBAC}/v1`, kind: 'ClusterRoleBinding', metadata: {name: 'bot-nodes'}, subjects: [{kind: 'Group', apiGroup: RBAC, name: 'devs'}], roleRef: {apiGroup: RBAC, kind: 'ClusterRole', name: 'nodes'}},
     ],
+    [
+      'service.pb',
+      'create service clusterip web --tcp=80:http --tcp=443:8443',
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {name: 'web', namespace: 'default', labels: {app: 'web'}},
+        spec: {
+          ports: [
+            {name: '80-http', protocol: 'TCP', port: 80, targetPort: 'http'},
+            {name: '443-8443', protocol: 'TCP', port: 443, targetPort: 8443},
+          ],
+          selector: {app: 'web'},
+          type: 'ClusterIP',
+          publishNotReadyAddresses: false,
+        },
+      },
+    ],
     ['tokenrequest.pb', 'create token bot --duration=20m', {apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: {}, spec: {expirationSeconds: 1200}}],
     [
       'selfsubjectaccessreview-resource.pb',

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {SANDBOX_ADMIN, serviceAccountUser} from '../../../src/sandbox/authn.js';
 import type {JsonMap} from '../../../src/sandbox/json.js';
-import {authorize, BOOTSTRAP_POLICY, forbidden, impersonated, requestAttributes, selfSubjectAccessReview, type Attributes} from '../../../src/sandbox/rbac.js';
+import {authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, resourceRequest, selfSubjectAccessReview, type Attributes} from '../../../src/sandbox/rbac.js';
 import {Store} from '../../../src/sandbox/store.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
@@ -21,6 +21,12 @@ describe('the attributes of a request', () => {
     ['GET', '/api/v1/namespaces/kube-system', {verb: 'get', resource: 'namespaces', name: 'kube-system', namespace: 'kube-system'}],
     ['GET', '/apis/ray.io/v1', {verb: 'get', resourceRequest: false, path: '/apis/ray.io/v1'}],
     ['GET', '/version', {verb: 'get', resourceRequest: false, path: '/version'}],
+    ['HEAD', '/api/v1/namespaces/ml/pods/p', {verb: 'get', name: 'p'}],
+    ['PUT', '/api/v1/namespaces/ml/pods', {verb: 'update', name: ''}],
+    // Only a selector that parses, and requires the name exactly, names the request's object.
+    ['GET', '/api/v1/namespaces/ml/secrets?fieldSelector=metadata.namespace!%3D(%2Cmetadata.name%3Dcoredns%2C)', {verb: 'list', resource: 'secrets', name: ''}],
+    ['GET', '/api/v1/namespaces/ml/secrets?fieldSelector=metadata.name!%3Dcoredns', {verb: 'list', name: ''}],
+    ['GET', '/api/v1/namespaces/ml/secrets?watch=1&fieldSelector=type%3Dx,metadata.name%3D%3Dcoredns', {verb: 'watch', name: 'coredns'}],
   ];
   it.each(cases)('%s %s', (method, path, expected) => {
     expect(requestAttributes(method, url(path))).toMatchObject({resourceRequest: true, apiGroup: '', subresource: '', ...expected});
@@ -42,7 +48,7 @@ describe('RBAC', () => {
 
   const reader = serviceAccountUser('ml', 'reader');
   const alice = {username: 'alice', groups: ['team', 'system:authenticated']};
-  const ask = (verb: string, resource: string, namespace = '', extra: Partial<Attributes> = {}): Attributes => ({verb, resourceRequest: true, apiGroup: '', resource, subresource: '', namespace, name: '', path: '', ...extra});
+  const ask = (verb: string, resource: string, namespace = '', extra: Partial<Attributes> = {}): Attributes => resourceRequest({verb, resource, namespace, ...extra});
   const cases: Array<[string, typeof alice, Attributes, boolean]> = [
     ['a Role, through a RoleBinding to a ServiceAccount of its namespace', reader, ask('list', 'pods', 'ml'), true],
     ['not a verb the Role lacks', reader, ask('create', 'pods', 'ml'), false],
@@ -71,7 +77,7 @@ describe('RBAC', () => {
     expect(forbidden(alice, ask('get', 'rayclusters', '', {apiGroup: 'ray.io', name: 'app', subresource: 'status'})).message).toBe(
       'rayclusters.ray.io "app" is forbidden: User "alice" cannot get resource "rayclusters/status" in API group "ray.io" at the cluster scope',
     );
-    expect(forbidden(reader, {...ask('get', ''), resourceRequest: false, path: '/metrics'}).code).toBe(403);
+    expect(forbidden(reader, {...ask('get', ''), resourceRequest: false, path: '/metrics'}).message).toBe('forbidden: User "system:serviceaccount:ml:reader" cannot get path "/metrics"');
   });
 
   it('answers a SelfSubjectAccessReview for the user asking, and refuses one that asks nothing', () => {
@@ -90,5 +96,28 @@ describe('RBAC', () => {
       'users "alice" is forbidden: User "system:serviceaccount:ml:reader" cannot impersonate resource "users" in API group "" at the cluster scope',
     );
     expect(() => impersonated(store, SANDBOX_ADMIN, {'impersonate-group': ['team']})).toThrow(expect.objectContaining({code: 400}));
+    expect(impersonated(store, SANDBOX_ADMIN, {'impersonate-user': ['system:anonymous']}).groups).toEqual(['system:unauthenticated']);
+    expect(impersonated(store, SANDBOX_ADMIN, {'impersonate-user': ['alice'], 'impersonate-uid': ['1234']})).toEqual({username: 'alice', uid: '1234', groups: ['system:authenticated']});
+    expect(() => impersonated(store, alice, {'impersonate-user': ['alice'], 'impersonate-uid': ['1234']})).toThrow(/cannot impersonate resource "users"/);
+  });
+
+  it('lets a Role be written, or a binding made, only by who holds what it grants, or may escalate or bind it', () => {
+    put('roles', {kind: 'Role', metadata: {name: 'binder', namespace: 'ml'}, rules: [{apiGroups: [RBAC], resources: ['rolebindings', 'roles'], verbs: ['create']}, {apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['get', 'list', 'watch']}]});
+    put('rolebindings', {kind: 'RoleBinding', metadata: {name: 'binder', namespace: 'ml'}, roleRef: {apiGroup: RBAC, kind: 'Role', name: 'binder'}, subjects: [{kind: 'User', name: 'bob'}]});
+    const bob = {username: 'bob', groups: ['system:authenticated']};
+    const binding = (role: JsonMap) => ({apiVersion: `${RBAC}/v1`, kind: 'RoleBinding', metadata: {name: 'b', namespace: 'ml'}, roleRef: {apiGroup: RBAC, ...role}, subjects: [{kind: 'User', name: 'bob'}]});
+    // What bob holds himself he may grant; cluster-admin he may not.
+    expect(() => checkGrant(store, bob, binding({kind: 'Role', name: 'reader'}))).not.toThrow();
+    expect(() => checkGrant(store, bob, binding({kind: 'ClusterRole', name: 'cluster-admin'}))).toThrow(
+      'rolebindings.rbac.authorization.k8s.io "b" is forbidden: user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n{NonResourceURLs:["*"], Verbs:["*"]}',
+    );
+    const role = (rules: JsonMap[]) => ({apiVersion: `${RBAC}/v1`, kind: 'Role', metadata: {name: 'r', namespace: 'ml'}, rules});
+    expect(() => checkGrant(store, bob, role([{apiGroups: [''], resources: ['pods'], verbs: ['list']}]))).not.toThrow();
+    expect(() => checkGrant(store, bob, role([{apiGroups: [''], resources: ['pods'], verbs: ['*']}]))).toThrow(/not currently held:\n\{APIGroups:\[""\], Resources:\["pods"\], Verbs:\["\*"\]\}$/);
+    // The bind verb on a role lets one bind it without holding it.
+    put('clusterroles', {kind: 'ClusterRole', metadata: {name: 'bind-admin'}, rules: [{apiGroups: [RBAC], resources: ['clusterroles'], resourceNames: ['cluster-admin'], verbs: ['bind']}]});
+    put('clusterrolebindings', {kind: 'ClusterRoleBinding', metadata: {name: 'bind-admin'}, roleRef: {apiGroup: RBAC, kind: 'ClusterRole', name: 'bind-admin'}, subjects: [{kind: 'User', name: 'bob'}]});
+    expect(() => checkGrant(store, bob, binding({kind: 'ClusterRole', name: 'cluster-admin'}))).not.toThrow();
+    expect(() => checkGrant(store, SANDBOX_ADMIN, role([{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]))).not.toThrow();
   });
 });
