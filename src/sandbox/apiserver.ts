@@ -7,11 +7,11 @@ import * as http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {admit, checkUpdate} from './admission.js';
 import type {AuditLog} from './audit.js';
-import {ServiceAccountTokens, type UserInfo} from './authn.js';
+import {selfSubjectReview, ServiceAccountTokens, type UserInfo} from './authn.js';
 import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, openApiDocument, openApiPaths, resourceList, resourcePath, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {fromProtobuf, PROTOBUF} from './protobuf.js';
-import {type Attributes, authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, selfSubjectAccessReview} from './rbac.js';
+import {type Attributes, authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, selfSubjectAccessReview, selfSubjectRulesReview} from './rbac.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
 import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
@@ -247,7 +247,14 @@ export class SandboxApiServer {
     const write: Write = {manager: q.get('fieldManager') ?? userAgentManager(req.headers['user-agent']), dryRun: q.get('dryRun') === 'All', user};
     if (r.resource.createOnly) {
       if (method !== 'POST' || r.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-      this.send(res, 201, selfSubjectAccessReview(this.store, user, await readObject(req)));
+      const body = await readObject(req);
+      const answer = {
+        SelfSubjectAccessReview: () => selfSubjectAccessReview(this.store, user, body),
+        SelfSubjectRulesReview: () => selfSubjectRulesReview(this.store, user, body),
+        SelfSubjectReview: () => selfSubjectReview(user),
+      }[r.resource.kind];
+      if (!answer) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      this.send(res, 201, answer());
       return 201;
     }
     if (r.namespace !== undefined && method === 'POST' && !r.name) this.requireNamespace(r.namespace, true);

@@ -98,3 +98,8 @@ export class ServiceAccountTokens {
     return serviceAccountUser(namespace, serviceaccount.name, serviceaccount.uid);
   }
 }
+
+/** Answers a SelfSubjectReview (kubectl auth whoami): who the request is. */
+export function selfSubjectReview(user: UserInfo): JsonMap {
+  return {kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: {creationTimestamp: null}, status: {userInfo: {username: user.username, ...(user.uid ? {uid: user.uid} : {}), groups: user.groups}}};
+}

@@ -1,9 +1,9 @@
 /**
- * Kubernetes' protobuf encoding, read only, for the kinds kubectl's typed subcommands send
- * (`create namespace|serviceaccount|configmap|secret|service|role|clusterrole|rolebinding|clusterrolebinding`,
- * `create token`, `auth can-i`). They send nothing but protobuf and never fall back to JSON, so these
- * bodies are read into the JSON form the rest of the sandbox speaks. The field numbers are those of
- * the Kubernetes API's generated.proto files.
+ * Kubernetes' protobuf encoding, read only, for the kinds kubectl's typed subcommands send: `create
+ * namespace|serviceaccount|configmap|secret|service|role|clusterrole|rolebinding|clusterrolebinding`,
+ * `create token`, `auth can-i [--list]` and `auth whoami`. They send nothing but protobuf and never
+ * fall back to JSON, so these bodies are read into the JSON form the rest of the sandbox speaks. The
+ * field numbers are those of the Kubernetes API's generated.proto files.
  */
 import {type Json, type JsonMap} from './json.js';
 import {ApiError} from './store.js';
@@ -80,6 +80,8 @@ const KINDS: Record<string, Schema> = {
   RoleBinding: BINDING,
   ClusterRoleBinding: BINDING,
   TokenRequest: {...META, 2: message('spec', {1: strings('audiences'), 3: message('boundObjectRef', {1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid')}), 4: {name: 'expirationSeconds', type: 'int'}})},
+  SelfSubjectReview: META,
+  SelfSubjectRulesReview: {...META, 2: message('spec', {1: s('namespace')})},
   SelfSubjectAccessReview: {
     ...META,
     2: message('spec', {

@@ -89,34 +89,61 @@ function appliesTo(subject: JsonMap, user: UserInfo, bindingNamespace: string): 
   }
 }
 
+/** A role bound to a user: by which binding, to which of its subjects, and the role's rules. */
+interface Grant {
+  binding: StoredObject;
+  subject: JsonMap;
+  rules: JsonMap[];
+  /** How RBAC names the binding in a reason: ClusterRoleBinding "x", RoleBinding "x/ns". */
+  what: string;
+}
+
+/** The roles bound to `user` cluster-wide, and in `namespace` when one is given. */
+function grantsOf(store: Store, user: UserInfo, namespace: string): Grant[] {
+  const role = (ref: JsonMap, ns: string) =>
+    ref.kind === 'ClusterRole'
+      ? store.get({resource: `clusterroles.${RBAC_GROUP}`, name: String(ref.name)})
+      : ref.kind === 'Role' && ns !== ''
+        ? store.get({resource: `roles.${RBAC_GROUP}`, namespace: ns, name: String(ref.name)})
+        : undefined;
+  const bindings = [
+    ...store.list(`clusterrolebindings.${RBAC_GROUP}`).map((b) => ({binding: b, what: `ClusterRoleBinding "${b.metadata.name}"`})),
+    ...(namespace !== '' ? store.list(`rolebindings.${RBAC_GROUP}`, namespace).map((b) => ({binding: b, what: `RoleBinding "${b.metadata.name}/${namespace}"`})) : []),
+  ];
+  return bindings.flatMap(({binding, what}) => {
+    const bindingNamespace = binding.metadata.namespace ?? '';
+    const subject = list(binding.subjects).find((s): s is JsonMap => isMap(s) && appliesTo(s, user, bindingNamespace));
+    const bound = subject && role(map(binding.roleRef), bindingNamespace);
+    return subject && bound ? [{binding, subject, rules: list(bound.rules).filter(isMap), what}] : [];
+  });
+}
+
 /** The RBAC authorizer's decision for `user` asking `a`. system:masters may do anything. */
 export function authorize(store: Store, user: UserInfo, a: Attributes): Decision {
   if (user.groups.includes('system:masters')) return {allowed: true, reason: ''};
-  const bindings: Array<{binding: StoredObject; role: StoredObject | undefined; what: string}> = [];
-  for (const binding of store.list(`clusterrolebindings.${RBAC_GROUP}`)) {
-    const ref = map(binding.roleRef);
-    bindings.push({binding, role: ref.kind === 'ClusterRole' ? store.get({resource: `clusterroles.${RBAC_GROUP}`, name: String(ref.name)}) : undefined, what: `ClusterRoleBinding "${binding.metadata.name}"`});
-  }
-  if (a.resourceRequest && a.namespace !== '') {
-    for (const binding of store.list(`rolebindings.${RBAC_GROUP}`, a.namespace)) {
-      const ref = map(binding.roleRef);
-      const role =
-        ref.kind === 'ClusterRole'
-          ? store.get({resource: `clusterroles.${RBAC_GROUP}`, name: String(ref.name)})
-          : ref.kind === 'Role'
-            ? store.get({resource: `roles.${RBAC_GROUP}`, namespace: a.namespace, name: String(ref.name)})
-            : undefined;
-      bindings.push({binding, role, what: `RoleBinding "${binding.metadata.name}/${a.namespace}"`});
-    }
-  }
-  for (const {binding, role, what} of bindings) {
-    if (!role) continue;
-    const namespace = binding.metadata.namespace ?? '';
-    const subject = list(binding.subjects).find((s): s is JsonMap => isMap(s) && appliesTo(s, user, namespace));
-    if (!subject || !list(role.rules).some((rule) => isMap(rule) && ruleAllows(rule, a))) continue;
-    return {allowed: true, reason: `RBAC: allowed by ${what} of ${String(map(binding.roleRef).kind)} "${String(map(binding.roleRef).name)}" to ${describeSubject(subject, namespace)}`};
-  }
-  return {allowed: false, reason: ''};
+  const grant = grantsOf(store, user, a.resourceRequest ? a.namespace : '').find((g) => g.rules.some((rule) => ruleAllows(rule, a)));
+  if (!grant) return {allowed: false, reason: ''};
+  const ref = map(grant.binding.roleRef);
+  return {allowed: true, reason: `RBAC: allowed by ${grant.what} of ${String(ref.kind)} "${String(ref.name)}" to ${describeSubject(grant.subject, grant.binding.metadata.namespace ?? '')}`};
+}
+
+/** Answers a SelfSubjectRulesReview (kubectl auth can-i --list): the rules the user holds in a namespace. */
+export function selfSubjectRulesReview(store: Store, user: UserInfo, review: Json): JsonMap {
+  const spec = map(map(review).spec);
+  const namespace = typeof spec.namespace === 'string' ? spec.namespace : '';
+  const rules = grantsOf(store, user, namespace).flatMap((g) => g.rules);
+  const pick = (rule: JsonMap, keys: string[]) => Object.fromEntries(keys.filter((k) => strs(rule[k]).length > 0).map((k) => [k, strs(rule[k])]));
+  return {
+    kind: 'SelfSubjectRulesReview',
+    apiVersion: 'authorization.k8s.io/v1',
+    metadata: {creationTimestamp: null},
+    spec,
+    status: {
+      resourceRules: rules.filter((r) => strs(r.nonResourceURLs).length === 0).map((r) => pick(r, ['verbs', 'apiGroups', 'resources', 'resourceNames'])),
+      nonResourceRules: rules.filter((r) => strs(r.nonResourceURLs).length > 0).map((r) => pick(r, ['verbs', 'nonResourceURLs'])),
+      incomplete: false,
+    },
+  };
 }
 
 /** Every request a rule allows, with its wildcards taken literally: holding them is holding the rule. */

@@ -16,7 +16,7 @@ export interface SandboxResource {
   subresources?: string[];
   /** Fields a fieldSelector may name, beyond metadata.name and metadata.namespace. */
   fields?: string[];
-  /** Only create (SelfSubjectAccessReview). */
+  /** Only create: a review, answered and not stored. */
   createOnly?: boolean;
   categories?: string[];
 }
@@ -35,6 +35,8 @@ export const SANDBOX_RESOURCES: SandboxResource[] = [
   {group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', kind: 'EndpointSlice', namespaced: true},
   {group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true},
   {group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false, createOnly: true},
+  {group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectrulesreviews', kind: 'SelfSubjectRulesReview', namespaced: false, createOnly: true},
+  {group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false, createOnly: true},
   {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', namespaced: false},
   {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false},
   {group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', namespaced: true},

@@ -56,6 +56,8 @@ describe('kubectl against a sandbox fleet', () => {
     expect(token.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     const bot = ['--as', 'system:serviceaccount:team:bot'];
+    expect((await onprem(['auth', 'whoami', ...bot])).stdout).toMatch(/^Username\s+system:serviceaccount:team:bot$/m);
+    expect((await onprem(['auth', 'can-i', '--list', '-n', 'team', ...bot])).stdout).toMatch(/^pods\s+\[\]\s+\[\]\s+\[get list\]$/m);
     expect((await onprem(['auth', 'can-i', 'list', 'pods', '-n', 'team', ...bot])).stdout).toBe('yes\n');
     const cannot = await onprem(['auth', 'can-i', 'delete', 'pods', '-n', 'team', ...bot]);
     expect(cannot.stdout).toBe('no\n');

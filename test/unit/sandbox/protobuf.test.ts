@@ -60,6 +60,8 @@ describe('reading the protobuf kubectl sends', () => {
       'auth can-i list pods/status -n team',
       {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {}, spec: {resourceAttributes: {namespace: 'team', verb: 'list', resource: 'pods', name: 'status'}}},
     ],
+    ['selfsubjectreview.pb', 'auth whoami', {apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}}],
+    ['selfsubjectrulesreview.pb', 'auth can-i --list -n default', {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', metadata: {}, spec: {namespace: 'default'}}],
     ['selfsubjectaccessreview-path.pb', 'auth can-i get /version', {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {}, spec: {nonResourceAttributes: {path: '/version', verb: 'get'}}}],
   ];
   it.each(cases)('%s (kubectl %s)', (file, _, expected) => {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {SANDBOX_ADMIN, serviceAccountUser} from '../../../src/sandbox/authn.js';
 import type {JsonMap} from '../../../src/sandbox/json.js';
-import {authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, resourceRequest, selfSubjectAccessReview, type Attributes} from '../../../src/sandbox/rbac.js';
+import {authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, resourceRequest, selfSubjectAccessReview, selfSubjectRulesReview, type Attributes} from '../../../src/sandbox/rbac.js';
 import {Store} from '../../../src/sandbox/store.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
@@ -86,6 +86,13 @@ describe('RBAC', () => {
     expect(review({resourceAttributes: {verb: 'delete', resource: 'pods', namespace: 'ml'}}).status).toEqual({allowed: false});
     expect(review({nonResourceAttributes: {verb: 'get', path: '/version'}}).status).toMatchObject({allowed: true});
     expect(() => review({})).toThrow(/exactly one of nonResourceAttributes or resourceAttributes/);
+  });
+
+  it('lists the rules a user holds in a namespace for a SelfSubjectRulesReview', () => {
+    const rules = (namespace: string) => selfSubjectRulesReview(store, reader, {spec: {namespace}}).status as {resourceRules: unknown[]; nonResourceRules: unknown[]};
+    expect(rules('ml').resourceRules).toContainEqual({verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['pods', 'pods/status']});
+    expect(rules('other').resourceRules).not.toContainEqual(expect.objectContaining({resources: ['pods', 'pods/status']}));
+    expect(rules('other').nonResourceRules).toContainEqual(expect.objectContaining({nonResourceURLs: expect.arrayContaining(['/version'])}));
   });
 
   it('acts as the user of Impersonate-User and Impersonate-Group (kubectl --as), for a requester who may', () => {
