@@ -37,7 +37,27 @@ function podStatus(o: StoredObject): string {
   return String(map(o.status).reason ?? map(o.status).phase ?? 'Unknown');
 }
 
+const CREATED_AT: Column = {name: 'Created At', type: 'date', cell: (o) => o.metadata.creationTimestamp};
+const subjectsOf = (kind: string) => (o: StoredObject) =>
+  list(o.subjects)
+    .map(map)
+    .filter((s) => s.kind === kind)
+    .map((s) => (kind === 'ServiceAccount' ? `${String(s.namespace ?? o.metadata.namespace ?? '')}/${String(s.name)}` : String(s.name)))
+    .join(', ');
+const BINDING: Column[] = [
+  NAME,
+  {name: 'Role', cell: (o) => `${String(map(o.roleRef).kind)}/${String(map(o.roleRef).name)}`},
+  AGE,
+  {name: 'Users', priority: 1, cell: subjectsOf('User')},
+  {name: 'Groups', priority: 1, cell: subjectsOf('Group')},
+  {name: 'ServiceAccounts', priority: 1, cell: subjectsOf('ServiceAccount')},
+];
+
 const COLUMNS: Record<string, Column[]> = {
+  Role: [NAME, CREATED_AT],
+  ClusterRole: [NAME, CREATED_AT],
+  RoleBinding: BINDING,
+  ClusterRoleBinding: BINDING,
   Pod: [
     NAME,
     {name: 'Ready', cell: (o) => `${list(map(o.status).containerStatuses).filter((c) => map(c).ready === true).length}/${list(map(o.spec).containers).length}`},

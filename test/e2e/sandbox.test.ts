@@ -52,6 +52,7 @@ describe('kubectl against a sandbox fleet', () => {
       expect(made.stdout).toMatch(/ created\n$/);
     }
     expect((await onprem(['get', 'secret', 'creds', '-n', 'team', '-o', 'jsonpath={.type}'])).stdout).toBe('Opaque');
+    expect((await onprem(['get', 'rolebindings', '-n', 'team', '-o', 'wide'])).stdout).toMatch(/^bot\s+Role\/pod-reader\s+\d+s\s+team\/bot\s*$/m);
     const token = await onprem(['create', 'token', 'bot', '-n', 'team']);
     expect(token.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
