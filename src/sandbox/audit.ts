@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type {UserInfo} from './authn.js';
+import {userInfoJson, type UserInfo} from './authn.js';
 import type {Attributes} from './rbac.js';
 import type {StoreEvent, StoredObject} from './store.js';
 import type {JsonMap} from './json.js';
@@ -27,7 +27,6 @@ export interface AuditedRequest {
   startedAt: number;
 }
 
-const userOf = (u: UserInfo) => ({username: u.username, ...(u.uid ? {uid: u.uid} : {}), groups: u.groups});
 
 export class AuditLog {
   constructor(readonly file: string) {
@@ -43,8 +42,8 @@ export class AuditLog {
     this.write({
       requestURI: `${r.url.pathname}${r.url.search}`,
       verb: a?.verb ?? r.method.toLowerCase(),
-      user: r.user ? userOf(r.user) : {username: 'system:anonymous', groups: ['system:unauthenticated']},
-      ...(r.impersonatedUser ? {impersonatedUser: userOf(r.impersonatedUser)} : {}),
+      user: r.user ? userInfoJson(r.user) : {username: 'system:anonymous', groups: ['system:unauthenticated']},
+      ...(r.impersonatedUser ? {impersonatedUser: userInfoJson(r.impersonatedUser)} : {}),
       userAgent: r.userAgent ?? '',
       ...(a?.resourceRequest
         ? {

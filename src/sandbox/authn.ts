@@ -6,7 +6,7 @@
  * once the ServiceAccount is gone.
  */
 import {createHmac, randomBytes, randomUUID, timingSafeEqual} from 'node:crypto';
-import {isMap, type JsonMap} from './json.js';
+import {isMap, rfc3339, strings, type JsonMap} from './json.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
 
 export interface UserInfo {
@@ -66,7 +66,7 @@ export class ServiceAccountTokens {
     }
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + seconds;
-    const audiences = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? spec.audiences.filter((a): a is string => typeof a === 'string') : [AUDIENCE];
+    const audiences = strings(spec.audiences).length > 0 ? strings(spec.audiences) : [AUDIENCE];
     const claims = {aud: audiences, exp, iat, nbf: iat, iss: AUDIENCE, jti: randomUUID(), sub: serviceAccountUser(namespace, name).username, 'kubernetes.io': {namespace, serviceaccount: {name, uid}}};
     const unsigned = `${b64({alg: 'HS256', typ: 'JWT'})}.${b64(claims)}`;
     return {
@@ -74,7 +74,7 @@ export class ServiceAccountTokens {
       apiVersion: 'authentication.k8s.io/v1',
       metadata: {name, namespace, creationTimestamp: null},
       spec: {audiences, expirationSeconds: seconds, boundObjectRef: null},
-      status: {token: `${unsigned}.${this.sign(unsigned)}`, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z')},
+      status: {token: `${unsigned}.${this.sign(unsigned)}`, expirationTimestamp: rfc3339(exp * 1000)},
     };
   }
 
@@ -99,7 +99,10 @@ export class ServiceAccountTokens {
   }
 }
 
+/** A user as the API writes one (in reviews and the audit log). */
+export const userInfoJson = (u: UserInfo): JsonMap => ({username: u.username, ...(u.uid ? {uid: u.uid} : {}), groups: u.groups});
+
 /** Answers a SelfSubjectReview (kubectl auth whoami): who the request is. */
 export function selfSubjectReview(user: UserInfo): JsonMap {
-  return {kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: {creationTimestamp: null}, status: {userInfo: {username: user.username, ...(user.uid ? {uid: user.uid} : {}), groups: user.groups}}};
+  return {kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: {creationTimestamp: null}, status: {userInfo: userInfoJson(user)}};
 }

@@ -5,7 +5,7 @@
  * fall back to JSON, so these bodies are read into the JSON form the rest of the sandbox speaks. The
  * field numbers are those of the Kubernetes API's generated.proto files.
  */
-import {type Json, type JsonMap} from './json.js';
+import {rfc3339, type Json, type JsonMap} from './json.js';
 import {ApiError} from './store.js';
 
 /** "k8s" and a zero byte: the start of every protobuf body the API server accepts. */
@@ -153,7 +153,7 @@ function scalar(type: Field['type'], value: bigint | Buffer): Json {
   }
   const time = decode(value, {1: {name: 'seconds', type: 'int'}, 2: {name: 'nanos', type: 'int'}});
   // Go's zero time is sent as an empty message: absent, as JSON would leave it.
-  return time.seconds === undefined ? '' : new Date(Number(time.seconds) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  return time.seconds === undefined ? '' : rfc3339(Number(time.seconds) * 1000);
 }
 
 function decode(buf: Buffer, schema: Schema): JsonMap {

@@ -5,7 +5,7 @@
  * everyone authenticated).
  */
 import {serviceAccountUser, type UserInfo} from './authn.js';
-import {isMap, list, map, type Json, type JsonMap} from './json.js';
+import {isMap, list, map, strings, type Json, type JsonMap} from './json.js';
 import {resourcePath} from './resources.js';
 import {exactMatch} from './selectors.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
@@ -48,8 +48,6 @@ export function requestAttributes(method: string, url: URL): Attributes {
   return resourceRequest({verb, apiGroup: p.group, version: p.version, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name, path});
 }
 
-const strs = (v: Json | undefined): string[] => list(v).filter((x): x is string => typeof x === 'string');
-
 const matchesAny = (rule: string[], value: string) => rule.includes('*') || rule.includes(value);
 
 function resourceMatches(rule: string[], a: Attributes): boolean {
@@ -63,10 +61,10 @@ function urlMatches(rule: string[], path: string): boolean {
 
 
 function ruleAllows(rule: JsonMap, a: Attributes): boolean {
-  if (!matchesAny(strs(rule.verbs), a.verb)) return false;
-  if (!a.resourceRequest) return urlMatches(strs(rule.nonResourceURLs), a.path);
-  if (!matchesAny(strs(rule.apiGroups), a.apiGroup) || !resourceMatches(strs(rule.resources), a)) return false;
-  const names = strs(rule.resourceNames);
+  if (!matchesAny(strings(rule.verbs), a.verb)) return false;
+  if (!a.resourceRequest) return urlMatches(strings(rule.nonResourceURLs), a.path);
+  if (!matchesAny(strings(rule.apiGroups), a.apiGroup) || !resourceMatches(strings(rule.resources), a)) return false;
+  const names = strings(rule.resourceNames);
   return names.length === 0 || names.includes(a.name);
 }
 
@@ -132,15 +130,15 @@ export function selfSubjectRulesReview(store: Store, user: UserInfo, review: Jso
   const spec = map(map(review).spec);
   const namespace = typeof spec.namespace === 'string' ? spec.namespace : '';
   const rules = grantsOf(store, user, namespace).flatMap((g) => g.rules);
-  const pick = (rule: JsonMap, keys: string[]) => Object.fromEntries(keys.filter((k) => strs(rule[k]).length > 0).map((k) => [k, strs(rule[k])]));
+  const pick = (rule: JsonMap, keys: string[]) => Object.fromEntries(keys.filter((k) => strings(rule[k]).length > 0).map((k) => [k, strings(rule[k])]));
   return {
     kind: 'SelfSubjectRulesReview',
     apiVersion: 'authorization.k8s.io/v1',
     metadata: {creationTimestamp: null},
     spec,
     status: {
-      resourceRules: rules.filter((r) => strs(r.nonResourceURLs).length === 0).map((r) => pick(r, ['verbs', 'apiGroups', 'resources', 'resourceNames'])),
-      nonResourceRules: rules.filter((r) => strs(r.nonResourceURLs).length > 0).map((r) => pick(r, ['verbs', 'nonResourceURLs'])),
+      resourceRules: rules.filter((r) => strings(r.nonResourceURLs).length === 0).map((r) => pick(r, ['verbs', 'apiGroups', 'resources', 'resourceNames'])),
+      nonResourceRules: rules.filter((r) => strings(r.nonResourceURLs).length > 0).map((r) => pick(r, ['verbs', 'nonResourceURLs'])),
       incomplete: false,
     },
   };
@@ -148,12 +146,12 @@ export function selfSubjectRulesReview(store: Store, user: UserInfo, review: Jso
 
 /** Every request a rule allows, with its wildcards taken literally: holding them is holding the rule. */
 function requestsOf(rule: JsonMap, namespace: string): Attributes[] {
-  const verbs = strs(rule.verbs);
-  if (strs(rule.nonResourceURLs).length > 0) return verbs.flatMap((verb) => strs(rule.nonResourceURLs).map((path) => ({...resourceRequest({verb, path}), resourceRequest: false})));
-  const names = strs(rule.resourceNames).length > 0 ? strs(rule.resourceNames) : [''];
+  const verbs = strings(rule.verbs);
+  if (strings(rule.nonResourceURLs).length > 0) return verbs.flatMap((verb) => strings(rule.nonResourceURLs).map((path) => ({...resourceRequest({verb, path}), resourceRequest: false})));
+  const names = strings(rule.resourceNames).length > 0 ? strings(rule.resourceNames) : [''];
   return verbs.flatMap((verb) =>
-    strs(rule.apiGroups).flatMap((apiGroup) =>
-      strs(rule.resources).flatMap((combined) => {
+    strings(rule.apiGroups).flatMap((apiGroup) =>
+      strings(rule.resources).flatMap((combined) => {
         const [resource = '', subresource = ''] = combined.split('/', 2);
         return names.map((name) => resourceRequest({verb, apiGroup, resource, subresource, namespace, name}));
       }),
@@ -163,8 +161,8 @@ function requestsOf(rule: JsonMap, namespace: string): Attributes[] {
 
 const describeRule = (rule: JsonMap) =>
   `{${[['APIGroups', rule.apiGroups], ['Resources', rule.resources], ['ResourceNames', rule.resourceNames], ['NonResourceURLs', rule.nonResourceURLs], ['Verbs', rule.verbs]]
-    .filter(([, v]) => strs(v as Json).length > 0)
-    .map(([k, v]) => `${k as string}:[${strs(v as Json).map((x) => JSON.stringify(x)).join(', ')}]`)
+    .filter(([, v]) => strings(v as Json).length > 0)
+    .map(([k, v]) => `${k as string}:[${strings(v as Json).map((x) => JSON.stringify(x)).join(', ')}]`)
     .join(', ')}}`;
 
 /**
