@@ -75,15 +75,31 @@ function binary(name: string): string {
   return file;
 }
 
+/**
+ * A port for a server we are about to start. Taken below the kernel's ephemeral range: a port from
+ * that range (what binding port 0 gives) can be taken, between our check and the server's bind, as
+ * the local end of any outgoing connection, and the API servers and controllers make hundreds.
+ */
+const handedOut = new Set<number>();
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [ephemeralLow] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  // A machine whose ephemeral range starts low leaves no such room: take a port above it instead.
+  const [low, high] = (ephemeralLow ?? 0) >= 12_000 ? [10_000, ephemeralLow!] : [61_000, 65_536];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${low} and ${high}`);
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -131,6 +147,40 @@ function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undef
     giveUp: () =>
       component && !isOurs(component) ? `${component.name} exited (see ${path.join(STATE, 'logs', `${component.name}.log`)})` : undefined,
   });
+}
+
+/**
+ * Starts a server on a port of its own and waits until `ready` says it serves. One that exits first is
+ * started again on another port, twice at most, as its kubelet would restart it: a server that has
+ * lost its port to another process in the moment after we picked it is not a broken cluster.
+ */
+async function startServing(
+  state: State,
+  name: string,
+  bin: string,
+  args: (port: number) => string[],
+  ready: (port: number) => Promise<true | undefined>,
+  timeoutMs: number,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const record = start(state, name, bin, args(port));
+    try {
+      await poll(`${name} to serve on 127.0.0.1:${port}`, timeoutMs, () => ready(port), record);
+      return port;
+    } catch (err) {
+      if (isOurs(record) || attempt === 3) throw err;
+      state.processes.splice(state.processes.indexOf(record), 1);
+      writeState(state);
+      log(`${name} exited before it served (${lastLogLine(name)}); starting it again`);
+    }
+  }
+}
+
+function lastLogLine(name: string): string {
+  const file = path.join(STATE, 'logs', `${name}.log`);
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
+  return lines[lines.length - 1]?.slice(0, 300) || `nothing in ${file}`;
 }
 
 function get(url: string, options: https.RequestOptions = {}): Promise<{status: number; body: string}> {
@@ -249,10 +299,9 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
   const {privateKey, publicKey} = generateKeyPairSync('rsa', {modulusLength: 2048});
   fs.writeFileSync(path.join(dir, 'sa.key'), privateKey.export({type: 'pkcs8', format: 'pem'}), {mode: 0o600});
   fs.writeFileSync(path.join(dir, 'sa.pub'), publicKey.export({type: 'spki', format: 'pem'}));
-  const apiPort = await freePort();
   const certDir = path.join(dir, 'certs');
-
-  const apiserver = start(state, `${name}-kube-apiserver`, binary('kube-apiserver'), [
+  const certFile = path.join(certDir, 'apiserver.crt');
+  const apiPort = await startServing(state, `${name}-kube-apiserver`, binary('kube-apiserver'), (apiPort) => [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     `--etcd-prefix=/registry-${name}`,
     '--bind-address=127.0.0.1',
@@ -276,15 +325,10 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     '--audit-log-maxsize=0',
     '--profiling=false',
     '--v=1',
-  ]);
-  const ca = await poll(`${name} serving certificate`, 60_000, async () => {
-    const file = path.join(certDir, 'apiserver.crt');
-    return fs.existsSync(file) ? fs.readFileSync(file) : undefined;
-  }, apiserver);
-  await poll(`${name} kube-apiserver /readyz`, 120_000, () => apiReady({apiPort, token}, ca), apiserver);
+  ], async (apiPort) => (fs.existsSync(certFile) ? apiReady({apiPort, token}, fs.readFileSync(certFile)) : undefined), 120_000);
 
   const kubeconfig = path.join(dir, 'admin.kubeconfig');
-  fs.writeFileSync(kubeconfig, kubeconfigYaml([{name, apiPort, token, ca: path.join(certDir, 'apiserver.crt')}]), {mode: 0o600});
+  fs.writeFileSync(kubeconfig, kubeconfigYaml([{name, apiPort, token, ca: certFile}]), {mode: 0o600});
 
   // What the controller-manager and the scheduler share: the admin kubeconfig, serving on loopback.
   const controlPlane = async () => [
@@ -300,7 +344,7 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     ...(await controlPlane()),
     '--use-service-account-credentials=false',
     `--service-account-private-key-file=${path.join(dir, 'sa.key')}`,
-    `--root-ca-file=${path.join(certDir, 'apiserver.crt')}`,
+    `--root-ca-file=${certFile}`,
     '--controllers=*',
   ]);
   start(state, `${name}-kube-scheduler`, binary('kube-scheduler'), await controlPlane());
@@ -324,16 +368,19 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
       const established = ['rayclusters.ray.io', 'rayservices.ray.io', 'rayjobs.ray.io'].every((crd) => lines.includes(`${crd}=True`));
       return established ? true : undefined;
     });
-    const healthPort = await freePort();
-    const operator = start(state, `${name}-kuberay-operator`, binary('kuberay-operator'), [
+    // The operator's controllers need their kinds in discovery when they start, which can trail the
+    // CRDs' Established condition.
+    await poll(`${name} ray.io/v1 in discovery`, 60_000, async () => {
+      const res = await get(`https://127.0.0.1:${apiPort}/apis/ray.io/v1`, {ca: fs.readFileSync(certFile), headers: {authorization: `Bearer ${token}`}});
+      const served = res.status === 200 ? (JSON.parse(res.body) as {resources: Array<{name: string}>}).resources.map((r) => r.name) : [];
+      return ['rayclusters', 'rayservices', 'rayjobs'].every((r) => served.includes(r)) ? true : undefined;
+    });
+    await startServing(state, `${name}-kuberay-operator`, binary('kuberay-operator'), (healthPort) => [
       `--kubeconfig=${kubeconfig}`,
       '--metrics-addr=0',
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       '--enable-leader-election=false',
-    ]);
-    await poll(`${name} KubeRay operator /readyz`, 60_000, async () =>
-      (await get(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined,
-    operator);
+    ], async (healthPort) => ((await get(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined), 60_000);
   }
   await kubectl(kubeconfig, ['apply', '-f', '-'], nodeManifests(name, index, profile));
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=120s', 'node', '--all']);
@@ -341,6 +388,10 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
   await poll(`${name} default ServiceAccount`, 60_000, async () =>
     (await kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() || undefined,
   );
+  // Nothing waits on the scheduler or the controller-manager directly: one that died would show only
+  // later, as a test that times out.
+  const dead = state.processes.filter((p) => p.name.startsWith(`${name}-`) && !isOurs(p));
+  if (dead.length > 0) throw new Error(`${dead.map((p) => `${p.name} exited (${lastLogLine(p.name)})`).join('; ')}`);
   return {name, apiPort, token, kubeconfig};
 }
 
@@ -376,7 +427,12 @@ export async function up(): Promise<string> {
     ]);
     await poll('etcd /health', 60_000, async () => ((await get(`http://127.0.0.1:${state.etcdPort}/health`)).status === 200 ? true : undefined), etcd);
     log(`etcd up on 127.0.0.1:${state.etcdPort}`);
-    state.clusters = await Promise.all(wanted.map((name, index) => startCluster(state, name, index, state.etcdPort)));
+    // Every cluster's start-up runs to its end before anything is stopped, so that none goes on
+    // starting processes after the stop.
+    const started = await Promise.allSettled(wanted.map((name, index) => startCluster(state, name, index, state.etcdPort)));
+    const failures = started.flatMap((r, i) => (r.status === 'rejected' ? [`${wanted[i]}: ${(r.reason as Error).message}`] : []));
+    if (failures.length > 0) throw new Error(failures.join('; '));
+    state.clusters = started.map((r) => (r as PromiseFulfilledResult<ClusterRecord>).value);
     writeState(state);
     const clusters = state.clusters.map((c) => ({...c, ca: path.join(STATE, c.name, 'certs', 'apiserver.crt')}));
     fs.writeFileSync(KUBECONFIG, kubeconfigYaml(clusters), {mode: 0o600});
