@@ -206,6 +206,15 @@ function kubectl(kubeconfig: string, args: string[], input?: string): Promise<st
   });
 }
 
+/**
+ * One `kubectl apply`, for a poll: an API server that has just said it is ready can still refuse a
+ * first request while its own controllers settle, and applying again is harmless.
+ */
+async function applied(kubeconfig: string, args: string[], input?: string): Promise<true> {
+  await kubectl(kubeconfig, ['apply', ...args], input);
+  return true;
+}
+
 function kubeconfigYaml(clusters: Array<{name: string; apiPort: number; token: string; ca: string}>): string {
   return yaml.dump({
     apiVersion: 'v1',
@@ -361,7 +370,7 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
   ]);
 
   if (profile.kuberay !== false) {
-    await kubectl(kubeconfig, ['apply', '--server-side', '-f', path.join(CACHE, 'crds')]);
+    await poll(`${name} KubeRay CRDs applied`, 60_000, async () => applied(kubeconfig, ['--server-side', '-f', path.join(CACHE, 'crds')]));
     await poll(`${name} KubeRay CRDs established`, 60_000, async () => {
       const jsonpath = '{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}';
       const lines = (await kubectl(kubeconfig, ['get', 'crd', '-o', `jsonpath=${jsonpath}`])).split('\n');
@@ -382,7 +391,7 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
       '--enable-leader-election=false',
     ], async (healthPort) => ((await get(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined), 60_000);
   }
-  await kubectl(kubeconfig, ['apply', '-f', '-'], nodeManifests(name, index, profile));
+  await poll(`${name} fake nodes applied`, 60_000, async () => applied(kubeconfig, ['-f', '-'], nodeManifests(name, index, profile)));
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=120s', 'node', '--all']);
   // Pods cannot be created in a namespace until its default ServiceAccount exists.
   await poll(`${name} default ServiceAccount`, 60_000, async () =>
