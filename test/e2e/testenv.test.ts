@@ -1,7 +1,9 @@
+import * as fs from 'node:fs';
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
+import {components} from '../env/testenv.js';
 import {cli} from '../support/cli.js';
 import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 import {waitFor} from '../support/poll.js';
@@ -101,5 +103,14 @@ describe('the local test clusters are real', () => {
       resources: {cpu: {allocatable: 16, requested: 0}, memory: {allocatable: 64 * GiB}, 'nvidia.com/gpu': {allocatable: 2, requested: 0}},
     });
     expect(cloud.clusterId).not.toBe(onprem.clusterId);
+  });
+
+  it('keeps every component\'s name lookups on this machine: each one sees only a resolver on 127.0.0.1', () => {
+    const running = components();
+    expect(running.map((c) => c.name)).toEqual(expect.arrayContaining(['etcd', 'onprem-kube-apiserver', 'onprem-kuberay-operator', 'cloud-kuberay-operator']));
+    for (const component of running) {
+      const resolvConf = fs.readFileSync(`/proc/${component.pid}/root/etc/resolv.conf`, 'utf8');
+      expect(resolvConf.match(/^\s*nameserver\s+\S+/gm), component.name).toEqual(['nameserver 127.0.0.1']);
+    }
   });
 });

@@ -125,17 +125,47 @@ function isOurs(record: ProcessRecord): boolean {
   }
 }
 
-function start(state: State, name: string, bin: string, args: string[]): ProcessRecord {
+/**
+ * Every component runs in a mount namespace of its own whose /etc/resolv.conf names 127.0.0.1, where
+ * nothing answers: KubeRay looks up a RayService's dashboard as <service>.<namespace>.svc.cluster.local,
+ * and no lookup of a test cluster's names may leave this machine. Without root, a user namespace
+ * grants the mount.
+ */
+const NAMESPACED = [
+  'unshare',
+  ...(process.getuid?.() === 0 ? [] : ['--map-root-user']),
+  '--mount',
+  '--propagation=private',
+  'sh',
+  '-c',
+  'if [ -e /etc/resolv.conf ]; then mount --bind "$0" /etc/resolv.conf || exit 1; fi; exec "$@"',
+];
+
+function loopbackResolver(): string {
+  const file = path.join(STATE, 'resolv.conf');
+  fs.writeFileSync(file, 'nameserver 127.0.0.1\n');
+  return file;
+}
+
+async function start(state: State, name: string, bin: string, args: string[]): Promise<ProcessRecord> {
   const logs = path.join(STATE, 'logs');
   fs.mkdirSync(logs, {recursive: true});
   const out = fs.openSync(path.join(logs, `${name}.log`), 'a');
-  const child = spawn(bin, args, {detached: true, stdio: ['ignore', out, out]});
+  const [wrapper, ...wrapperArgs] = NAMESPACED;
+  const child = spawn(wrapper!, [...wrapperArgs, loopbackResolver(), bin, ...args], {detached: true, stdio: ['ignore', out, out]});
+  child.on('error', () => {});
   child.unref();
   fs.closeSync(out);
-  if (child.pid === undefined) throw new Error(`${name} did not start`);
+  if (child.pid === undefined) throw new Error(`${name} did not start: ${wrapper} (util-linux) runs each component, and it could not be run`);
   const record = {name, pid: child.pid, binary: bin, args};
   state.processes.push(record);
   writeState(state);
+  // The wrapper execs the binary in the same pid; until it has, the pid is not yet "ours". One that
+  // dies first is for the caller to notice, as any that dies later.
+  await waitFor(`${name} to start`, () => (isOurs(record) || child.exitCode !== null || child.signalCode !== null ? true : undefined), {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
   return record;
 }
 
@@ -164,7 +194,7 @@ async function startServing(
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const record = start(state, name, bin, args(port));
+    const record = await start(state, name, bin, args(port));
     try {
       await poll(`${name} to serve on 127.0.0.1:${port}`, timeoutMs, () => ready(port), record);
       return port;
@@ -349,15 +379,15 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     '--leader-elect=false',
     '--v=1',
   ];
-  start(state, `${name}-kube-controller-manager`, binary('kube-controller-manager'), [
+  await start(state, `${name}-kube-controller-manager`, binary('kube-controller-manager'), [
     ...(await controlPlane()),
     '--use-service-account-credentials=false',
     `--service-account-private-key-file=${path.join(dir, 'sa.key')}`,
     `--root-ca-file=${certFile}`,
     '--controllers=*',
   ]);
-  start(state, `${name}-kube-scheduler`, binary('kube-scheduler'), await controlPlane());
-  start(state, `${name}-kwok`, binary('kwok'), [
+  await start(state, `${name}-kube-scheduler`, binary('kube-scheduler'), await controlPlane());
+  await start(state, `${name}-kwok`, binary('kwok'), [
     `--kubeconfig=${kubeconfig}`,
     `--config=${kwokStages()}`,
     '--manage-all-nodes=false',
@@ -425,7 +455,7 @@ export async function up(): Promise<string> {
   const state: State = {processes: [], clusters: [], etcdPort: await freePort()};
   writeState(state);
   try {
-    const etcd = start(state, 'etcd', binary('etcd'), [
+    const etcd = await start(state, 'etcd', binary('etcd'), [
       '--name=testenv',
       `--data-dir=${path.join(STATE, 'etcd')}`,
       `--listen-client-urls=http://127.0.0.1:${state.etcdPort}`,
@@ -464,6 +494,11 @@ async function stopProcesses(state: State): Promise<void> {
   log(`stopped ${ordered.length} processes`);
 }
 
+/** The components running now, by name and pid, for tests that look at them through /proc. */
+export function components(): Array<{name: string; pid: number}> {
+  return (readState()?.processes ?? []).filter(isOurs).map(({name, pid}) => ({name, pid}));
+}
+
 /**
  * Takes one cluster's API server away (as an outage would) and brings it back, for tests of how the
  * tool behaves when a cluster does not answer. Its other components keep running and reconnect.
@@ -485,7 +520,7 @@ export async function startApiserver(cluster: string): Promise<void> {
   const old = state.processes[index]!;
   if (isOurs(old)) return;
   state.processes.splice(index, 1);
-  const record = start(state, old.name, old.binary, old.args ?? []);
+  const record = await start(state, old.name, old.binary, old.args ?? []);
   const ca = fs.readFileSync(path.join(STATE, cluster, 'certs', 'apiserver.crt'));
   await poll(`${cluster} kube-apiserver /readyz`, 120_000, () => apiReady(clusterRecord, ca).catch(() => undefined), record);
 }
