@@ -33,7 +33,8 @@ export function readState(dir: string): SandboxState | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process runs with this pid (one of another user's counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import yaml from 'js-yaml';
+import {alive} from '../../src/sandbox/daemon.js';
 import {profileFor, readProfile, type ClusterProfile} from '../../src/sandbox/profile.js';
 import {waitFor} from '../support/poll.js';
 
@@ -443,14 +444,45 @@ async function healthy(state: State): Promise<boolean> {
   return state.clusters.length > 0;
 }
 
-export async function up(): Promise<string> {
+/**
+ * One `up` or `down` at a time per state folder: two at once would each record only their own
+ * processes, and the others would outlive every `down`. The lock sits beside the folder, which `down`
+ * removes.
+ */
+async function exclusively<T>(work: () => Promise<T>): Promise<T> {
+  const lock = `${STATE}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), {flag: 'wx'});
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const holder = Number(fs.readFileSync(lock, 'utf8'));
+      if (holder > 0 && alive(holder)) {
+        throw new Error(`another testenv up or down (pid ${holder}) is working on ${STATE}: wait for it to end`);
+      }
+      fs.rmSync(lock, {force: true});
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    fs.rmSync(lock, {force: true});
+  }
+}
+
+export function up(): Promise<string> {
+  return exclusively(startAll);
+}
+
+async function startAll(): Promise<string> {
   const existing = readState();
   const wanted = clusterNames();
   if (existing && (await healthy(existing)) && existing.clusters.map((c) => c.name).join(',') === wanted.join(',')) {
     log('already up');
     return KUBECONFIG;
   }
-  if (existing) await down();
+  if (existing) await stopAll();
   fs.mkdirSync(STATE, {recursive: true});
   const state: State = {processes: [], clusters: [], etcdPort: await freePort()};
   writeState(state);
@@ -552,7 +584,11 @@ export async function removeCluster(name: string): Promise<void> {
   fs.rmSync(path.join(STATE, name), {recursive: true, force: true});
 }
 
-export async function down(): Promise<void> {
+export function down(): Promise<void> {
+  return exclusively(stopAll);
+}
+
+async function stopAll(): Promise<void> {
   const state = readState();
   if (state) await stopProcesses(state);
   fs.rmSync(STATE, {recursive: true, force: true});
