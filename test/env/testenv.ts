@@ -326,8 +326,13 @@ export function auditLog(cluster: string): string {
   return path.join(STATE, cluster, 'audit.log');
 }
 
+/** A GET on a test cluster's API server, as its administrator. */
+function apiGet(cluster: {apiPort: number; token: string}, ca: Buffer, urlPath: string): Promise<{status: number; body: string}> {
+  return get(`https://127.0.0.1:${cluster.apiPort}${urlPath}`, {ca, headers: {authorization: `Bearer ${cluster.token}`}});
+}
+
 async function apiReady(cluster: {apiPort: number; token: string}, ca: Buffer): Promise<true | undefined> {
-  const res = await get(`https://127.0.0.1:${cluster.apiPort}/readyz`, {ca, headers: {authorization: `Bearer ${cluster.token}`}});
+  const res = await apiGet(cluster, ca, '/readyz');
   return res.status === 200 ? true : undefined;
 }
 
@@ -411,7 +416,7 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     // The operator's controllers need their kinds in discovery when they start, which can trail the
     // CRDs' Established condition.
     await poll(`${name} ray.io/v1 in discovery`, 60_000, async () => {
-      const res = await get(`https://127.0.0.1:${apiPort}/apis/ray.io/v1`, {ca: fs.readFileSync(certFile), headers: {authorization: `Bearer ${token}`}});
+      const res = await apiGet({apiPort, token}, fs.readFileSync(certFile), '/apis/ray.io/v1');
       const served = res.status === 200 ? (JSON.parse(res.body) as {resources: Array<{name: string}>}).resources.map((r) => r.name) : [];
       return ['rayclusters', 'rayservices', 'rayjobs'].every((r) => served.includes(r)) ? true : undefined;
     });
