@@ -15,7 +15,22 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * Why a run was stopped from outside: its --timeout ran out, or the user interrupted it. Carried as
+ * the reason of the run's AbortSignal, so that every layer can tell a stop from a failure and no
+ * cluster is reported as unreachable because the run stopped asking it.
+ */
+export abstract class StopError extends Error {}
+
 /** The work was started and state is consistent, but it did not converge in time. Exit code 3. */
-export class ConvergeTimeoutError extends Error {
+export class ConvergeTimeoutError extends StopError {
   override readonly name = 'ConvergeTimeoutError';
+}
+
+/** Ctrl-C or SIGTERM: the run stopped what it was doing and let go of its Lease. Exit code 130. */
+export class InterruptedError extends StopError {
+  override readonly name = 'InterruptedError';
+  constructor(message = 'interrupted') {
+    super(message);
+  }
 }

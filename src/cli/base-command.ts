@@ -1,13 +1,14 @@
 // The narrow entry points, not '@oclif/core' itself: its index loads all of oclif, which --help pays for.
+import {setMaxListeners} from 'node:events';
 import {Command} from '@oclif/core/command';
 import * as Flags from '@oclif/core/flags';
 import type {Interfaces} from '@oclif/core';
-import {ConvergeTimeoutError, InputError} from '../errors.js';
+import {ConvergeTimeoutError, InputError, InterruptedError, StopError} from '../errors.js';
 import type {OutputFormat} from '../ui/output.js';
 import {parseDuration} from './duration.js';
 
 /** Exit codes, as the README documents them. */
-export const EXIT = {ok: 0, failed: 1, usage: 2, timedOut: 3} as const;
+export const EXIT = {ok: 0, failed: 1, usage: 2, timedOut: 3, interrupted: 130} as const;
 
 /** A duration flag: 90s, 5m, 1h30m; 0 for no limit. */
 export const duration = Flags.custom<number>({
@@ -87,9 +88,49 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.flags.output;
   }
 
-  /** A signal that fires when --timeout runs out. */
-  protected deadline(): AbortSignal | undefined {
-    return this.flags.timeout > 0 ? AbortSignal.timeout(this.flags.timeout) : undefined;
+  private stop?: {controller: AbortController; end: () => void};
+
+  /**
+   * The run's signal. It aborts with a ConvergeTimeoutError when --timeout runs out (unless
+   * `deadline` is false: watch runs until stopped), and with an InterruptedError at the first
+   * Ctrl-C or SIGTERM, so that the work in flight stops and the Lease is let go; a second one exits
+   * at once with 130. Every layer sees from the reason that the run was stopped, not that a cluster
+   * failed.
+   */
+  protected runSignal(options: {deadline?: boolean} = {}): AbortSignal {
+    if (this.stop) return this.stop.controller.signal;
+    const controller = new AbortController();
+    // Every request in flight and every watch stream of the run listens to it: up to 8 requests and
+    // 5 watches per cluster. Node's leak warning at 10 would fire for any fleet of two clusters;
+    // past this bound (a fleet of about 70) it still fires, as a leak should.
+    setMaxListeners(1000, controller.signal);
+    const timeoutMs = options.deadline === false ? 0 : this.flags.timeout;
+    const timer = timeoutMs > 0
+      ? setTimeout(() => controller.abort(new ConvergeTimeoutError(`${this.id?.replaceAll(':', ' ') ?? 'the command'} did not finish within --timeout ${formatDuration(timeoutMs)}`)), timeoutMs)
+      : undefined;
+    timer?.unref();
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(EXIT.interrupted);
+      controller.abort(new InterruptedError());
+    };
+    // Kept for the whole run, not once: ink's exit handler re-raises a signal that no other listener
+    // handles, which would kill the process mid-pass, with a Lease still held.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    this.stop = {
+      controller,
+      end: () => {
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      },
+    };
+    return controller.signal;
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    this.stop?.end();
+    return super.finally(err);
   }
 
   /**
@@ -128,11 +169,30 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  /** Every failure becomes one line on stderr and an exit code; a stack trace only with -v. */
+  /**
+   * Every failure becomes one line on stderr and an exit code; a stack trace only with -v. A run
+   * that was stopped (--timeout, Ctrl-C) exits as stopped, whatever the step in flight threw.
+   */
   protected override async catch(err: Error & {exitCode?: number}): Promise<void> {
-    reportFailure(err, this.id ?? '', this.argv);
+    const signal = this.stop?.controller.signal;
+    const stop = signal?.aborted && signal.reason instanceof StopError ? (signal.reason as StopError) : undefined;
+    reportFailure(stop && !(err instanceof StopError) ? stopWith(stop, err) : err, this.id ?? '', this.argv);
   }
+}
 
+/** The stop, saying what the step in flight was doing when it came. */
+function stopWith(stop: StopError, err: Error): StopError {
+  const kind = stop instanceof ConvergeTimeoutError ? ConvergeTimeoutError : InterruptedError;
+  return new kind(`${stop.message}: ${oneLine(err.message)}`);
+}
+
+/** 90000 -> "1m30s", as the flag would be written. */
+export function formatDuration(ms: number): string {
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const sec = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec || (!h && !m) ? `${sec}s` : ''}`;
 }
 
 /** One line on stderr and the exit code for a command's failure; the stack trace only with -v. */
@@ -167,6 +227,7 @@ export function describeFailure(err: Error, commandId: string): {code: number; m
     return {code: EXIT.usage, message: message === err.message ? withFix(message, err.fix) : `${message} ${help}`};
   }
   if (err instanceof ConvergeTimeoutError) return {code: EXIT.timedOut, message: err.message};
+  if (err instanceof InterruptedError) return {code: EXIT.interrupted, message: err.message};
   // oclif's parse errors: bad flags, bad values, missing or extra arguments.
   // A built-in flag type's own refusal (an integer below its minimum) comes wrapped as "Parsing --flag".
   if ('parse' in err || /^Parsing --\S+/.test(err.message)) return {code: EXIT.usage, message: `${oneLine(err.message)} ${help}`};

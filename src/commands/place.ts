@@ -37,7 +37,7 @@ export default class Place extends BaseCommand<typeof Place> {
       mesh: this.flags.mesh,
       dryRun: this.flags['dry-run'],
       forceConflicts: this.flags['force-conflicts'],
-      signal: this.deadline(),
+      signal: this.runSignal(),
     });
     const ui = await import('../ui/place.js');
     await this.output(result, {document: ui.placeDocument, text: ui.renderPlaceResult});

@@ -37,7 +37,7 @@ export default class Scale extends BaseCommand<typeof Scale> {
       copySecrets: this.flags['copy-secrets'],
       dryRun: this.flags['dry-run'],
       wait: this.flags.wait,
-      signal: this.deadline(),
+      signal: this.runSignal(),
       progress,
     });
     const result = this.flags.wait && !this.flags['dry-run'] ? await withProgress(`scale ${this.args.group}`, scale) : await scale(this.flags.verbose ? (line) => this.say(line) : undefined);

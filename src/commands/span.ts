@@ -23,7 +23,7 @@ export default class Span extends BaseCommand<typeof Span> {
       to: this.flags.to,
       dryRun: this.flags['dry-run'],
       copySecrets: this.flags['copy-secrets'],
-      signal: this.deadline(),
+      signal: this.runSignal(),
     });
     const ui = await import('../ui/span.js');
     await this.output(result, {document: ui.spanDocument, text: ui.renderSpanResult});

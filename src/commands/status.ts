@@ -18,7 +18,7 @@ export default class Status extends BaseCommand<typeof Status> {
     const data = this.outputFormat === 'json' || this.outputFormat === 'yaml';
     if (this.args.group) {
       const {observeGroupStatus} = await import('../reconcile/group-status.js');
-      const status = await observeGroupStatus(fleet, this.args.group, this.flags.namespace ?? 'default', this.deadline());
+      const status = await observeGroupStatus(fleet, this.args.group, this.flags.namespace ?? 'default', this.runSignal());
       const ui = await import('../ui/group-status.js');
       await this.output(status, {document: ui.groupStatusDocument, text: ui.renderGroupStatus});
       if (!data) for (const line of ui.renderGroupProblems(status)) this.say(line);
@@ -26,7 +26,7 @@ export default class Status extends BaseCommand<typeof Status> {
       return;
     }
     const {fleetStatus} = await import('../reconcile/fleet-status.js');
-    const status = await fleetStatus(fleet, this.deadline());
+    const status = await fleetStatus(fleet, this.runSignal());
     const ui = await import('../ui/fleet-status.js');
     await this.output(status, {document: ui.fleetStatusDocument, text: ui.renderFleetTable});
     if (!data) for (const line of ui.renderProblems(status)) this.say(line);

@@ -21,12 +21,10 @@ export default class Watch extends BaseCommand<typeof Watch> {
   async run(): Promise<void> {
     const groups = this.positionals;
     const fleet = await this.openFleet();
+    // Runs until stopped: Ctrl-C, SIGTERM or q end it after the pass in flight, with exit 0.
+    const signal = this.runSignal({deadline: false});
     const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    // Kept for the whole run (not once): ink's exit handler re-raises a signal that no other listener
-    // handles, which would kill the process mid-pass, with the group's Lease still held.
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    signal.addEventListener('abort', () => stop.abort(signal.reason), {once: true});
     const options = {
       groups,
       namespace: this.flags.namespace,

@@ -3,7 +3,8 @@ import * as https from 'node:https';
 import {errorFromResponse, KubeError, normaliseError} from './errors.js';
 import {Limiter} from './limiter.js';
 import {collectionPath, describeObject, objectPath, type ResourceType} from './resources.js';
-import {DEFAULT_RETRY, mayRetry, retryDelayMs, sleep, type RetryPolicy} from './retry.js';
+import {StopError} from '../errors.js';
+import {DEFAULT_RETRY, mayRetry, retryDelayMs, sleep, unanswered, type RetryPolicy} from './retry.js';
 import type {KubeList, KubeObject, ServerVersion, WatchEvent} from './types.js';
 
 /** Supplies one context's credentials. Each context has its own, so no token ever goes to another cluster. */
@@ -38,6 +39,8 @@ export interface ApiRequest {
   /** For error messages: what the request is about. */
   object?: string;
   signal?: AbortSignal;
+  /** Sent even when the cluster has gone silent, and never retried; an answer clears the silence. */
+  probe?: boolean;
 }
 
 export interface ListOptions {
@@ -113,27 +116,63 @@ export class ClusterClient {
     this.userAgent = options.userAgent ?? 'kubectl-superskyray';
   }
 
-  /** Sends one API request and returns its decoded JSON body. Failures are KubeErrors. */
+  /**
+   * Sends one API request and returns its decoded JSON body. Failures are KubeErrors, except that a
+   * run stopped by its deadline or an interrupt (a StopError as the signal's reason) throws that.
+   */
   async request<T>(req: ApiRequest): Promise<T> {
     const idempotent = req.idempotent ?? (req.method ?? 'GET') === 'GET';
     const where = {context: this.context, object: req.object};
     for (let attempt = 1; ; attempt++) {
       try {
+        if (this.silence && !req.probe) throw this.stillSilent(where);
         const res = await this.limiter.run(() => this.send(req));
         if (res.status >= 400) throw errorFromResponse(res.status, res.body, res.headers, where);
         if ((req.method ?? 'GET') !== 'GET') afterWrite();
+        if (req.probe) this.silence = undefined;
         return decodeJson<T>(res, where);
       } catch (thrown) {
+        if (req.signal?.aborted) throw abortedBy(req.signal, where);
         const err = normaliseError(thrown, where);
-        if (!mayRetry(err, attempt, idempotent, this.retry)) throw err;
+        if (unanswered(err) && !req.probe) this.silence ??= {since: Date.now(), err};
+        if (req.probe || !mayRetry(err, attempt, idempotent, this.retry)) throw err;
         try {
           await sleep(retryDelayMs(err, attempt, this.retry), req.signal);
-        } catch (reason) {
-          // The caller gave up (or its deadline passed) while we waited to retry.
-          throw normaliseError(reason, where);
+        } catch {
+          // The caller gave up while we waited to retry.
+          throw abortedBy(req.signal!, where);
         }
       }
     }
+  }
+
+  /**
+   * Set when a request got no answer within the request timeout. From then on every request to this
+   * cluster fails at once, so that one silent cluster costs a run one timeout, not one per request,
+   * and the rest of the fleet goes on. Only a probe that gets an answer clears it.
+   */
+  private silence?: {since: number; err: KubeError};
+
+  /** Whether this cluster has gone silent in this run (see probe). */
+  get silent(): boolean {
+    return this.silence !== undefined;
+  }
+
+  private stillSilent(where: {context: string; object?: string}): KubeError {
+    const seconds = Math.round((Date.now() - this.silence!.since) / 1000);
+    return new KubeError({
+      reason: 'Timeout',
+      message: `the cluster did not answer within the request timeout (${this.silence!.err.object ?? 'a request'}, ${seconds}s ago); it is not asked again until it answers`,
+      ...where,
+    });
+  }
+
+  /**
+   * Asks the server for its version, even when it has gone silent, with no retry. An answer clears
+   * the silence, so that requests go to it again.
+   */
+  async probe(signal?: AbortSignal): Promise<ServerVersion> {
+    return this.request<ServerVersion>({path: '/version', object: 'server version', signal, probe: true});
   }
 
   async get<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
@@ -262,6 +301,7 @@ export class ClusterClient {
   async *watch<T extends KubeObject>(type: ResourceType, options: WatchOptions): AsyncGenerator<WatchEvent<T>> {
     const where = {context: this.context, object: describeObject(type, undefined, options.namespace)};
     const timeoutSeconds = options.timeoutSeconds ?? 300;
+    if (this.silence) throw this.stillSilent(where);
     const {agent, headers} = await this.credentials.prepare();
     const url = this.url(collectionPath(type, options.namespace), {
       watch: true,
@@ -281,7 +321,7 @@ export class ClusterClient {
       // Until the headers come, the usual request timeout applies; after that the server's own
       // timeoutSeconds ends the watch, and silence well beyond it means a dead connection.
       const headerTimer = this.requestTimeoutMs > 0
-        ? setTimeout(() => req.destroy(Object.assign(new Error('watch request timed out'), {name: 'TimeoutError'})), this.requestTimeoutMs)
+        ? setTimeout(() => req.destroy(Object.assign(new Error('watch request timed out'), {name: 'TimeoutError', timeoutMs: this.requestTimeoutMs})), this.requestTimeoutMs)
         : undefined;
       req.on('response', (res) => {
         clearTimeout(headerTimer);
@@ -296,7 +336,10 @@ export class ClusterClient {
       });
       req.end();
     }).catch((err: unknown) => {
-      throw normaliseError(err, where);
+      if (options.signal?.aborted) throw abortedBy(options.signal, where);
+      const normalised = normaliseError(err, where);
+      if (unanswered(normalised)) this.silence ??= {since: Date.now(), err: normalised};
+      throw normalised;
     });
 
     if ((response.statusCode ?? 0) >= 400) {
@@ -327,6 +370,7 @@ export class ClusterClient {
         }
       }
     } catch (err) {
+      if (options.signal?.aborted) throw abortedBy(options.signal, where);
       throw normaliseError(err, where);
     } finally {
       response.destroy();
@@ -346,17 +390,22 @@ export class ClusterClient {
     return url.protocol === 'http:' ? http : https;
   }
 
+  /**
+   * One HTTP exchange, bounded by the request timeout from the first byte sent to the last byte of
+   * the body read. The timer and the caller's abort are plain listeners, removed when it ends: a
+   * timeout signal can be collected before it fires on Node 20 (nodejs/node#57736), and
+   * AbortSignal.any would leave one listener per request on a long-lived caller signal.
+   */
   private async send(req: ApiRequest): Promise<RawResponse> {
     const {agent, headers} = await this.credentials.prepare();
     const url = this.url(req.path, req.query);
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-    const timeout = this.requestTimeoutMs > 0 ? AbortSignal.timeout(this.requestTimeoutMs) : undefined;
-    const signal = timeout && req.signal ? AbortSignal.any([timeout, req.signal]) : (timeout ?? req.signal);
+    const timeoutMs = this.requestTimeoutMs;
+    const caller = req.signal;
     return new Promise<RawResponse>((resolve, reject) => {
       const request = this.transport(url).request(url, {
         method: req.method ?? 'GET',
         agent,
-        signal,
         headers: {
           ...headers,
           accept: 'application/json',
@@ -364,20 +413,44 @@ export class ClusterClient {
           ...(body ? {'content-type': req.contentType ?? 'application/json', 'content-length': body.length} : {}),
         },
       });
+      const end = () => {
+        clearTimeout(timer);
+        caller?.removeEventListener('abort', onAbort);
+      };
+      const fail = (err: unknown) => {
+        end();
+        request.destroy();
+        reject(err);
+      };
+      const onAbort = () => fail(caller?.reason ?? Object.assign(new Error('the request was cancelled'), {name: 'AbortError'}));
+      const timer = timeoutMs > 0
+        ? setTimeout(() => fail(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), {name: 'TimeoutError', timeoutMs})), timeoutMs)
+        : undefined;
+      if (caller?.aborted) return onAbort();
+      caller?.addEventListener('abort', onAbort, {once: true});
       request.on('response', (res) => {
         readBody(res).then(
-          (buf) => resolve({status: res.statusCode ?? 0, headers: res.headers, body: buf}),
-          reject,
+          (buf) => {
+            end();
+            resolve({status: res.statusCode ?? 0, headers: res.headers, body: buf});
+          },
+          fail,
         );
       });
-      request.on('error', (err) => {
-        // Node reports every abort as AbortError; the signal's reason says whether it was a timeout
-        // (TimeoutError) or the caller giving up (AbortError).
-        reject(signal?.aborted && signal.reason instanceof Error ? signal.reason : err);
-      });
+      request.on('error', fail);
       request.end(body);
     });
   }
+}
+
+/**
+ * What a request the caller gave up on throws: the run's StopError (its deadline or an interrupt)
+ * as it is, otherwise an Aborted KubeError. Never a Timeout, even when the caller's own time limit
+ * is what aborted it: the cluster did nothing wrong.
+ */
+function abortedBy(signal: AbortSignal, where: {context: string; object?: string}): Error {
+  if (signal.reason instanceof StopError) return signal.reason;
+  return new KubeError({reason: 'Aborted', message: 'the request was cancelled', ...where, cause: signal.reason});
 }
 
 function decodeJson<T>(res: RawResponse, where: {context: string; object?: string}): T {

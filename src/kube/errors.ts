@@ -201,7 +201,9 @@ export function normaliseError(err: unknown, where: {context: string; object?: s
 
   const e = err as {name?: string; code?: string; message?: string; cause?: unknown} | undefined;
   if (e?.name === 'TimeoutError') {
-    return new KubeError({reason: 'Timeout', message: 'the request timed out', ...where, cause: err});
+    const ms = (err as {timeoutMs?: number}).timeoutMs;
+    const message = ms ? `no answer within ${ms / 1000}s (--request-timeout)` : 'the request timed out';
+    return new KubeError({reason: 'Timeout', message, ...where, cause: err});
   }
   if (e?.name === 'AbortError') {
     return new KubeError({reason: 'Aborted', message: 'the request was cancelled', ...where, cause: err});

@@ -3,11 +3,6 @@ import type {KubeError} from './errors.js';
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   attempts: number;
-  /**
-   * Attempts in all when requests time out. Each one already waited the whole request timeout, so
-   * retrying as often as a quick failure would keep a user waiting minutes on a dead cluster.
-   */
-  timeoutAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
   /** The longest Retry-After we wait for; a server asking for more gets this. */
@@ -16,7 +11,6 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 5,
-  timeoutAttempts: 2,
   baseDelayMs: 100,
   maxDelayMs: 5_000,
   maxRetryAfterMs: 30_000,
@@ -39,11 +33,19 @@ export function isRetryable(err: KubeError, idempotent: boolean): boolean {
   return err.reason === 'ConnectionReset' || err.reason === 'Timeout';
 }
 
-/** Whether another attempt may follow attempt number `attempt`, which failed with `err`. */
+/**
+ * Whether another attempt may follow attempt number `attempt`, which failed with `err`. A request
+ * that got no answer within the request timeout is not sent again: it already waited the whole
+ * timeout, and the cluster is taken to be unreachable for the rest of the run (see ClusterClient).
+ */
 export function mayRetry(err: KubeError, attempt: number, idempotent: boolean, policy: RetryPolicy): boolean {
-  const waitedOut = err.code === undefined && err.reason === 'Timeout';
-  const limit = waitedOut ? Math.min(policy.timeoutAttempts, policy.attempts) : policy.attempts;
-  return attempt < limit && isRetryable(err, idempotent);
+  if (unanswered(err)) return false;
+  return attempt < policy.attempts && isRetryable(err, idempotent);
+}
+
+/** The request got no answer in time: the server, or the way to it, is silent. */
+export function unanswered(err: KubeError): boolean {
+  return err.code === undefined && err.reason === 'Timeout';
 }
 
 /**

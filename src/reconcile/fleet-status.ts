@@ -65,9 +65,11 @@ export async function observeClusterState(client: ClusterClient, signal?: AbortS
     settle(client.list<Node>(RESOURCES.nodes, {signal})),
     settle(client.list<Pod>(RESOURCES.pods, {fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', signal})),
   ]);
+  // A run that was stopped learnt nothing about the cluster: it must not look unreachable.
+  signal?.throwIfAborted();
 
   const first = version.error ?? kubeSystem.error ?? nodes.error ?? pods.error;
-  if (first?.unreachable || first?.reason === 'Aborted') {
+  if (first?.unreachable) {
     return {status: {...status, state: 'Unreachable', problems: [problemOf(first)]}};
   }
   if (first?.code === 401) {

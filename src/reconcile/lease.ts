@@ -4,6 +4,7 @@ import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
 import {pause} from '../kube/retry.js';
 import {RESOURCES} from '../kube/resources.js';
+import {withTimeLimit} from '../kube/time-limit.js';
 import type {KubeObject} from '../kube/types.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL} from '../kuberay/labels.js';
 
@@ -211,6 +212,7 @@ export async function holdLease(
     return false;
   }
   const {signal, waitMs} = options;
-  await slot.lease.acquire(waitMs !== undefined ? AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(waitMs)]) : undefined);
+  if (waitMs === undefined) await slot.lease.acquire();
+  else await withTimeLimit(signal, waitMs, () => new Error(`the lease was not free within ${waitMs / 1000}s`), (limited) => slot.lease!.acquire(limited));
   return slot.lease.waited;
 }

@@ -3,11 +3,12 @@
  * plain read or write the runbook spells out. The fleet is opened at the first step that needs it,
  * once; a background watch lives until the run ends.
  */
-import {InputError} from '../errors.js';
+import {ConvergeTimeoutError, InputError} from '../errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, resourceForName} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {pause} from '../kube/retry.js';
+import {withTimeLimit} from '../kube/time-limit.js';
 import {conditionMisses} from '../runbook/conditions.js';
 import type {GroupCondition, Step} from '../runbook/format.js';
 import {readGroupManifest} from '../kuberay/manifest.js';
@@ -116,10 +117,10 @@ export class RunbookSession {
     return this.options.signal;
   }
 
-  /** The run's signal, bounded by the step's own timeout. */
-  private bounded(ms: number): AbortSignal {
-    const timeout = AbortSignal.timeout(ms);
-    return this.signal ? AbortSignal.any([this.signal, timeout]) : timeout;
+  /** Runs a step's work under the run's signal, bounded by the step's own timeout. */
+  private bounded<T>(step: Step & {timeoutMs: number}, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const reason = () => new ConvergeTimeoutError(`${step.kind} did not settle within the step's timeout of ${step.timeoutMs / 1000}s`);
+    return withTimeLimit(this.signal, step.timeoutMs, reason, work);
   }
 
   /**
@@ -152,7 +153,8 @@ export class RunbookSession {
   private async runStep(step: Step, say: (line: string) => void): Promise<StepResult> {
     switch (step.kind) {
       case 'place': {
-        const result = await placeGroup(await this.open(), {
+        const fleet = await this.open();
+        const result = await this.bounded(step, (signal) => placeGroup(fleet, {
           source: step.file,
           text: step.text,
           namespace: step.namespace,
@@ -160,12 +162,13 @@ export class RunbookSession {
           mesh: step.mesh,
           dryRun: false,
           forceConflicts: false,
-          signal: this.bounded(step.timeoutMs),
-        });
+          signal,
+        }));
         return {kind: 'place', result};
       }
       case 'scale': {
-        const result = await scaleGroup(await this.open(), {
+        const fleet = await this.open();
+        const result = await this.bounded(step, (signal) => scaleGroup(fleet, {
           group: step.group,
           namespace: step.namespace,
           replicas: step.replicas,
@@ -175,21 +178,22 @@ export class RunbookSession {
           copySecrets: step.copySecrets,
           dryRun: false,
           wait: step.wait,
-          signal: this.bounded(step.timeoutMs),
+          signal,
           progress: say,
-        });
+        }));
         return {kind: 'scale', result};
       }
       case 'span': {
-        const result = await spanGroup(await this.open(), {
+        const fleet = await this.open();
+        const result = await this.bounded(step, (signal) => spanGroup(fleet, {
           group: step.group,
           namespace: step.namespace,
           to: step.to,
           copySecrets: step.copySecrets,
           dryRun: false,
-          signal: this.bounded(step.timeoutMs),
+          signal,
           onWait: (holder) => say(`waiting for ${holder} to finish with the group`),
-        });
+        }));
         return {kind: 'span', result};
       }
       case 'status': {

@@ -264,29 +264,38 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
 
   // Reconcile until settled: KubeRay makes or removes pods, the scheduler judges them, and each pass
   // swaps, repairs and cleans up what it observes.
-  for (;;) {
-    state = await observeGroup(fleet, options.group, options.namespace, signal);
-    const pass = planPass(state, options);
-    if (pass.repairs.length > 0 || pass.moves.length > 0) {
-      if (await holdLease(slot, state, leaseOptions)) continue;
-      const actor = await actOnPass(state, pass, options);
-      result.steps.push(...actor.steps);
-      for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
-      for (const m of pass.moves) {
-        result.moves.push(describeMove(m));
-        await tellSpanned(state, m, result.warnings, signal);
+  let waiting: string[] = ['the first look at the group after the change'];
+  const unsettled = () => {
+    const stop = signal?.reason instanceof ConvergeTimeoutError ? signal.reason.message.replace('did not finish', 'did not settle') : 'scale did not settle within --timeout';
+    return new ConvergeTimeoutError(`${stop}: ${state.kind.toLowerCase()}/${state.name} is resized to ${to} and still waits for: ${waiting.join('; ')}. Run the same command again to go on`);
+  };
+  try {
+    for (;;) {
+      state = await observeGroup(fleet, options.group, options.namespace, signal);
+      const pass = planPass(state, options);
+      if (pass.repairs.length > 0 || pass.moves.length > 0) {
+        if (await holdLease(slot, state, leaseOptions)) continue;
+        const actor = await actOnPass(state, pass, options);
+        result.steps.push(...actor.steps);
+        for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
+        for (const m of pass.moves) {
+          result.moves.push(describeMove(m));
+          await tellSpanned(state, m, result.warnings, signal);
+        }
+        continue;
       }
-      continue;
+      waiting = waitingFor(state, workerGroup, options.wait, pass);
+      result.stuck = pass.stuck;
+      if (waiting.length === 0) break;
+      if (signal?.aborted) throw signal.reason instanceof ConvergeTimeoutError ? unsettled() : signal.reason;
+      await untilGroupMoves(state, waiting, (next) => waitingFor(next, workerGroup, options.wait, pass), options.pollMs ?? 500, signal);
     }
-    const waiting = waitingFor(state, workerGroup, options.wait, pass);
-    result.stuck = pass.stuck;
-    if (waiting.length === 0) break;
-    if (signal?.aborted) {
-      throw new ConvergeTimeoutError(
-        `${state.kind.toLowerCase()}/${state.name} was resized to ${to} but did not settle within --timeout: ${waiting.join('; ')}. Run the same command again to go on`,
-      );
-    }
-    await untilGroupMoves(state, waiting, (next) => waitingFor(next, workerGroup, options.wait, pass), options.pollMs ?? 500, signal);
+  } catch (err) {
+    // The deadline fell in the middle of a look: say what the group was still waiting for.
+    const deadline = signal?.aborted === true && signal.reason instanceof ConvergeTimeoutError;
+    const ours = err instanceof ConvergeTimeoutError && err !== signal?.reason;
+    if (deadline && !ours) throw unsettled();
+    throw err;
   }
   return result;
 }

@@ -4,6 +4,7 @@ import type {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
+import {timeLimit, withTimeLimit} from '../kube/time-limit.js';
 import {watchResource} from '../kube/watch.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
@@ -157,7 +158,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     while (!signal.aborted && clusterState.get(context) === 'Degraded') {
       await new Promise((resolve) => setTimeout(resolve, 2000).unref());
       try {
-        await client.version(AbortSignal.any([signal, AbortSignal.timeout(5000)]));
+        await client.probe(signal);
         setCluster(context, 'Ready');
       } catch {
         // Still away; try again.
@@ -213,7 +214,8 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     const group = groups.get(key);
     if (!group) return;
     const started = Date.now();
-    const passSignal = AbortSignal.any([signal, AbortSignal.timeout(passTimeout)]);
+    const pass = timeLimit(signal, passTimeout, () => new Error(`the pass took longer than ${passTimeout / 1000}s and was abandoned`));
+    const passSignal = pass.signal;
     try {
       const result = await spanGroup(fleet, {
         group: `${group.kind.toLowerCase()}/${group.name}`,
@@ -244,6 +246,8 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       }
       // Try again a little later; events may well bring it back sooner.
       setTimeout(() => queue.add(key, 'retry after an error'), 2000).unref();
+    } finally {
+      pass.done();
     }
   };
 
@@ -302,7 +306,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
 
   const fleetLook = options.detail
     ? setInterval(() => {
-        void fleetStatus(fleet, AbortSignal.any([signal, AbortSignal.timeout(10_000)])).then(
+        void withTimeLimit(signal, 10_000, () => new Error('the fleet look took longer than 10s'), (limited) => fleetStatus(fleet, limited)).then(
           (f) => report({type: 'fleet', at: now(), fleet: f}),
           () => undefined,
         );

@@ -418,6 +418,8 @@ export class SandboxApiServer {
     const pending: StoreEvent[] = [];
     stop = this.store.watch(from, (event) => pending.push(event));
     res.writeHead(200, {'content-type': 'application/json', 'transfer-encoding': 'chunked'});
+    // As the real server's watch does: the status goes out at once, before any event.
+    res.flushHeaders();
     this.watches.add(res);
     for (const o of initial) write('ADDED', o);
     for (const event of pending.splice(0)) onEvent(event);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import {BaseCommand, duration} from '../../cli/base-command.js';
-import {ConvergeTimeoutError, InputError} from '../../errors.js';
+import {ConvergeTimeoutError, InputError, InterruptedError} from '../../errors.js';
 
 export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
   static override summary = 'Run a runbook: place, scale, span, status, wait, assert, apply, patch, sleep and watch steps, in order.';
@@ -41,29 +41,24 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     if (this.flags['dry-run']) return this.output(runbook, {document: ui.runbookDocument, text: ui.renderRunbookPlan});
 
     const [{withSteps, StepError}, {watchLines}] = await Promise.all([import('../../ui/progress.js'), import('../../ui/watch-lines.js')]);
-    const interrupted = new AbortController();
-    // Once: stop the step in flight and end cleanly. Twice: stop now.
-    const onSignal = () => (interrupted.signal.aborted ? process.exit(130) : interrupted.abort(new Error('interrupted')));
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const deadline = this.deadline();
+    const signal = this.runSignal();
     const session = new RunbookSession({
       openFleet: () => this.openFleet(runbook.contexts),
-      signal: deadline ? AbortSignal.any([deadline, interrupted.signal]) : interrupted.signal,
+      signal,
       onWatch: this.flags.verbose ? (report) => watchLines(report, false).forEach((line) => this.say(`watch: ${line}`)) : undefined,
     });
     try {
       await session.checkFleet(runbook.steps);
       await withSteps(runbook.steps.map((step) => ({title: step.title, run: (say) => session.run(step, say), summary: ui.stepSummary, detail: ui.stepDetail})));
     } catch (err) {
-      if (deadline?.aborted && err instanceof StepError) {
-        throw new ConvergeTimeoutError(`runbook "${runbook.name}" did not finish within --timeout: step ${err.index} (${err.title}) was running`);
+      if (signal.aborted && err instanceof StepError) {
+        const stop = signal.reason instanceof ConvergeTimeoutError ? ConvergeTimeoutError : InterruptedError;
+        const what = stop === ConvergeTimeoutError ? 'did not finish within --timeout' : 'was interrupted';
+        throw new stop(`runbook "${runbook.name}" ${what}: step ${err.index} (${err.title}) was running`);
       }
       throw err;
     } finally {
       await session.close();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
     this.say(`runbook "${runbook.name}": all ${runbook.steps.length} step(s) passed`);
   }

@@ -64,7 +64,7 @@ describe('kubectl superskyray runbook run, stopped', () => {
     expect(result.stderr).toMatch(/\nerror: runbook "sleepy" did not finish within --timeout: step 2 \(sleep 60s\) was running\n$/);
   });
 
-  it('stops on Ctrl-C with exit 1, and runs no step after the one it stopped', async () => {
+  it('stops on Ctrl-C with exit 130, and runs no step after the one it stopped', async () => {
     const child = spawn(process.execPath, [RUN_JS, 'runbook', 'run', sleepy(), ...nowhere], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}});
     let stderr = '';
     let interrupted = false;
@@ -77,8 +77,8 @@ describe('kubectl superskyray runbook run, stopped', () => {
       }
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/\[2\/3\] sleep 60s: FAILED after \d\.\ds: interrupted\nerror: step 2 \(sleep 60s\) failed: interrupted\n$/);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/\[2\/3\] sleep 60s: FAILED after \d\.\ds: interrupted\nerror: runbook "sleepy" was interrupted: step 2 \(sleep 60s\) was running\n$/);
     expect(stderr).not.toContain('[3/3]');
   });
 });

@@ -103,13 +103,53 @@ describe('ClusterClient retries', () => {
     expect(server.requests).toHaveLength(2);
   });
 
-  it('times a request out, retries it once, and reports a Timeout', async () => {
-    const server = await serve(() => {
-      /* never answers */
+  it('times a request out without sending it again, then fails fast until a probe gets an answer', async () => {
+    let silent = true;
+    const server = await serve((req, res) => {
+      if (!silent) sendJson(res, 200, req.path === '/version' ? {gitVersion: 'v1.37.0'} : {kind: 'Pod', metadata: {name: 'p'}});
     });
-    const err = await failure(clientFor(server, {requestTimeoutMs: 100}).get(RESOURCES.pods, 'p', 'ml'));
-    expect([err.code, err.reason]).toEqual([undefined, 'Timeout']);
+    const client = clientFor(server, {requestTimeoutMs: 100});
+    const started = Date.now();
+    const first = await failure(client.get(RESOURCES.pods, 'p', 'ml'));
+    expect([first.code, first.reason, first.unreachable, first.detail]).toEqual([undefined, 'Timeout', true, 'no answer within 0.1s (--request-timeout)']);
+    expect(server.requests).toHaveLength(1);
+    expect(client.silent).toBe(true);
+
+    // Another request to the silent cluster costs nothing: it is not sent.
+    const second = await failure(client.get(RESOURCES.pods, 'q', 'ml'));
+    expect([second.reason, second.unreachable]).toEqual(['Timeout', true]);
+    expect(second.detail).toMatch(/^the cluster did not answer within the request timeout \(pods "p" in namespace "ml", \d+s ago\); it is not asked again until it answers$/);
+    expect(server.requests).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+
+    // A probe is sent anyway; once it is answered, requests go to the cluster again.
+    await failure(client.probe());
     expect(server.requests).toHaveLength(2);
+    silent = false;
+    expect((await client.probe()).gitVersion).toBe('v1.37.0');
+    expect(client.silent).toBe(false);
+    expect((await client.get(RESOURCES.pods, 'p', 'ml')).metadata?.name).toBe('p');
+  });
+
+  it('leaves no abort listener behind on a long-lived signal, and a caller\'s own time limit is no Timeout of the cluster', async () => {
+    const server = await serve((_req, res) => sendJson(res, 200, {kind: 'Pod', metadata: {name: 'p'}}));
+    const client = clientFor(server);
+    const controller = new AbortController();
+    const added: string[] = [];
+    const removed: string[] = [];
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((type: string, ...rest: [never]) => (added.push(type), add(type, ...rest))) as typeof add;
+    controller.signal.removeEventListener = ((type: string, ...rest: [never]) => (removed.push(type), remove(type, ...rest))) as typeof remove;
+    for (let i = 0; i < 20; i++) await client.get(RESOURCES.pods, 'p', 'ml', controller.signal);
+    expect(added.length).toBeGreaterThanOrEqual(20);
+    expect(removed).toHaveLength(added.length);
+
+    const hung = await serve(() => undefined);
+    const slow = clientFor(hung, {requestTimeoutMs: 5000});
+    const err = await failure(slow.get(RESOURCES.pods, 'p', 'ml', AbortSignal.timeout(50)));
+    expect(err.reason).toBe('Aborted');
+    expect(slow.silent).toBe(false);
   });
 
   it('reports a refused connection as unreachable, naming the context', async () => {

@@ -28,11 +28,14 @@ describe('isRetryable', () => {
 });
 
 describe('mayRetry', () => {
-  it('allows policy.attempts in all, but only timeoutAttempts for timeouts', () => {
+  it('allows policy.attempts in all, and never another after a request that got no answer in time', () => {
     const busy = error(503, 'ServiceUnavailable');
     const slow = error(undefined, 'Timeout');
+    const gatewayTimeout = error(504, 'Timeout');
     expect([1, 2, 3, 4, 5].map((attempt) => mayRetry(busy, attempt, true, DEFAULT_RETRY))).toEqual([true, true, true, true, false]);
-    expect([1, 2].map((attempt) => mayRetry(slow, attempt, true, DEFAULT_RETRY))).toEqual([true, false]);
+    expect(mayRetry(slow, 1, true, DEFAULT_RETRY)).toBe(false);
+    // The server itself answered 504: it is there, so this is an ordinary server error.
+    expect(mayRetry(gatewayTimeout, 1, true, DEFAULT_RETRY)).toBe(true);
   });
 });
 
