@@ -25,6 +25,13 @@ export abstract class StopError extends Error {}
 /** The work was started and state is consistent, but it did not converge in time. Exit code 3. */
 export class ConvergeTimeoutError extends StopError {
   override readonly name = 'ConvergeTimeoutError';
+  constructor(
+    message: string,
+    /** What was done before the deadline, for the command to print as its result. */
+    readonly partial?: unknown,
+  ) {
+    super(message);
+  }
 }
 
 /** Ctrl-C or SIGTERM: the run stopped what it was doing and let go of its Lease. Exit code 130. */

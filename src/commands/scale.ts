@@ -1,6 +1,8 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand} from '../cli/base-command.js';
+import {BaseCommand, EXIT} from '../cli/base-command.js';
+import {ConvergeTimeoutError} from '../errors.js';
+import type {ScaleResult} from '../reconcile/scale.js';
 
 export default class Scale extends BaseCommand<typeof Scale> {
   static override summary = 'Resize a worker group of a Ray app, then span, relocate or shrink it so that it fits.';
@@ -20,6 +22,7 @@ export default class Scale extends BaseCommand<typeof Scale> {
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
     'dry-run': Flags.boolean({description: 'Print the plan with a reason for every decision, and change nothing.'}),
     wait: Flags.boolean({description: 'Also wait until every worker runs, showing progress on stderr.'}),
+    'allow-pending': Flags.boolean({description: 'Grow even when some new workers fit no cluster of the fleet; they wait Pending at home (refused without it).'}),
   };
 
   async run(): Promise<void> {
@@ -39,10 +42,24 @@ export default class Scale extends BaseCommand<typeof Scale> {
       wait: this.flags.wait,
       signal: this.runSignal(),
       progress,
+      allowPending: this.flags['allow-pending'],
+      onWait: (holder) => this.say(`waiting for ${holder}, which is changing this group`),
     });
-    const result = this.flags.wait && !this.flags['dry-run'] ? await withProgress(`scale ${this.args.group}`, scale) : await scale(this.flags.verbose ? (line) => this.say(line) : undefined);
     const ui = await import('../ui/scale.js');
-    await this.output(result, {document: ui.scaleDocument, text: ui.renderScaleResult});
+    const show = (result: ScaleResult) => this.output(result, {document: ui.scaleDocument, text: ui.renderScaleResult});
+    let result: ScaleResult;
+    try {
+      result = this.flags.wait && !this.flags['dry-run'] ? await withProgress(`scale ${this.args.group}`, scale) : await scale(this.flags.verbose ? (line) => this.say(line) : undefined);
+    } catch (err) {
+      // The deadline fell after the change was made: show what was done, then exit 3.
+      if (err instanceof ConvergeTimeoutError && err.partial) await show(err.partial as ScaleResult);
+      throw err;
+    }
+    await show(result);
     for (const warning of result.warnings) this.say(`warning: ${warning}`);
+    if (result.stuck.length > 0 && !result.dryRun && !this.flags['allow-pending']) {
+      this.say(`error: ${result.stuck.length} worker(s) fit no cluster of the fleet and wait Pending at home; add room, or lower --replicas`);
+      process.exitCode = EXIT.failed;
+    }
   }
 }

@@ -426,6 +426,8 @@ export class ClusterClient {
       const timer = timeoutMs > 0
         ? setTimeout(() => fail(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), {name: 'TimeoutError', timeoutMs})), timeoutMs)
         : undefined;
+      // First, so that the error a destroy emits always has a listener.
+      request.on('error', fail);
       if (caller?.aborted) return onAbort();
       caller?.addEventListener('abort', onAbort, {once: true});
       request.on('response', (res) => {
@@ -437,7 +439,6 @@ export class ClusterClient {
           fail,
         );
       });
-      request.on('error', fail);
       request.end(body);
     });
   }

@@ -19,15 +19,23 @@ interface ServeConfig {
   applications?: Array<{name?: string; deployments?: Array<{name?: string; num_replicas?: unknown; autoscaling_config?: unknown}>}>;
 }
 
+/** One deployment's num_replicas as `scale --serve` changes it; `from` is undefined when it had none. */
+export interface ServeChange {
+  app: string;
+  deployment: string;
+  from?: number;
+  to: number;
+}
+
 /**
- * The RayService's serveConfigV2 with new num_replicas for the named deployments, or undefined
- * when they have them already. Throws an InputError naming what is missing, or a deployment the
- * Serve autoscaler sizes.
+ * The RayService's serveConfigV2 with new num_replicas for the named deployments, and what changed;
+ * undefined when they have them already. Throws an InputError naming what is missing, or a
+ * deployment the Serve autoscaler sizes.
  */
-export function withServeReplicas(serveConfigV2: string | undefined, changes: ServeReplicas[], where: string): string | undefined {
+export function withServeReplicas(serveConfigV2: string | undefined, changes: ServeReplicas[], where: string): {config: string; changed: ServeChange[]} | undefined {
   if (!serveConfigV2) throw new InputError(`${where} has no serveConfigV2`, 'drop --serve, or give the RayService a Serve config');
   const config = (yaml.load(serveConfigV2) ?? {}) as ServeConfig;
-  let changed = false;
+  const changed: ServeChange[] = [];
   for (const change of changes) {
     const app = config.applications?.find((a) => a.name === change.app);
     if (!app) throw new InputError(`${where} has no Serve application "${change.app}" (it has ${(config.applications ?? []).map((a) => a.name).join(', ') || 'none'})`, 'name one of those in --serve');
@@ -43,9 +51,10 @@ export function withServeReplicas(serveConfigV2: string | undefined, changes: Se
       throw new InputError(`${where}: deployment ${change.app}.${change.deployment} is sized by the Serve autoscaler (autoscaling_config or num_replicas: auto)`, 'change its autoscaling bounds instead');
     }
     if (deployment.num_replicas === change.replicas) continue;
+    const from = typeof deployment.num_replicas === 'number' ? deployment.num_replicas : undefined;
     deployment.num_replicas = change.replicas;
-    changed = true;
+    changed.push({app: change.app, deployment: change.deployment, ...(from !== undefined ? {from} : {}), to: change.replicas});
   }
-  if (!changed) return undefined;
-  return yaml.dump(config, {lineWidth: -1, noRefs: true});
+  if (changed.length === 0) return undefined;
+  return {config: yaml.dump(config, {lineWidth: -1, noRefs: true}), changed};
 }

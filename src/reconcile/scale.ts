@@ -7,7 +7,7 @@ import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
-import {withServeReplicas, type ServeReplicas} from '../kuberay/serve.js';
+import {withServeReplicas, type ServeChange, type ServeReplicas} from '../kuberay/serve.js';
 import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
@@ -36,6 +36,10 @@ export interface ScaleOptions {
   progress?: (line: string) => void;
   /** How long to sleep between looks while waiting for KubeRay and the scheduler. */
   pollMs?: number;
+  /** Grow even when some new workers fit no cluster of the fleet: they wait Pending at home. */
+  allowPending?: boolean;
+  /** Told once when another run holds the group's Lease and this one waits for it. */
+  onWait?: (holder: string) => void;
 }
 
 export interface ScaleResult {
@@ -48,8 +52,13 @@ export interface ScaleResult {
   from: number;
   to: number;
   autoscaling: boolean;
-  /** unchanged: already that size. fits/span/relocate: growth. shrink: remote workers first. */
-  action: 'unchanged' | 'fits' | 'span' | 'relocate' | 'shrink';
+  /**
+   * unchanged: already that size. serve: the workers keep their size, only Serve num_replicas
+   * change. fits/span/relocate: growth. shrink: remote workers first.
+   */
+  action: 'unchanged' | 'serve' | 'fits' | 'span' | 'relocate' | 'shrink';
+  /** The Serve deployments whose num_replicas --serve changes (on a dry run: would change). */
+  serve: ServeChange[];
   reasons: string[];
   /** The fields written to the worker group (on a dry run: that would be). */
   change: ScaleChange;
@@ -176,13 +185,14 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
   }
   const from = desiredReplicas(group);
   const to = options.replicas ?? from;
-  let serveConfig: string | undefined;
+  let serve: ReturnType<typeof withServeReplicas>;
   if (options.serve?.length) {
     const where = `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`;
     if (state.kind !== 'RayService') throw new InputError(`--serve applies to a RayService, and ${where} is a ${state.kind}`, 'drop --serve');
     const current = (state.object.spec as {serveConfigV2?: string} | undefined)?.serveConfigV2;
-    serveConfig = withServeReplicas(current, options.serve, where);
+    serve = withServeReplicas(current, options.serve, where);
   }
+  const serveConfig = serve?.config;
   const change = scaleChange(group, to, state.autoscaling);
   const result: ScaleResult = {
     group: state.name,
@@ -194,7 +204,8 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     from,
     to,
     autoscaling: state.autoscaling,
-    action: 'unchanged',
+    action: serve ? 'serve' : 'unchanged',
+    serve: serve?.changed ?? [],
     reasons: [],
     change,
     removing: [],
@@ -206,6 +217,14 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     warnings: [],
   };
   if (state.autoscaling) result.reasons.push(`in-tree autoscaling is on: the Ray autoscaler owns replicas, so ${to >= from ? 'minReplicas' : 'maxReplicas'} becomes ${to}`);
+  for (const c of result.serve) result.reasons.push(`Serve deployment ${c.app}.${c.deployment}: num_replicas ${c.from ?? 'unset'} -> ${c.to}`);
+  // A bound the user did not name moves only because --replicas lies outside it: say so.
+  if (change.maxReplicas !== undefined && change.maxReplicas > (group.maxReplicas ?? Infinity)) {
+    result.warnings.push(`maxReplicas of worker group ${workerGroup} is raised from ${group.maxReplicas} to ${change.maxReplicas}, since --replicas ${to} is above it`);
+  }
+  if (!state.autoscaling && change.minReplicas !== undefined && change.minReplicas < (group.minReplicas ?? 0)) {
+    result.warnings.push(`minReplicas of worker group ${workerGroup} is lowered from ${group.minReplicas} to ${change.minReplicas}, since --replicas ${to} is below it`);
+  }
 
   let decision: Decision | undefined;
   if (to > from) {
@@ -215,6 +234,17 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     decision = decideGrowth(demand, snapshots, state.home.snapshot!.id, {namespace: state.namespace, rayCluster: state.rayCluster.metadata.name}, {relocate});
     result.action = decision.action === 'place' ? 'fits' : decision.action;
     result.reasons.push(...decision.reasons.map(explain));
+    const unplaced = Object.values(decision.unplaced).reduce((a, b) => a + b, 0);
+    if (unplaced > 0) {
+      const what = `${unplaced} of the ${to - from} new worker(s) of group ${workerGroup} fit no cluster of the fleet`;
+      if (!options.allowPending) {
+        throw new InputError(
+          `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}": ${what} (${decision.reasons.map(explain).join('; ')})`,
+          'lower --replicas, add room, or pass --allow-pending to let them wait Pending',
+        );
+      }
+      result.warnings.push(`${what}: they wait Pending at home (--allow-pending)`);
+    }
     if (decision.action === 'relocate') {
       const target = state.fleet.find((o) => o.snapshot?.id === decision!.home)!;
       result.relocatedTo = target.client.context;
@@ -244,7 +274,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     return result;
   }
 
-  const leaseOptions = {signal, onWait: (holder: string) => say(`waiting for ${holder}, which is changing this group`)};
+  const leaseOptions = {signal, onWait: options.onWait ?? ((holder: string) => say(`waiting for ${holder}, which is changing this group`))};
   if ((serveConfig !== undefined || patch.length > 0) && (await holdLease(slot, state, leaseOptions))) {
     // Another run changed the group while we waited: decide again from what is there now.
     return scaleWithLease(fleet, options, slot);
@@ -254,6 +284,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     const what = options.serve!.map((s) => `${s.app}.${s.deployment}=${s.replicas}`).join(' ');
     result.steps.push({action: 'patch', object: `rayservice/${state.name}`, context: state.home.client.context, why: `serve num_replicas ${what}`});
     say(`${state.home.client.context}: rayservice/${state.name} serve num_replicas ${what}`);
+    if (patch.length === 0) await tell(state, 'Scaled', `Serve num_replicas ${result.serve.map((c) => `${c.app}.${c.deployment} ${c.from ?? 'unset'} -> ${c.to}`).join(', ')}`, result.warnings, signal);
   }
   if (patch.length > 0) {
     await patchRayObjects(state, index, workerGroup, change, signal);
@@ -267,7 +298,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
   let waiting: string[] = ['the first look at the group after the change'];
   const unsettled = () => {
     const stop = signal?.reason instanceof ConvergeTimeoutError ? signal.reason.message.replace('did not finish', 'did not settle') : 'scale did not settle within --timeout';
-    return new ConvergeTimeoutError(`${stop}: ${state.kind.toLowerCase()}/${state.name} is resized to ${to} and still waits for: ${waiting.join('; ')}. Run the same command again to go on`);
+    return new ConvergeTimeoutError(`${stop}: ${state.kind.toLowerCase()}/${state.name} is resized to ${to} and still waits for: ${waiting.join('; ')}. Run the same command again to go on`, result);
   };
   try {
     for (;;) {

@@ -3,6 +3,7 @@ import {renderTable} from './table.js';
 
 const HEADLINE: Record<ScaleResult['action'], string> = {
   unchanged: 'keeps its size',
+  serve: 'keeps its size',
   fits: 'grows at home',
   span: 'grows across clusters',
   relocate: 'moves whole',
@@ -15,6 +16,7 @@ export function renderScaleResult(result: ScaleResult, wide: boolean): string {
   const lines = [
     `${what}: worker group ${result.workerGroup} ${result.from} -> ${result.to}, ${HEADLINE[result.action]} (home ${result.home})${result.dryRun ? ' (dry run: nothing was changed)' : ''}`,
   ];
+  for (const c of result.serve) lines.push(`${what}: Serve deployment ${c.app}.${c.deployment} num_replicas ${c.from ?? 'unset'} -> ${c.to}${result.dryRun ? ' (would be set)' : ''}`);
   if (result.relocatedTo) lines.push(`${what} ${result.dryRun ? 'would move' : 'moved'} whole from ${result.home} to ${result.relocatedTo}, make before break`);
   if (result.dryRun || wide) for (const reason of result.reasons) lines.push(`  - ${reason}`);
   else if (result.autoscaling) lines.push(`  - ${result.reasons[0]}`);

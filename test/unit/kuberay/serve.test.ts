@@ -63,10 +63,10 @@ const where = 'RayService ml/fraud';
 describe('withServeReplicas', () => {
   it('changes num_replicas of the named deployment and keeps everything else', () => {
     const out = withServeReplicas(CONFIG, [{app: 'fraud', deployment: 'Model', replicas: 5}], where);
-    expect(out).toBeDefined();
+    expect(out?.changed).toEqual([{app: 'fraud', deployment: 'Model', from: 2, to: 5}]);
     const want = load(CONFIG);
     want.applications[0]!.deployments[0]!.num_replicas = 5;
-    expect(load(out!)).toEqual(want);
+    expect(load(out!.config)).toEqual(want);
   });
 
   it('applies several changes in one config', () => {
@@ -78,7 +78,7 @@ describe('withServeReplicas', () => {
       ],
       where,
     );
-    const deployments = load(out!).applications[0]!.deployments;
+    const deployments = load(out!.config).applications[0]!.deployments;
     expect(deployments.map((d) => [d.name, d.num_replicas])).toEqual([
       ['Model', 2],
       ['Preprocess', 3],
@@ -87,7 +87,9 @@ describe('withServeReplicas', () => {
 
   it('sets num_replicas on a deployment that had none', () => {
     const text = 'applications:\n  - name: fraud\n    deployments:\n      - name: Model\n';
-    expect(load(withServeReplicas(text, [{app: 'fraud', deployment: 'Model', replicas: 3}], where)!).applications[0]!.deployments[0]).toEqual({name: 'Model', num_replicas: 3});
+    const out = withServeReplicas(text, [{app: 'fraud', deployment: 'Model', replicas: 3}], where)!;
+    expect(load(out.config).applications[0]!.deployments[0]).toEqual({name: 'Model', num_replicas: 3});
+    expect(out.changed).toEqual([{app: 'fraud', deployment: 'Model', to: 3}]);
   });
 
   it('returns undefined when every deployment already has that many replicas', () => {
