@@ -149,6 +149,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
   }
 
+  /** -n, else the namespace the fleet's contexts set (as kubectl takes the context's), else "default". */
+  protected namespaceIn(fleet: {namespace: string | undefined}): string {
+    return this.flags.namespace ?? fleet.namespace ?? 'default';
+  }
+
   /** Prints a result as -o asks: as data (json, yaml), or as text for people (table, wide). */
   protected async output<R>(result: R, views: {document: (r: R) => unknown; text: (r: R, wide: boolean) => string}): Promise<void> {
     const format = this.outputFormat;
@@ -220,6 +225,18 @@ function oneLine(message: string): string {
   return message.split('\n').map((line) => line.trim()).find((line) => line !== '') ?? message;
 }
 
+/**
+ * oclif's parse errors in one line that keeps what matters: its "The following error occurred:"
+ * and "Missing 1 required arg:" put the substance on the lines after.
+ */
+function parseErrorLine(message: string): string {
+  const flag = /Missing required flag (\S+)/.exec(message);
+  if (flag) return `missing required flag --${flag[1]}`;
+  const arg = /^Missing \d+ required args?:\n(\S+)(?:[ \t]+([^\n]+))?/.exec(message);
+  if (arg) return `missing argument ${arg[1]!.toUpperCase()}${arg[2] ? ` (${arg[2].trim()})` : ''}`;
+  return oneLine(message);
+}
+
 export function describeFailure(err: Error, commandId: string): {code: number; message: string} {
   const help = `(see "kubectl superskyray ${commandId.replaceAll(':', ' ')} --help")`;
   if (err instanceof InputError) {
@@ -228,9 +245,10 @@ export function describeFailure(err: Error, commandId: string): {code: number; m
   }
   if (err instanceof ConvergeTimeoutError) return {code: EXIT.timedOut, message: err.message};
   if (err instanceof InterruptedError) return {code: EXIT.interrupted, message: err.message};
-  // oclif's parse errors: bad flags, bad values, missing or extra arguments.
-  // A built-in flag type's own refusal (an integer below its minimum) comes wrapped as "Parsing --flag".
-  if ('parse' in err || /^Parsing --\S+/.test(err.message)) return {code: EXIT.usage, message: `${oneLine(err.message)} ${help}`};
+  // oclif's parse errors: bad flags, bad values, missing or extra arguments. A built-in flag type's
+  // own refusal (an integer below its minimum) comes wrapped as "Parsing --flag"; a flag without its
+  // value is a plain CLIError ("Flag --output expects ...").
+  if ('parse' in err || /^(Parsing --\S+|Flag --\S+ expects)/.test(err.message)) return {code: EXIT.usage, message: `${parseErrorLine(err.message)} ${help}`};
   if (err.name === 'KubeError') return {code: EXIT.failed, message: withFix(err.message, (err as {fix?: string}).fix)};
   return {code: EXIT.failed, message: err.message};
 }

@@ -14,7 +14,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
   async run(): Promise<void> {
     const fleet = await this.openFleet();
     const {doctor} = await import('../reconcile/doctor.js');
-    const report = await doctor(fleet, {namespace: this.flags.namespace ?? 'default', copySecrets: this.flags['copy-secrets'], mesh: this.flags.mesh, signal: this.runSignal()});
+    const report = await doctor(fleet, {namespace: this.namespaceIn(fleet), copySecrets: this.flags['copy-secrets'], mesh: this.flags.mesh, signal: this.runSignal()});
     const ui = await import('../ui/doctor.js');
     await this.output(report, {document: ui.doctorDocument, text: ui.renderDoctor});
     if (report.clusters.some((c) => c.checks.some((k) => k.status === 'fail'))) process.exitCode = EXIT.failed;

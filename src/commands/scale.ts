@@ -32,7 +32,7 @@ export default class Scale extends BaseCommand<typeof Scale> {
     const fleet = await this.openFleet();
     const scale = (progress?: (line: string) => void) => scaleGroup(fleet, {
       group: this.args.group,
-      namespace: this.flags.namespace ?? 'default',
+      namespace: this.namespaceIn(fleet),
       replicas: this.flags.replicas,
       workerGroup: this.flags['worker-group'],
       serve,

@@ -19,7 +19,7 @@ export default class Span extends BaseCommand<typeof Span> {
     const {spanGroup} = await import('../reconcile/span.js');
     const result = await spanGroup(fleet, {
       group: this.args.group,
-      namespace: this.flags.namespace ?? 'default',
+      namespace: this.namespaceIn(fleet),
       to: this.flags.to,
       dryRun: this.flags['dry-run'],
       copySecrets: this.flags['copy-secrets'],

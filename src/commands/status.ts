@@ -18,7 +18,7 @@ export default class Status extends BaseCommand<typeof Status> {
     const data = this.outputFormat === 'json' || this.outputFormat === 'yaml';
     if (this.args.group) {
       const {observeGroupStatus} = await import('../reconcile/group-status.js');
-      const status = await observeGroupStatus(fleet, this.args.group, this.flags.namespace ?? 'default', this.runSignal());
+      const status = await observeGroupStatus(fleet, this.args.group, this.namespaceIn(fleet), this.runSignal());
       const ui = await import('../ui/group-status.js');
       await this.output(status, {document: ui.groupStatusDocument, text: ui.renderGroupStatus});
       if (!data) for (const line of ui.renderGroupProblems(status)) this.say(line);

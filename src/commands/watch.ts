@@ -21,13 +21,15 @@ export default class Watch extends BaseCommand<typeof Watch> {
   async run(): Promise<void> {
     const groups = this.positionals;
     const fleet = await this.openFleet();
-    // Runs until stopped: Ctrl-C, SIGTERM or q end it after the pass in flight, with exit 0.
-    const signal = this.runSignal({deadline: false});
+    // Runs until stopped: Ctrl-C, SIGTERM or q end it after the pass in flight, with exit 0. Only
+    // --once, a single pass for scripts, is bounded by --timeout.
+    const signal = this.runSignal({deadline: this.flags.once});
     const stop = new AbortController();
     signal.addEventListener('abort', () => stop.abort(signal.reason), {once: true});
     const options = {
       groups,
-      namespace: this.flags.namespace,
+      // -n, else the contexts' namespace; with neither, every namespace.
+      namespace: this.flags.namespace ?? fleet.namespace,
       once: this.flags.once,
       copySecrets: this.flags['copy-secrets'],
       signal: stop.signal,
@@ -36,14 +38,17 @@ export default class Watch extends BaseCommand<typeof Watch> {
     if (!tui) {
       const [{watchFleet}, {watchLines}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-lines.js')]);
       const json = this.outputFormat === 'json';
-      const {failedPasses} = await watchFleet(fleet, {
+      const {failedPasses, degraded} = await watchFleet(fleet, {
         ...options,
         report: (r) => {
           for (const line of watchLines(r, json)) process.stdout.write(`${line}\n`);
         },
       });
-      // A cron job must see that a group could not be reconciled.
-      if (this.flags.once && failedPasses > 0) process.exitCode = EXIT.failed;
+      if (this.flags.once) {
+        // A cron job must see that a group could not be reconciled, or a cluster not looked at.
+        if (signal.aborted) throw signal.reason;
+        if (failedPasses > 0 || degraded.length > 0) process.exitCode = EXIT.failed;
+      }
       return;
     }
     // Only here are ink and React loaded: the plain lines and every other command do without them.

@@ -37,23 +37,28 @@ export function defaultFleetFile(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * Which contexts form the fleet: --context flags, else SUPERSKYRAY_CONTEXTS, else a fleet file
- * (--fleet, SUPERSKYRAY_FLEET, or the default file when it exists). Never every context in the
- * kubeconfig: that would take in clusters nobody named.
+ * Which contexts form the fleet: --context flags, else --fleet FILE, else SUPERSKYRAY_CONTEXTS, else
+ * a fleet file from SUPERSKYRAY_FLEET or the default file when it exists. What is named on the
+ * command line wins over the environment. Never every context in the kubeconfig: that would take in
+ * clusters nobody named.
  */
 export function resolveFleet(inputs: FleetInputs): FleetSpec {
   if (inputs.contexts && inputs.contexts.length > 0) {
     return {contexts: checkNames(inputs.contexts, '--context'), source: '--context'};
+  }
+  if (inputs.fleetFile !== undefined) {
+    if (!fs.existsSync(inputs.fleetFile)) throw new InputError(`fleet file ${inputs.fleetFile} does not exist`, NO_FLEET_FIX);
+    return readFleetFile(inputs.fleetFile);
   }
   const fromEnv = inputs.env.SUPERSKYRAY_CONTEXTS?.trim();
   if (fromEnv) {
     const names = fromEnv.split(/[,\s]+/).filter((name) => name !== '');
     return {contexts: checkNames(names, 'SUPERSKYRAY_CONTEXTS'), source: 'SUPERSKYRAY_CONTEXTS'};
   }
-  const named = inputs.fleetFile ?? (inputs.env.SUPERSKYRAY_FLEET || undefined);
+  const named = inputs.env.SUPERSKYRAY_FLEET || undefined;
   const file = named ?? defaultFleetFile(inputs.env);
   if (!fs.existsSync(file)) {
-    if (named) throw new InputError(`fleet file ${file} does not exist`, NO_FLEET_FIX);
+    if (named) throw new InputError(`fleet file ${file} (SUPERSKYRAY_FLEET) does not exist`, NO_FLEET_FIX);
     throw new InputError('no fleet is set', NO_FLEET_FIX);
   }
   return readFleetFile(file);
@@ -125,12 +130,32 @@ export class Fleet {
   constructor(
     readonly clusters: ClusterClient[],
     readonly spec: FleetSpec,
+    /** The namespace each context sets, if it sets one. */
+    private readonly contextNamespaces: ReadonlyMap<string, string> = new Map(),
   ) {}
+
+  /**
+   * The namespace the fleet's contexts set, as kubectl takes a context's: the default when -n is not
+   * given. Contexts that set none do not count; two that set different ones leave no sensible
+   * default, so that is an error.
+   */
+  get namespace(): string | undefined {
+    const set = [...this.contextNamespaces];
+    const other = set.find(([, ns]) => ns !== set[0]![1]);
+    if (other) {
+      throw new InputError(
+        `contexts "${set[0]![0]}" and "${other[0]}" set different namespaces ("${set[0]![1]}", "${other[1]}")`,
+        'pass -n NAMESPACE, or set one namespace in the fleet\'s contexts',
+      );
+    }
+    return set[0]?.[1];
+  }
 
   /** Resolves the fleet and builds its clients. Bad input is an InputError; nothing is contacted. */
   static open(options: FleetOptions): Fleet {
     const spec = resolveFleet(options);
-    const explicit = options.kubeconfig ?? (options.env.KUBECONFIG ? undefined : spec.kubeconfig);
+    // The fleet file's kubeconfig belongs to those contexts: it wins over KUBECONFIG, not over --kubeconfig.
+    const explicit = options.kubeconfig ?? spec.kubeconfig;
     const files = kubeconfigFiles(explicit, options.env);
     const merged = loadKubeconfig(files, explicit !== undefined);
     const maxInFlight = options.maxInFlight ?? 8;
@@ -146,7 +171,11 @@ export class Fleet {
         userAgent: options.userAgent,
       });
     });
-    return new Fleet(clusters, spec);
+    const namespaces = new Map(spec.contexts.flatMap((c) => {
+      const ns = merged.contexts.get(c)?.namespace;
+      return ns ? [[c, ns] as const] : [];
+    }));
+    return new Fleet(clusters, spec, namespaces);
   }
 
   cluster(context: string): ClusterClient {

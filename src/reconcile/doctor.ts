@@ -159,6 +159,8 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
  */
 export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<DoctorReport> {
   const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));
+  // A run that was stopped checked nothing: its failed looks are no verdict on the clusters.
+  options.signal?.throwIfAborted();
   const reached = looks.filter((l) => l.result.checks.some((c) => c.check === 'credentials' && c.status !== 'fail'));
   const byId = new Map<string, string[]>();
   for (const l of reached) if (l.result.clusterId) byId.set(l.result.clusterId, [...(byId.get(l.result.clusterId) ?? []), l.result.context]);

@@ -1,4 +1,5 @@
 import type {ClusterClient} from '../kube/client.js';
+import {InputError} from '../errors.js';
 import {KubeError, normaliseError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES} from '../kube/resources.js';
@@ -85,8 +86,33 @@ export async function observeClusterState(client: ClusterClient, signal?: AbortS
   return {status, nodes: nodes.value?.items, pods: pods.value?.items};
 }
 
-/** Observes every cluster of the fleet at once. One slow or dead cluster does not hold up the report of the others beyond its timeout. */
+/**
+ * Observes every cluster of the fleet at once. One slow or dead cluster does not hold up the report
+ * of the others beyond its timeout. Two contexts that reach one cluster are refused (see
+ * refuseSharedClusters); doctor, which reports them, observes without this.
+ */
 export async function fleetStatus(fleet: Fleet, signal?: AbortSignal): Promise<FleetStatus> {
   const clusters = await Promise.all(fleet.clusters.map((client) => observeCluster(client, signal)));
+  refuseSharedClusters(clusters);
   return {clusters};
+}
+
+/**
+ * Two contexts of the fleet that reach the same cluster (one kube-system UID) would make every
+ * decision wrong: a worker "spanned" to the other context runs where it was, and one object looks
+ * like two copies. Every command refuses such a fleet, with doctor's words.
+ */
+export function refuseSharedClusters(clusters: Array<{context: string; clusterId?: string}>): void {
+  const seen = new Map<string, string>();
+  for (const c of clusters) {
+    if (!c.clusterId) continue;
+    const first = seen.get(c.clusterId);
+    if (first !== undefined) {
+      throw new InputError(
+        `contexts "${first}" and "${c.context}" reach the same cluster (kube-system ${c.clusterId})`,
+        'keep one context per cluster in the fleet; "kubectl superskyray doctor" checks this',
+      );
+    }
+    seen.set(c.clusterId, c.context);
+  }
 }

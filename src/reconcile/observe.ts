@@ -1,7 +1,7 @@
 import type {ClusterClient} from '../kube/client.js';
 import type {Fleet} from '../kube/fleet.js';
 import {clusterSnapshot, type ClusterSnapshot} from '../placement/snapshot.js';
-import {observeClusterState, type ClusterStatus} from './fleet-status.js';
+import {observeClusterState, refuseSharedClusters, type ClusterStatus} from './fleet-status.js';
 
 /** One fleet cluster as a decision sees it. */
 export interface ObservedCluster {
@@ -20,7 +20,7 @@ export interface ObservedCluster {
  */
 export async function observeFleet(fleet: Fleet, signal?: AbortSignal): Promise<ObservedCluster[]> {
   const count = fleet.clusters.length;
-  return Promise.all(
+  const observed = await Promise.all(
     fleet.clusters.map(async (client, index) => {
       const {status, nodes, pods} = await observeClusterState(client, signal);
       const usable = status.state === 'Ready' && status.clusterId && nodes && pods;
@@ -31,4 +31,6 @@ export async function observeFleet(fleet: Fleet, signal?: AbortSignal): Promise<
       };
     }),
   );
+  refuseSharedClusters(observed.map((o) => o.status));
+  return observed;
 }

@@ -18,7 +18,7 @@ export interface PlaceOptions {
   /** The file name, for messages. */
   source: string;
   text: string;
-  /** -n; else the manifest's namespace; else "default". */
+  /** -n; else the manifest's namespace; else the fleet's contexts'; else "default". */
   namespace?: string;
   relocate: GroupPolicy['relocate'];
   mesh: GroupPolicy['mesh'];
@@ -97,7 +97,7 @@ async function requireNamespace(client: ClusterClient, namespace: string, signal
  */
 export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<PlaceResult> {
   const manifest = readGroupManifest(options.text, options.source, {namespace: options.namespace});
-  const namespace = options.namespace ?? manifest.namespace ?? 'default';
+  const namespace = options.namespace ?? manifest.namespace ?? fleet.namespace ?? 'default';
   const demand = rayDemand(manifest.ray, namespace);
   const kind = manifest.ray.kind;
   const group = demand.name;

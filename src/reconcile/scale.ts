@@ -14,6 +14,7 @@ import {explain} from '../placement/reasons.js';
 import {observeGroup, parseGroupRef, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
+import {checkTargets} from './act.js';
 import {actOnPass, describeMove, describeRepair, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
 
 export interface ScaleOptions {
@@ -244,6 +245,13 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
         );
       }
       result.warnings.push(`${what}: they wait Pending at home (--allow-pending)`);
+    }
+    if (decision.action === 'span') {
+      // What the new workers need in the clusters they will run in (a Secret, say) is checked now,
+      // before replicas is written: a refusal after that write would leave them Pending.
+      const template = (workerGroupSpecs(state)[index] as {template?: {spec?: Pod['spec']}}).template;
+      const targets = decision.assignments.filter((a) => a.cluster !== state.home.snapshot!.id && Object.values(a.workers).some((n) => n > 0));
+      if (template?.spec) await checkTargets(state, targets.map((a) => ({pod: {spec: template.spec} as Pod, cluster: a.cluster})), {copySecrets: options.copySecrets, signal});
     }
     if (decision.action === 'relocate') {
       const target = state.fleet.find((o) => o.snapshot?.id === decision!.home)!;

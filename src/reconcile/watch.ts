@@ -8,7 +8,7 @@ import {timeLimit, withTimeLimit} from '../kube/time-limit.js';
 import {watchResource} from '../kube/watch.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
-import {fleetStatus, type FleetStatus} from './fleet-status.js';
+import {fleetStatus, KUBE_SYSTEM, refuseSharedClusters, type FleetStatus} from './fleet-status.js';
 import {liveRayClusterName, parseGroupRef} from './group.js';
 import {LeaseHeldError} from './lease.js';
 import {observeGroupStatus, type GroupStatus} from './group-status.js';
@@ -129,7 +129,7 @@ class WorkQueue {
  * whose watch fails is reported degraded; reconciling goes on for the others, and nothing of the
  * degraded one is taken to be missing.
  */
-export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{failedPasses: number}> {
+export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{failedPasses: number; degraded: string[]}> {
   const wanted = options.groups.map((g) => parseGroupRef(g));
   const {signal, report} = options;
   const groups = new Map<string, WatchedGroup>();
@@ -199,6 +199,12 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     return found.every((f) => f.objects !== undefined);
   };
 
+  // Only who each cluster is, not how full: enough to refuse two contexts of one cluster.
+  refuseSharedClusters(
+    await Promise.all(
+      fleet.clusters.map(async (c) => ({context: c.context, clusterId: (await c.get<KubeObject>(RESOURCES.namespaces, KUBE_SYSTEM, undefined, signal).catch(() => undefined))?.metadata?.uid})),
+    ),
+  );
   await discover();
   for (const w of wanted) {
     if (![...groups.values()].some((g) => g.name === w.name && (!w.kind || g.kind === w.kind))) {
@@ -251,9 +257,10 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     }
   };
 
+  const degraded = () => [...clusterState].filter(([, state]) => state === 'Degraded').map(([context]) => context);
   if (options.once) {
     for (const key of groups.keys()) await reconcile(key, 'once');
-    return {failedPasses};
+    return {failedPasses, degraded: degraded()};
   }
 
   const pausedFor = () => (options.paused?.() ? 500 : 0);
@@ -329,5 +336,5 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     if (fleetLook) clearInterval(fleetLook);
     await Promise.all(watches);
   }
-  return {failedPasses};
+  return {failedPasses, degraded: degraded()};
 }

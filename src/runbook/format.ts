@@ -412,7 +412,12 @@ export function readRunbook(text: string, source: string, options: ReadRunbookOp
   const fileVars = doc.vars ?? {};
   if (!isMap(fileVars)) throw new InputError(`${source}: vars must be a map`, 'write vars: {name: value}');
   const vars: Record<string, unknown> = {...fileVars};
-  for (const [key, value] of Object.entries(options.set ?? {})) vars[key] = typed(value);
+  // A --set the runbook never reads is a typo (namspace=ml) that would otherwise pass silently.
+  const used = new Set([...Object.keys(fileVars), ...[...text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]!)]);
+  for (const [key, value] of Object.entries(options.set ?? {})) {
+    if (!used.has(key)) throw new InputError(`--set ${key}: ${source} has no variable "${key}"`, used.size > 0 ? `its variables are ${[...used].sort().join(', ')}` : 'it uses no variables; drop --set');
+    vars[key] = typed(value);
+  }
   const head = substitute({name: doc.name, contexts: doc.contexts, namespace: doc.namespace}, vars, source) as Doc;
   if (head.contexts !== undefined && !(Array.isArray(head.contexts) && head.contexts.every((c) => typeof c === 'string' && c !== ''))) {
     throw new InputError(`${source}: contexts must be a list of kubeconfig contexts`, 'write contexts: [onprem, cloud]');

@@ -1,14 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import yaml from 'js-yaml';
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
 import {randomBytes} from 'node:crypto';
-import {addCluster, removeCluster} from '../support/backend.js';
+import {addCluster, auditLog, removeCluster} from '../support/backend.js';
 import {cli} from '../support/cli.js';
-import {freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
+import {freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -134,6 +135,16 @@ describe('kubectl superskyray doctor', () => {
     expect(twice.code).toBe(1);
     expect(twice.stdout).toMatch(/^onprem\s+one context per cluster\s+fail\s+the same cluster as onprem-again /m);
     expect(twice.stdout).toMatch(/^onprem-again\s+one context per cluster\s+fail\s+the same cluster as onprem /m);
+
+    // Every other command refuses such a fleet before any write, with doctor's words.
+    const since = new Date().toISOString();
+    const app = fileURLToPath(new URL('./fixtures/raycluster-small.yaml', import.meta.url));
+    for (const args of [['status'], ['status', 'small'], ['place', '-f', app], ['scale', 'small', '--replicas', '3'], ['span', 'small'], ['delete', 'small'], ['watch', '--once']]) {
+      const refused = await cli([...args, '-n', namespace, '--kubeconfig', file, '--context', 'onprem', '--context', 'onprem-again']);
+      expect(refused.code, `${args.join(' ')}: ${refused.stderr}`).toBe(2);
+      expect(refused.stderr).toMatch(/^error: contexts "onprem" and "onprem-again" reach the same cluster \(kube-system [0-9a-f-]+\); keep one context per cluster in the fleet; "kubectl superskyray doctor" checks this\n$/);
+    }
+    expect(toolRequests(auditLog('onprem'), since).writes).toEqual([]);
   });
 
   it('fails Cilium Cluster Mesh when two clusters share a cluster id', async () => {

@@ -105,3 +105,41 @@ describe('scale that cannot settle: refused, timed out, interrupted', () => {
     expect(await leases()).toEqual([]);
   });
 });
+
+describe('scale that would need what a target cluster lacks', () => {
+  let fleet: Fleet;
+  let namespace: string;
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'lacks');
+  });
+  afterAll(async () => {
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('refuses before any write, the dry run included, when the workers need a Secret the target does not have', async () => {
+    const onprem = fleet.cluster('onprem');
+    await onprem.create(RESOURCES.secrets, {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'creds', namespace}, stringData: {token: 'home-only'}});
+    const app = fixture<RayClusterObject>('raycluster-small.yaml');
+    app.metadata.name = 'secretive';
+    const spec = app.spec.workerGroupSpecs[0]!.template.spec as Record<string, unknown> & {containers: Array<Record<string, unknown>>};
+    spec.volumes = [{name: 'creds', secret: {secretName: 'creds'}}];
+    spec.containers[0]!.volumeMounts = [{name: 'creds', mountPath: '/creds'}];
+    const file = path.join(tempDir(), 'secretive.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    expect((await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs])).code).toBe(0);
+
+    const since = new Date().toISOString();
+    // onprem holds the head and 3 two-cpu workers: the 4th would run in cloud, which has no "creds".
+    for (const extra of [['--dry-run'], []]) {
+      const refused = await cli(['scale', 'secretive', '--replicas', '4', ...extra, '-n', namespace, ...fleetArgs]);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toBe(`error: secrets "creds" in namespace "${namespace}" is missing in context "cloud", and the workers need it; create it there, or pass --copy-secrets to copy it from the home cluster\n`);
+    }
+    expect(toolRequests(auditLog('onprem'), since).writes).toEqual([]);
+    expect(toolRequests(auditLog('cloud'), since).writes).toEqual([]);
+    const rc = await onprem.get<RayClusterObject>(RESOURCES.rayclusters, 'secretive', namespace);
+    expect(rc.spec.workerGroupSpecs[0]!.replicas).toBe(2);
+  });
+});

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, duration} from '../../cli/base-command.js';
+import {BaseCommand, duration, formatDuration} from '../../cli/base-command.js';
 import {ConvergeTimeoutError, InputError, InterruptedError} from '../../errors.js';
 
 export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
@@ -53,7 +53,7 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     } catch (err) {
       if (signal.aborted && err instanceof StepError) {
         const stop = signal.reason instanceof ConvergeTimeoutError ? ConvergeTimeoutError : InterruptedError;
-        const what = stop === ConvergeTimeoutError ? 'did not finish within --timeout' : 'was interrupted';
+        const what = stop === ConvergeTimeoutError ? `did not finish within --timeout ${formatDuration(this.flags.timeout)}` : 'was interrupted';
         throw new stop(`runbook "${runbook.name}" ${what}: step ${err.index} (${err.title}) was running`);
       }
       throw err;

@@ -61,7 +61,7 @@ describe('kubectl superskyray runbook run, stopped', () => {
     const result = await cli(['runbook', 'run', sleepy(), '--timeout', '1s', ...nowhere]);
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^\[1\/3\] sleep 0\.1s: slept 0\.1s \(0\.\ds\)\n\[2\/3\] sleep 60s: FAILED after \d\.\ds: /);
-    expect(result.stderr).toMatch(/\nerror: runbook "sleepy" did not finish within --timeout: step 2 \(sleep 60s\) was running\n$/);
+    expect(result.stderr).toMatch(/\nerror: runbook "sleepy" did not finish within --timeout 1s: step 2 \(sleep 60s\) was running\n$/);
   });
 
   it('stops on Ctrl-C with exit 130, and runs no step after the one it stopped', async () => {

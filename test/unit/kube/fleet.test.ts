@@ -30,8 +30,14 @@ describe('resolveFleet', () => {
       source: 'SUPERSKYRAY_CONTEXTS',
     },
     {
-      name: 'the environment wins over a fleet file',
+      name: 'a fleet file named by --fleet wins over the environment',
       inputs: {fleetFile: fleetFile('contexts: [a]'), env: {...env, SUPERSKYRAY_CONTEXTS: 'b'}},
+      contexts: ['a'],
+      source: 'fleet file',
+    },
+    {
+      name: 'SUPERSKYRAY_CONTEXTS wins over SUPERSKYRAY_FLEET',
+      inputs: {env: {...env, SUPERSKYRAY_CONTEXTS: 'b', SUPERSKYRAY_FLEET: fleetFile('contexts: [a]')}},
       contexts: ['b'],
       source: 'SUPERSKYRAY_CONTEXTS',
     },
@@ -96,11 +102,37 @@ describe('Fleet.open', () => {
     ]);
   });
 
-  it('uses the kubeconfig a fleet file names when neither --kubeconfig nor KUBECONFIG is set', () => {
+  it('uses the kubeconfig a fleet file names, over KUBECONFIG; --kubeconfig wins over both', () => {
     const dir = tempDir();
     writeKubeconfig([{name: 'edge', server: 'https://127.0.0.1:8443'}], dir);
     const file = path.join(dir, 'fleet.yaml');
     fs.writeFileSync(file, 'contexts: [edge]\nkubeconfig: kubeconfig\n');
+    const elsewhere = writeKubeconfig([{name: 'edge', server: 'https://127.0.0.1:9443'}]);
     expect(Fleet.open({fleetFile: file, env: {HOME: tempDir()}}).clusters[0]?.server).toBe('https://127.0.0.1:8443');
+    expect(Fleet.open({fleetFile: file, env: {HOME: tempDir(), KUBECONFIG: elsewhere}}).clusters[0]?.server).toBe('https://127.0.0.1:8443');
+    expect(Fleet.open({fleetFile: file, kubeconfig: elsewhere, env: {HOME: tempDir()}}).clusters[0]?.server).toBe('https://127.0.0.1:9443');
+  });
+
+  it('takes the namespace the contexts set as the default for -n, and refuses two that differ', () => {
+    const dir = tempDir();
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    fs.writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: a, cluster: {server: "https://127.0.0.1:1"}}, {name: b, cluster: {server: "https://127.0.0.1:2"}}]',
+        'users: [{name: u, user: {}}]',
+        'contexts:',
+        '  - {name: onprem, context: {cluster: a, user: u, namespace: ml}}',
+        '  - {name: cloud, context: {cluster: b, user: u}}',
+        '  - {name: other, context: {cluster: b, user: u, namespace: ray}}',
+        '',
+      ].join('\n'),
+    );
+    expect(Fleet.open({contexts: ['onprem', 'cloud'], kubeconfig, env: {}}).namespace).toBe('ml');
+    expect(Fleet.open({contexts: ['cloud'], kubeconfig, env: {}}).namespace).toBeUndefined();
+    const split = Fleet.open({contexts: ['onprem', 'other'], kubeconfig, env: {}});
+    expect(() => split.namespace).toThrow(/contexts "onprem" and "other" set different namespaces \("ml", "ray"\)/);
   });
 });

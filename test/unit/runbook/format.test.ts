@@ -89,6 +89,9 @@ steps:
     const numbered = readRunbook('namespace: ${ns}\nsteps:\n  - status: {group: "${ns}"}\n', 'b.yaml', {set: parseSet(['ns=2024'])});
     expect(numbered.namespace).toBe('2024');
     expect(numbered.steps[0]).toMatchObject({group: '2024', namespace: '2024'});
+    // A --set the runbook never reads is a typo, not a silent no-op.
+    const typo = thrown(() => readRunbook(text, 'b.yaml', {...options, set: parseSet(['namspace=ml'])}));
+    expect([typo.message, typo.fix]).toEqual(['--set namspace: b.yaml has no variable "namspace"', 'its variables are app, home, replicas']);
   });
 
   it.each([
