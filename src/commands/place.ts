@@ -14,8 +14,11 @@ export default class Place extends BaseCommand<typeof Place> {
   static override flags = {
     filename: Flags.string({char: 'f', description: 'The manifest of the Ray app ("-" for stdin).', required: true}),
     'dry-run': Flags.boolean({description: 'Print the plan with a reason for every decision, and change nothing.'}),
-    'skip-capacity-relocate': Flags.boolean({description: 'When the app later outgrows its home, span it instead of moving it whole.'}),
-    mesh: Flags.option({options: ['cilium', 'endpoints'] as const, default: 'cilium' as const, description: 'How remote workers reach the head.'})(),
+    'skip-capacity-relocate': Flags.boolean({
+      description: 'When the app later outgrows its home, span it instead of moving it whole (--no-skip-capacity-relocate: move it whole when another cluster fits). [default: what the group was placed with, else move]',
+      allowNo: true,
+    }),
+    mesh: Flags.option({options: ['cilium', 'endpoints'] as const, description: 'How remote workers reach the head. [default: what the group was placed with, else cilium]'})(),
     'force-conflicts': Flags.boolean({description: 'Take over fields that another field manager owns, as kubectl apply --server-side --force-conflicts does.'}),
   };
 
@@ -33,7 +36,7 @@ export default class Place extends BaseCommand<typeof Place> {
       source: file === '-' ? 'stdin' : file,
       text,
       namespace: this.flags.namespace,
-      relocate: this.flags['skip-capacity-relocate'] ? 'never' : 'if-fits',
+      relocate: this.flags['skip-capacity-relocate'] === undefined ? undefined : this.flags['skip-capacity-relocate'] ? 'never' : 'if-fits',
       mesh: this.flags.mesh,
       dryRun: this.flags['dry-run'],
       forceConflicts: this.flags['force-conflicts'],

@@ -69,18 +69,27 @@ export function relocatedObject(obj: KubeObject, annotations: Record<string, str
   return out;
 }
 
-interface SizedGroup {
-  groupName?: string;
-  replicas?: number;
+const SIZE_FIELDS = ['replicas', 'minReplicas', 'maxReplicas'] as const;
+type SizeField = (typeof SIZE_FIELDS)[number];
+type SizedGroup = {groupName?: string} & Partial<Record<SizeField, number>>;
+
+/** One size a re-applied manifest would have changed, kept as it is live. */
+export interface KeptSize {
+  group: string;
+  field: SizeField;
+  live: number;
+  /** undefined: the manifest does not set it. */
+  manifest?: number;
 }
 
 /**
- * The Ray object to apply over a live one, with each worker group's replicas kept as they are live.
- * Sizes change through `scale`, which removes remote workers first; re-applying a manifest must not
- * shrink a running group behind KubeRay's back (it would delete workers at random). Returns the
- * object and the groups whose manifest size was set aside.
+ * The Ray object to apply over a live one, with each worker group's sizes (replicas, minReplicas,
+ * maxReplicas) kept as they are live. Sizes change through `scale`, which removes remote workers
+ * first and records why; re-applying a manifest must neither shrink a running group behind
+ * KubeRay's back (it would delete workers at random, remote twins left running) nor undo a bound
+ * `scale` moved. Returns the object and what of the manifest was set aside.
  */
-export function keepLiveReplicas(desired: KubeObject, live: KubeObject, specPath: string): {object: KubeObject; kept: Array<{group: string; live: number; manifest: number}>} {
+export function keepLiveSizes(desired: KubeObject, live: KubeObject, specPath: string): {object: KubeObject; kept: KeptSize[]} {
   const at = (obj: KubeObject): SizedGroup[] | undefined => {
     let node = obj as Record<string, any> | undefined;
     for (const key of specPath.split('.')) node = node?.[key];
@@ -88,12 +97,16 @@ export function keepLiveReplicas(desired: KubeObject, live: KubeObject, specPath
   };
   const liveGroups = at(live) ?? [];
   const out = JSON.parse(JSON.stringify(desired)) as KubeObject;
-  const kept: Array<{group: string; live: number; manifest: number}> = [];
+  const kept: KeptSize[] = [];
   for (const g of at(out) ?? []) {
-    const current = liveGroups.find((l) => l.groupName === g.groupName)?.replicas;
-    if (current === undefined || g.replicas === current) continue;
-    kept.push({group: g.groupName ?? '', live: current, manifest: g.replicas ?? 0});
-    g.replicas = current;
+    const current = liveGroups.find((l) => l.groupName === g.groupName);
+    if (!current) continue;
+    for (const field of SIZE_FIELDS) {
+      const value = current[field];
+      if (value === undefined || g[field] === value) continue;
+      kept.push({group: g.groupName ?? '', field, live: value, ...(g[field] !== undefined ? {manifest: g[field]} : {})});
+      g[field] = value;
+    }
   }
   return {object: out, kept};
 }

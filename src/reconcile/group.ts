@@ -77,7 +77,7 @@ function relocationOf(found: Found[]): {from: Found; to: Found} | undefined {
 }
 
 /** The policy `place` recorded on the Ray object; undefined when it is missing or unreadable. */
-function policyOf(object: KubeObject): Partial<GroupPolicy> | undefined {
+export function policyOf(object: KubeObject): Partial<GroupPolicy> | undefined {
   try {
     const text = object.metadata?.annotations?.[POLICY_ANNOTATION];
     return text ? (JSON.parse(text) as Partial<GroupPolicy>) : undefined;

@@ -1,11 +1,12 @@
 import {InputError} from '../errors.js';
-import type {ClusterClient} from '../kube/client.js';
+import {FIELD_MANAGER, type ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
-import {desiredGroupObjects, keepLiveReplicas, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {desiredGroupObjects, keepLiveSizes, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {policyOf} from './group.js';
 import {readGroupManifest} from '../kuberay/manifest.js';
 import {decidePlace, type Decision} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
@@ -20,8 +21,10 @@ export interface PlaceOptions {
   text: string;
   /** -n; else the manifest's namespace; else the fleet's contexts'; else "default". */
   namespace?: string;
-  relocate: GroupPolicy['relocate'];
-  mesh: GroupPolicy['mesh'];
+  /** Undefined: keep what the group was placed with (if-fits for a new group). */
+  relocate?: GroupPolicy['relocate'];
+  /** Undefined: keep what the group was placed with (cilium for a new group). */
+  mesh?: GroupPolicy['mesh'];
   dryRun: boolean;
   forceConflicts: boolean;
   signal?: AbortSignal;
@@ -89,6 +92,12 @@ async function requireNamespace(client: ClusterClient, namespace: string, signal
   }
 }
 
+/** Whether an apply conflict names no field manager but this tool's own (its updates by patch). */
+function conflictsOnlyWithUs(message: string): boolean {
+  const managers = [...message.matchAll(/conflicts? with "([^"]+)"/g)].map((m) => m[1]);
+  return managers.length > 0 && managers.every((m) => m === FIELD_MANAGER);
+}
+
 /**
  * Places a group: reads and checks the manifest, observes the fleet, picks the home (or keeps the
  * one it has), and applies every object there with server-side apply, writing only what differs.
@@ -143,11 +152,18 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
   }
 
   await requireNamespace(home.client, namespace, options.signal);
+  // A group already placed keeps the policy it was placed with, unless a flag names another.
+  const recorded = existing[0] ? policyOf(existing[0].object) : undefined;
   const policy: GroupPolicy = {
     fleet: usable.map((o) => o.snapshot!.id),
-    relocate: options.relocate,
-    mesh: options.mesh,
+    relocate: options.relocate ?? recorded?.relocate ?? 'if-fits',
+    mesh: options.mesh ?? recorded?.mesh ?? 'cilium',
   };
+  const warnings: string[] = [];
+  if (recorded) {
+    if (recorded.relocate && recorded.relocate !== policy.relocate) warnings.push(`the group's relocate policy changes from ${recorded.relocate} to ${policy.relocate}`);
+    if (recorded.mesh && recorded.mesh !== policy.mesh) warnings.push(`the group's mesh mode changes from ${recorded.mesh} to ${policy.mesh}; remote workers placed before keep the way they reach the head until they are replaced`);
+  }
   const objects: PlacedObject[] = [];
   let rayObject: KubeObject | undefined;
   for (let desired of desiredGroupObjects(manifest, namespace, policy, placement)) {
@@ -155,9 +171,12 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
     const name = desired.metadata?.name ?? '';
     const live = await home.client.find<KubeObject>(type, name, namespace, options.signal);
     if (live && desired.kind === kind) {
-      const {object, kept} = keepLiveReplicas(desired, live, CLUSTER_SPEC_FIELD[kind]);
+      const {object, kept} = keepLiveSizes(desired, live, CLUSTER_SPEC_FIELD[kind]);
       desired = object;
-      for (const k of kept) reasons.push(`worker group ${k.group} keeps its ${k.live} live replicas (the manifest says ${k.manifest}); change them with "kubectl superskyray scale"`);
+      for (const k of kept) {
+        const manifest = k.manifest === undefined ? 'the manifest does not set it' : `the manifest says ${k.manifest}`;
+        warnings.push(`worker group ${k.group} keeps ${k.field} ${k.live} as it is live (${manifest}); change sizes with "kubectl superskyray scale"`);
+      }
     }
     const outcome: ObjectOutcome = isUpToDate(live, desired) ? 'unchanged' : live ? 'configured' : 'created';
     objects.push({kind: desired.kind ?? '', name, context: home.client.context, outcome});
@@ -166,7 +185,12 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
       continue;
     }
     try {
-      const applied = await home.client.patch<KubeObject>(type, name, namespace, desired, 'apply', {force: options.forceConflicts, signal: options.signal});
+      const apply = (force: boolean) => home.client.patch<KubeObject>(type, name, namespace, desired, 'apply', {force, signal: options.signal});
+      const applied = await apply(options.forceConflicts).catch((err: unknown) => {
+        // scale resizes with JSON patches under our own manager name; those fields are ours to take back.
+        if (err instanceof KubeError && err.code === 409 && conflictsOnlyWithUs(err.detail)) return apply(true);
+        throw err;
+      });
       if (desired.kind === kind) rayObject = applied;
     } catch (err) {
       if (err instanceof KubeError && err.code === 409) {
@@ -179,7 +203,6 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
     }
   }
 
-  const warnings: string[] = [];
   const changed = objects.some((o) => o.outcome !== 'unchanged');
   if (changed && !options.dryRun && rayObject) {
     const failed = await recordEvent(home.client, rayObject, 'Placed', reasons.join('; '), options.signal);

@@ -158,7 +158,7 @@ export class RunbookSession {
           source: step.file,
           text: step.text,
           namespace: step.namespace,
-          relocate: step.skipCapacityRelocate ? 'never' : 'if-fits',
+          relocate: step.skipCapacityRelocate === undefined ? undefined : step.skipCapacityRelocate ? 'never' : 'if-fits',
           mesh: step.mesh,
           dryRun: false,
           forceConflicts: false,

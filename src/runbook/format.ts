@@ -48,7 +48,7 @@ interface StepBase {
 
 export type Step = StepBase &
   (
-    | {kind: 'place'; file: string; text: string; namespace: string; skipCapacityRelocate: boolean; mesh: 'cilium' | 'endpoints'; timeoutMs: number}
+    | {kind: 'place'; file: string; text: string; namespace: string; skipCapacityRelocate?: boolean; mesh?: 'cilium' | 'endpoints'; timeoutMs: number}
     | {kind: 'scale'; group: string; namespace: string; replicas?: number; workerGroup?: string; serve?: ServeReplicas[]; skipCapacityRelocate: boolean; copySecrets: boolean; wait: boolean; timeoutMs: number}
     | {kind: 'span'; group: string; namespace: string; to?: string; copySecrets: boolean; timeoutMs: number}
     | {kind: 'status'; group?: string; namespace: string}
@@ -169,6 +169,11 @@ class StepReader {
 
   required(key: string): string {
     return this.string(key) ?? this.fail(`${this.kind} needs ${key}`, `add ${key}: to the step`);
+  }
+
+  /** Undefined when the step leaves it out. */
+  optionalBool(key: string): boolean | undefined {
+    return this.body[key] === undefined ? undefined : this.bool(key);
   }
 
   bool(key: string): boolean {
@@ -324,10 +329,11 @@ function readStep(raw: unknown, index: number, runbook: {namespace: string}, var
   const base = {index, title: ''};
   switch (kind) {
     case 'place': {
-      const mesh = r.string('mesh') ?? 'cilium';
-      if (mesh !== 'cilium' && mesh !== 'endpoints') r.fail(`mesh "${mesh}" is not cilium or endpoints`, 'write mesh: cilium');
+      // Left out: a group already placed keeps what it was placed with.
+      const mesh = r.string('mesh');
+      if (mesh !== undefined && mesh !== 'cilium' && mesh !== 'endpoints') r.fail(`mesh "${mesh}" is not cilium or endpoints`, 'write mesh: cilium');
       const file = r.required('file');
-      return finish({...base, kind, file, text: readText(r, file, options), namespace, skipCapacityRelocate: r.bool('skipCapacityRelocate'), mesh: mesh as 'cilium' | 'endpoints', timeoutMs: r.duration('timeout') ?? DEFAULT_STEP_MS}, named);
+      return finish({...base, kind, file, text: readText(r, file, options), namespace, skipCapacityRelocate: r.optionalBool('skipCapacityRelocate'), mesh: mesh as 'cilium' | 'endpoints' | undefined, timeoutMs: r.duration('timeout') ?? DEFAULT_STEP_MS}, named);
     }
     case 'scale': {
       let serve: ServeReplicas[] | undefined;

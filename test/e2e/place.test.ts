@@ -92,6 +92,37 @@ describe('kubectl superskyray place', () => {
     }
   });
 
+  it('run again after scale, keeps what scale set and the policy it was placed with, and says so', async () => {
+    const app = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number; maxReplicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>}}>('raycluster-small.yaml');
+    app.metadata.name = 'kept';
+    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '100m', memory: '128Mi'}, limits: {cpu: '100m', memory: '128Mi'}};
+    const file = manifestFile([app]);
+    expect((await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs])).code).toBe(0);
+    const scaled = await cli(['scale', 'kept', '--replicas', '6', '-n', namespace, ...fleetArgs]);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    expect(scaled.stderr).toContain('warning: maxReplicas of worker group cpu is raised from 5 to 6, since --replicas 6 is above it');
+
+    const since = new Date().toISOString();
+    const again = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^raycluster\/kept\s+onprem\s+unchanged$/m);
+    expect(again.stderr).toContain('warning: worker group cpu keeps replicas 6 as it is live (the manifest says 2); change sizes with "kubectl superskyray scale"');
+    expect(again.stderr).toContain('warning: worker group cpu keeps maxReplicas 6 as it is live (the manifest says 5)');
+    expect(toolRequests(auditLog('onprem'), since).writes).toEqual([]);
+    const live = await fleet.cluster('onprem').get<typeof app>(RESOURCES.rayclusters, 'kept', namespace);
+    expect([live.spec.workerGroupSpecs[0]!.replicas, live.spec.workerGroupSpecs[0]!.maxReplicas]).toEqual([6, 6]);
+    expect(JSON.parse(live.metadata?.annotations?.['superskyray.io/policy'] ?? '{}')).toMatchObject({relocate: 'never', mesh: 'cilium'});
+
+    // A policy change is asked for by name, and said out loud.
+    const moved = await cli(['place', '-f', file, '-n', namespace, '--no-skip-capacity-relocate', '--mesh', 'endpoints', ...fleetArgs]);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stderr).toContain("warning: the group's relocate policy changes from never to if-fits");
+    expect(moved.stderr).toContain("warning: the group's mesh mode changes from cilium to endpoints");
+    const after = await fleet.cluster('onprem').get<typeof app>(RESOURCES.rayclusters, 'kept', namespace);
+    expect(JSON.parse(after.metadata?.annotations?.['superskyray.io/policy'] ?? '{}')).toMatchObject({relocate: 'if-fits', mesh: 'endpoints'});
+    expect(after.spec.workerGroupSpecs[0]!.replicas).toBe(6);
+  });
+
   it('places a group that does not fit the preferred cluster on the next one that fits it whole', async () => {
     const big = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number}>}}>('raycluster-small.yaml');
     big.metadata.name = 'wide';

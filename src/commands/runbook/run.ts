@@ -53,7 +53,7 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     } catch (err) {
       if (signal.aborted && err instanceof StepError) {
         const stop = signal.reason instanceof ConvergeTimeoutError ? ConvergeTimeoutError : InterruptedError;
-        const what = stop === ConvergeTimeoutError ? `did not finish within --timeout ${formatDuration(this.flags.timeout)}` : 'was interrupted';
+        const what = stop === ConvergeTimeoutError ? `did not finish within --timeout ${formatDuration(this.flags.timeout ?? 0)}` : 'was interrupted';
         throw new stop(`runbook "${runbook.name}" ${what}: step ${err.index} (${err.title}) was running`);
       }
       throw err;

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {desiredGroupObjects, keepLiveReplicas, relocatedObject} from '../../../src/kuberay/group.js';
+import {desiredGroupObjects, keepLiveSizes, relocatedObject} from '../../../src/kuberay/group.js';
 import {readGroupManifest} from '../../../src/kuberay/manifest.js';
 
 const manifest = readGroupManifest(
@@ -86,19 +86,31 @@ describe('relocatedObject', () => {
   });
 });
 
-describe('keepLiveReplicas', () => {
-  const rayService = (replicas: Record<string, number>) => ({
+describe('keepLiveSizes', () => {
+  type Sizes = Record<string, {replicas?: number; minReplicas?: number; maxReplicas?: number}>;
+  const rayService = (groups: Sizes) => ({
     apiVersion: 'ray.io/v1',
     kind: 'RayService',
     metadata: {name: 'svc'},
-    spec: {rayClusterConfig: {workerGroupSpecs: Object.entries(replicas).map(([groupName, n]) => ({groupName, replicas: n}))}},
+    spec: {rayClusterConfig: {workerGroupSpecs: Object.entries(groups).map(([groupName, sizes]) => ({groupName, ...sizes}))}},
   });
-  it.each<{name: string; desired: Record<string, number>; live: Record<string, number>; applied: Record<string, number>; kept: unknown[]}>([
-    {name: 'the manifest agrees with what runs', desired: {cpu: 2}, live: {cpu: 2}, applied: {cpu: 2}, kept: []},
-    {name: 'scale grew it since', desired: {cpu: 2}, live: {cpu: 3}, applied: {cpu: 3}, kept: [{group: 'cpu', live: 3, manifest: 2}]},
-    {name: 'a group only in the manifest is new, and takes its size from it', desired: {cpu: 2, gpu: 1}, live: {cpu: 2}, applied: {cpu: 2, gpu: 1}, kept: []},
+  it.each<{name: string; desired: Sizes; live: Sizes; applied: Sizes; kept: unknown[]}>([
+    {name: 'the manifest agrees with what runs', desired: {cpu: {replicas: 2, maxReplicas: 5}}, live: {cpu: {replicas: 2, maxReplicas: 5}}, applied: {cpu: {replicas: 2, maxReplicas: 5}}, kept: []},
+    {name: 'scale grew it since', desired: {cpu: {replicas: 2}}, live: {cpu: {replicas: 3}}, applied: {cpu: {replicas: 3}}, kept: [{group: 'cpu', field: 'replicas', live: 3, manifest: 2}]},
+    {
+      name: 'scale raised maxReplicas past the manifest\'s',
+      desired: {cpu: {replicas: 2, maxReplicas: 5}},
+      live: {cpu: {replicas: 6, maxReplicas: 6}},
+      applied: {cpu: {replicas: 6, maxReplicas: 6}},
+      kept: [
+        {group: 'cpu', field: 'replicas', live: 6, manifest: 2},
+        {group: 'cpu', field: 'maxReplicas', live: 6, manifest: 5},
+      ],
+    },
+    {name: 'a bound the manifest leaves out stays', desired: {cpu: {replicas: 2}}, live: {cpu: {replicas: 2, minReplicas: 1}}, applied: {cpu: {replicas: 2, minReplicas: 1}}, kept: [{group: 'cpu', field: 'minReplicas', live: 1}]},
+    {name: 'a group only in the manifest is new, and takes its size from it', desired: {cpu: {replicas: 2}, gpu: {replicas: 1}}, live: {cpu: {replicas: 2}}, applied: {cpu: {replicas: 2}, gpu: {replicas: 1}}, kept: []},
   ])('$name', ({desired, live, applied, kept}) => {
-    const out = keepLiveReplicas(rayService(desired), rayService(live), 'spec.rayClusterConfig');
+    const out = keepLiveSizes(rayService(desired), rayService(live), 'spec.rayClusterConfig');
     expect(out.object).toEqual(rayService(applied));
     expect(out.kept).toEqual(kept);
   });

@@ -56,7 +56,7 @@ describe('readRunbook', () => {
       'sleep 2s',
       'watch raycluster/app in the background',
     ]);
-    expect(book.steps[0]).toMatchObject({kind: 'place', text: files['app.yaml'], namespace: 'ml', skipCapacityRelocate: false, mesh: 'cilium'});
+    expect(book.steps[0]).toMatchObject({kind: 'place', text: files['app.yaml'], namespace: 'ml', skipCapacityRelocate: undefined, mesh: undefined});
     expect(book.steps[1]).toMatchObject({kind: 'scale', replicas: 3, workerGroup: 'cpu', skipCapacityRelocate: true, copySecrets: false, wait: false});
     expect(book.steps[2]).toMatchObject({serve: [{app: 'fraud', deployment: 'Model', replicas: 4}]});
     expect(book.steps[5]).toMatchObject({kind: 'status', group: 'app', namespace: 'other'});
