@@ -15,6 +15,7 @@ import {observeGroup, parseGroupRef, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
 import {checkTargets} from './act.js';
+import {recordEvent} from './events.js';
 import {actOnPass, describeMove, describeRepair, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
 
 export interface ScaleOptions {
@@ -292,7 +293,9 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     const what = options.serve!.map((s) => `${s.app}.${s.deployment}=${s.replicas}`).join(' ');
     result.steps.push({action: 'patch', object: `rayservice/${state.name}`, context: state.home.client.context, why: `serve num_replicas ${what}`});
     say(`${state.home.client.context}: rayservice/${state.name} serve num_replicas ${what}`);
-    if (patch.length === 0) await tell(state, 'Scaled', `Serve num_replicas ${result.serve.map((c) => `${c.app}.${c.deployment} ${c.from ?? 'unset'} -> ${c.to}`).join(', ')}`, result.warnings, signal);
+    // On the RayService itself: num_replicas is its field, and `kubectl describe rayservice` shows it there.
+    const failed = await recordEvent(state.home.client, state.object, 'Scaled', `Serve num_replicas ${result.serve.map((c) => `${c.app}.${c.deployment} ${c.from ?? 'unset'} -> ${c.to}`).join(', ')}`, signal);
+    if (failed) result.warnings.push(`the Scaled event was not recorded: ${failed}`);
   }
   if (patch.length > 0) {
     await patchRayObjects(state, index, workerGroup, change, signal);

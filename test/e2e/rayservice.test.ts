@@ -167,4 +167,23 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity, f
     const status = own.status;
     expect(status?.pendingServiceStatus?.rayClusterName || status?.activeServiceStatus?.rayClusterName).toBe(liveName);
   });
+
+  it('scale --serve alone changes num_replicas and says so: action serve, the change from -> to, the dry run, an Event', async () => {
+    const onprem = fleet.cluster('onprem');
+    const since = new Date().toISOString();
+    const dry = await cli(['scale', 'rayservice/svc', '--serve', 'app.Model=3', '--dry-run', '-o', 'json', '-n', namespace, ...fleetArgs]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({action: 'serve', dryRun: true, serve: [{app: 'app', deployment: 'Model', from: 1, to: 3}]});
+    const table = await cli(['scale', 'rayservice/svc', '--serve', 'app.Model=3', '--dry-run', '-n', namespace, ...fleetArgs]);
+    expect(table.stdout).toContain('rayservice/svc: Serve deployment app.Model num_replicas 1 -> 3 (would be set)');
+    expect(toolRequests(auditLog('onprem'), since).writes).toEqual([]);
+
+    const done = await cli(['scale', 'rayservice/svc', '--serve', 'app.Model=3', '-o', 'json', '-n', namespace, ...fleetArgs]);
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({action: 'serve', serve: [{app: 'app', deployment: 'Model', from: 1, to: 3}]});
+    const config = yaml.load((await onprem.get<RayServiceObject>(RESOURCES.rayservices, 'svc', namespace)).spec.serveConfigV2) as {applications: Array<{deployments: Array<{num_replicas: number}>}>};
+    expect(config.applications[0]!.deployments[0]!.num_replicas).toBe(3);
+    const events = await onprem.list<KubeObject & {message?: string; involvedObject?: {kind?: string}}>(RESOURCES.events, {namespace, fieldSelector: 'reason=Scaled'});
+    expect(events.items.filter((e) => e.involvedObject?.kind === 'RayService').map((e) => e.message)).toContain('Serve num_replicas app.Model 1 -> 3');
+  });
 });
