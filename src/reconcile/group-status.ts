@@ -7,7 +7,7 @@ import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
-import type {RayKind} from '../kuberay/demand.js';
+import {CLUSTER_SPEC_FIELD, type RayKind} from '../kuberay/demand.js';
 import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
@@ -16,16 +16,16 @@ import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
 import type {ClusterProblem, ClusterState} from './fleet-status.js';
-import {observeGroup, type GroupState} from './group.js';
+import {lookAtGroup, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import type {ObservedCluster} from './observe.js';
 import {describeRepair, planPass, workerGroupSpecs} from './span.js';
 
 /**
  * single: everything at home. spanned: remote workers or placeholders exist. relocating: the group
  * moves whole to another cluster and its Ray object exists in both; the home stays the old one
- * until the move finishes.
+ * until the move finishes. unstarted: KubeRay has made no RayCluster for the Ray object (yet).
  */
-export type GroupMode = 'single' | 'spanned' | 'relocating';
+export type GroupMode = 'single' | 'spanned' | 'relocating' | 'unstarted';
 
 export type MeshMode = GroupPolicy['mesh'];
 
@@ -98,7 +98,8 @@ export interface GroupStatus {
   namespace: string;
   home: string;
   homeClusterId: string;
-  rayCluster: string;
+  /** The live RayCluster; absent while the group is unstarted. */
+  rayCluster?: string;
   mode: GroupMode;
   /** While relocating: the context the group moves to. */
   relocatingTo?: string;
@@ -134,7 +135,7 @@ const isRunning = (p: Pod) => p.status?.phase === 'Running';
  * The relocate policy, and warnings about a policy the reconciler reads differently from what the
  * user wrote. The mesh itself comes from the state: it is the one span acts on.
  */
-function policyOf(state: GroupState, warnings: string[]): GroupPolicy['relocate'] {
+function policyOf(state: GroupLook, warnings: string[]): GroupPolicy['relocate'] {
   const what = `${state.kind.toLowerCase()}/${state.name}`;
   if (!MESH_MODES.includes(state.mesh)) warnings.push(`the policy of ${what} names mesh "${String(state.mesh)}", which this version does not know`);
   const text = state.object.metadata?.annotations?.[POLICY_ANNOTATION];
@@ -338,11 +339,56 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
 }
 
 /**
+ * A Ray object with no RayCluster: its home, the sizes its cluster spec asks for, and anything of
+ * the tool's still left for it (remote workers of an earlier RayCluster, copies). Pure.
+ */
+export function unstartedStatus(look: UnstartedGroup): GroupStatus {
+  const warnings = [`${look.unstarted}: it is suspended, or its KubeRay operator is not running; there is nothing to span until KubeRay makes one`];
+  const relocate = policyOf(look, warnings);
+  let spec = look.object as Record<string, any> | undefined;
+  for (const key of CLUSTER_SPEC_FIELD[look.kind].split('.')) spec = spec?.[key];
+  const specs = ((spec?.workerGroupSpecs ?? []) as Array<{groupName?: string; replicas?: number}>);
+  const groups = specs.map((g) => g.groupName ?? '');
+  const others = look.fleet
+    .filter((o) => o !== look.home)
+    .map((o): GroupCluster => {
+      const side = look.remotes.find((r) => r.cluster === o);
+      const base = {context: o.client.context, ...(o.status.clusterId ? {clusterId: o.status.clusterId} : {}), home: false, state: o.status.state, problems: o.status.problems};
+      if (!side?.observed) return base;
+      const remote = countBy(side.workers, groups);
+      return {
+        ...base,
+        workers: [...remote].map(([g, n]) => ({workerGroup: g, remote: n, running: side.workers.filter((w) => workerGroupOf(w) === g && isRunning(w)).length})),
+        objects: side.copies.map((c) => objectOf(c, c.metadata?.labels?.[ROLE_LABEL] === 'head-service-copy' ? 'head-Service copy' : 'dependency copy')),
+      };
+    });
+  const homeId = idOf(look.home) ?? '';
+  return {
+    group: look.name,
+    kind: look.kind,
+    namespace: look.namespace,
+    home: look.home.client.context,
+    homeClusterId: homeId,
+    mode: 'unstarted',
+    mesh: look.mesh,
+    relocate,
+    autoscaling: (spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
+    workerGroups: specs.map((g) => (g.replicas === undefined ? {name: g.groupName ?? ''} : {name: g.groupName ?? '', replicas: g.replicas})),
+    clusters: [{context: look.home.client.context, clusterId: homeId, home: true, state: look.home.status.state, problems: look.home.status.problems, workers: [], objects: []}, ...others],
+    placeholders: [],
+    pending: [],
+    repairs: [],
+    warnings,
+  };
+}
+
+/**
  * Observes the group and its home head Service, and describes it. Reads only: a status never
  * writes, whatever it finds out of step.
  */
 export async function observeGroupStatus(fleet: Fleet, group: string, namespace: string, signal?: AbortSignal): Promise<GroupStatus> {
-  const state = await observeGroup(fleet, group, namespace, signal);
+  const state = await lookAtGroup(fleet, group, namespace, signal);
+  if ('unstarted' in state) return unstartedStatus(state);
   const headName = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
   let head: HeadServiceLook;
   try {

@@ -35,19 +35,15 @@ export interface RemoteSide {
   copies: KubeObject[];
 }
 
-/** One group as the reconciler sees it, across the fleet. */
-export interface GroupState {
+/** What every look at a placed group finds, whether or not KubeRay has made its RayCluster yet. */
+export interface GroupLook {
   name: string;
   kind: RayKind;
   namespace: string;
   home: ObservedCluster;
   /** The top Ray object: the RayService, RayCluster or RayJob. */
   object: KubeObject;
-  /** The live RayCluster whose pods KubeRay counts. */
-  rayCluster: KubeObject & {metadata: {name: string; uid: string}};
-  /** With in-tree autoscaling the Ray autoscaler owns replicas and workersToDelete. */
-  autoscaling: boolean;
-  /** Every pod of the live RayCluster at home, terminating ones included. */
+  /** Every pod of the live RayCluster at home, terminating ones included; without one, the group's own pods there. */
   homePods: Pod[];
   remotes: RemoteSide[];
   /** The whole fleet as observed, for placement decisions. */
@@ -56,8 +52,24 @@ export interface GroupState {
   policy?: Partial<GroupPolicy>;
   /** How remote workers reach the head (the policy's mesh mode). */
   mesh: GroupPolicy['mesh'];
+}
+
+/** One group as the reconciler sees it, across the fleet. */
+export interface GroupState extends GroupLook {
+  /** The live RayCluster whose pods KubeRay counts. */
+  rayCluster: KubeObject & {metadata: {name: string; uid: string}};
+  /** With in-tree autoscaling the Ray autoscaler owns replicas and workersToDelete. */
+  autoscaling: boolean;
   /** Set while the group moves whole to another cluster: it already runs there too. */
   relocation?: {target: ObservedCluster; object: KubeObject};
+}
+
+/**
+ * A RayService or RayJob for which KubeRay has made no RayCluster (yet): a suspended RayJob, or one
+ * whose operator is not running. It can still be looked at and deleted; there is nothing to span.
+ */
+export interface UnstartedGroup extends GroupLook {
+  unstarted: string;
 }
 
 interface Found {
@@ -111,6 +123,13 @@ function contexts(clusters: ObservedCluster[]): string {
  * not answer are kept as unobserved.
  */
 export async function observeGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal): Promise<GroupState> {
+  const look = await lookAtGroup(fleet, refText, namespace, signal);
+  if ('unstarted' in look) throw new Error(`${look.unstarted}; try again once KubeRay has made it`);
+  return look;
+}
+
+/** observeGroup, but a Ray object without a RayCluster is an answer too (for status and delete). */
+export async function lookAtGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal): Promise<GroupState | UnstartedGroup> {
   const ref = parseGroupRef(refText);
   const observed = await observeFleet(fleet, signal);
   const usable = observed.filter((o) => o.snapshot);
@@ -140,13 +159,16 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
   }
   const {home, kind, object} = found[0]!;
   const rcName = liveRayClusterName(kind, object);
-  if (!rcName) throw new Error(`${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet; try again once KubeRay has made it`);
-  const rayCluster = await home.client.get<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal);
   const homeId = home.snapshot!.id;
   const toolSelector = `${GROUP_LABEL}=${ref.name},${HOME_CLUSTER_LABEL}=${homeId}`;
+  // Without a live RayCluster, what is the group's is what carries its label.
+  const homeSelector = rcName ? `${RAY_CLUSTER_LABEL}=${rcName}` : `${GROUP_LABEL}=${ref.name}`;
+  const remoteSelector = rcName ? `${toolSelector},${RAY_CLUSTER_LABEL}=${rcName}` : toolSelector;
 
-  const [homePods, remotes] = await Promise.all([
-    home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${RAY_CLUSTER_LABEL}=${rcName}`, signal}),
+  const [rayCluster, homePods, remotes] = await Promise.all([
+    // A RayService names its new RayCluster in its status a moment before KubeRay creates it.
+    rcName ? home.client.find<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal) : undefined,
+    home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: homeSelector, signal}),
     Promise.all(
       observed
         .filter((o) => o !== home)
@@ -154,7 +176,7 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
           if (!cluster.snapshot) return {cluster, observed: false, workers: [], copies: []};
           try {
             const [pods, copies] = await Promise.all([
-              cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${toolSelector},${RAY_CLUSTER_LABEL}=${rcName}`, signal}),
+              cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: remoteSelector, signal}),
               listCopies(cluster, namespace, toolSelector, signal),
             ]);
             return {cluster, observed: true, workers: pods.items, copies};
@@ -165,20 +187,24 @@ export async function observeGroup(fleet: Fleet, refText: string, namespace: str
         }),
     ),
   ]);
-  return {
-    ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
+  const look: GroupLook = {
     name: ref.name,
     kind,
     namespace,
     home,
     object: {...object, apiVersion: 'ray.io/v1', kind},
-    rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
     policy: policyOf(object),
     mesh: policyOf(object)?.mesh ?? 'cilium',
-    autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,
     fleet: observed,
+  };
+  if (!rayCluster) return {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
+  return {
+    ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
+    ...look,
+    rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
+    autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
   };
 }
 

@@ -16,6 +16,8 @@ import {placedDependencies, removeObserved} from './remove.js';
 export interface RelocateOptions {
   /** The worker group to resize on the way, and its new replicas. */
   resize?: {index: number; replicas: number};
+  /** A RayService's new serveConfigV2 (scale --serve), for the new home to start with. */
+  serveConfigV2?: string;
   copySecrets: boolean;
   signal?: AbortSignal;
   say: (line: string) => void;
@@ -96,6 +98,7 @@ export async function relocateGroup(state: GroupState, target: ObservedCluster, 
     [PLACEMENT_ANNOTATION]: JSON.stringify({home: targetId, action: 'relocate', from: homeId}),
   });
   if (options.resize) ray = withWorkerReplicas(ray, CLUSTER_SPEC_FIELD[state.kind], options.resize.index, options.resize.replicas);
+  if (options.serveConfigV2 !== undefined) ray = {...ray, spec: {...(ray.spec as object), serveConfigV2: options.serveConfigV2}};
   await target.client.patch(type, state.name, state.namespace, ray, 'apply', {force: true, signal});
   note('apply', `${state.kind.toLowerCase()}/${state.name}`, target.client.context, 'make before break: the new home starts first');
   await recordEvent(home, state.object, 'Relocating', `the group moves whole to ${target.client.context}; it is removed here once it is ready there`, signal);
@@ -114,23 +117,30 @@ export async function finishRelocation(state: GroupState, options: Pick<Relocate
   const {target} = state.relocation!;
   const type = resourceForKind(state.kind)!;
   let told = false;
-  for (;;) {
-    const object = await target.client.get<KubeObject>(type, state.name, state.namespace, signal);
-    // A RayService is ready where it serves: its active cluster.
-    const rcName = state.kind === 'RayService' ? (object.status as {activeServiceStatus?: {rayClusterName?: string}} | undefined)?.activeServiceStatus?.rayClusterName : liveRayClusterName(state.kind, object);
-    const rc = rcName ? await target.client.find<KubeObject & {status?: RayClusterStatus}>(RESOURCES.rayclusters, rcName, state.namespace, signal) : undefined;
-    const status = rc?.status;
-    if (status?.state === 'ready' && (status.readyWorkerReplicas ?? 0) >= (status.desiredWorkerReplicas ?? 0)) break;
-    if (!told) {
-      options.say(`${target.client.context}: waiting for ${state.kind.toLowerCase()}/${state.name} to be ready before it goes from ${state.home.client.context}`);
-      told = true;
+  let status: RayClusterStatus | undefined;
+  const notReady = () =>
+    new ConvergeTimeoutError(
+      `${state.kind.toLowerCase()}/${state.name} is moving to "${target.client.context}" and was not ready there within --timeout (${status ? `${status.readyWorkerReplicas ?? 0}/${status.desiredWorkerReplicas ?? 0} workers ready` : 'no RayCluster yet'}); it still runs on "${state.home.client.context}". Run the command again to finish the move`,
+    );
+  try {
+    for (;;) {
+      const object = await target.client.get<KubeObject>(type, state.name, state.namespace, signal);
+      // A RayService is ready where it serves: its active cluster.
+      const rcName = state.kind === 'RayService' ? (object.status as {activeServiceStatus?: {rayClusterName?: string}} | undefined)?.activeServiceStatus?.rayClusterName : liveRayClusterName(state.kind, object);
+      const rc = rcName ? await target.client.find<KubeObject & {status?: RayClusterStatus}>(RESOURCES.rayclusters, rcName, state.namespace, signal) : undefined;
+      status = rc?.status;
+      if (status?.state === 'ready' && (status.readyWorkerReplicas ?? 0) >= (status.desiredWorkerReplicas ?? 0)) break;
+      if (!told) {
+        options.say(`${target.client.context}: waiting for ${state.kind.toLowerCase()}/${state.name} to be ready before it goes from ${state.home.client.context}`);
+        told = true;
+      }
+      if (signal?.aborted) throw signal.reason instanceof ConvergeTimeoutError ? notReady() : signal.reason;
+      await pause(options.pollMs ?? 500, signal);
     }
-    if (signal?.aborted) {
-      throw new ConvergeTimeoutError(
-        `${state.kind.toLowerCase()}/${state.name} is moving to "${target.client.context}" and was not ready there within --timeout (${status ? `${status.readyWorkerReplicas ?? 0}/${status.desiredWorkerReplicas ?? 0} workers ready` : 'no RayCluster yet'}); it still runs on "${state.home.client.context}". Run the command again to finish the move`,
-      );
-    }
-    await pause(options.pollMs ?? 500, signal);
+  } catch (err) {
+    // The deadline fell in the middle of a look: say where the move stands.
+    if (signal?.aborted && signal.reason instanceof ConvergeTimeoutError && err === signal.reason) throw notReady();
+    throw err;
   }
   const removed = await removeObserved(state, {dryRun: false, signal});
   const steps: Step[] = removed.steps;

@@ -7,7 +7,7 @@ import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL} from '../kuberay/
 import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
 import {HOLD_FINALIZER, releasePatch} from '../kuberay/swap.js';
 import type {Step} from './act.js';
-import {observeGroup, type GroupState} from './group.js';
+import {lookAtGroup, type GroupLook, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 
 export interface RemoveOptions {
@@ -37,7 +37,7 @@ interface Removal {
 }
 
 /** The objects `place` applied at home for the group: labelled as the group's, and not made by KubeRay. */
-export async function placedDependencies(state: GroupState, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
+export async function placedDependencies(state: GroupLook, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${state.name},!${ROLE_LABEL}`;
   const lists = await Promise.all(
     DEPENDENCY_KINDS.map(async (kind) => {
@@ -62,7 +62,7 @@ export async function placedDependencies(state: GroupState, signal?: AbortSignal
  * then placeholders that no RayCluster owns, the copies in other clusters, and the objects `place`
  * applied at home.
  */
-export function removals(state: GroupState, dependencies: Array<{type: ResourceType; object: KubeObject}>): Removal[] {
+export function removals(state: GroupLook, dependencies: Array<{type: ResourceType; object: KubeObject}>): Removal[] {
   const out: Removal[] = [];
   const home = state.home;
   out.push({action: 'delete', type: resourceForKind(state.kind)!, object: state.object, cluster: home, why: 'the group is removed'});
@@ -87,18 +87,30 @@ export function removals(state: GroupState, dependencies: Array<{type: ResourceT
  */
 export async function removeGroup(fleet: Fleet, options: RemoveOptions): Promise<RemoveResult> {
   const {signal} = options;
-  let state = await observeGroup(fleet, options.group, options.namespace, signal);
+  // A Ray object KubeRay has made no RayCluster for (a suspended RayJob) is removed all the same.
+  let state = await lookAtGroup(fleet, options.group, options.namespace, signal);
   const slot: LeaseSlot = {};
   try {
-    if (!options.dryRun && (await holdLease(slot, state, {signal}))) state = await observeGroup(fleet, options.group, options.namespace, signal);
-    return await removeObserved(state, options);
+    if (!options.dryRun && (await holdLease(slot, state, {signal}))) state = await lookAtGroup(fleet, options.group, options.namespace, signal);
+    // A group caught in the middle of a move runs in both clusters: the new copy goes first, so that
+    // nothing finishes the move after the old home is gone.
+    const moving = 'relocation' in state ? state.relocation : undefined;
+    const target = moving ? await removeObserved(await lookAtCopy(state, moving, signal), options) : undefined;
+    const result = await removeObserved(state, options);
+    return target ? {...result, steps: [...target.steps, ...result.steps]} : result;
   } finally {
     await slot.lease?.release();
   }
 }
 
+/** The new copy of a group that is moving: its Ray object and pods in the target cluster. */
+async function lookAtCopy(state: GroupLook, moving: NonNullable<GroupState['relocation']>, signal?: AbortSignal): Promise<GroupLook> {
+  const pods = await moving.target.client.list<Pod>(RESOURCES.pods, {namespace: state.namespace, labelSelector: `${GROUP_LABEL}=${state.name}`, signal});
+  return {...state, home: moving.target, object: moving.object, homePods: pods.items, remotes: []};
+}
+
 /** Removes what `state` shows; also the last step of a relocation, at the old home. */
-export async function removeObserved(state: GroupState, options: {dryRun: boolean; signal?: AbortSignal}): Promise<RemoveResult> {
+export async function removeObserved(state: GroupLook, options: {dryRun: boolean; signal?: AbortSignal}): Promise<RemoveResult> {
   const {signal} = options;
   const silent = state.remotes.filter((r) => !r.observed);
   if (silent.length > 0) {

@@ -259,7 +259,8 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
       result.relocatedTo = target.client.context;
       if (options.dryRun) return result;
       if (await holdLease(slot, state, {signal})) return scaleWithLease(fleet, options, slot);
-      result.steps = await relocateGroup(state, target, {resize: {index, replicas: to}, copySecrets: options.copySecrets, signal, say, pollMs: options.pollMs});
+      // The Serve change goes with the group: the new home starts with it.
+      result.steps = await relocateGroup(state, target, {resize: {index, replicas: to}, serveConfigV2: serveConfig, copySecrets: options.copySecrets, signal, say, pollMs: options.pollMs});
       return result;
     }
   } else if (to < from) {

@@ -16,7 +16,7 @@ function count(value: number | undefined): string {
 
 function headline(status: GroupStatus): string[] {
   const lines = [
-    `${status.kind.toLowerCase()}/${status.group} in ${status.namespace}: ${status.mode}${status.relocatingTo ? ` to ${status.relocatingTo}` : ''}, home ${status.home}, RayCluster ${status.rayCluster}, mesh ${status.mesh}, relocate ${status.relocate}, autoscaling ${status.autoscaling ? 'on' : 'off'}`,
+    `${status.kind.toLowerCase()}/${status.group} in ${status.namespace}: ${status.mode}${status.relocatingTo ? ` to ${status.relocatingTo}` : ''}, home ${status.home}, RayCluster ${status.rayCluster ?? 'none yet'}, mesh ${status.mesh}, relocate ${status.relocate}, autoscaling ${status.autoscaling ? 'on' : 'off'}`,
   ];
   const head = status.head;
   lines.push(head ? `head ${head.name}: ${head.phase}${head.node ? ` on ${head.node}` : ''}` : `head: no head pod in ${status.home}`);

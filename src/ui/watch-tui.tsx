@@ -181,7 +181,7 @@ function detailLines(group: GroupRow, width: number): Line[] {
   const status: GroupStatus | undefined = group.status;
   if (!status) return [[title], [seg('  no status yet: it is read after the group\'s next pass', {color: 'gray'})]];
   const lines: Line[] = [
-    [title, seg(`  ${status.mode}${status.relocatingTo ? ` to ${status.relocatingTo}` : ''}, home ${status.home}, RayCluster ${status.rayCluster}, mesh ${status.mesh}, relocate ${status.relocate}, autoscaling ${status.autoscaling ? 'on' : 'off'}`)],
+    [title, seg(`  ${status.mode}${status.relocatingTo ? ` to ${status.relocatingTo}` : ''}, home ${status.home}, RayCluster ${status.rayCluster ?? 'none yet'}, mesh ${status.mesh}, relocate ${status.relocate}, autoscaling ${status.autoscaling ? 'on' : 'off'}`)],
     [seg(`  ${status.head ? `head ${status.head.name}: ${status.head.phase}${status.head.node ? ` on ${status.head.node}` : ''}` : `head: no head pod in ${status.home}`}`)],
   ];
   const replicas = new Map(status.workerGroups.map((g) => [g.name, g.replicas]));

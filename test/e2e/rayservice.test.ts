@@ -187,3 +187,47 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity, f
     expect(events.items.filter((e) => e.involvedObject?.kind === 'RayService').map((e) => e.message)).toContain('Serve num_replicas app.Model 1 -> 3');
   });
 });
+
+describe('a RayService caught in the middle of a move', () => {
+  let fleet: Fleet;
+  let namespace: string;
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'moving');
+  });
+  afterAll(async () => {
+    await removeNamespace(fleet, namespace);
+  });
+
+  it('takes its --serve change along, and delete removes both copies', async () => {
+    const file = path.join(tempDir(), 'mover.yaml');
+    fs.writeFileSync(file, yaml.dump(seedService('mover')));
+    const args = ['-n', namespace, ...fleetArgs];
+    expect((await cli(['place', '-f', file, ...args])).code).toBe(0);
+    const onprem = fleet.cluster('onprem');
+    await waitFor('the head and 2 workers Running on onprem', async () => {
+      const pods = (await onprem.list<Pod>(RESOURCES.pods, {namespace})).items;
+      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
+    });
+    // 4 three-cpu workers do not fit onprem, and cloud fits the whole group: it moves. Its new
+    // RayCluster never serves here (no Ray runs), so the move is still under way at --timeout.
+    const moving = await cli(['scale', 'rayservice/mover', '--replicas', '4', '--serve', 'app.Model=2', '--timeout', '10s', ...args]);
+    expect(moving.code, moving.stderr).toBe(3);
+    expect(moving.stderr).toMatch(/is moving to "cloud" and was not ready there within --timeout/);
+    const copy = await fleet.cluster('cloud').get<RayServiceObject>(RESOURCES.rayservices, 'mover', namespace);
+    const served = yaml.load(copy.spec.serveConfigV2) as {applications: Array<{deployments: Array<{num_replicas: number}>}>};
+    expect(served.applications[0]!.deployments[0]!.num_replicas).toBe(2);
+    expect(copy.spec.rayClusterConfig.workerGroupSpecs[0]!.replicas).toBe(4);
+
+    const status = await cli(['status', 'rayservice/mover', ...args]);
+    expect(status.stdout).toMatch(/^rayservice\/mover in \S+: relocating to cloud, home onprem,/m);
+    const deleted = await cli(['delete', 'rayservice/mover', ...args]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout).toContain('rayservice/mover deleted (cloud)');
+    expect(deleted.stdout).toContain('rayservice/mover deleted (onprem)');
+    for (const context of ['onprem', 'cloud']) {
+      expect(await fleet.cluster(context).find(RESOURCES.rayservices, 'mover', namespace), context).toBeUndefined();
+    }
+  });
+});
