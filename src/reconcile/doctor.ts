@@ -48,7 +48,11 @@ export const PERMISSIONS: Array<{type: ResourceType; verbs: string[]; secretsOnl
 interface CiliumFacts {
   context: string;
   config?: Record<string, string>;
+  /** kube-system/cilium-config could not be read: nothing can be said of the mesh. */
+  forbidden?: boolean;
 }
+
+const DOCTOR_ROLE_FIX = 'bind the Role kubectl-superskyray-doctor in kube-system (deploy/rbac/) to this user';
 
 /**
  * Cilium Cluster Mesh, as mesh mode `cilium` needs it, from each cluster's cilium-config: a cluster
@@ -63,6 +67,10 @@ export function ciliumChecks(facts: CiliumFacts[]): Map<string, Check> {
   }
   for (const f of facts) {
     const c = f.config;
+    if (f.forbidden) {
+      out.set(f.context, {check: 'cilium cluster mesh', status: 'fail', detail: 'cannot read kube-system/cilium-config (forbidden), so the cluster name, id and EndpointSlice sync are unknown', fix: DOCTOR_ROLE_FIX});
+      continue;
+    }
     if (!c) {
       out.set(f.context, {check: 'cilium cluster mesh', status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here', fix: 'install Cilium with Cluster Mesh, or place groups with --mesh endpoints on a flat pod network'});
       continue;
@@ -107,7 +115,17 @@ async function accessDenied(client: ClusterClient, namespace: string, copySecret
   return answers.filter((a): a is string => a !== undefined);
 }
 
-async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<{result: ClusterChecks; kubeRay?: boolean; cilium?: Record<string, string>; domain?: string}> {
+interface ClusterLook {
+  result: ClusterChecks;
+  kubeRay?: boolean;
+  cilium?: Record<string, string>;
+  ciliumForbidden?: boolean;
+  domain?: string;
+  domainForbidden?: boolean;
+  hasNamespace?: boolean;
+}
+
+async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<ClusterLook> {
   const checks: Check[] = [];
   const result: ClusterChecks = {context: client.context, checks};
   try {
@@ -115,8 +133,12 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
     checks.push({check: 'reachable', status: 'ok', detail: `${client.server}, Kubernetes ${version.gitVersion}`});
   } catch (thrown) {
     const err = normaliseError(thrown, {context: client.context});
-    checks.push({check: 'reachable', status: 'fail', detail: err.detail, fix: err.fix ?? 'check the server address and the network path to it'});
-    return {result};
+    // Any HTTP answer means the server is there: what it says of the credentials is the next check's.
+    if (err.code === undefined) {
+      checks.push({check: 'reachable', status: 'fail', detail: err.detail, fix: err.fix ?? 'check the server address and the network path to it'});
+      return {result};
+    }
+    checks.push({check: 'reachable', status: 'ok', detail: `${client.server} answered (${err.code} ${err.reason} for /version)`});
   }
   try {
     const kubeSystem = await client.get<KubeObject>(RESOURCES.namespaces, KUBE_SYSTEM, undefined, signal);
@@ -124,9 +146,13 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
     checks.push({check: 'credentials', status: 'ok', detail: `accepted; cluster id ${result.clusterId}`});
   } catch (thrown) {
     const err = normaliseError(thrown, {context: client.context});
-    const status: CheckStatus = err.code === 401 ? 'fail' : 'warn';
-    checks.push({check: 'credentials', status, detail: err.detail, fix: err.code === 401 ? 'renew the credentials of this context' : 'allow get on the kube-system Namespace: it is the cluster id'});
-    if (err.code === 401) return {result};
+    if (err.code === 401) {
+      checks.push({check: 'credentials', status: 'fail', detail: err.detail, fix: 'renew the credentials of this context'});
+      return {result};
+    }
+    // Without the cluster id the tool cannot tell this cluster from the others, so it never acts on it.
+    const detail = err.code === 403 ? 'accepted, but cannot read the kube-system Namespace (forbidden): its UID is the cluster id, and without it the tool leaves this cluster out of every decision' : err.detail;
+    checks.push({check: 'credentials', status: 'fail', detail, fix: 'bind the ClusterRole kubectl-superskyray-fleet (deploy/rbac/) to this user'});
   }
   const denied = await accessDenied(client, namespace, copySecrets, signal);
   checks.push(
@@ -140,16 +166,31 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
       ? {check: 'kuberay crds', status: 'ok', detail: 'ray.io/v1 is served: it can be a home'}
       : {check: 'kuberay crds', status: 'warn', detail: 'ray.io/v1 is not served: it can take remote workers, never be a home', fix: 'install the KubeRay operator here if groups should live here'},
   );
-  const read = async (name: string) => {
+  const read = async (name: string): Promise<{object?: KubeObject & {data?: Record<string, string>}; forbidden?: boolean}> => {
     try {
-      return await client.find<KubeObject & {data?: Record<string, string>}>(RESOURCES.configmaps, name, KUBE_SYSTEM, signal);
+      return {object: await client.find<KubeObject & {data?: Record<string, string>}>(RESOURCES.configmaps, name, KUBE_SYSTEM, signal)};
     } catch (err) {
-      if (err instanceof KubeError && err.code === 403) return undefined;
+      if (err instanceof KubeError && err.code === 403) return {forbidden: true};
       throw err;
     }
   };
-  const [cilium, coredns] = await Promise.all([read('cilium-config'), read('coredns')]);
-  return {result, kubeRay, cilium: cilium?.data ?? (cilium ? {} : undefined), domain: clusterDomainOf(coredns?.data?.Corefile)};
+  const [cilium, coredns, ns] = await Promise.all([
+    read('cilium-config'),
+    read('coredns'),
+    client.find(RESOURCES.namespaces, namespace, undefined, signal).then(
+      (found) => found !== undefined,
+      () => undefined,
+    ),
+  ]);
+  return {
+    result,
+    kubeRay,
+    cilium: cilium.object?.data ?? (cilium.object ? {} : undefined),
+    ciliumForbidden: cilium.forbidden,
+    domain: clusterDomainOf(coredns.object?.data?.Corefile),
+    domainForbidden: coredns.forbidden,
+    hasNamespace: ns,
+  };
 }
 
 /**
@@ -161,13 +202,15 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
   const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));
   // A run that was stopped checked nothing: its failed looks are no verdict on the clusters.
   options.signal?.throwIfAborted();
-  const reached = looks.filter((l) => l.result.checks.some((c) => c.check === 'credentials' && c.status !== 'fail'));
+  // Those whose credentials were taken, even where the kube-system Namespace could not be read.
+  const reached = looks.filter((l) => l.result.checks.some((c) => c.check === 'permissions'));
   const byId = new Map<string, string[]>();
   for (const l of reached) if (l.result.clusterId) byId.set(l.result.clusterId, [...(byId.get(l.result.clusterId) ?? []), l.result.context]);
-  const cilium = ciliumChecks(reached.map((l) => ({context: l.result.context, config: l.cilium})));
+  const cilium = ciliumChecks(reached.map((l) => ({context: l.result.context, config: l.cilium, forbidden: l.ciliumForbidden})));
   const domains = new Set(reached.map((l) => l.domain ?? 'cluster.local'));
   // One cluster without KubeRay is a place for remote workers; a fleet without any has no home.
   const homeless = reached.length > 0 && reached.every((l) => l.kubeRay === false);
+  const withoutNamespace = reached.filter((l) => l.hasNamespace === false);
   for (const l of reached) {
     const {checks} = l.result;
     if (homeless) {
@@ -176,9 +219,20 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
     }
     const same = (byId.get(l.result.clusterId ?? '') ?? []).filter((c) => c !== l.result.context);
     checks.push(
-      same.length > 0
-        ? {check: 'one context per cluster', status: 'fail', detail: `the same cluster as ${same.join(', ')} (kube-system ${l.result.clusterId})`, fix: 'keep one context per cluster in the fleet'}
-        : {check: 'one context per cluster', status: 'ok', detail: 'no other context of the fleet reaches this cluster'},
+      !l.result.clusterId
+        ? {check: 'one context per cluster', status: 'fail', detail: 'cannot tell: the cluster id (the kube-system Namespace\'s UID) could not be read', fix: 'bind the ClusterRole kubectl-superskyray-fleet (deploy/rbac/) to this user'}
+        : same.length > 0
+          ? {check: 'one context per cluster', status: 'fail', detail: `the same cluster as ${same.join(', ')} (kube-system ${l.result.clusterId})`, fix: 'keep one context per cluster in the fleet'}
+          : {check: 'one context per cluster', status: 'ok', detail: 'no other context of the fleet reaches this cluster'},
+    );
+    checks.push(
+      l.hasNamespace === undefined
+        ? {check: 'namespace', status: 'warn', detail: `cannot tell whether namespace ${options.namespace} exists here`}
+        : l.hasNamespace
+          ? {check: 'namespace', status: 'ok', detail: `${options.namespace} exists`}
+          : withoutNamespace.length === reached.length
+            ? {check: 'namespace', status: 'fail', detail: `${options.namespace} exists in no cluster of the fleet`, fix: `create it in the cluster that should be home (kubectl --context ${l.result.context} create namespace ${options.namespace}), or fix -n`}
+            : {check: 'namespace', status: 'ok', detail: `${options.namespace} is not here; it is made here when remote workers first come`},
     );
     checks.push(
       (options.mesh ?? 'cilium') === 'cilium'
@@ -187,7 +241,9 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
     );
     const domain = l.domain ?? 'cluster.local';
     checks.push(
-      domains.size > 1
+      l.domainForbidden
+        ? {check: 'cluster domain', status: 'warn', detail: 'cannot read kube-system/coredns (forbidden); cluster.local is assumed', fix: DOCTOR_ROLE_FIX}
+        : domains.size > 1
         ? {check: 'cluster domain', status: 'warn', detail: `${domain}${l.domain ? '' : ' (assumed: no CoreDNS Corefile to read)'}; the fleet has ${[...domains].join(', ')}`, fix: 'remote workers must reach the head by its home domain: use one cluster domain, or check the head address'}
         : {check: 'cluster domain', status: 'ok', detail: `${domain}${l.domain ? '' : ' (assumed: no CoreDNS Corefile to read)'}`},
     );

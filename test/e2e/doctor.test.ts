@@ -55,7 +55,7 @@ describe('kubectl superskyray doctor', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
     for (const context of ['onprem', 'cloud']) {
-      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'cluster domain']) {
+      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'namespace', 'cluster domain']) {
         expect(statusOf(report, context, check)?.status, `${context} ${check}`).toBe('ok');
       }
       expect(statusOf(report, context, 'cilium cluster mesh')).toMatchObject({status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here'});
@@ -126,10 +126,27 @@ describe('kubectl superskyray doctor', () => {
 
     const limited = await cli(['doctor', '-o', 'json', '-n', namespace, '--kubeconfig', file, '--context', 'reader']);
     expect(limited.code).toBe(1);
-    const permissions = statusOf(JSON.parse(limited.stdout) as Report, 'reader', 'permissions');
+    const limitedReport = JSON.parse(limited.stdout) as Report;
+    // What it may not read is said, never taken to be absent.
+    expect(statusOf(limitedReport, 'reader', 'credentials')).toMatchObject({status: 'fail', detail: expect.stringContaining('cannot read the kube-system Namespace (forbidden)')});
+    expect(statusOf(limitedReport, 'reader', 'one context per cluster')).toMatchObject({status: 'fail', detail: expect.stringContaining('cannot tell')});
+    expect(statusOf(limitedReport, 'reader', 'cilium cluster mesh')).toMatchObject({status: 'fail', detail: expect.stringContaining('cannot read kube-system/cilium-config (forbidden)'), fix: expect.stringContaining('kubectl-superskyray-doctor')});
+    expect(statusOf(limitedReport, 'reader', 'cluster domain')).toMatchObject({status: 'warn', detail: 'cannot read kube-system/coredns (forbidden); cluster.local is assumed'});
+    const permissions = statusOf(limitedReport, 'reader', 'permissions');
     expect(permissions?.status).toBe('fail');
     expect(permissions?.detail).toMatch(/^denied: .*create pods, patch pods, delete pods, get services,/);
     expect(permissions?.detail).not.toMatch(/\b(get|list|watch) pods\b/);
+
+    // A bad token: the server answers, and refuses it.
+    const forged = kubeconfigWith([{name: 'forged', cluster: 'onprem', user: {name: 'forged', token: 'not-a-token'}}]);
+    const refused = JSON.parse((await cli(['doctor', '-o', 'json', '-n', namespace, '--kubeconfig', forged, '--context', 'forged'])).stdout) as Report;
+    expect(statusOf(refused, 'forged', 'reachable')?.status).toBe('ok');
+    expect(statusOf(refused, 'forged', 'credentials')).toMatchObject({status: 'fail', fix: 'renew the credentials of this context'});
+
+    // A namespace no cluster has.
+    const ghost = await cli(['doctor', '-o', 'json', '-n', 'ghost', '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud']);
+    expect(ghost.code).toBe(1);
+    expect(statusOf(JSON.parse(ghost.stdout) as Report, 'onprem', 'namespace')).toMatchObject({status: 'fail', detail: 'ghost exists in no cluster of the fleet'});
 
     const twice = await cli(['doctor', '-n', namespace, '--kubeconfig', file, '--context', 'onprem', '--context', 'onprem-again']);
     expect(twice.code).toBe(1);
