@@ -90,17 +90,15 @@ class WorkQueue {
     this.wake?.();
   }
 
-  /** The next key and what queued it; waits until there is one, or the signal aborts. */
-  async next(signal: AbortSignal, pausedFor: () => number): Promise<[string, string] | undefined> {
+  /** The next key and what queued it; waits until there is one, or the signal aborts. `idle` runs at each wake-up. */
+  async next(signal: AbortSignal, idle?: () => void): Promise<[string, string] | undefined> {
     for (;;) {
       if (signal.aborted) return undefined;
-      const wait = pausedFor();
-      if (wait === 0) {
-        const first = this.dirty.entries().next();
-        if (!first.done) {
-          this.dirty.delete(first.value[0]);
-          return first.value;
-        }
+      idle?.();
+      const first = this.dirty.entries().next();
+      if (!first.done) {
+        this.dirty.delete(first.value[0]);
+        return first.value;
       }
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -108,7 +106,7 @@ class WorkQueue {
           signal.removeEventListener('abort', done);
           resolve();
         };
-        const t = setTimeout(done, wait || 1000);
+        const t = setTimeout(done, 1000);
         this.wake = done;
         signal.addEventListener('abort', done, {once: true});
       });
@@ -246,8 +244,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       if (err instanceof LeaseHeldError) report({type: 'wait', at: now(), group: key, message: err.message});
       else report({type: 'error', at: now(), group: key, message: (err as Error).message});
       if (err instanceof InputError) {
-        // The group is gone (deleted, or moved out of the namespaces watched).
+        // The group is gone (deleted, or moved out of the namespaces watched): off the screen now.
         groups.delete(key);
+        report({type: 'groups', at: now(), groups: [...groups.values()]});
         return;
       }
       // Try again a little later; events may well bring it back sooner.
@@ -263,7 +262,30 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     return {failedPasses, degraded: degraded()};
   }
 
-  const pausedFor = () => (options.paused?.() ? 500 : 0);
+  /**
+   * While paused (the TUI's p) nothing is written, but the group rows still follow what happens:
+   * a changed group is looked at, read-only, and reconciled once the pause ends.
+   */
+  const missed = new Set<string>();
+  const observeOnly = async (key: string) => {
+    missed.add(key);
+    const group = groups.get(key);
+    if (!group || !options.detail) return;
+    try {
+      await withTimeLimit(signal, passTimeout, () => new Error(`the look took longer than ${passTimeout / 1000}s`), async (limited) =>
+        report({type: 'status', at: now(), group: key, status: await observeGroupStatus(fleet, `${group.kind.toLowerCase()}/${group.name}`, group.namespace, limited)}),
+      );
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof InputError) {
+        groups.delete(key);
+        missed.delete(key);
+        report({type: 'groups', at: now(), groups: [...groups.values()]});
+      } else {
+        report({type: 'error', at: now(), group: key, message: (err as Error).message});
+      }
+    }
+  };
 
   const onPod = (context: string, pod: Pod) => {
     const ns = pod.metadata?.namespace ?? '';
@@ -326,10 +348,17 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   }, options.resyncMs ?? 60_000);
   resync.unref();
   try {
+    // After a pause, what changed during it is reconciled at once, even with no new event.
+    const catchUp = () => {
+      if (missed.size === 0 || options.paused?.()) return;
+      for (const key of missed) queue.add(key, 'changed while paused');
+      missed.clear();
+    };
     for (;;) {
-      const next = await queue.next(signal, pausedFor);
+      const next = await queue.next(signal, catchUp);
       if (!next) break;
-      await reconcile(next[0], next[1]);
+      if (options.paused?.()) await observeOnly(next[0]);
+      else await reconcile(next[0], next[1]);
     }
   } finally {
     clearInterval(resync);
