@@ -15,7 +15,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
   async run(): Promise<void> {
     const fleet = await this.openFleet();
     const {removeGroup} = await import('../reconcile/remove.js');
-    const result = await removeGroup(fleet, {group: this.args.group, namespace: this.namespaceIn(fleet), dryRun: this.flags['dry-run'], signal: this.runSignal()});
+    const result = await removeGroup(fleet, {group: this.args.group, namespace: this.namespaceIn(fleet), dryRun: this.flags['dry-run'], signal: this.runSignal(), onWait: (holder) => this.say(`waiting for ${holder}, which is changing this group`)});
     const ui = await import('../ui/remove.js');
     await this.output(result, {document: ui.removeDocument, text: ui.renderRemoveResult});
   }

@@ -24,6 +24,7 @@ export default class Span extends BaseCommand<typeof Span> {
       dryRun: this.flags['dry-run'],
       copySecrets: this.flags['copy-secrets'],
       signal: this.runSignal(),
+      onWait: (holder) => this.say(`waiting for ${holder}, which is changing this group`),
     });
     const ui = await import('../ui/span.js');
     await this.output(result, {document: ui.spanDocument, text: ui.renderSpanResult});

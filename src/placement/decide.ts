@@ -56,9 +56,15 @@ function wants(groups: PodGroupDemand[]): Want[] {
     .sort((a, b) => heavierFirst(a.shape, b.shape));
 }
 
-function label(want: Want): string {
+/** "1 worker of group cpu", "3 workers of group cpu". */
+function workersOf(n: number, group: string): string {
+  return `${n} worker${n === 1 ? '' : 's'} of group ${group}`;
+}
+
+/** What of `want` found no room: "the head", "2 workers of group cpu", "1 of 3 workers of group cpu". */
+function label(want: Want, missing: number): string {
   if (want.head) return want.group === 'submitter' ? 'the job submitter' : 'the head';
-  return `worker(s) of group ${want.group}`;
+  return missing === want.count ? workersOf(missing, want.group) : `${missing} of ${want.count} workers of group ${want.group}`;
 }
 
 interface Attempt {
@@ -80,7 +86,7 @@ function attempt(cluster: ClusterSnapshot, room: ClusterRoom, list: Want[]): Att
       reasons.push({
         kind: 'no-fit',
         cluster: cluster.name,
-        what: label(want),
+        what: label(want, want.count - n),
         count: want.count - n,
         nodes: misses.slice(0, NODES_SHOWN),
         moreNodes: Math.max(0, misses.length - NODES_SHOWN),
@@ -165,7 +171,7 @@ function spread(clusters: ClusterSnapshot[], list: Want[], remaining: Map<Want, 
 
 function describeCounts(workers: Record<string, number>): string {
   return Object.entries(workers)
-    .map(([group, n]) => `${n} worker(s) of group ${group}`)
+    .map(([group, n]) => workersOf(n, group))
     .join(', ');
 }
 

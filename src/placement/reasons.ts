@@ -43,11 +43,11 @@ export function explainMiss(cluster: string, node: string, miss: NodeMiss): stri
 export function explain(reason: Reason): string {
   switch (reason.kind) {
     case 'fits':
-      return `${reason.cluster}: ${reason.what} fits`;
+      return `${reason.cluster}: room for ${reason.what}`;
     case 'no-fit': {
       const nodes = reason.nodes.map((n) => explainMiss(reason.cluster, n.node, n.miss)).join('; ');
       const more = reason.moreNodes > 0 ? `; and ${reason.moreNodes} more node(s)` : '';
-      return `${reason.cluster}: ${reason.count} of ${reason.what} do not fit${nodes ? ` (${nodes}${more})` : ' (no nodes)'}`;
+      return `${reason.cluster}: no room for ${reason.what}${nodes ? ` (${nodes}${more})` : ' (no nodes)'}`;
     }
     case 'preferred':
       return `${reason.cluster} is preferred over ${reason.over} by ${reason.by === 'priority' ? 'fleet priority' : reason.by === 'leftover' ? 'least room left over' : 'name'}`;

@@ -15,6 +15,8 @@ export interface RemoveOptions {
   namespace: string;
   dryRun: boolean;
   signal?: AbortSignal;
+  /** Told once when another run holds the group's Lease and this one waits for it. */
+  onWait?: (holder: string) => void;
 }
 
 export interface RemoveResult {
@@ -91,7 +93,7 @@ export async function removeGroup(fleet: Fleet, options: RemoveOptions): Promise
   let state = await lookAtGroup(fleet, options.group, options.namespace, signal);
   const slot: LeaseSlot = {};
   try {
-    if (!options.dryRun && (await holdLease(slot, state, {signal}))) state = await lookAtGroup(fleet, options.group, options.namespace, signal);
+    if (!options.dryRun && (await holdLease(slot, state, {signal, onWait: options.onWait}))) state = await lookAtGroup(fleet, options.group, options.namespace, signal);
     // A group caught in the middle of a move runs in both clusters: the new copy goes first, so that
     // nothing finishes the move after the old home is gone.
     const moving = 'relocation' in state ? state.relocation : undefined;

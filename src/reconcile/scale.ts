@@ -176,7 +176,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
   let state = await observeGroup(fleet, options.group, options.namespace, signal);
   if (state.relocation && !options.dryRun) {
     // An earlier run was moving the group: finish that first, then resize where it now lives.
-    await holdLease(slot, state, {signal});
+    await holdLease(slot, state, {signal, onWait: options.onWait});
     await finishRelocation(state, {signal, say, pollMs: options.pollMs});
     return scaleWithLease(fleet, options, slot);
   }
@@ -258,7 +258,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
       const target = state.fleet.find((o) => o.snapshot?.id === decision!.home)!;
       result.relocatedTo = target.client.context;
       if (options.dryRun) return result;
-      if (await holdLease(slot, state, {signal})) return scaleWithLease(fleet, options, slot);
+      if (await holdLease(slot, state, {signal, onWait: options.onWait})) return scaleWithLease(fleet, options, slot);
       // The Serve change goes with the group: the new home starts with it.
       result.steps = await relocateGroup(state, target, {resize: {index, replicas: to}, serveConfigV2: serveConfig, copySecrets: options.copySecrets, signal, say, pollMs: options.pollMs});
       return result;

@@ -227,7 +227,8 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
     }
     for (let round = 0; round < 4; round++) {
       const pass = planPass(state, options);
-      if (round === 0) result.stuck = pass.stuck;
+      // What waits is what the last look saw wait: a worker a later round moved is not stuck.
+      result.stuck = pass.stuck.filter((s) => !result.moves.some((m) => m.pending === s.pending));
       if (options.dryRun) {
         result.moves.push(...pass.moves.map(describeMove));
         result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));

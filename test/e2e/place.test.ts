@@ -74,7 +74,7 @@ describe('kubectl superskyray place', () => {
     expect(await absent(fleet, 'cloud', RESOURCES.rayclusters, 'small', namespace)).toBe(true);
 
     const events = await onprem.list<KubeObject & {reason?: string; message?: string}>(RESOURCES.events, {namespace, fieldSelector: 'reason=Placed'});
-    expect(events.items.map((e) => e.message)).toEqual([expect.stringContaining('onprem: the whole group fits')]);
+    expect(events.items.map((e) => e.message)).toEqual([expect.stringContaining('onprem: room for the whole group')]);
   });
 
   it('run again, makes no write at the API and keeps the group where it is', async () => {
@@ -130,7 +130,7 @@ describe('kubectl superskyray place', () => {
     const result = await cli(['place', '-f', manifestFile([big]), '-n', namespace, ...fleetArgs, '-o', 'wide']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('raycluster/wide placed on cloud');
-    expect(result.stdout).toMatch(/onprem: \d+ of .* do not fit \(onprem\/onprem-node-0: needs cpu 2, free \d+m?\)/);
+    expect(result.stdout).toMatch(/onprem: no room for \d+ of 5 workers of group cpu \(onprem\/onprem-node-0: needs cpu 2, free \d+m?\)/);
     expect(await absent(fleet, 'cloud', RESOURCES.rayclusters, 'wide', namespace)).toBe(false);
   });
 

@@ -11,6 +11,7 @@ import {cli, REPO, RUN_JS} from '../support/cli.js';
 import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
+import {GroupLease} from '../../src/reconcile/lease.js';
 
 const kubeconfig = inject('kubeconfig');
 const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
@@ -103,6 +104,18 @@ describe('scale that cannot settle: refused, timed out, interrupted', () => {
     expect(await exited).toBe(130);
     expect(stderr).toMatch(/\nerror: interrupted[^\n]*\n$/);
     expect(await leases()).toEqual([]);
+  });
+
+  it('says who holds the Lease it waits for, without -v', async () => {
+    const held = new GroupLease(fleet.cluster('onprem'), namespace, 'big', 'RayCluster', {durationSeconds: 30});
+    await held.acquire();
+    try {
+      const waited = await cli(['scale', 'big', '--replicas', '1', '--timeout', '3s', '-n', namespace, ...fleetArgs]);
+      expect(waited.code).toBe(3);
+      expect(waited.stderr).toContain(`waiting for ${held.holder}, which is changing this group\n`);
+    } finally {
+      await held.release();
+    }
   });
 });
 

@@ -31,7 +31,7 @@ describe('the seed use case 1: a RayService outgrows onprem', () => {
   it('spans one worker to cloud with --skip-capacity-relocate', () => {
     const decision = decideGrowth(demand(head, [workers(3)], 'RayService'), [running, cloud], 'onprem', key, {relocate: 'never'});
     expect(decision).toMatchObject({action: 'span', home: 'onprem', assignments: [{cluster: 'cloud', head: false, workers: {workers: 1}}], unplaced: {}});
-    expect(decision.reasons.map(explain)).toContain('onprem: 1 of worker(s) of group workers do not fit (onprem/onprem-0: needs cpu 3, free 1)');
+    expect(decision.reasons.map(explain)).toContain('onprem: no room for 1 worker of group workers (onprem/onprem-0: needs cpu 3, free 1)');
   });
 
   it('relocates the whole group to cloud without it, because cloud fits all of it', () => {
@@ -75,7 +75,7 @@ describe('the seed use case 2: autoscaled to 2 GPU workers, one GPU node per clu
       unplaced: {},
     });
     expect(decision.reasons.map(explain)).toContain(
-      'onprem: 1 of worker(s) of group workers do not fit (onprem/onprem-cpu: needs nvidia.com/gpu 1, free 0; onprem/onprem-gpu: needs nvidia.com/gpu 1, free 0)',
+      'onprem: no room for 1 of 2 workers of group workers (onprem/onprem-cpu: needs nvidia.com/gpu 1, free 0; onprem/onprem-gpu: needs nvidia.com/gpu 1, free 0)',
     );
   });
 });
@@ -164,7 +164,7 @@ describe("a RayJob's submitter runs at home, beside the head", () => {
     // a fits the head and the worker (2 cpu), but not with the submitter as well (4 cpu); b fits all of it.
     const decision = decidePlace(job, [cluster('a', 2, [node('a-0', {cpu: '3'})]), cluster('b', 1, [node('b-0', {cpu: '8'})])]);
     expect(decision).toMatchObject({action: 'place', home: 'b'});
-    expect(decision.reasons.map(explain)).toContain('a: 1 of worker(s) of group w do not fit (a/a-0: needs cpu 1, free 0)');
+    expect(decision.reasons.map(explain)).toContain('a: no room for 1 worker of group w (a/a-0: needs cpu 1, free 0)');
   });
 
   it('puts the head and the submitter together when the group spans', () => {
