@@ -1,3 +1,4 @@
+import {ROLE_LABEL} from '../kuberay/labels.js';
 import type {Container, Node, Pod, PodSpec} from '../kube/types.js';
 import {addInto, maxInto, parseResources, type ResourceAmounts} from './quantity.js';
 
@@ -80,7 +81,8 @@ export function summariseCapacity(nodes: Node[], pods: Pod[]): CapacitySummary {
     if (pod.spec.nodeName) {
       bound++;
       addInto(requested, podRequests(pod.spec));
-    } else {
+    } else if (pod.metadata?.labels?.[ROLE_LABEL] !== 'placeholder') {
+      // A placeholder stands for a worker that runs elsewhere: it waits for nothing.
       pending++;
     }
   }

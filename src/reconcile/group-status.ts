@@ -8,6 +8,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, type RayKind} from '../kuberay/demand.js';
+import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
@@ -328,8 +329,9 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
     autoscaling: state.autoscaling,
     ...(headPod ? {head: {name: nameOf(headPod), phase: headPod.status?.phase ?? 'Unknown', ...(headPod.spec?.nodeName ? {node: headPod.spec.nodeName} : {})}} : {}),
     workerGroups: groups.map((g) => {
-      const replicas = specs.find((s) => (s.groupName ?? '') === g)?.replicas;
-      return replicas === undefined ? {name: g} : {name: g, replicas};
+      // What KubeRay runs: replicas held within min and max (the autoscaler writes replicas itself).
+      const spec = specs.find((s) => (s.groupName ?? '') === g);
+      return spec === undefined ? {name: g} : {name: g, replicas: desiredReplicas(spec)};
     }),
     clusters: [homeCluster, ...others],
     placeholders: placeholdersOf(state, placeholders),
@@ -347,7 +349,7 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
   const relocate = policyOf(look, warnings);
   let spec = look.object as Record<string, any> | undefined;
   for (const key of CLUSTER_SPEC_FIELD[look.kind].split('.')) spec = spec?.[key];
-  const specs = ((spec?.workerGroupSpecs ?? []) as Array<{groupName?: string; replicas?: number}>);
+  const specs = (spec?.workerGroupSpecs ?? []) as WorkerGroupBounds[];
   const groups = specs.map((g) => g.groupName ?? '');
   const others = look.fleet
     .filter((o) => o !== look.home)
@@ -373,7 +375,7 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
     mesh: look.mesh,
     relocate,
     autoscaling: (spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
-    workerGroups: specs.map((g) => (g.replicas === undefined ? {name: g.groupName ?? ''} : {name: g.groupName ?? '', replicas: g.replicas})),
+    workerGroups: specs.map((g) => ({name: g.groupName ?? '', replicas: desiredReplicas(g)})),
     clusters: [{context: look.home.client.context, clusterId: homeId, home: true, state: look.home.status.state, problems: look.home.status.problems, workers: [], objects: []}, ...others],
     placeholders: [],
     pending: [],

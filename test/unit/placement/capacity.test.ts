@@ -51,6 +51,8 @@ describe('summariseCapacity', () => {
         pod('head', 'cpu-1', {cpu: '2', memory: '4Gi'}),
         pod('worker', 'gpu-1', {cpu: '4', memory: '16Gi', 'nvidia.com/gpu': '2'}),
         pod('waiting', undefined, {cpu: '64'}),
+        // A placeholder stands for a remote worker: unbound, and waiting for nothing.
+        {...pod('stand-in', undefined, {cpu: '2'}), metadata: {name: 'stand-in', labels: {'superskyray.io/role': 'placeholder'}}},
         pod('done', 'cpu-1', {cpu: '8'}, 'Succeeded'),
         pod('crashed', 'gpu-1', {cpu: '8'}, 'Failed'),
       ],

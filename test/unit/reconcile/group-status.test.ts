@@ -251,6 +251,11 @@ describe('groupStatus: mode and counts', () => {
     });
     expect(s.clusters[0]?.home).toBe(true);
   });
+
+  it('desires what KubeRay will run: replicas held within minReplicas and maxReplicas', () => {
+    const capped = groupStatus(state({home: [head()], workerGroups: [{groupName: 'gpu', replicas: 9, maxReplicas: 4} as never, {groupName: 'cpu', replicas: 0, minReplicas: 2} as never]}), plainHead);
+    expect(capped.workerGroups).toEqual([{name: 'gpu', replicas: 4}, {name: 'cpu', replicas: 2}]);
+  });
 });
 
 describe('groupStatus: mesh and Services', () => {
