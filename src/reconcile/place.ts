@@ -83,10 +83,11 @@ export async function hasKubeRay(client: ClusterClient, signal?: AbortSignal): P
   }
 }
 
-async function requireNamespace(client: ClusterClient, namespace: string, signal?: AbortSignal): Promise<void> {
+/** `why`: how this cluster came to be the home, when that is not plain (the preferred one was full). */
+async function requireNamespace(client: ClusterClient, namespace: string, why: string | undefined, signal?: AbortSignal): Promise<void> {
   if (!(await client.find(RESOURCES.namespaces, namespace, undefined, signal))) {
     throw new InputError(
-      `namespace "${namespace}" does not exist in context "${client.context}"`,
+      `namespace "${namespace}" does not exist in context "${client.context}"${why ? `, which is to be the home because ${why}` : ''}`,
       `create it (kubectl --context ${client.context} create namespace ${namespace}) or pass another with -n`,
     );
   }
@@ -151,7 +152,9 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
     placement = {home: decision.home, action: decision.action, assignments: decision.assignments, unplaced: decision.unplaced};
   }
 
-  await requireNamespace(home.client, namespace, options.signal);
+  const preferred = usable[0];
+  const passedOver = decision && preferred && home !== preferred ? reasons.find((r) => r.startsWith(`${preferred.client.context}:`)) : undefined;
+  await requireNamespace(home.client, namespace, passedOver, options.signal);
   // A group already placed keeps the policy it was placed with, unless a flag names another.
   const recorded = existing[0] ? policyOf(existing[0].object) : undefined;
   const policy: GroupPolicy = {

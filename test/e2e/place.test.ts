@@ -7,6 +7,7 @@ import {cli} from '../support/cli.js';
 import {auditLog} from '../support/backend.js';
 import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
+import {waitFor} from '../support/poll.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -121,6 +122,8 @@ describe('kubectl superskyray place', () => {
     const after = await fleet.cluster('onprem').get<typeof app>(RESOURCES.rayclusters, 'kept', namespace);
     expect(JSON.parse(after.metadata?.annotations?.['superskyray.io/policy'] ?? '{}')).toMatchObject({relocate: 'if-fits', mesh: 'endpoints'});
     expect(after.spec.workerGroupSpecs[0]!.replicas).toBe(6);
+    // Its room is the next tests' to use.
+    expect((await cli(['delete', 'kept', '-n', namespace, ...fleetArgs])).code).toBe(0);
   });
 
   it('places a group that does not fit the preferred cluster on the next one that fits it whole', async () => {
@@ -130,13 +133,31 @@ describe('kubectl superskyray place', () => {
     const result = await cli(['place', '-f', manifestFile([big]), '-n', namespace, ...fleetArgs, '-o', 'wide']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('raycluster/wide placed on cloud');
-    expect(result.stdout).toMatch(/onprem: no room for \d+ of 5 workers of group cpu \(onprem\/onprem-node-0: needs cpu 2, free \d+m?\)/);
+    expect(result.stdout).toMatch(/onprem: no room for (\d+ of )?5 workers of group cpu \(onprem\/onprem-node-0: needs cpu 2, free \d+m?\)/);
     expect(await absent(fleet, 'cloud', RESOURCES.rayclusters, 'wide', namespace)).toBe(false);
+    // Its room in cloud is the next test's to use.
+    expect((await cli(['delete', 'wide', '-n', namespace, ...fleetArgs])).code).toBe(0);
+    await waitFor('wide\'s pods gone from cloud', async () => ((await fleet.cluster('cloud').list(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=wide'})).items.length === 0 ? true : undefined));
+  });
+
+  it('says why the home is not the preferred cluster when the namespace is missing there', async () => {
+    const only = `${namespace}-onprem`;
+    await fleet.cluster('onprem').create(RESOURCES.namespaces, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: only}});
+    try {
+      const big = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number}>}}>('raycluster-small.yaml');
+      big.metadata.name = 'roomy';
+      big.spec.workerGroupSpecs[0]!.replicas = 5;
+      const result = await cli(['place', '-f', manifestFile([big]), '-n', only, ...fleetArgs]);
+      expect(result.code, `${result.stdout}${result.stderr}`).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`^error: namespace "${only}" does not exist in context "cloud", which is to be the home because onprem: no room for (\\d+ of )?5 workers of group cpu \\(onprem/onprem-node-0: needs cpu 2, free \\d+m?\\); create it`));
+    } finally {
+      await fleet.cluster('onprem').delete(RESOURCES.namespaces, only);
+    }
   });
 
   it.each([
     {name: 'a manifest with something other than a Ray app', docs: [{apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'web'}}], message: /document 1: kind "Deployment" is not part of a Ray app group/},
-    {name: 'a namespace that does not exist', docs: 'missing-namespace', message: /namespace "no-such-ns" does not exist in context "(onprem|cloud)"; create it/},
+    {name: 'a namespace that does not exist', docs: 'missing-namespace', message: /namespace "no-such-ns" does not exist in context "(onprem|cloud)"(, which is to be the home because .*)?; create it/},
   ])('rejects $name with exit 2 and changes nothing', async ({docs, message}) => {
     const small = fixture<KubeObject & {metadata: {name: string}}>('raycluster-small.yaml');
     small.metadata.name = 'rejected';
