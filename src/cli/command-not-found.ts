@@ -14,10 +14,22 @@ const hook: Hook<'command_not_found'> = async function (options) {
     return;
   }
   const commands = options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' ')).sort();
-  process.stderr.write(
-    `error: unknown command "${words.join(' ')}" for "kubectl superskyray"; the commands are: ${commands.join(', ')} (see "kubectl superskyray --help")\n`,
-  );
+  const typed = words.join(' ');
+  const near = commands.filter((c) => editDistance(c, typed) <= 2 || editDistance(c.split(' ')[0]!, words[0] ?? '') <= 1);
+  const hint = near.length > 0 ? `did you mean ${near.map((c) => `"${c}"`).join(' or ')}? ` : '';
+  process.stderr.write(`error: unknown command "${typed}" for "kubectl superskyray"; ${hint}the commands are: ${commands.join(', ')} (see "kubectl superskyray --help")\n`);
   process.exitCode = EXIT.usage;
 };
 
 export default hook;
+
+/** Levenshtein distance, as kubectl's (Cobra's) suggestions use. */
+export function editDistance(a: string, b: string): number {
+  let row = Array.from({length: b.length + 1}, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}

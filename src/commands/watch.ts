@@ -37,11 +37,11 @@ export default class Watch extends BaseCommand<typeof Watch> {
     const tui = process.stdout.isTTY === true && !this.flags['no-tui'] && this.outputFormat === 'table' && !this.flags.once;
     if (!tui) {
       const [{watchFleet}, {watchLines}] = await Promise.all([import('../reconcile/watch.js'), import('../ui/watch-lines.js')]);
-      const json = this.outputFormat === 'json';
+      const format = this.outputFormat === 'json' || this.outputFormat === 'yaml' ? this.outputFormat : 'text';
       const {failedPasses, degraded} = await watchFleet(fleet, {
         ...options,
         report: (r) => {
-          for (const line of watchLines(r, json)) process.stdout.write(`${line}\n`);
+          for (const line of watchLines(r, format)) process.stdout.write(`${line}\n`);
         },
       });
       if (this.flags.once) {

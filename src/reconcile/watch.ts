@@ -204,6 +204,10 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     ),
   );
   await discover();
+  if (options.namespace && groups.size === 0) {
+    const found = await Promise.all(fleet.clusters.map((c) => c.find(RESOURCES.namespaces, options.namespace!, undefined, signal).catch(() => 'unknown' as const)));
+    if (found.every((f) => f === undefined)) report({type: 'error', at: now(), message: `namespace "${options.namespace}" exists in no fleet cluster; watching for groups placed there (fix -n if that is a typo)`});
+  }
   for (const w of wanted) {
     if (![...groups.values()].some((g) => g.name === w.name && (!w.kind || g.kind === w.kind))) {
       const where = options.namespace ? `namespace "${options.namespace}"` : 'any namespace';

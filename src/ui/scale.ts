@@ -6,7 +6,7 @@ const HEADLINE: Record<ScaleResult['action'], string> = {
   serve: 'keeps its size',
   fits: 'grows at home',
   span: 'grows across clusters',
-  relocate: 'moves whole',
+  relocate: 'moves whole, restarting the app',
   shrink: 'shrinks, remote workers first',
 };
 
@@ -14,7 +14,7 @@ const HEADLINE: Record<ScaleResult['action'], string> = {
 export function renderScaleResult(result: ScaleResult, wide: boolean): string {
   const what = `${result.kind.toLowerCase()}/${result.group}`;
   const lines = [
-    `${what}: worker group ${result.workerGroup} ${result.from} -> ${result.to}, ${HEADLINE[result.action]} (home ${result.home})${result.dryRun ? ' (dry run: nothing was changed)' : ''}`,
+    `${what}: worker group ${result.workerGroup} ${result.from} -> ${result.to}, ${HEADLINE[result.action]} (${result.relocatedTo && !result.dryRun ? `home ${result.relocatedTo}, was ${result.home}` : `home ${result.home}`})${result.dryRun ? ' (dry run: nothing was changed)' : ''}`,
   ];
   for (const c of result.serve) lines.push(`${what}: Serve deployment ${c.app}.${c.deployment} num_replicas ${c.from ?? 'unset'} -> ${c.to}${result.dryRun ? ' (would be set)' : ''}`);
   if (result.relocatedTo) lines.push(`${what} ${result.dryRun ? 'would move' : 'moved'} whole from ${result.home} to ${result.relocatedTo}, make before break`);

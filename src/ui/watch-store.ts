@@ -86,7 +86,7 @@ function appendLog(log: LogLine[], lines: LogLine[]): LogLine[] {
 /** watch's plain lines, with the long timestamp cut to the time of day. */
 function logLinesOf(r: WatchReport): LogLine[] {
   const level: LogLevel = r.type === 'error' ? 'error' : r.type === 'cluster' && r.state !== 'Ready' ? 'warn' : 'info';
-  return watchLines(r, false).map((line) => ({
+  return watchLines(r, 'text').map((line) => ({
     text: line.startsWith(`${r.at} `) ? `${clock(r.at)} ${line.slice(r.at.length + 1)}` : line,
     level: line.includes(': warning: ') ? 'warn' : level,
   }));

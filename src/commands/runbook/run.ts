@@ -45,7 +45,7 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     const session = new RunbookSession({
       openFleet: () => this.openFleet(runbook.contexts),
       signal,
-      onWatch: this.flags.verbose ? (report) => watchLines(report, false).forEach((line) => this.say(`watch: ${line}`)) : undefined,
+      onWatch: this.flags.verbose ? (report) => watchLines(report, 'text').forEach((line) => this.say(`watch: ${line}`)) : undefined,
     });
     try {
       await session.checkFleet(runbook.steps);

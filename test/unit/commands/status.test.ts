@@ -168,7 +168,7 @@ describe('the plugin as kubectl sees it', () => {
   it('rejects an unknown command with one line and exit 2', async () => {
     const result = await cli(['stauts']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^error: unknown command "stauts" for "kubectl superskyray"; the commands are: ([a-z -]+, )+status(, [a-z -]+)* \(see "kubectl superskyray --help"\)\n$/);
+    expect(result.stderr).toMatch(/^error: unknown command "stauts" for "kubectl superskyray"; did you mean "status"\? the commands are: ([a-z -]+, )+status(, [a-z -]+)* \(see "kubectl superskyray --help"\)\n$/);
   });
 
   it('does not load the Kubernetes client or ink for --help', async () => {
