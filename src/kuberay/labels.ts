@@ -1,4 +1,4 @@
-/** The labels KubeRay counts pods by (DESIGN.md §4) and the tool's own (DESIGN.md §3). */
+/** The labels KubeRay counts pods by (docs/design.md §4) and the tool's own (docs/design.md §3). */
 
 export const RAY_CLUSTER_LABEL = 'ray.io/cluster';
 export const RAY_GROUP_LABEL = 'ray.io/group';

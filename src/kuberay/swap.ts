@@ -1,5 +1,5 @@
 /**
- * The objects of the swap (DESIGN.md §4): a placeholder pod that KubeRay counts at home, the remote
+ * The objects of the swap (docs/design.md §4): a placeholder pod that KubeRay counts at home, the remote
  * worker that runs in its stead in another cluster, and the copies it needs there. Pure builders:
  * the reconciler decides when to make them.
  */

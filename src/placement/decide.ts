@@ -104,7 +104,7 @@ function resourcesOf(list: Want[]): string[] {
   return [...new Set(list.flatMap((w) => Object.keys(w.shape.requests)))];
 }
 
-/** Fleet priority, then least room left over, then name: the order DESIGN.md §4 gives. */
+/** Fleet priority, then least room left over, then name: the order docs/design.md §4 gives. */
 function better(a: Attempt, b: Attempt, resources: string[]): {first: Attempt; by: 'priority' | 'leftover' | 'name'} {
   if (a.cluster.priority !== b.cluster.priority) return {first: a.cluster.priority > b.cluster.priority ? a : b, by: 'priority'};
   const la = a.room.leftover(resources);

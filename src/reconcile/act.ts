@@ -232,7 +232,7 @@ export class Actor {
   }
 
   /**
-   * The swap of one Pending worker (DESIGN.md §4). Without the autoscaler the Pending pod is held
+   * The swap of one Pending worker (docs/design.md §4). Without the autoscaler the Pending pod is held
    * by our finalizer and deleted: KubeRay keeps counting it, so its count never moves. With the
    * autoscaler a placeholder pod takes its place, owned by the RayCluster once the Pending pod is gone.
    */

@@ -47,7 +47,7 @@ export interface LeaseOptions {
 }
 
 /**
- * One writer per group at a time (DESIGN.md §5): a coordination.k8s.io Lease in the group's home
+ * One writer per group at a time (docs/design.md §5): a coordination.k8s.io Lease in the group's home
  * namespace, taken before the first write and renewed while working. A holder whose lease ran out,
  * or whose process on this machine is gone, is taken over. Released by deleting it, so that no
  * object of ours stays behind when no one is working.

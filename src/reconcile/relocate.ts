@@ -38,7 +38,7 @@ function withWorkerReplicas(obj: KubeObject, path: string, index: number, replic
 }
 
 /**
- * Moves the whole group to `target`, make before break (DESIGN.md §4): every check first, then the
+ * Moves the whole group to `target`, make before break (docs/design.md §4): every check first, then the
  * group is applied there, and the old home is removed only once the new RayCluster is ready. The
  * Ray object at the old home says where it is going, so that an interrupted move is finished by
  * the next run rather than started twice.

@@ -1,5 +1,5 @@
 /**
- * The invariants of DESIGN.md §4, as a pure plan: given what was observed of one group, the repairs
+ * The invariants of docs/design.md §4, as a pure plan: given what was observed of one group, the repairs
  * that bring it back to a consistent state, whatever step an earlier run was interrupted at. The
  * executor (act.ts) makes the calls, in the order given here.
  */

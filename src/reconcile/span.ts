@@ -193,7 +193,7 @@ export async function tell(state: GroupState, reason: string, message: string, w
 
 /**
  * Moves the group's workers that the home cluster's scheduler could not place to other clusters,
- * by the swap of DESIGN.md §4, after repairing whatever an interrupted run left. KubeRay's count is
+ * by the swap of docs/design.md §4, after repairing whatever an interrupted run left. KubeRay's count is
  * right at every step. Everything is checked before the first write, so bad input changes nothing.
  */
 export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<SpanResult> {

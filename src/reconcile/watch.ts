@@ -120,7 +120,7 @@ class WorkQueue {
 }
 
 /**
- * The client-side control loop (DESIGN.md §5): watches pods and Ray objects in every fleet cluster,
+ * The client-side control loop (docs/design.md §5): watches pods and Ray objects in every fleet cluster,
  * maps each event to its group, and reconciles that group (the repairs and swaps of `span`, under
  * the group's Lease). Events for a group that arrive while it is being reconciled coalesce into one
  * more pass. Every (re)list reconciles every group, and a slow resync is the backstop. A cluster
