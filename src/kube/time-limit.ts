@@ -1,3 +1,5 @@
+import {getMaxListeners, setMaxListeners} from 'node:events';
+
 /**
  * A signal that aborts with `parent`, or after `ms` with the error `reason` makes. Built from a plain
  * timer rather than AbortSignal.timeout and AbortSignal.any: on Node 20 a timeout signal can be
@@ -6,6 +8,8 @@
  */
 export function timeLimit(parent: AbortSignal | undefined, ms: number, reason: () => Error): {signal: AbortSignal; done: () => void} {
   const controller = new AbortController();
+  // The limited signal serves the same requests its parent did, as many at once.
+  if (parent) setMaxListeners(getMaxListeners(parent), controller.signal);
   const onAbort = () => controller.abort(parent?.reason);
   const timer = setTimeout(() => controller.abort(reason()), ms);
   if (parent?.aborted) onAbort();

@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events';
 import {InputError} from '../errors.js';
 import type {ClusterClient} from '../kube/client.js';
 import type {KubeError} from '../kube/errors.js';
@@ -130,6 +131,9 @@ class WorkQueue {
 export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{failedPasses: number; degraded: string[]}> {
   const wanted = options.groups.map((g) => parseGroupRef(g));
   const {signal, report} = options;
+  // Every watch stream (a pod watch and one per Ray kind, per cluster), every request in flight (8
+  // per cluster at most) and the probes listen to this one signal at once: that is not a leak.
+  setMaxListeners(fleet.clusters.length * (RAY_KINDS.length + 1 + 8 + 2) + 16, signal);
   const groups = new Map<string, WatchedGroup>();
   /** ns/raycluster -> group key, and ns/group name -> group key. */
   const byRayCluster = new Map<string, string>();

@@ -8,7 +8,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli, REPO, RUN_JS} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -43,23 +43,7 @@ function startWatch(args: string[]): {child: ChildProcess; lines: string[]; exit
   return {child, lines, exited};
 }
 
-interface AuditEntry {
-  verb: string;
-  requestReceivedTimestamp: string;
-  userAgent?: string;
-  objectRef?: {resource?: string; namespace?: string; name?: string; subresource?: string};
-  requestObject?: {status?: {conditions?: Array<{type: string; reason?: string}>}};
-  stage: string;
-}
-
-function audit(cluster: string): AuditEntry[] {
-  return fs
-    .readFileSync(auditLog(cluster), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as AuditEntry)
-    .filter((e) => e.stage === 'ResponseComplete');
-}
+const audit = (cluster: string) => auditEntries(auditLog(cluster));
 
 describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () => {
   let fleet: Fleet;

@@ -50,6 +50,26 @@ export async function removeNamespace(fleet: Fleet, name: string): Promise<void>
   );
 }
 
+/** One request as the API server's audit log recorded it, at ResponseComplete. */
+export interface AuditEntry {
+  verb: string;
+  requestReceivedTimestamp: string;
+  userAgent?: string;
+  objectRef?: {resource?: string; namespace?: string; name?: string; subresource?: string};
+  requestObject?: {status?: {conditions?: Array<{type: string; reason?: string}>}};
+  stage: string;
+}
+
+/** Every completed request in an audit log file, whoever made it. */
+export function auditEntries(auditFile: string): AuditEntry[] {
+  return fs
+    .readFileSync(auditFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEntry)
+    .filter((e) => e.stage === 'ResponseComplete');
+}
+
 export interface AuditedRequest {
   verb: string;
   uri: string;

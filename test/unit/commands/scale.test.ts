@@ -17,3 +17,16 @@ describe('kubectl superskyray scale: bad usage', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+describe('usage errors keep their substance', () => {
+  it.each([
+    {name: 'place without -f', args: ['place'], message: /^error: missing required flag --filename \(see "kubectl superskyray place --help"\)\n$/},
+    {name: 'scale without its GROUP', args: ['scale'], message: /^error: missing argument GROUP \(rayservice\/NAME, raycluster\/NAME, rayjob\/NAME or NAME\) \(see "kubectl superskyray scale --help"\)\n$/},
+    {name: '-o without its value', args: ['status', '-o'], message: /^error: Flag --output expects one of these values: table, wide, json, yaml \(see "kubectl superskyray status --help"\)\n$/},
+    {name: '--replicas without its value', args: ['scale', 'app', '--replicas'], message: /^error: Flag --replicas expects a value \(see "kubectl superskyray scale --help"\)\n$/},
+  ])('$name: one line that says what is missing, exit 2', async ({args, message}) => {
+    const result = await cli([...args, '--kubeconfig', '/nonexistent/kubeconfig', '--context', 'nowhere']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+});
