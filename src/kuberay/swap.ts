@@ -210,9 +210,20 @@ interface ServiceSpec {
 export const CILIUM_GLOBAL = 'service.cilium.io/global';
 export const CILIUM_SHARED = 'service.cilium.io/shared';
 
-/** The annotation that makes the home head Service global, as a patch. */
+/**
+ * Set beside CILIUM_GLOBAL when the tool made the home head Service global, so that it is made local
+ * again when no remote worker is left; a Service its owner made global is never touched.
+ */
+export const MADE_GLOBAL_ANNOTATION = 'superskyray.io/made-global';
+
+/** The annotations that make the home head Service global, as a patch. */
 export function globalHeadServicePatch(): {metadata: {annotations: Record<string, string>}} {
-  return {metadata: {annotations: {[CILIUM_GLOBAL]: 'true'}}};
+  return {metadata: {annotations: {[CILIUM_GLOBAL]: 'true', [MADE_GLOBAL_ANNOTATION]: 'true'}}};
+}
+
+/** Undoes globalHeadServicePatch, after a collapse. */
+export function localHeadServicePatch(): {metadata: {annotations: Record<string, null>}} {
+  return {metadata: {annotations: {[CILIUM_GLOBAL]: null, [MADE_GLOBAL_ANNOTATION]: null}}};
 }
 
 /**

@@ -7,6 +7,7 @@ import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABE
 import {headServiceName} from '../kuberay/names.js';
 import {
   CILIUM_GLOBAL,
+  localHeadServicePatch,
   ciliumHeadServiceCopy,
   endpointsHeadServiceCopy,
   globalHeadServicePatch,
@@ -193,6 +194,10 @@ export class Actor {
         return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
       case 'delete-copy':
         return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, resourceForKind(r.object.kind)!, r.object, r.why);
+      case 'make-head-local':
+        await this.home.patch(RESOURCES.services, r.service, namespace, localHeadServicePatch(), 'merge', {signal});
+        this.note('annotate', RESOURCES.services, r.service, this.home, r.why);
+        return;
       case 'update-endpoints': {
         const client = clusterById(this.state, r.cluster)!.client;
         const name = r.object.metadata!.name!;

@@ -4,6 +4,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
+import {headServiceName} from '../kuberay/names.js';
 import {SLICE_MANAGED_BY_LABEL} from '../kuberay/swap.js';
 import {POLICY_ANNOTATION, RELOCATED_FROM_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
@@ -60,6 +61,8 @@ export interface GroupState extends GroupLook {
   rayCluster: KubeObject & {metadata: {name: string; uid: string}};
   /** With in-tree autoscaling the Ray autoscaler owns replicas and workersToDelete. */
   autoscaling: boolean;
+  /** The home head Service, when it is there. */
+  homeHeadService?: KubeObject;
   /** Set while the group moves whole to another cluster: it already runs there too. */
   relocation?: {target: ObservedCluster; object: KubeObject};
 }
@@ -200,10 +203,12 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
     fleet: observed,
   };
   if (!rayCluster) return {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
+  const homeHeadService = await home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal);
   return {
     ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
     ...look,
     rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
+    ...(homeHeadService ? {homeHeadService} : {}),
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
   };
 }

@@ -27,6 +27,8 @@ export interface GroupView {
   incoming?: string[];
   /** Mesh mode `endpoints`: the home head pod's IP, which every EndpointSlice copy must hold. */
   headEndpoint?: string;
+  /** The home head Service's name, when the tool made it global (MADE_GLOBAL_ANNOTATION). */
+  headMadeGlobal?: string;
 }
 
 export type Repair =
@@ -46,7 +48,9 @@ export type Repair =
   /** Point an EndpointSlice copy at the head pod's current IP (the head restarted). */
   | {do: 'update-endpoints'; cluster: string; object: KubeObject; ip: string; why: string}
   /** Clear a worker group's workersToDelete once every pod it names is gone. */
-  | {do: 'clear-workers-to-delete'; index: number; workerGroup: string; why: string};
+  | {do: 'clear-workers-to-delete'; index: number; workerGroup: string; why: string}
+  /** The group is back on one cluster: the home head Service the tool made global is local again. */
+  | {do: 'make-head-local'; service: string; why: string};
 
 const name = (o: KubeObject) => o.metadata?.name ?? '';
 const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
@@ -156,6 +160,13 @@ export function repairs(view: GroupView): Repair[] {
     for (const object of side.copies) {
       if (!terminating(object)) out.push({do: 'delete-copy', cluster: side.id, object, why: 'no remote worker of the group is left in that cluster'});
     }
+  }
+
+  // Only when every cluster was seen to hold nothing of the group: absence that was not observed
+  // keeps the head reachable.
+  const placeholdersLeft = view.homePods.some((p) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && !terminating(p));
+  if (view.headMadeGlobal && staying.size === 0 && !placeholdersLeft && view.remotes.every((side) => side.observed)) {
+    out.push({do: 'make-head-local', service: view.headMadeGlobal, why: 'no remote worker is left: the app is back on one cluster'});
   }
 
   if (!view.autoscaling) {

@@ -3,7 +3,7 @@ import type {Fleet} from '../kube/fleet.js';
 import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
-import {placeholderName} from '../kuberay/swap.js';
+import {MADE_GLOBAL_ANNOTATION, placeholderName} from '../kuberay/swap.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
@@ -81,6 +81,7 @@ export function groupView(state: GroupState, incoming: string[] = []): GroupView
     remotes: state.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies})),
     incoming,
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
+    ...(state.homeHeadService?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHeadService.metadata.name} : {}),
   };
 }
 
@@ -158,6 +159,8 @@ export function describeRepair(state: GroupState, r: Repair): SpanResult['repair
       return {action: r.do, object: `${r.object.kind?.toLowerCase()}/${r.object.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'clear-workers-to-delete':
       return {action: r.do, object: `raycluster/${state.rayCluster.metadata.name}`, context: state.home.client.context, why: r.why};
+    case 'make-head-local':
+      return {action: r.do, object: `service/${r.service}`, context: state.home.client.context, why: r.why};
     default:
       return {action: r.do, object: `pod/${r.pod.metadata?.name}`, context: state.home.client.context, why: r.why};
   }

@@ -81,6 +81,7 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     expect(remote.metadata?.labels).toMatchObject({'ray.io/cluster': 'seed', 'ray.io/group': 'cpu', 'superskyray.io/role': 'remote-worker'});
     const copy = await cloud.get<KubeObject>(RESOURCES.services, 'seed-head-svc', namespace);
     expect(copy.metadata?.annotations).toMatchObject({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
+    expect((await onprem.get<KubeObject>(RESOURCES.services, 'seed-head-svc', namespace)).metadata?.annotations).toMatchObject({'service.cilium.io/global': 'true', 'superskyray.io/made-global': 'true'});
     const firstThree = counts.findIndex((c) => c === 3);
     console.log(`KubeRay's count while scale 2 -> 3 ran: ${counts.length} samples, ${counts.slice(0, firstThree).length} at 2 before the resize, then ${[...new Set(counts.slice(firstThree))].join(',')}`);
     expect(firstThree).toBeGreaterThanOrEqual(0);
@@ -136,6 +137,10 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
       cloud.list<KubeObject>(RESOURCES.configmaps, {namespace, labelSelector: 'superskyray.io/group=seed'}),
     ]);
     expect(left.flatMap((l) => l.items.filter((o) => !o.metadata?.deletionTimestamp).map((o) => o.metadata?.name))).toEqual([]);
+    // Back on one cluster, the head Service the tool made global is local again.
+    const headService = await onprem.get<KubeObject>(RESOURCES.services, 'seed-head-svc', namespace);
+    expect(headService.metadata?.annotations?.['service.cilium.io/global']).toBeUndefined();
+    expect(headService.metadata?.annotations?.['superskyray.io/made-global']).toBeUndefined();
   });
 
   it('delete removes a spanned group and everything made for it, in both clusters', async () => {

@@ -82,6 +82,8 @@ function plan(rs: Repair[]): string[] {
         return `clear-workers-to-delete ${r.index} ${r.workerGroup}`;
       case 'update-endpoints':
         return `update-endpoints ${r.cluster} ${r.object.metadata?.name} ${r.ip}`;
+      case 'make-head-local':
+        return `make-head-local ${r.service}`;
       default:
         return `${r.do} ${r.pod.metadata?.name}`;
     }
@@ -345,6 +347,26 @@ describe('repairs: copies collapse when no remote worker is left', () => {
       name: 'a cluster whose only remote worker is terminating loses its copies',
       view: view({remotes: [remote('cloud', [worker(W, {deleting: true})], [headServiceCopy()])]}),
       want: ['delete-copy cloud Service/app-head-svc'],
+    },
+    {
+      name: 'back on one cluster, the head Service the tool made global is made local',
+      view: view({headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [worker(W, {deleting: true})], [headServiceCopy()])]}),
+      want: ['delete-copy cloud Service/app-head-svc', 'make-head-local app-head-svc'],
+    },
+    {
+      name: 'the head Service stays global while a remote worker stays',
+      view: view({headMadeGlobal: 'app-head-svc', homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)], [headServiceCopy()])]}),
+      want: [],
+    },
+    {
+      name: 'the head Service stays global while a cluster that may hold remote workers does not answer',
+      view: view({headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [], [], false)]}),
+      want: [],
+    },
+    {
+      name: 'the head Service stays global while new remote workers arrive',
+      view: view({headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [], [])], incoming: ['cloud']}),
+      want: [],
     },
   ];
 
