@@ -8,7 +8,7 @@ import type {AddressInfo} from 'node:net';
 import {admit, checkUpdate} from './admission.js';
 import type {AuditLog} from './audit.js';
 import {selfSubjectReview, ServiceAccountTokens, type UserInfo} from './authn.js';
-import {fromFieldsV1, jsonPatch, mergePatch, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, type Ownership} from './patch.js';
+import {fromFieldsV1, jsonPatch, mergePatch, ownerEntry, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, updateOwner, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, openApiDocument, openApiPaths, resourceList, resourcePath, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {fromProtobuf, PROTOBUF} from './protobuf.js';
 import {type Attributes, authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, selfSubjectAccessReview, selfSubjectRulesReview} from './rbac.js';
@@ -127,28 +127,22 @@ function ownershipOf(o: JsonMap | undefined): Ownership {
   const entries = o && isMap(o.metadata) && Array.isArray(o.metadata.managedFields) ? o.metadata.managedFields : [];
   const ownership: Ownership = {};
   for (const e of entries) {
-    if (isMap(e) && typeof e.manager === 'string' && isMap(e.fieldsV1)) ownership[e.manager] = fromFieldsV1(e.fieldsV1);
+    if (isMap(e) && typeof e.manager === 'string' && isMap(e.fieldsV1)) ownership[e.operation === 'Apply' ? e.manager : updateOwner(e.manager)] = fromFieldsV1(e.fieldsV1);
   }
   return ownership;
 }
 
-/** Who owns what, written as metadata.managedFields (one entry per manager, the paths as keys). */
-function withOwnership(o: JsonMap, ownership: Ownership, applied: Set<string>): JsonMap {
+/** Who owns what, written as metadata.managedFields (one entry per manager and operation, the paths as keys). */
+function withOwnership(o: JsonMap, ownership: Ownership): JsonMap {
   const time = now();
-  const managedFields = Object.entries(ownership).map(([manager, paths]) => ({
-    manager,
-    operation: applied.has(manager) ? 'Apply' : 'Update',
+  const managedFields = Object.entries(ownership).map(([owner, paths]) => ({
+    ...ownerEntry(owner),
     apiVersion: o.apiVersion ?? 'v1',
     time,
     fieldsType: 'FieldsV1',
     fieldsV1: toFieldsV1(paths),
   }));
   return {...o, metadata: {...(o.metadata as JsonMap), managedFields: managedFields as Json}};
-}
-
-function appliers(o: JsonMap | undefined): Set<string> {
-  const entries = o && isMap(o.metadata) && Array.isArray(o.metadata.managedFields) ? o.metadata.managedFields : [];
-  return new Set(entries.filter((e): e is JsonMap => isMap(e) && e.operation === 'Apply').map((e) => e.manager as string));
 }
 
 export interface ApiServerOptions {
@@ -476,7 +470,7 @@ export class SandboxApiServer {
     delete object.metadata.deletionTimestamp;
     const admitted = admit(r.resource, object, this.store);
     if (user) checkGrant(this.store, user, admitted);
-    const owned = withOwnership(admitted, recordUpdate({}, admitted, manager, {}), new Set()) as NewObject;
+    const owned = withOwnership(admitted, recordUpdate({}, admitted, updateOwner(manager), {})) as NewObject;
     if (dryRun) return {...owned, metadata: {...owned.metadata, uid: 'dry-run', resourceVersion: '', creationTimestamp: new Date().toISOString()}} as StoredObject;
     return this.store.create(storeName(r.resource), owned);
   }
@@ -489,14 +483,14 @@ export class SandboxApiServer {
     return next;
   }
 
-  private commit(r: Route, live: StoredObject, next: JsonMap, {manager, dryRun, user}: Write, ownership?: Ownership, applied?: Set<string>): StoredObject {
+  private commit(r: Route, live: StoredObject, next: JsonMap, {manager, dryRun, user}: Write, ownership?: Ownership): StoredObject {
     const candidate = this.merged(r, live, next) as StoredObject;
     candidate.metadata = {...candidate.metadata, name: live.metadata.name, namespace: live.metadata.namespace, uid: live.metadata.uid, creationTimestamp: live.metadata.creationTimestamp} as StoredObject['metadata'];
     if (live.metadata.namespace === undefined) delete candidate.metadata.namespace;
     checkUpdate(r.resource, live, candidate);
     if (user) checkGrant(this.store, user, candidate);
-    const owners = ownership ?? recordUpdate(live, candidate, manager, ownershipOf(live));
-    const owned = withOwnership(candidate, owners, applied ?? appliers(live)) as StoredObject;
+    const owners = ownership ?? recordUpdate(live, candidate, updateOwner(manager), ownershipOf(live));
+    const owned = withOwnership(candidate, owners) as StoredObject;
     if (dryRun) return owned;
     return this.store.update(storeName(r.resource), owned);
   }
@@ -517,14 +511,13 @@ export class SandboxApiServer {
         if (!isMap(config)) throw new ApiError(400, 'BadRequest', 'an apply configuration is an object');
         if (q(config, 'metadata', 'name') !== r.name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
         const {object, ownership} = serverSideApply(existing, config, write.manager, ownershipOf(existing), force);
-        const applied = new Set([...appliers(existing), write.manager]);
         if (!existing) {
           if (r.resource.namespaced) this.requireNamespace(r.namespace!, true);
-          const created = this.create(r, withOwnership(object, {}, new Set()), write);
+          const created = this.create(r, withOwnership(object, {}), write);
           if (write.dryRun) return {object: created, created: true};
-          return {object: this.store.update(storeName(r.resource), withOwnership(created, ownership, applied) as StoredObject), created: true};
+          return {object: this.store.update(storeName(r.resource), withOwnership(created, ownership) as StoredObject), created: true};
         }
-        return {object: this.commit(r, existing, object, write, ownership, applied), created: false};
+        return {object: this.commit(r, existing, object, write, ownership), created: false};
       }
       const live = existing ?? this.get(r);
       const patch = parseJson(text);

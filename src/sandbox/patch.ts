@@ -287,8 +287,24 @@ export function fromFieldsV1(tree: Json, prefix: string[] = []): FieldPath[] {
   return keys.flatMap((k) => fromFieldsV1(tree[k]!, [...prefix, k.slice(2)]));
 }
 
-/** Who owns which fields: manager name -> field paths. Kept on the object as metadata.managedFields. */
+/**
+ * Who owns which fields: owner -> field paths. Kept on the object as metadata.managedFields. An
+ * owner is a manager and an operation, as the real server keys its entries: a manager that applies
+ * and also updates (patches) owns through two entries, and its apply conflicts with its own update.
+ */
 export type Ownership = Record<string, FieldPath[]>;
+
+const UPDATE_SUFFIX = '\u0000Update';
+
+/** The owner that `manager`'s updates (create, replace, patch) own through; its applies own as `manager`. */
+export function updateOwner(manager: string): string {
+  return `${manager}${UPDATE_SUFFIX}`;
+}
+
+/** An owner as managedFields writes it. */
+export function ownerEntry(owner: string): {manager: string; operation: 'Apply' | 'Update'} {
+  return owner.endsWith(UPDATE_SUFFIX) ? {manager: owner.slice(0, -UPDATE_SUFFIX.length), operation: 'Update'} : {manager: owner, operation: 'Apply'};
+}
 
 export interface ApplyResult {
   object: JsonMap;
@@ -309,7 +325,8 @@ export function serverSideApply(live: JsonMap | undefined, config: JsonMap, mana
   for (const path of owned) {
     for (const [other, paths] of Object.entries(ownership)) {
       if (other === manager || !paths.includes(path)) continue;
-      if (!deepEqual(valueAt(object, path) ?? null, valueAt(config, path) ?? null)) conflicts.push(`conflict with "${other}": ${path}`);
+      // In the real server's words: conflict with "kubectl" using v1: .data.a
+      if (!deepEqual(valueAt(object, path) ?? null, valueAt(config, path) ?? null)) conflicts.push(`conflict with "${ownerEntry(other).manager}" using ${String(config.apiVersion ?? 'v1')}: .${decode(path).join('.')}`);
     }
   }
   if (conflicts.length > 0 && !force) {

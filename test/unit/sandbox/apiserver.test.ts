@@ -104,6 +104,17 @@ describe('the sandbox API server, through the tool\'s own client', () => {
     expect(forced.data).toEqual({a: 'mine'});
   });
 
+  it('keys field owners by manager and operation, as the real server does: an apply conflicts with its own manager\'s patch', async () => {
+    const cm = (data: Record<string, string>) => ({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'twice', namespace: NS}, data});
+    await client.patch(RESOURCES.configmaps, 'twice', NS, cm({a: '1', b: '1'}), 'apply');
+    // The same field manager, by patch: an Update entry of its own.
+    await client.patch(RESOURCES.configmaps, 'twice', NS, {data: {a: '2'}}, 'merge');
+    const live = await client.get<KubeObject & {metadata: {managedFields?: Array<{manager: string; operation: string}>}}>(RESOURCES.configmaps, 'twice', NS);
+    expect(live.metadata.managedFields?.map((e) => `${e.manager}/${e.operation}`).sort()).toEqual(['kubectl-superskyray/Apply', 'kubectl-superskyray/Update']);
+    const conflict = await failure(client.patch(RESOURCES.configmaps, 'twice', NS, cm({a: '1', b: '1'}), 'apply'));
+    expect([conflict.code, conflict.detail]).toEqual([409, 'Apply failed with 1 conflict: conflict with "kubectl-superskyray" using v1: .data.a']);
+  });
+
   it('deletes with preconditions, and keeps an object with finalizers until they are gone', async () => {
     const live = await client.create<Pod>(RESOURCES.pods, {...pod('doomed'), metadata: {name: 'doomed', finalizers: ['x/hold']}}, {namespace: NS});
     expect((await failure(client.delete(RESOURCES.pods, 'doomed', NS, {uid: 'not-its-uid'}))).code).toBe(409);
