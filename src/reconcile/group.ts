@@ -127,8 +127,13 @@ function contexts(clusters: ObservedCluster[]): string {
  */
 export async function observeGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal): Promise<GroupState> {
   const look = await lookAtGroup(fleet, refText, namespace, signal);
-  if ('unstarted' in look) throw new Error(`${look.unstarted}; try again once KubeRay has made it`);
+  if ('unstarted' in look) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);
   return look;
+}
+
+/** The group's Ray object has no RayCluster yet: nothing to act on until KubeRay makes one. */
+export class UnstartedError extends Error {
+  override readonly name = 'UnstartedError';
 }
 
 /** observeGroup, but a Ray object without a RayCluster is an answer too (for status and delete). */

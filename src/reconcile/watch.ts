@@ -10,7 +10,7 @@ import {watchResource} from '../kube/watch.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
 import {fleetStatus, KUBE_SYSTEM, refuseSharedClusters, type FleetStatus} from './fleet-status.js';
-import {liveRayClusterName, parseGroupRef} from './group.js';
+import {liveRayClusterName, parseGroupRef, UnstartedError} from './group.js';
 import {LeaseHeldError} from './lease.js';
 import {observeGroupStatus, type GroupStatus} from './group-status.js';
 import {spanGroup, type SpanResult} from './span.js';
@@ -247,6 +247,11 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       if (options.detail) report({type: 'status', at: now(), group: key, status: await observeGroupStatus(fleet, `${group.kind.toLowerCase()}/${group.name}`, group.namespace, passSignal)});
     } catch (err) {
       if (signal.aborted) return;
+      // Nothing to act on until KubeRay makes the RayCluster; the Ray object's change then brings it back.
+      if (err instanceof UnstartedError) {
+        report({type: 'wait', at: now(), group: key, message: err.message});
+        return;
+      }
       failedPasses++;
       // Another run is acting on the group: not a failure, and it will be looked at again.
       if (err instanceof LeaseHeldError) report({type: 'wait', at: now(), group: key, message: err.message});

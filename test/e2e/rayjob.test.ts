@@ -43,6 +43,11 @@ describe('a Ray object KubeRay has made no RayCluster for: a suspended RayJob', 
     expect(scaled.code).toBe(1);
     expect(scaled.stderr).toBe(`error: RayJob "nightly" in context "onprem" has no RayCluster yet; try again once KubeRay has made it\n`);
 
+    // watch waits for KubeRay without counting it as a failure: a suspended job is not one.
+    const once = await cli(['watch', '--once', ...args]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(once.stdout).toMatch(/rayjob\/nightly: RayJob "nightly" in context "onprem" has no RayCluster yet/);
+
     const dry = await cli(['delete', 'rayjob/nightly', '--dry-run', ...args]);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('rayjob/nightly deleted (onprem) (dry run)');
