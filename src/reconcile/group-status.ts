@@ -3,9 +3,7 @@
  * what observeGroup saw; observeGroupStatus adds the one read observeGroup does not make (the home
  * head Service) and writes nothing.
  */
-import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
-import {RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, type RayKind} from '../kuberay/demand.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
@@ -17,7 +15,7 @@ import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
 import type {ClusterProblem, ClusterState} from './fleet-status.js';
-import {lookAtGroup, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
+import {lookAtGroup, type GroupLook, type GroupState, type HeadServiceLook, type UnstartedGroup} from './group.js';
 import type {ObservedCluster} from './observe.js';
 import {describeRepair, planPass, workerGroupSpecs} from './span.js';
 
@@ -119,8 +117,7 @@ export interface GroupStatus {
   warnings: string[];
 }
 
-/** The home head Service as read beside observeGroup: `service` is absent when it is not there. */
-export type HeadServiceLook = {read: true; service?: KubeObject} | {read: false; problem: string};
+export type {HeadServiceLook} from './group.js';
 
 const MESH_MODES: MeshMode[] = ['cilium', 'endpoints', 'mcs'];
 const DEFAULT_RELOCATE: GroupPolicy['relocate'] = 'if-fits';
@@ -385,19 +382,11 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
 }
 
 /**
- * Observes the group and its home head Service, and describes it. Reads only: a status never
+ * Observes the group (its home head Service included), and describes it. Reads only: a status never
  * writes, whatever it finds out of step.
  */
 export async function observeGroupStatus(fleet: Fleet, group: string, namespace: string, signal?: AbortSignal): Promise<GroupStatus> {
   const state = await lookAtGroup(fleet, group, namespace, signal);
   if ('unstarted' in state) return unstartedStatus(state);
-  const headName = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
-  let head: HeadServiceLook;
-  try {
-    head = {read: true, service: await state.home.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal)};
-  } catch (err) {
-    if (!(err instanceof KubeError)) throw err;
-    head = {read: false, problem: err.detail};
-  }
-  return groupStatus(state, head);
+  return groupStatus(state, state.homeHead);
 }

@@ -55,14 +55,17 @@ export interface GroupLook {
   mesh: GroupPolicy['mesh'];
 }
 
+/** The home head Service as read with the group: `service` is absent when it is not there. */
+export type HeadServiceLook = {read: true; service?: KubeObject} | {read: false; problem: string};
+
 /** One group as the reconciler sees it, across the fleet. */
 export interface GroupState extends GroupLook {
   /** The live RayCluster whose pods KubeRay counts. */
   rayCluster: KubeObject & {metadata: {name: string; uid: string}};
   /** With in-tree autoscaling the Ray autoscaler owns replicas and workersToDelete. */
   autoscaling: boolean;
-  /** The home head Service, when it is there. */
-  homeHeadService?: KubeObject;
+  /** The home head Service, read with the group: it decides collapse and what status shows. */
+  homeHead: HeadServiceLook;
   /** Set while the group moves whole to another cluster: it already runs there too. */
   relocation?: {target: ObservedCluster; object: KubeObject};
 }
@@ -208,12 +211,20 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
     fleet: observed,
   };
   if (!rayCluster) return {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
-  const homeHeadService = await home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal);
+  // A head Service that cannot be read leaves the group observed: status says so, and nothing is
+  // decided from it.
+  const homeHead: HeadServiceLook = await home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal).then(
+    (service) => ({read: true as const, ...(service ? {service} : {})}),
+    (err: unknown) => {
+      if (err instanceof KubeError) return {read: false as const, problem: err.detail};
+      throw err;
+    },
+  );
   return {
     ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
     ...look,
     rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
-    ...(homeHeadService ? {homeHeadService} : {}),
+    homeHead,
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
   };
 }

@@ -81,7 +81,7 @@ export function groupView(state: GroupState, incoming: string[] = []): GroupView
     remotes: state.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies})),
     incoming,
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
-    ...(state.homeHeadService?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHeadService.metadata.name} : {}),
+    ...(state.homeHead.read && state.homeHead.service?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHead.service.metadata.name} : {}),
   };
 }
 

@@ -128,6 +128,8 @@ function state(f: Fixture): GroupState {
     },
     mesh: meshOf(f.policy),
     autoscaling: f.autoscaling ?? false,
+    // Each test hands groupStatus the head Service it means.
+    homeHead: {read: false, problem: 'given to groupStatus instead'},
     homePods: f.home,
     remotes,
     fleet: [home, ...others.map(({o}) => o)],
