@@ -9,8 +9,8 @@ export type Backend = 'real' | 'sandbox';
 export function scenarios(backend: Backend) {
   return {
     include: ['test/e2e/**/*.test.ts'],
-    // The test of the real test environment itself runs only there.
-    exclude: [...configDefaults.exclude, ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts'] : [])],
+    // The tests of the real test environment itself, and those with real Ray, run only there.
+    exclude: [...configDefaults.exclude, ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**'] : [])],
     environment: 'node' as const,
     env: {SUPERSKYRAY_E2E_BACKEND: backend},
     globalSetup: ['test/e2e/global-setup.ts'],

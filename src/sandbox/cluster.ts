@@ -14,6 +14,7 @@ import {profileFor, type ClusterProfile, type FleetProfile} from './profile.js';
 import {SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {Store} from './store.js';
 import {type Json, type JsonMap, now} from './json.js';
+import {nodePodCIDR} from './addresses.js';
 
 
 
@@ -33,7 +34,7 @@ function nodeObjects(cluster: string, index: number, profile: ClusterProfile): J
           name,
           labels: {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'sandbox', 'superskyray.io/test-cluster': cluster, ...(pool.labels ?? {})},
         },
-        spec: {podCIDR: `127.${100 + index}.${n}.0/24`, podCIDRs: [`127.${100 + index}.${n}.0/24`], ...(pool.taints ? {taints: pool.taints as Json} : {})},
+        spec: {podCIDR: nodePodCIDR(index, n), podCIDRs: [nodePodCIDR(index, n)], ...(pool.taints ? {taints: pool.taints as Json} : {})},
         status: {
           capacity: resources,
           allocatable: resources,

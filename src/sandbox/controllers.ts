@@ -214,9 +214,9 @@ export function schedule(store: Store): void {
   }
 }
 
-/** The pod IPs a node hands out, from its podCIDR (loopback addresses in the sandbox). */
+/** The pod IPs a node hands out, from its podCIDR (addresses.ts). */
 function nextPodIp(node: StoredObject, taken: Set<string>): string {
-  const cidr = String(map(node.spec).podCIDR ?? '127.200.0.0/24');
+  const cidr = String(map(node.spec).podCIDR ?? '10.127.250.0/24');
   const base = cidr.split('/')[0]!.split('.').map(Number);
   for (let i = 2; i < 255; i++) {
     const ip = `${base[0]}.${base[1]}.${base[2]}.${i}`;

@@ -24,7 +24,7 @@ describe('kubectl against a sandbox fleet', () => {
     expect(pods.stderr).toBe('');
     expect(pods.code).toBe(0);
     expect(pods.stdout).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE/);
-    expect(pods.stdout).toMatch(/^demo\s+manual-demo-head-\w{5}\s+1\/1\s+Running\s+0\s+\S+\s+127\.100\.0\.\d+\s+onprem-node-0/m);
+    expect(pods.stdout).toMatch(/^demo\s+manual-demo-head-\w{5}\s+1\/1\s+Running\s+0\s+\S+\s+10\.100\.0\.\d+\s+onprem-node-0/m);
     expect(pods.stdout.match(/^demo\s+manual-demo-cpu-worker-\w{5}\s+1\/1\s+Running/gm)).toHaveLength(2);
   });
 

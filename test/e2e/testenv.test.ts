@@ -3,7 +3,11 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
-import {components} from '../env/testenv.js';
+import {execFile} from 'node:child_process';
+import {DATA_PLANE_LABEL} from '../env/dataplane.js';
+import {dnsIP, inRange, isPodAddress, POD_NETWORK, SERVICE_NETWORK} from '../env/network.js';
+import {components, podNetworkNamespaces, podSandboxes} from '../env/testenv.js';
+import {rayNodes} from '../support/ray.js';
 import {cli} from '../support/cli.js';
 import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 import {waitFor} from '../support/poll.js';
@@ -23,7 +27,7 @@ describe('the local test clusters are real', () => {
     await removeNamespace(fleet, namespace);
   });
 
-  it('runs the KubeRay operator: a RayCluster gets a head and its workers, which KWOK runs on loopback IPs', async () => {
+  it('runs the KubeRay operator: a RayCluster gets a head and its workers, which KWOK gives pod-network IPs', async () => {
     const onprem = fleet.cluster('onprem');
     await onprem.create(RESOURCES.rayclusters, fixture('raycluster-small.yaml'), {namespace});
     const pods = await waitFor('the head and 2 workers Running', async () => {
@@ -38,7 +42,7 @@ describe('the local test clusters are real', () => {
       expect(worker.metadata?.generateName).toBe('small-cpu-worker-');
       expect(worker.metadata?.ownerReferences?.[0]).toMatchObject({kind: 'RayCluster', name: 'small', controller: true});
     }
-    for (const pod of pods) expect(pod.status?.podIP).toMatch(/^127\./);
+    for (const pod of pods) expect(isPodAddress(pod.status!.podIP!), pod.status?.podIP).toBe(true);
     const service = await onprem.get<KubeObject & {spec?: {clusterIP?: string}}>(RESOURCES.services, 'small-head-svc', namespace);
     expect(service.spec?.clusterIP).toBe('None');
   });
@@ -105,12 +109,84 @@ describe('the local test clusters are real', () => {
     expect(cloud.clusterId).not.toBe(onprem.clusterId);
   });
 
-  it('keeps every component\'s name lookups on this machine: each one sees only a resolver on 127.0.0.1', () => {
+  it('keeps every component\'s name lookups in the test clusters: the pod network\'s see only their CoreDNS, the others a resolver on 127.0.0.1', () => {
     const running = components();
-    expect(running.map((c) => c.name)).toEqual(expect.arrayContaining(['etcd', 'onprem-kube-apiserver', 'onprem-kuberay-operator', 'cloud-kuberay-operator']));
-    for (const component of running) {
+    expect(running.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['etcd', 'dataplane', 'onprem-kube-apiserver', 'onprem-coredns', 'onprem-kuberay-operator', 'cloud-coredns', 'cloud-kuberay-operator']),
+    );
+    const clusterIndex: Record<string, number> = {onprem: 0, cloud: 1};
+    // The data plane connects to addresses only (loopback ports, Unix sockets, netlink): it runs in
+    // the machine's namespaces because it makes the pod network there.
+    for (const component of running.filter((c) => c.name !== 'dataplane')) {
       const resolvConf = fs.readFileSync(`/proc/${component.pid}/root/etc/resolv.conf`, 'utf8');
-      expect(resolvConf.match(/^\s*nameserver\s+\S+/gm), component.name).toEqual(['nameserver 127.0.0.1']);
+      const [cluster, part] = [component.name.split('-')[0]!, component.name.split('-').slice(1).join('-')];
+      const inPodNetwork = part === 'coredns' || part === 'kuberay-operator';
+      expect(resolvConf.match(/^\s*nameserver\s+\S+/gm), component.name).toEqual([`nameserver ${inPodNetwork ? dnsIP(clusterIndex[cluster]!) : '127.0.0.1'}`]);
+    }
+  });
+
+  it('runs the Ray pods of a data-plane namespace as real Ray, on a pod network that routes nowhere else', async () => {
+    const onprem = fleet.cluster('onprem');
+    const ns = `${namespace}-ray`;
+    await onprem.create(RESOURCES.namespaces, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns, labels: {[DATA_PLANE_LABEL]: 'ray'}}});
+    try {
+      const head = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: unknown[]}}>('../real-ray/fixtures/raycluster-real.yaml');
+      head.metadata.name = 'probe';
+      head.spec.workerGroupSpecs = [];
+      await onprem.create(RESOURCES.rayclusters, head, {namespace: ns});
+      const pod = await waitFor('the head pod with an IP', async () => {
+        const list = await onprem.list<Pod>(RESOURCES.pods, {namespace: ns, labelSelector: 'ray.io/cluster=probe'});
+        return list.items.find((p) => p.status?.podIP);
+      });
+      // The GCS of the real head process, reached by the head Service's name through CoreDNS.
+      const nodes = await waitFor('the head in its own node table', async () => {
+        const table = await rayNodes('onprem', `probe-head-svc.${ns}.svc.cluster.local:6379`).catch(() => []);
+        return table.find((n) => n.state === 'ALIVE') ? table : undefined;
+      }, {timeoutMs: 120_000, intervalMs: 1000});
+      expect(nodes).toEqual([expect.objectContaining({state: 'ALIVE', instanceId: pod.metadata?.name, ip: pod.status?.podIP, nodeType: 'headgroup'})]);
+
+      const sandbox = podSandboxes().find((s) => s.pod.startsWith(`${ns}_${pod.metadata?.name}_`));
+      expect(sandbox, 'the head pod runs in a sandbox of its own').toBeDefined();
+      const root = `/proc/${sandbox!.initPid}/root`;
+      expect(fs.readFileSync(`${root}/etc/resolv.conf`, 'utf8')).toMatch(new RegExp(`^nameserver ${dnsIP(0).replace(/\./g, '\\.')}$`, 'm'));
+      expect(fs.readFileSync(`${root}/etc/hosts`, 'utf8')).toContain(`${pod.status?.podIP}\t${pod.metadata?.name}`);
+      expect(fs.readFileSync(`${root}/run/secrets/kubernetes.io/serviceaccount/namespace`, 'utf8')).toBe(ns);
+
+      // Safety: every namespace of the pod network routes only the pod network and the Service range;
+      // an address anywhere else, private or public, has no route.
+      const namespaces = await podNetworkNamespaces();
+      expect(namespaces.some((n) => n.endsWith('-hub'))).toBe(true);
+      expect(namespaces.length).toBeGreaterThanOrEqual(2);
+      const outside = ['8.8.8.8', '1.1.1.1', '10.0.0.1', '172.16.0.1', '192.168.0.1', '100.64.0.1', await defaultGateway()];
+      for (const netns of namespaces) {
+        for (const address of outside) {
+          await expect(ip(['-n', netns, 'route', 'get', address]), `${netns} -> ${address}`).rejects.toThrow(/unreachable/i);
+        }
+        for (const route of (await ip(['-n', netns, '-4', 'route', 'show'])).trim().split('\n').filter(Boolean)) {
+          const [destination] = route.split(' ');
+          expect([POD_NETWORK, SERVICE_NETWORK].includes(destination!) || (destination !== 'default' && inRange(destination!.split('/')[0]!, POD_NETWORK)), `${netns}: ${route}`).toBe(true);
+        }
+      }
+      // And this machine's own namespace has no route of its own into those ranges.
+      for (const route of (await ip(['-4', 'route', 'show'])).trim().split('\n')) {
+        const destination = route.split(' ')[0]!;
+        if (destination === 'default') continue;
+        expect(inRange(destination.split('/')[0]!, POD_NETWORK) || inRange(destination.split('/')[0]!, SERVICE_NETWORK), route).toBe(false);
+      }
+    } finally {
+      await removeNamespace(testFleet(kubeconfig, ['onprem']), ns);
     }
   });
 });
+
+function ip(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout)));
+  });
+}
+
+/** The machine's own gateway, which no test namespace may reach; a private address when it has none. */
+async function defaultGateway(): Promise<string> {
+  const route = (await ip(['-4', 'route', 'show', 'default'])).trim();
+  return /via (\S+)/.exec(route)?.[1] ?? '192.168.1.1';
+}

@@ -5,18 +5,22 @@
 #   etcd        etcd
 #   kwok        kwok, plus its "fast" Stage configs in kwok/stages-fast.yaml
 #   kuberay     kuberay-operator, plus the KubeRay CRDs in crds/
+#   coredns     coredns, each test cluster's DNS (its kubernetes plugin)
+#   ray         a Python venv in ray/ with the pinned ray[default,serve], which every
+#               Ray pod of the test clusters runs (test/env/pod-runner.ts)
 #
-# Usage: test/env/build.sh [--force] [COMPONENT...]   (default: all four)
+# Usage: test/env/build.sh [--force] [COMPONENT...]   (default: all of them)
 #   --force  rebuild even when a component's stamp says it is up to date
 #
 # Cache: ${SUPERSKYRAY_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/superskyray-testenv}
-#   bin/ binaries   crds/ KubeRay CRDs   kwok/ kwok Stage configs
+#   bin/ binaries   crds/ KubeRay CRDs   kwok/ kwok Stage configs   ray/ the Ray venv
 #   stamps/ what each component was built from
 #   logs/ one build log per component    work/ the generated wrapper Go modules
 # Go's module and build caches stay where `go env GOMODCACHE GOCACHE` says, so a
 # cold build fills them once and later rebuilds are quick.
 #
-# Needs only Go (1.26 or newer) and a Go module proxy: no git, no other downloads.
+# Needs Go (1.26 or newer) with a Go module proxy, and Python 3.11 with PyPI for the
+# Ray venv: no git, no other downloads.
 # Each upstream main package is built from a small generated wrapper module that
 # requires the upstream module at its pinned version.
 set -euo pipefail
@@ -27,7 +31,7 @@ source "$here/versions.env"
 
 # Bump when the way a component is built changes, so existing stamps go stale.
 RECIPE=2
-ALL_COMPONENTS=(kubernetes etcd kwok kuberay)
+ALL_COMPONENTS=(kubernetes etcd kwok kuberay coredns ray)
 
 cache=${SUPERSKYRAY_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/superskyray-testenv}
 bin_dir=$cache/bin
@@ -36,6 +40,7 @@ kwok_dir=$cache/kwok
 stamp_dir=$cache/stamps
 log_dir=$cache/logs
 work_dir=$cache/work
+ray_dir=$cache/ray
 # Builds run niced so that they do not starve other work on a small machine.
 nice_level=${SUPERSKYRAY_TESTENV_NICE:-15}
 
@@ -52,7 +57,7 @@ for arg in "$@"; do
   case $arg in
     --force) force=1 ;;
     -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-    kubernetes|etcd|kwok|kuberay) components+=("$arg") ;;
+    kubernetes|etcd|kwok|kuberay|coredns|ray) components+=("$arg") ;;
     *) die "unknown argument '$arg' (components: ${ALL_COMPONENTS[*]})" ;;
   esac
 done
@@ -277,6 +282,36 @@ build_kuberay() {
   install_bins "$out" kuberay-operator
 }
 
+outputs_coredns=(coredns)
+build_coredns() {
+  local v=$COREDNS_VERSION dir=$work_dir/coredns out=$work_dir/coredns/out
+  local module=github.com/coredns/coredns
+  # The module's root package is CoreDNS's main package, with its default plugins (kubernetes among them).
+  make_wrapper "$dir" "$module" "$v" "" "$module"
+  mkdir -p "$out"
+  go_build "$out/coredns" "$module" "-s -w"
+  expect_output "coredns -plugins" "kubernetes" "$out/coredns" -plugins
+  install_bins "$out" coredns
+}
+
+# The Ray venv is not a binary in bin/: ray/bin/python and ray/bin/ray are its outputs.
+outputs_ray=()
+build_ray() {
+  local v=$RAY_VERSION python=${SUPERSKYRAY_TESTENV_PYTHON:-python3.11}
+  command -v "$python" >/dev/null 2>&1 || python=python3
+  "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' \
+    || { echo "the Ray venv needs Python 3.11 ($python is $("$python" --version 2>&1))"; return 1; }
+  rm -rf "$ray_dir.new"
+  "$python" -m venv "$ray_dir.new"
+  nice -n "$nice_level" "$ray_dir.new/bin/pip" install --no-input --disable-pip-version-check -q "ray[default,serve]==$v"
+  expect_output "ray --version" "ray, version $v" "$ray_dir.new/bin/ray" --version
+  rm -rf "$ray_dir"
+  mv "$ray_dir.new" "$ray_dir"
+  # A venv records its own path in its scripts: moved, they name ray.new. Rewrite the shebangs.
+  grep -rlF "$ray_dir.new" "$ray_dir/bin" | xargs -r sed -i "s#$ray_dir.new#$ray_dir#g"
+  expect_output "ray --version (installed)" "ray, version $v" "$ray_dir/bin/ray" --version
+}
+
 # ---------------------------------------------------------------------------
 
 version_of() {
@@ -285,6 +320,8 @@ version_of() {
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     kuberay) echo "$KUBERAY_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
+    ray) echo "$RAY_VERSION" ;;
   esac
 }
 
@@ -296,6 +333,7 @@ up_to_date() {
   for name in "${!outputs}"; do [[ -x $bin_dir/$name ]] || return 1; done
   if [[ $comp == kuberay ]]; then compgen -G "$crd_dir/*.yaml" >/dev/null || return 1; fi
   if [[ $comp == kwok ]]; then [[ -s $kwok_dir/stages-fast.yaml ]] || return 1; fi
+  if [[ $comp == ray ]]; then [[ -x $ray_dir/bin/ray && -x $ray_dir/bin/python ]] || return 1; fi
 }
 
 failed=()
@@ -327,4 +365,4 @@ done
 if (( ${#failed[@]} )); then
   die "component(s) failed to build: ${failed[*]} (logs in $log_dir)"
 fi
-say "binaries in $bin_dir; KubeRay CRDs in $crd_dir; kwok stages in $kwok_dir"
+say "binaries in $bin_dir; KubeRay CRDs in $crd_dir; kwok stages in $kwok_dir; Ray venv in $ray_dir"

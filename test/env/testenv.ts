@@ -21,6 +21,23 @@ import yaml from 'js-yaml';
 import {alive} from '../../src/sandbox/daemon.js';
 import {profileFor, readProfile, type ClusterProfile} from '../../src/sandbox/profile.js';
 import {waitFor} from '../support/poll.js';
+import {
+  addEndpointNetns,
+  addHubAddress,
+  apiServiceIP,
+  clientIP,
+  deleteAllNetns,
+  dnsIP,
+  ensureHub,
+  fallbackPodCIDR,
+  hubNetns,
+  MAX_CLUSTER_INDEX,
+  netnsList,
+  netnsPrefix,
+  nodePodCIDR,
+  run,
+  serviceCIDR,
+} from './network.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -38,12 +55,18 @@ interface ProcessRecord {
   binary: string;
   /** What it was started with, so that a test can restart it. */
   args?: string[];
+  podNetwork?: {resolver: string};
+  unwrapped?: boolean;
 }
 
 interface ClusterRecord {
   name: string;
+  /** Picks the cluster's address ranges (network.ts). */
+  index: number;
   apiPort: number;
   token: string;
+  /** The data plane's own user (dataplane.ts), so that audit logs tell its requests apart. */
+  dataPlaneToken: string;
   kubeconfig: string;
 }
 
@@ -148,17 +171,33 @@ function loopbackResolver(): string {
   return file;
 }
 
-async function start(state: State, name: string, bin: string, args: string[]): Promise<ProcessRecord> {
+interface StartOptions {
+  /** Runs it in the pod network (the hub namespace), resolving through this resolv.conf. */
+  podNetwork?: {resolver: string};
+  /** Our own code, which looks nothing up: it runs in the machine's namespaces, where it makes the pod network. */
+  unwrapped?: boolean;
+}
+
+async function start(state: State, name: string, bin: string, args: string[], options: StartOptions = {}): Promise<ProcessRecord> {
   const logs = path.join(STATE, 'logs');
   fs.mkdirSync(logs, {recursive: true});
   const out = fs.openSync(path.join(logs, `${name}.log`), 'a');
-  const [wrapper, ...wrapperArgs] = NAMESPACED;
-  const child = spawn(wrapper!, [...wrapperArgs, loopbackResolver(), bin, ...args], {detached: true, stdio: ['ignore', out, out]});
+  const argv = options.unwrapped
+    ? [bin, ...args]
+    : [
+        ...(options.podNetwork ? ['nsenter', `--net=/run/netns/${hubNetns(STATE)}`] : []),
+        ...NAMESPACED,
+        options.podNetwork?.resolver ?? loopbackResolver(),
+        bin,
+        ...args,
+      ];
+  const [wrapper, ...wrapperArgs] = argv;
+  const child = spawn(wrapper!, wrapperArgs, {detached: true, stdio: ['ignore', out, out]});
   child.on('error', () => {});
   child.unref();
   fs.closeSync(out);
   if (child.pid === undefined) throw new Error(`${name} did not start: ${wrapper} (util-linux) runs each component, and it could not be run`);
-  const record = {name, pid: child.pid, binary: bin, args};
+  const record = {name, pid: child.pid, binary: bin, args, ...(options.podNetwork ? {podNetwork: options.podNetwork} : {}), ...(options.unwrapped ? {unwrapped: true} : {})};
   state.processes.push(record);
   writeState(state);
   // The wrapper execs the binary in the same pid; until it has, the pid is not yet "ours". One that
@@ -192,10 +231,11 @@ async function startServing(
   args: (port: number) => string[],
   ready: (port: number) => Promise<true | undefined>,
   timeoutMs: number,
+  options: StartOptions = {},
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const record = await start(state, name, bin, args(port));
+    const record = await start(state, name, bin, args(port), options);
     try {
       await poll(`${name} to serve on 127.0.0.1:${port}`, timeoutMs, () => ready(port), record);
       return port;
@@ -246,11 +286,11 @@ async function applied(kubeconfig: string, args: string[], input?: string): Prom
   return true;
 }
 
-function kubeconfigYaml(clusters: Array<{name: string; apiPort: number; token: string; ca: string}>): string {
+function kubeconfigYaml(clusters: Array<{name: string; apiPort: number; token: string; ca: string; server?: string}>): string {
   return yaml.dump({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: clusters.map((c) => ({name: c.name, cluster: {server: `https://127.0.0.1:${c.apiPort}`, 'certificate-authority': c.ca}})),
+    clusters: clusters.map((c) => ({name: c.name, cluster: {server: c.server ?? `https://127.0.0.1:${c.apiPort}`, 'certificate-authority': c.ca}})),
     users: clusters.map((c) => ({name: `${c.name}-admin`, user: {token: c.token}})),
     contexts: clusters.map((c) => ({name: c.name, context: {cluster: c.name, user: `${c.name}-admin`}})),
     'current-context': clusters[0]?.name ?? '',
@@ -293,9 +333,9 @@ function nodeManifests(cluster: string, clusterIndex: number, profile: ClusterPr
           },
         },
         spec: {
-          // Pod IPs come from here: loopback only, one /24 per node.
-          podCIDR: `127.${100 + clusterIndex}.${nodeIndex}.0/24`,
-          podCIDRs: [`127.${100 + clusterIndex}.${nodeIndex}.0/24`],
+          // Pod IPs come from here: the pod network (network.ts), one /24 per node.
+          podCIDR: nodePodCIDR(clusterIndex, nodeIndex),
+          podCIDRs: [nodePodCIDR(clusterIndex, nodeIndex)],
           taints: pool.taints ?? [],
         },
         status: {
@@ -337,10 +377,16 @@ async function apiReady(cluster: {apiPort: number; token: string}, ca: Buffer): 
 }
 
 async function startCluster(state: State, name: string, index: number, etcdPort: number, profile = profileOf(name)): Promise<ClusterRecord> {
+  if (index > MAX_CLUSTER_INDEX) throw new Error(`cluster ${name}: index ${index} has no address range (at most ${MAX_CLUSTER_INDEX})`);
   const dir = path.join(STATE, name);
   fs.mkdirSync(dir, {recursive: true});
   const token = randomBytes(24).toString('hex');
-  fs.writeFileSync(path.join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`, {mode: 0o600});
+  const dataPlaneToken = randomBytes(24).toString('hex');
+  fs.writeFileSync(
+    path.join(dir, 'tokens.csv'),
+    `${token},admin,admin,"system:masters"\n${dataPlaneToken},testenv-dataplane,testenv-dataplane,"system:masters"\n`,
+    {mode: 0o600},
+  );
   const {privateKey, publicKey} = generateKeyPairSync('rsa', {modulusLength: 2048});
   fs.writeFileSync(path.join(dir, 'sa.key'), privateKey.export({type: 'pkcs8', format: 'pem'}), {mode: 0o600});
   fs.writeFileSync(path.join(dir, 'sa.pub'), publicKey.export({type: 'spki', format: 'pem'}));
@@ -362,7 +408,9 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     '--service-account-issuer=https://kubernetes.default.svc',
     `--service-account-key-file=${path.join(dir, 'sa.pub')}`,
     `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
-    `--service-cluster-ip-range=127.${200 + index}.0.0/16`,
+    // The pod network's Service addresses: its first, the API server's own Service, is the way pods
+    // reach it (the data plane relays it), and its self-signed certificate names it.
+    `--service-cluster-ip-range=${serviceCIDR(index)}`,
     '--allow-privileged=true',
     // Every request, as metadata: tests count the tool's writes at the API from here.
     `--audit-policy-file=${auditPolicy(dir)}`,
@@ -374,6 +422,16 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
 
   const kubeconfig = path.join(dir, 'admin.kubeconfig');
   fs.writeFileSync(kubeconfig, kubeconfigYaml([{name, apiPort, token, ca: certFile}]), {mode: 0o600});
+  // The same, as seen from the pod network: through the cluster's `kubernetes` Service.
+  const podKubeconfig = (user: string, userToken: string) => {
+    const file = path.join(dir, `${user}.pod-network.kubeconfig`);
+    fs.writeFileSync(file, kubeconfigYaml([{name, apiPort, token: userToken, ca: certFile, server: `https://${apiServiceIP(index)}:443`}]), {mode: 0o600});
+    return file;
+  };
+  const record: ClusterRecord = {name, index, apiPort, token, dataPlaneToken, kubeconfig};
+  // The data plane serves a cluster from the moment the state file names it.
+  state.clusters = [...state.clusters.filter((c) => c.name !== name), record];
+  writeState(state);
 
   // What the controller-manager and the scheduler share: the admin kubeconfig, serving on loopback.
   const controlPlane = async () => [
@@ -400,10 +458,19 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
     '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
     // Without leases the node lifecycle controller marks the fake nodes NotReady after its grace period.
     '--node-lease-duration-seconds=40',
-    `--cidr=127.${150 + index}.0.0/16`,
+    `--cidr=${fallbackPodCIDR(index)}`,
     `--node-ip=127.${50 + index}.0.254`,
     `--server-address=127.0.0.1:${await freePort()}`,
   ]);
+
+  // The cluster's DNS, in the pod network, as its kube-dns would be.
+  const resolver = path.join(dir, 'resolv.conf');
+  fs.writeFileSync(resolver, `search svc.cluster.local cluster.local\nnameserver ${dnsIP(index)}\noptions ndots:5\n`);
+  await addHubAddress(STATE, dnsIP(index));
+  const corefile = path.join(dir, 'Corefile');
+  fs.writeFileSync(corefile, corefileFor(index, podKubeconfig('testenv-dataplane', dataPlaneToken), name));
+  const coredns = await start(state, `${name}-coredns`, binary('coredns'), ['-conf', corefile], {podNetwork: {resolver}});
+  await poll(`${name} CoreDNS ready (its kubernetes plugin has synced)`, 60_000, async () => ((await inPodNetwork(['curl', '-sf', `http://${dnsIP(index)}:8181/ready`]).catch(() => undefined)) !== undefined ? true : undefined), coredns);
 
   if (profile.kuberay !== false) {
     await poll(`${name} KubeRay CRDs applied`, 60_000, async () => applied(kubeconfig, ['--server-side', '-f', path.join(CACHE, 'crds')]));
@@ -420,12 +487,14 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
       const served = res.status === 200 ? (JSON.parse(res.body) as {resources: Array<{name: string}>}).resources.map((r) => r.name) : [];
       return ['rayclusters', 'rayservices', 'rayjobs'].every((r) => served.includes(r)) ? true : undefined;
     });
+    // In the pod network, as in a cluster: its calls to a Ray head's dashboard go to the head
+    // Service's name, which the cluster's CoreDNS resolves.
     await startServing(state, `${name}-kuberay-operator`, binary('kuberay-operator'), (healthPort) => [
-      `--kubeconfig=${kubeconfig}`,
+      `--kubeconfig=${podKubeconfig('admin', token)}`,
       '--metrics-addr=0',
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       '--enable-leader-election=false',
-    ], async (healthPort) => ((await get(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined), 60_000);
+    ], async (healthPort) => ((await inPodNetwork(['curl', '-sf', `http://127.0.0.1:${healthPort}/readyz`]).catch(() => undefined)) !== undefined ? true : undefined), 60_000, {podNetwork: {resolver}});
   }
   await poll(`${name} fake nodes applied`, 60_000, async () => applied(kubeconfig, ['-f', '-'], nodeManifests(name, index, profile)));
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=120s', 'node', '--all']);
@@ -437,7 +506,36 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
   // later, as a test that times out.
   const dead = state.processes.filter((p) => p.name.startsWith(`${name}-`) && !isOurs(p));
   if (dead.length > 0) throw new Error(`${dead.map((p) => `${p.name} exited (${lastLogLine(p.name)})`).join('; ')}`);
-  return {name, apiPort, token, kubeconfig};
+  return record;
+}
+
+/**
+ * CoreDNS for one cluster: its kubernetes plugin answers cluster.local from the cluster's Services and
+ * EndpointSlices. There is no forward plugin: a name outside the cluster has no answer.
+ */
+function corefileFor(index: number, kubeconfig: string, context: string): string {
+  return [
+    'cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {',
+    `  bind ${dnsIP(index)}`,
+    '  errors',
+    `  ready ${dnsIP(index)}:8181`,
+    '  kubernetes cluster.local in-addr.arpa ip6.arpa {',
+    `    kubeconfig ${kubeconfig} ${context}`,
+    '    pods insecure',
+    '    ttl 5',
+    '  }',
+    '}',
+    '.:53 {',
+    `  bind ${dnsIP(index)}`,
+    '  errors',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** A command in the hub namespace, where the pod network's servers listen. */
+function inPodNetwork(argv: string[]): Promise<string> {
+  return run('nsenter', [`--net=/run/netns/${hubNetns(STATE)}`, ...argv]);
 }
 
 async function healthy(state: State): Promise<boolean> {
@@ -503,6 +601,9 @@ async function startAll(): Promise<string> {
     ]);
     await poll('etcd /health', 60_000, async () => ((await get(`http://127.0.0.1:${state.etcdPort}/health`)).status === 200 ? true : undefined), etcd);
     log(`etcd up on 127.0.0.1:${state.etcdPort}`);
+    await ensureHub(STATE);
+    const dataplane = await start(state, 'dataplane', process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'env', 'dataplane.ts'), STATE, CACHE], {unwrapped: true});
+    await poll('the data plane', 30_000, async () => (fs.existsSync(path.join(STATE, 'dataplane', 'ready')) ? true : undefined), dataplane);
     // Every cluster's start-up runs to its end before anything is stopped, so that none goes on
     // starting processes after the stop.
     const started = await Promise.allSettled(wanted.map((name, index) => startCluster(state, name, index, state.etcdPort)));
@@ -516,6 +617,7 @@ async function startAll(): Promise<string> {
     return KUBECONFIG;
   } catch (err) {
     await stopProcesses(state);
+    await removePodNetwork();
     log(`start-up failed; everything it started is stopped; the logs are in ${path.join(STATE, 'logs')}`);
     throw err;
   }
@@ -572,9 +674,9 @@ export async function addCluster(name: string, profile: ClusterProfile): Promise
   if (!state) throw new Error('the test clusters are not up: run "npm run testenv:up"');
   if (state.clusters.some((c) => c.name === name)) throw new Error(`the test cluster ${name} is already up`);
   // Address ranges of their own: the shared clusters take the first indexes.
-  const record = await startCluster(state, name, 20 + state.clusters.length, state.etcdPort, profile);
-  state.clusters.push(record);
-  writeState(state);
+  const record = await startCluster(state, name, Math.max(7, ...state.clusters.map((c) => c.index)) + 1, state.etcdPort, profile);
+  const after = readState() ?? state;
+  writeState({...after, clusters: [...after.clusters.filter((c) => c.name !== name), record]});
   return record.kubeconfig;
 }
 
@@ -589,6 +691,47 @@ export async function removeCluster(name: string): Promise<void> {
   fs.rmSync(path.join(STATE, name), {recursive: true, force: true});
 }
 
+/**
+ * Runs a command as a client of the pod network (a load generator, a probe of a Ray head): in a
+ * namespace of its own on the bridge, resolving through `cluster`'s CoreDNS. Resolves with its
+ * output; `detached` returns the running process instead, for the caller to stop by its pid.
+ */
+export async function clientNetns(cluster: string): Promise<{netns: string; resolver: string}> {
+  const state = readState();
+  const record = state?.clusters.find((c) => c.name === cluster);
+  if (!record) throw new Error(`the test cluster ${cluster} is not up`);
+  const netns = `${netnsPrefix(STATE)}-client${record.index}`;
+  if (!(await netnsList()).includes(netns)) await addEndpointNetns(STATE, netns, clientIP(record.index + 1));
+  return {netns, resolver: path.join(STATE, cluster, 'resolv.conf')};
+}
+
+export function clientArgv(client: {netns: string; resolver: string}, argv: string[]): string[] {
+  return ['nsenter', `--net=/run/netns/${client.netns}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', client.resolver, ...argv];
+}
+
+/** Every network namespace of this test environment: the hub, the pods' and the clients'. */
+export async function podNetworkNamespaces(): Promise<string[]> {
+  const prefix = `${netnsPrefix(STATE)}-`;
+  return (await netnsList()).filter((name) => name.startsWith(prefix));
+}
+
+/** The running pods of the data plane: each pod's folder, and the pid of its first process (pid 1 inside it). */
+export function podSandboxes(): Array<{cluster: string; pod: string; dir: string; initPid: number}> {
+  const pods = path.join(STATE, 'pods');
+  if (!fs.existsSync(pods)) return [];
+  return fs.readdirSync(pods).flatMap((cluster) =>
+    fs.readdirSync(path.join(pods, cluster)).flatMap((pod) => {
+      const dir = path.join(pods, cluster, pod);
+      const holder = Number(readOr(path.join(dir, 'holder.pid'), '0'));
+      const initPid = Number(readOr(`/proc/${holder}/task/${holder}/children`, '').split(/\s+/)[0] || 0);
+      return holder > 0 && initPid > 0 && readOr(`/proc/${holder}/cmdline`, '').split('\0').includes(dir) ? [{cluster, pod, dir, initPid}] : [];
+    }),
+  );
+}
+
+/** The Ray venv's python, which every Ray pod here runs. */
+export const RAY_PYTHON = path.join(CACHE, 'ray', 'bin', 'python');
+
 export function down(): Promise<void> {
   return exclusively(stopAll);
 }
@@ -596,7 +739,32 @@ export function down(): Promise<void> {
 async function stopAll(): Promise<void> {
   const state = readState();
   if (state) await stopProcesses(state);
+  await removePodNetwork();
   fs.rmSync(STATE, {recursive: true, force: true});
+}
+
+function readOr(file: string, otherwise: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return otherwise;
+  }
+}
+
+/**
+ * What the data plane leaves if it was killed: the pods it ran (each stopped by its sandbox's pid,
+ * which it recorded, once /proc says that pid still runs that pod), then every namespace of ours.
+ */
+async function removePodNetwork(): Promise<void> {
+  const pods = path.join(STATE, 'pods');
+  const holders = fs.existsSync(pods)
+    ? fs.readdirSync(pods).flatMap((cluster) => fs.readdirSync(path.join(pods, cluster)).map((pod) => path.join(pods, cluster, pod)))
+    : [];
+  for (const dir of holders) {
+    const pid = Number(readOr(path.join(dir, 'holder.pid'), '0'));
+    if (pid > 0 && readOr(`/proc/${pid}/cmdline`, '').split('\0').includes(dir)) process.kill(pid, 'SIGKILL');
+  }
+  await deleteAllNetns(STATE);
 }
 
 async function main(command: string | undefined): Promise<void> {

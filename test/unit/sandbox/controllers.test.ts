@@ -41,7 +41,7 @@ describe('the sandbox scheduler and kubelet', () => {
       return ps.length === 2 ? ps : undefined;
     });
     expect(new Set(running.map((p) => (p.spec as {nodeName: string}).nodeName))).toEqual(new Set(['c-small-0', 'c-small-1']));
-    for (const p of running) expect(statusOf(p).podIP).toMatch(/^127\.100\.\d+\.\d+$/);
+    for (const p of running) expect(statusOf(p).podIP).toMatch(/^10\.100\.\d+\.\d+$/);
     const waiting = await waitFor('c marked unschedulable', () => statusOf(c.store.get({resource: 'pods', namespace: NS, name: 'c'})).conditions?.find((k) => k.type === 'PodScheduled' && k.status === 'False'));
     expect(waiting.message).toBe('0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.');
     expect(c.store.list('events', NS).some((e) => (e as JsonMap).reason === 'FailedScheduling')).toBe(true);

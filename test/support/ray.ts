@@ -1,0 +1,95 @@
+/**
+ * Clients of the real Ray processes that test/env's data plane runs: each runs in a client namespace
+ * of the pod network (test/env/testenv.ts clientNetns), resolving through one cluster's CoreDNS, as a
+ * pod of that cluster would. Only for the real clusters: the sandbox runs no Ray.
+ */
+import {execFile, spawn, type ChildProcess} from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {clientArgv, clientNetns, RAY_PYTHON} from '../env/testenv.js';
+
+const PY = new URL('../e2e/real-ray/py/', import.meta.url).pathname;
+
+/** Runs one of the Python probes in test/e2e/real-ray/py as a client in `cluster`, and parses its JSON. */
+export async function probe<T>(cluster: string, script: string, args: string[]): Promise<T> {
+  const [command, ...rest] = clientArgv(await clientNetns(cluster), [RAY_PYTHON, path.join(PY, script), ...args]);
+  return new Promise((resolve, reject) => {
+    execFile(command!, rest, {timeout: 60_000, maxBuffer: 16 * 2 ** 20}, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${script} ${args.join(' ')} in ${cluster}: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message}`));
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as T);
+      } catch {
+        reject(new Error(`${script}: not JSON: ${stdout.slice(0, 300)}`));
+      }
+    });
+  });
+}
+
+export interface RayNode {
+  nodeId: string;
+  state: 'ALIVE' | 'DEAD' | string;
+  instanceId: string;
+  ip: string;
+  nodeType: string;
+}
+
+/** The node table in the head's GCS; `gcs` is host:port as a pod of `cluster` names it. */
+export function rayNodes(cluster: string, gcs: string): Promise<RayNode[]> {
+  return probe<RayNode[]>(cluster, 'nodes.py', [gcs]);
+}
+
+export interface ServeApps {
+  [app: string]: {status: string; deployments: Record<string, {status: string; replicas: Array<{state: string; nodeId: string; nodeIp: string}>}>};
+}
+
+/** Serve's applications, from the head's dashboard (host:port). */
+export function serveApps(cluster: string, dashboard: string): Promise<ServeApps> {
+  return probe<ServeApps>(cluster, 'serve_status.py', [dashboard]);
+}
+
+export interface LoadResult {
+  n: number;
+  at: number;
+  ms: number;
+  status?: number;
+  body?: string;
+  error?: string;
+}
+
+/** A load loop against a URL, from a client of `cluster`, until stop(). */
+export class LoadLoop {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly file: string,
+  ) {}
+
+  static async start(cluster: string, url: string, perSecond: number): Promise<LoadLoop> {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'superskyray-load-')), 'results.jsonl');
+    const out = fs.openSync(file, 'a');
+    const [command, ...rest] = clientArgv(await clientNetns(cluster), [RAY_PYTHON, path.join(PY, 'load.py'), url, String(perSecond)]);
+    const child = spawn(command!, rest, {stdio: ['ignore', out, 'inherit']});
+    fs.closeSync(out);
+    return new LoadLoop(child, file);
+  }
+
+  results(): LoadResult[] {
+    return fs
+      .readFileSync(this.file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as LoadResult);
+  }
+
+  /** Stops the loop (its own pid; the namespace wrappers exec into it) and returns every result. */
+  async stop(): Promise<LoadResult[]> {
+    if (this.child.exitCode === null && this.child.pid) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGTERM');
+      await exited;
+    }
+    const results = this.results();
+    fs.rmSync(path.dirname(this.file), {recursive: true, force: true});
+    return results;
+  }
+}
