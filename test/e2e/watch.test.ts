@@ -1,4 +1,4 @@
-import {spawn, type ChildProcess} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
@@ -7,7 +7,7 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
-import {cli, REPO, RUN_JS} from '../support/cli.js';
+import {cli, REPO, RUN_JS, startWatch} from '../support/cli.js';
 import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
@@ -25,22 +25,6 @@ function autoscaledApp(name: string): RayClusterObject {
   Object.assign(group, {groupName: 'gpu', replicas: 0, minReplicas: 0, maxReplicas: 2});
   group.template.spec.containers[0]!.resources = {requests: {cpu: '1', 'nvidia.com/gpu': '1'}, limits: {cpu: '1', 'nvidia.com/gpu': '1'}};
   return app;
-}
-
-/** `watch --no-tui` as a child process, its lines collected as they come. */
-function startWatch(args: string[]): {child: ChildProcess; lines: string[]; exited: Promise<number | null>} {
-  const child = spawn(process.execPath, [RUN_JS, 'watch', '--no-tui', ...args], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']});
-  const lines: string[] = [];
-  let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => lines.push(`stderr: ${chunk.toString('utf8').trimEnd()}`));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {child, lines, exited};
 }
 
 const audit = (cluster: string) => auditEntries(auditLog(cluster));

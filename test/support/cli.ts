@@ -1,4 +1,4 @@
-import {execFile} from 'node:child_process';
+import {execFile, spawn, type ChildProcess} from 'node:child_process';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
@@ -39,4 +39,20 @@ export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}, s
 
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return run(process.execPath, [RUN_JS, ...args], env);
+}
+
+/** `watch --no-tui` as a child process, its lines collected as they come. */
+export function startWatch(args: string[]): {child: ChildProcess; lines: string[]; exited: Promise<number | null>} {
+  const child = spawn(process.execPath, [RUN_JS, 'watch', '--no-tui', ...args], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']});
+  const lines: string[] = [];
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => lines.push(`stderr: ${chunk.toString('utf8').trimEnd()}`));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {child, lines, exited};
 }

@@ -7,7 +7,7 @@ import {execFile, spawn, type ChildProcess} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {clientArgv, clientNetns, RAY_PYTHON} from '../env/testenv.js';
+import {clientArgv, clientNetns, podSandboxes, RAY_PYTHON} from '../env/testenv.js';
 
 const PY = new URL('../e2e/real-ray/py/', import.meta.url).pathname;
 
@@ -93,3 +93,34 @@ export class LoadLoop {
     return results;
   }
 }
+
+/**
+ * The memory of each running pod of `namespace`, in MiB: the PSS of every process in the pod's pid
+ * namespace (Ray's raylet, GCS, dashboard, workers and all), from /proc.
+ */
+export function podMemory(namespace: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  const pidNs = (pid: string | number) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+    } catch {
+      return '';
+    }
+  };
+  for (const sandbox of podSandboxes().filter((s) => s.pod.startsWith(`${namespace}_`))) {
+    const ns = pidNs(sandbox.initPid);
+    let kib = 0;
+    for (const pid of pids) {
+      if (!ns || pidNs(pid) !== ns) continue;
+      try {
+        kib += Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // The process has ended.
+      }
+    }
+    out[sandbox.pod.split('_')[1]!] = Math.round(kib / 1024);
+  }
+  return out;
+}
+
