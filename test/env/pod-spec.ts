@@ -18,6 +18,7 @@ export interface EnvVar {
 
 export interface Container {
   name: string;
+  image?: string;
   command?: string[];
   args?: string[];
   env?: EnvVar[];
@@ -148,8 +149,15 @@ export async function containerEnv(pod: Pod, container: Container, base: Record<
   return env;
 }
 
-/** The argv a container runs: command then args, expanded. A container with neither runs its image's entrypoint, which pods here do not have. */
+/** The pause image, whose entrypoint is the one the runner knows: it waits, doing nothing, until stopped. */
+const PAUSE_IMAGE = /(^|\/)pause(:[^/]*)?(@sha256:[0-9a-f]+)?$/;
+
+/**
+ * The argv a container runs: command then args, expanded. A container with no command runs its
+ * image's entrypoint, which pods here do not have, but for the pause image's.
+ */
 export function containerArgv(container: Container, env: Record<string, string>): string[] {
+  if (!container.command && !container.args && PAUSE_IMAGE.test(container.image ?? '')) return ['/bin/sleep', 'infinity'];
   const argv = [...(container.command ?? []), ...(container.args ?? [])].map((part) => expand(part, env));
   if (!container.command || argv.length === 0) {
     throw new Error(`container ${container.name} has no command: the pod runner runs no image entrypoint (pods here ignore image:)`);

@@ -98,6 +98,11 @@ describe('the pod runner makes of a pod what a kubelet does', () => {
       'ray start --address=h.ns.svc.cluster.local:6379',
     ]);
     expect(() => containerArgv({name: 'c', args: ['serve']}, {})).toThrow(/no command/);
+    expect(() => containerArgv({name: 'c', image: 'rayproject/ray:2.60.0'}, {})).toThrow(/no command/);
+  });
+
+  it.each(['registry.k8s.io/pause:3.10', 'pause', 'example.com/mirror/pause@sha256:0123abcd'])('runs the pause image %s as the pause entrypoint: waiting until stopped', (image) => {
+    expect(containerArgv({name: 'placeholder', image}, {})).toEqual(['/bin/sleep', 'infinity']);
   });
 
   it('writes the hosts file and resolv.conf a kubelet writes for a ClusterFirst pod', () => {
