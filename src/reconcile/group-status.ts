@@ -203,6 +203,7 @@ function pendingWorkers(state: GroupState, pending: Pod[]): Pick<GroupStatus, 'p
   const pass = planPass(state, {random: () => 0});
   const moves = new Map(pass.moves.map((m) => [nameOf(m.pod), m]));
   const stuck = new Map(pass.stuck.map((s) => [s.pending, s.reason]));
+  const refused = new Set(pass.refused?.pending ?? []);
   const doomed = new Set(workerGroupSpecs(state).flatMap((g) => g.scaleStrategy?.workersToDelete ?? []));
   const repairing = new Map(pass.repairs.flatMap((r) => ('pod' in r ? [[nameOf(r.pod), r.why] as const] : [])));
   return {
@@ -211,6 +212,7 @@ function pendingWorkers(state: GroupState, pending: Pod[]): Pick<GroupStatus, 'p
       const base = {name, workerGroup: workerGroupOf(p)};
       const move = moves.get(name);
       if (move) return {...base, spanTo: move.to, reason: `${whyNotHome(state, p)}; fits ${move.to}, so span moves it there`};
+      if (refused.has(name)) return {...base, reason: `${whyNotHome(state, p)}; not spanned: ${pass.refused!.message}`};
       const stuckWhy = stuck.get(name);
       if (stuckWhy !== undefined) return {...base, reason: `${whyNotHome(state, p)}; fits no other cluster either: ${stuckWhy}`};
       if (terminating(p)) return {...base, reason: 'being deleted'};

@@ -17,6 +17,7 @@ import {finishRelocation, relocateGroup} from './relocate.js';
 import {checkTargets} from './act.js';
 import {recordEvent} from './events.js';
 import {actOnPass, describeMove, describeRepair, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
+import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 
 export interface ScaleOptions {
   group: string;
@@ -248,6 +249,8 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
       result.warnings.push(`${what}: they wait Pending at home (--allow-pending)`);
     }
     if (decision.action === 'span') {
+      const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
+      if (refusal) throw new InputError(refusal.message, refusal.fix);
       // What the new workers need in the clusters they will run in (a Secret, say) is checked now,
       // before replicas is written: a refusal after that write would leave them Pending.
       const template = (workerGroupSpecs(state)[index] as {template?: {spec?: Pod['spec']}}).template;

@@ -3,6 +3,7 @@ import type {Fleet} from '../kube/fleet.js';
 import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 import {MADE_GLOBAL_ANNOTATION, placeholderName} from '../kuberay/swap.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
@@ -30,6 +31,11 @@ export interface SpanOptions {
   onWait?: (holder: string) => void;
   /** How long to wait for another run's lease before giving up on this pass; default: until the deadline. */
   leaseWaitMs?: number;
+  /**
+   * A group whose Ray autoscaler is v1 is never spanned: refuse (the commands: exit 2 before any
+   * write), or warn and leave its Pending workers at home (watch, which goes on with the others).
+   */
+  onV1Autoscaler?: 'refuse' | 'warn';
 }
 
 export interface SpanMove {
@@ -90,6 +96,8 @@ export interface Pass {
   repairs: Repair[];
   moves: Array<Move & {workerGroup: string; to: string}>;
   stuck: SpanResult['stuck'];
+  /** Pending workers left at home because the group's autoscaler is v1, and why. */
+  refused?: {pending: string[]; message: string; fix: string};
 }
 
 /** Pending workers the home scheduler gave up on, which no repair is about to touch. */
@@ -121,7 +129,10 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   const random = options.random ?? Math.random;
   const moves: Pass['moves'] = [];
   const stuck: Pass['stuck'] = [];
-  for (const pod of spannable(state, first)) {
+  const candidates = spannable(state, first);
+  const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
+  if (refusal && candidates.length > 0) return {repairs: first, moves, stuck, refused: {...refusal, pending: candidates.map((p) => p.metadata?.name ?? '')}};
+  for (const pod of candidates) {
     const shape = podShape(pod.spec!);
     const target = targets.find((t) => rooms.get(t)!.fit(shape, 1) === 1);
     const podName = pod.metadata?.name ?? '';
@@ -230,6 +241,11 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
     }
     for (let round = 0; round < 4; round++) {
       const pass = planPass(state, options);
+      if (pass.refused) {
+        if ((options.onV1Autoscaler ?? 'refuse') === 'refuse') throw new InputError(pass.refused.message, pass.refused.fix);
+        const warning = `${pass.refused.pending.join(', ')} not spanned: ${pass.refused.message} (${pass.refused.fix})`;
+        if (!result.warnings.includes(warning)) result.warnings.push(warning);
+      }
       // What waits is what the last look saw wait: a worker a later round moved is not stuck.
       result.stuck = pass.stuck.filter((s) => !result.moves.some((m) => m.pending === s.pending));
       if (options.dryRun) {

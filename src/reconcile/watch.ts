@@ -237,6 +237,8 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
         signal: passSignal,
         // Another run holding the group's lease is acting on it: do not stall the other groups.
         leaseWaitMs: 3000,
+        // A group it must not span is reported on every pass, and the others go on.
+        onV1Autoscaler: 'warn',
         onWait: (holder) => report({type: 'wait', at: now(), group: key, message: `waiting for ${holder}, which is changing this group`}),
       });
       if (result.rayCluster) {

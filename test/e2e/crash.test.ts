@@ -22,7 +22,8 @@ const role = (p: KubeObject) => p.metadata?.labels?.['superskyray.io/role'];
 function app(autoscaling: boolean): RayClusterObject {
   const rc = fixture<RayClusterObject>('raycluster-small.yaml');
   rc.metadata.name = 'crash';
-  if (autoscaling) (rc.spec as Record<string, unknown>).enableInTreeAutoscaling = true;
+  // Autoscaler v2, which matches Ray nodes to pods by name: a group on v1 is never spanned.
+  if (autoscaling) Object.assign(rc.spec as Record<string, unknown>, {enableInTreeAutoscaling: true, autoscalerOptions: {version: 'v2'}});
   Object.assign(rc.spec.workerGroupSpecs[0]!, {replicas: 1});
   rc.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '5', memory: '4Gi'}, limits: {cpu: '5', memory: '4Gi'}};
   return rc;

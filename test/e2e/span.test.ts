@@ -20,7 +20,8 @@ const PENDING = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'PodSch
 function gpuApp(name: string, autoscaling: boolean): RayClusterObject {
   const app = fixture<RayClusterObject & {spec: Record<string, unknown>}>('raycluster-small.yaml');
   app.metadata.name = name;
-  if (autoscaling) app.spec.enableInTreeAutoscaling = true;
+  // Autoscaler v2, which matches Ray nodes to pods by name: a group on v1 is never spanned.
+  if (autoscaling) Object.assign(app.spec, {enableInTreeAutoscaling: true, autoscalerOptions: {version: 'v2'}});
   const group = app.spec.workerGroupSpecs[0]! as unknown as Record<string, unknown> & {template: {spec: {containers: Array<{resources: unknown}>}}};
   Object.assign(group, {groupName: 'gpu', replicas: 1, minReplicas: 0, maxReplicas: 2});
   group.template.spec.containers[0]!.resources = {requests: {cpu: '1', 'nvidia.com/gpu': '1'}, limits: {cpu: '1', 'nvidia.com/gpu': '1'}};

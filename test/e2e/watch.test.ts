@@ -20,7 +20,8 @@ type RayClusterObject = KubeObject & {metadata: {name: string}; spec: Record<str
 function autoscaledApp(name: string): RayClusterObject {
   const app = fixture<RayClusterObject>('raycluster-small.yaml');
   app.metadata.name = name;
-  app.spec.enableInTreeAutoscaling = true;
+  // Autoscaler v2, which matches Ray nodes to pods by name: a group on v1 is never spanned.
+  Object.assign(app.spec, {enableInTreeAutoscaling: true, autoscalerOptions: {version: 'v2'}});
   const group = app.spec.workerGroupSpecs[0]!;
   Object.assign(group, {groupName: 'gpu', replicas: 0, minReplicas: 0, maxReplicas: 2});
   group.template.spec.containers[0]!.resources = {requests: {cpu: '1', 'nvidia.com/gpu': '1'}, limits: {cpu: '1', 'nvidia.com/gpu': '1'}};

@@ -91,6 +91,8 @@ interface Fixture {
   remotes?: Array<{context: string; workers?: Pod[]; copies?: KubeObject[]; nodes?: Node[]; state?: ClusterState; observed?: boolean}>;
   workerGroups?: Array<{groupName: string; replicas: number; scaleStrategy?: {workersToDelete: string[]}}>;
   autoscaling?: boolean;
+  /** The RayCluster's rayVersion; 2.60.0 (autoscaler v2 by default) unless given. */
+  rayVersion?: string;
   policy?: string;
   /** The context the group relocates to: its Ray object exists there too. */
   relocatingTo?: string;
@@ -124,7 +126,7 @@ function state(f: Fixture): GroupState {
       apiVersion: 'ray.io/v1',
       kind: 'RayCluster',
       metadata: {name: 'app', uid: UID},
-      spec: {enableInTreeAutoscaling: f.autoscaling ?? false, workerGroupSpecs: f.workerGroups ?? [{groupName: 'gpu', replicas: 2}]},
+      spec: {rayVersion: f.rayVersion ?? '2.60.0', enableInTreeAutoscaling: f.autoscaling ?? false, workerGroupSpecs: f.workerGroups ?? [{groupName: 'gpu', replicas: 2}]},
     },
     mesh: meshOf(f.policy),
     autoscaling: f.autoscaling ?? false,
@@ -452,6 +454,22 @@ describe('groupStatus: placeholders and Pending workers', () => {
     ]);
     expect(counts(s)).toEqual(['onprem Ready gpu local=1 pending=3 placeholders=1', 'cloud Ready gpu remote=1', 'edge Unreachable unknown']);
     expect(s.repairs).toEqual([]);
+  });
+
+  it('never plans to span a Pending worker of a group on autoscaler v1, and says why', () => {
+    const fixture: Fixture = {
+      home: [head(), pod('app-gpu-worker-fitsc', 'worker', {gpu: 1, unschedulable: 'x'})],
+      remotes: [{context: 'cloud', nodes: [gpuNode('cloud-0', 4)]}],
+      autoscaling: true,
+      rayVersion: '2.46.0',
+    };
+    const [pending] = groupStatus(state(fixture), plainHead).pending;
+    expect(pending?.spanTo).toBeUndefined();
+    expect(pending?.reason).toBe(
+      'onprem: x; not spanned: raycluster/app in context "onprem" runs the Ray autoscaler v1 (Ray 2.46.0 defaults to v1; v2 is the default from Ray 2.48), which matches Ray nodes to pods by IP: it would never scale in a worker spanned to another cluster',
+    );
+    // The same group on v2 goes to cloud.
+    expect(groupStatus(state({...fixture, rayVersion: '2.48.0'}), plainHead).pending[0]?.spanTo).toBe('cloud');
   });
 
   it('counts the Pending pods ahead of a worker when the bound ones alone leave room', () => {
