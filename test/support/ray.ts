@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {clientArgv, clientNetns, podSandboxes, RAY_PYTHON} from '../env/testenv.js';
+import {waitFor} from './poll.js';
 
 const PY = new URL('../e2e/real-ray/py/', import.meta.url).pathname;
 
@@ -37,6 +38,14 @@ export interface RayNode {
 /** The node table in the head's GCS; `gcs` is host:port as a pod of `cluster` names it. */
 export function rayNodes(cluster: string, gcs: string): Promise<RayNode[]> {
   return probe<RayNode[]>(cluster, 'nodes.py', [gcs]);
+}
+
+/** Waits until `count` nodes are ALIVE in the head's node table (the head counts), and returns the table. */
+export function aliveNodes(cluster: string, gcs: string, count: number, timeoutMs = 180_000): Promise<RayNode[]> {
+  return waitFor(`${count} node(s) ALIVE in the node table of ${gcs}`, async () => {
+    const nodes = await rayNodes(cluster, gcs).catch(() => []);
+    return nodes.filter((n) => n.state === 'ALIVE').length >= count ? nodes : undefined;
+  }, {timeoutMs, intervalMs: 1000});
 }
 
 export interface ServeApps {

@@ -10,7 +10,7 @@ import {cli} from '../../support/cli.js';
 import {removeNamespace, testFleet} from '../../support/e2e.js';
 import {tempDir} from '../../support/kubeconfig.js';
 import {waitFor} from '../../support/poll.js';
-import {probe, rayNodes} from '../../support/ray.js';
+import {aliveNodes, probe} from '../../support/ray.js';
 import {dataPlaneNamespace, realRayFixture} from './support.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -61,10 +61,7 @@ describe('the Ray autoscaler v1 on real Ray: a group on v1 is never spanned', ()
     expect(placed.code, placed.stderr).toBe(0);
     const gcs = `auto-head-svc.${namespace}.svc.cluster.local:6379`;
     const dashboard = `auto-head-svc.${namespace}.svc.cluster.local:8265`;
-    await waitFor('the head ALIVE', async () => ((await rayNodes('onprem', gcs).catch(() => [])).some((n) => n.state === 'ALIVE') ? true : undefined), {
-      timeoutMs: 180_000,
-      intervalMs: 1000,
-    });
+    await aliveNodes('onprem', gcs, 1);
     // The autoscaler sidecar really is v1: its log (the pod's container log on this machine) is
     // that of ray/autoscaler/_private/monitor.py.
     const autoscalerLog = () => {

@@ -6,7 +6,7 @@ import type {KubeObject, Pod} from '../../../src/kube/types.js';
 import {cli, startWatch} from '../../support/cli.js';
 import {removeNamespace, testFleet} from '../../support/e2e.js';
 import {waitFor} from '../../support/poll.js';
-import {probe, rayNodes} from '../../support/ray.js';
+import {aliveNodes, probe, rayNodes} from '../../support/ray.js';
 import {dataPlaneNamespace} from './support.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -51,10 +51,7 @@ describe('seed use case 2 on real Ray: the autoscaler grows a GPU group past onp
     expect(placed.code, placed.stderr).toBe(0);
     const gcs = `auto-head-svc.${namespace}.svc.cluster.local:6379`;
     const dashboard = `auto-head-svc.${namespace}.svc.cluster.local:8265`;
-    await waitFor('the head ALIVE', async () => ((await rayNodes('onprem', gcs).catch(() => [])).some((n) => n.state === 'ALIVE') ? true : undefined), {
-      timeoutMs: 180_000,
-      intervalMs: 1000,
-    });
+    await aliveNodes('onprem', gcs, 1);
     watch = startWatch(['auto', '-n', namespace, ...fleetArgs]);
 
     // Real demand: a job whose two actors each need a GPU, uploaded as its working_dir.

@@ -9,7 +9,7 @@ import {cli, startWatch} from '../../support/cli.js';
 import {removeNamespace, testFleet} from '../../support/e2e.js';
 import {tempDir} from '../../support/kubeconfig.js';
 import {waitFor} from '../../support/poll.js';
-import {podMemory, rayNodes} from '../../support/ray.js';
+import {aliveNodes, podMemory, rayNodes} from '../../support/ray.js';
 import {dataPlaneNamespace, realRayFixture} from './support.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -60,10 +60,7 @@ describe.each(['cilium', 'endpoints'])('--mesh %s on real Ray', (mesh) => {
     const placed = await cli(['place', '-f', file, '-n', namespace, '--mesh', mesh, '--skip-capacity-relocate', ...fleetArgs]);
     expect(placed.code, placed.stderr).toBe(0);
     const gcs = `real-head-svc.${namespace}.svc.cluster.local:6379`;
-    await waitFor('the head and 2 workers ALIVE', async () => {
-      const nodes = await rayNodes('onprem', gcs).catch(() => []);
-      return nodes.filter((n) => n.state === 'ALIVE').length === 3 ? true : undefined;
-    }, {timeoutMs: 180_000, intervalMs: 1000});
+    await aliveNodes('onprem', gcs, 3);
 
     const grown = await cli(['scale', 'raycluster/real', '--replicas', '3', '-n', namespace, ...fleetArgs]);
     expect(grown.code, grown.stdout + grown.stderr).toBe(0);
