@@ -141,8 +141,13 @@ export class PodRunner {
     if (run.stopping) return;
 
     const ready = path.join(run.dir, 'ready');
+    // The pod's folder and the venv may live under a path the pod's own tmpfs mounts hide (a state
+    // folder in /tmp, a cache in /home): both are held open first and reached through those fds.
+    const inPod = (file: string) => `/proc/self/fd/3/${path.relative(run.dir, file)}`;
+    const venv = quote(this.rayVenv);
     const script = [
       'set -e',
+      `exec 3< ${quote(run.dir)} 4< ${venv}`,
       `hostname ${quote(run.name.slice(0, 63))}`,
       `mount --bind ${quote(path.join(run.dir, 'hosts'))} /etc/hosts`,
       `mount --bind ${quote(path.join(run.dir, 'resolv.conf'))} /etc/resolv.conf`,
@@ -151,8 +156,10 @@ export class PodRunner {
       'mount -t tmpfs tmpfs /run',
       'mount -t tmpfs tmpfs /home',
       'mkdir -p /home/ray',
-      ...mounts.map((m) => `mkdir -p ${quote(m.target)} && mount --bind ${m.readOnly ? '-o ro ' : ''}${quote(m.source)} ${quote(m.target)}`),
-      `touch ${quote(ready)}`,
+      `if [ ! -d ${venv}/bin ]; then mkdir -p ${venv} && mount --bind /proc/self/fd/4 ${venv}; fi`,
+      ...mounts.map((m) => `mkdir -p ${quote(m.target)} && mount --bind ${m.readOnly ? '-o ro ' : ''}${quote(inPod(m.source))} ${quote(m.target)}`),
+      `touch ${quote(inPod(ready))}`,
+      'exec 3<&- 4<&-',
       `exec ${quote(path.join(this.rayVenv, 'bin', 'python'))} -c ${quote(REAPER)}`,
     ].join('\n');
     const out = fs.openSync(path.join(run.dir, 'logs', 'pod.log'), 'a');
