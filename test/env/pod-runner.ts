@@ -3,8 +3,8 @@
  * processes, built from the pod object in the API server, in namespaces of the pod's own:
  *
  * - network: the pod IP the cluster gave it, on the test/env bridge (test/env/network.ts);
- * - mount: the kubelet's /etc/hosts, a resolv.conf naming the cluster's CoreDNS, a private /tmp,
- *   /dev/shm, /run and /home, and the pod's volumes (ConfigMap, Secret, emptyDir, projected with the
+ * - mount: the kubelet's /etc/hosts, a resolv.conf naming the cluster's CoreDNS, a private /tmp
+ *   (the pod folder's tmp/, kept for Ray's own logs), /dev/shm, /run and /home, and the pod's volumes (ConfigMap, Secret, emptyDir, projected with the
  *   ServiceAccount token the API server issues for this pod);
  * - UTS (the pod name as hostname) and pid: its first process reaps orphans and, when killed, takes
  *   every process of the pod with it. A pod is stopped by that pid alone: nothing here kills by name.
@@ -134,6 +134,8 @@ export class PodRunner {
 
   private async boot(run: PodRun, pod: Pod): Promise<void> {
     fs.mkdirSync(path.join(run.dir, 'logs'), {recursive: true});
+    fs.mkdirSync(path.join(run.dir, 'tmp'), {recursive: true});
+    fs.chmodSync(path.join(run.dir, 'tmp'), 0o1777);
     fs.writeFileSync(path.join(run.dir, 'hosts'), hostsFile(pod));
     fs.writeFileSync(path.join(run.dir, 'resolv.conf'), resolvConf(pod, dnsIP(run.cluster.index)));
     const mounts = await this.volumes(run, pod);
@@ -151,7 +153,8 @@ export class PodRunner {
       `hostname ${quote(run.name.slice(0, 63))}`,
       `mount --bind ${quote(path.join(run.dir, 'hosts'))} /etc/hosts`,
       `mount --bind ${quote(path.join(run.dir, 'resolv.conf'))} /etc/resolv.conf`,
-      'mount -t tmpfs -o mode=1777 tmpfs /tmp',
+      // The pod's /tmp is its folder's tmp/, kept after it ends: Ray's own logs (raylet, GCS) are there.
+      `mount --bind ${quote(inPod(path.join(run.dir, 'tmp')))} /tmp`,
       'mount -t tmpfs -o mode=1777,size=4g tmpfs /dev/shm',
       'mount -t tmpfs tmpfs /run',
       'mount -t tmpfs tmpfs /home',

@@ -81,7 +81,7 @@ describe('seed use case 2 on real Ray: the autoscaler grows a GPU group past onp
       expect(cluster.spec.workerGroupSpecs[0]!.scaleStrategy?.workersToDelete ?? []).toEqual([]);
       expect((await rayNodes('onprem', gcs)).find((n) => n.instanceId === remoteName)?.state).toBe('ALIVE');
       return Date.now() - heldFrom > ALLOCATE_TIMEOUT_MS + 15_000 ? true : undefined;
-    }, {timeoutMs: 120_000, intervalMs: 3000});
+    }, {timeoutMs: 120_000, intervalMs: 5000});
 
     // The demand goes: the autoscaler drains and removes both GPU workers, the remote one included.
     await probe('onprem', 'job.py', ['stop', dashboard, id]);
