@@ -71,7 +71,8 @@ describe('the Ray autoscaler v1 on real Ray: a group on v1 is never spanned', ()
     await waitFor('the v1 autoscaler started', () => (autoscalerLog().includes('Monitor: Started') ? true : undefined), {timeoutMs: 120_000, intervalMs: 1000});
 
     // Demand for 2 GPU workers: v1 raises the group to 2; onprem has one GPU, so one waits.
-    const {id} = await probe<{id: string}>('onprem', 'job.py', ['submit', dashboard, 'python gpu_demand.py', PY]);
+    // The head's dashboard answers some seconds after its GCS: submit once it takes the job.
+    const {id} = await waitFor('the head\'s dashboard to take the job', () => probe<{id: string}>('onprem', 'job.py', ['submit', dashboard, 'python gpu_demand.py', PY]), {timeoutMs: 120_000, intervalMs: 2000});
     const pending = await waitFor('a GPU worker Pending at home, the autoscaler having asked for 2', async () => {
       const cluster = await onprem.get<RayCluster>(RESOURCES.rayclusters, 'auto', namespace);
       const pods = (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/group=gpu'})).items;

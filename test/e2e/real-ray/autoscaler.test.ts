@@ -55,7 +55,8 @@ describe('seed use case 2 on real Ray: the autoscaler grows a GPU group past onp
     watch = startWatch(['auto', '-n', namespace, ...fleetArgs]);
 
     // Real demand: a job whose two actors each need a GPU, uploaded as its working_dir.
-    const {id} = await probe<{id: string}>('onprem', 'job.py', ['submit', dashboard, 'python gpu_demand.py', PY]);
+    // The head's dashboard answers some seconds after its GCS: submit once it takes the job.
+    const {id} = await waitFor('the head\'s dashboard to take the job', () => probe<{id: string}>('onprem', 'job.py', ['submit', dashboard, 'python gpu_demand.py', PY]), {timeoutMs: 120_000, intervalMs: 2000});
     const submitted = Date.now();
     const job = await waitFor('both GPU actors placed', async () => {
       const status = await probe<Job>('onprem', 'job.py', ['status', dashboard, id]);
