@@ -140,7 +140,8 @@ export class PodRunner {
     fs.writeFileSync(path.join(run.dir, 'resolv.conf'), resolvConf(pod, dnsIP(run.cluster.index)));
     const mounts = await this.volumes(run, pod);
     await addEndpointNetns(this.stateDir, run.netns, run.ip);
-    if (run.stopping) return;
+    // Stopped while its namespace was being made: stop() found none to delete, so it goes here.
+    if (run.stopping) return deleteNetns(run.netns);
 
     const ready = path.join(run.dir, 'ready');
     // The pod's folder and the venv may live under a path the pod's own tmpfs mounts hide (a state
