@@ -5,7 +5,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {execFile} from 'node:child_process';
 import {DATA_PLANE_LABEL} from '../env/dataplane.js';
-import {dnsIP, inRange, isPodAddress, POD_NETWORK, SERVICE_NETWORK} from '../env/network.js';
+import {dnsIP, HUB_MAC, inRange, isPodAddress, POD_NETWORK, SERVICE_NETWORK} from '../env/network.js';
 import {components, podNetworkNamespaces, podSandboxes} from '../env/testenv.js';
 import {rayNodes} from '../support/ray.js';
 import {cli} from '../support/cli.js';
@@ -167,6 +167,13 @@ describe('the local test clusters are real', () => {
           expect([POD_NETWORK, SERVICE_NETWORK].includes(destination!) || (destination !== 'default' && inRange(destination!.split('/')[0]!, POD_NETWORK)), `${netns}: ${route}`).toBe(true);
         }
       }
+      // The hub's MAC stays put as pods come and go (a bridge otherwise takes its lowest port's), and
+      // each namespace on the bridge announces its address as it comes up (KWOK reuses freed ones).
+      const hub = namespaces.find((n) => n.endsWith('-hub'))!;
+      expect(await ip(['-n', hub, '-br', 'link', 'show', 'br0'])).toContain(HUB_MAC);
+      for (const netns of namespaces.filter((n) => n !== hub)) {
+        expect(await sysctl(netns, 'net.ipv4.conf.eth0.arp_notify'), netns).toBe('1');
+      }
       // And this machine's own namespace has no route of its own into those ranges.
       for (const route of (await ip(['-4', 'route', 'show'])).trim().split('\n')) {
         const destination = route.split(' ')[0]!;
@@ -178,6 +185,12 @@ describe('the local test clusters are real', () => {
     }
   });
 });
+
+function sysctl(netns: string, key: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('nsenter', [`--net=/run/netns/${netns}`, 'sysctl', '-n', key], (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout.trim())));
+  });
+}
 
 function ip(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
