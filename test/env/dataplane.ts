@@ -52,6 +52,9 @@ const log = (line: string): void => void process.stderr.write(`${new Date().toIS
 class DataPlane {
   private readonly relays = new Map<string, net.Server>();
   private readonly targets = new Map<string, RunnerCluster>();
+  private readonly lastSeen = new Map<string, Look>();
+  private readonly unanswered = new Set<string>();
+  private readonly lastLogged = new Map<string, number>();
   private proxy?: ChildProcess;
   private readonly runner: PodRunner;
   private stopping = false;
@@ -128,8 +131,21 @@ class DataPlane {
       }),
     );
     const seen = looks.filter((l): l is Look => !('failed' in l));
-    this.proxy?.send({ports: this.servedPorts(seen)});
-    await this.syncCilium(seen);
+    for (const look of looks) {
+      const name = look.cluster.name;
+      if ('failed' in look) {
+        if (!this.unanswered.has(name)) log(`${name} did not answer; serving what it last said: ${look.failed}`);
+        this.unanswered.add(name);
+      } else {
+        if (this.unanswered.delete(name)) log(`${name} answers again`);
+        this.lastSeen.set(name, look);
+      }
+    }
+    // A cluster that did not answer is not empty: kube-proxy keeps its rules, and Cilium its remote
+    // clusters' endpoints, until they hear otherwise.
+    const known = clusters.map((c) => this.lastSeen.get(c.name)).filter((l): l is Look => l !== undefined);
+    this.proxy?.send({ports: this.servedPorts(known)});
+    await this.syncCilium(known, seen);
     const wanted = seen.flatMap((look) =>
       look.pods.filter((pod) => runnable(pod, look.dataPlaneNamespaces)).map((pod) => ({pod, cluster: look.cluster})),
     );
@@ -184,22 +200,32 @@ class DataPlane {
     return ports;
   }
 
-  private async syncCilium(looks: Look[]): Promise<void> {
-    const clusters: ClusterServices[] = looks.map((l) => ({cluster: l.cluster.name, services: l.services, slices: l.slices}));
-    for (const look of looks) {
+  /** A write retried every tick (into a namespace being deleted, say) is logged once a minute, not twice a second. */
+  private logRepeated(line: string): void {
+    const now = Date.now();
+    if ((this.lastLogged.get(line) ?? 0) > now - 60_000) return;
+    this.lastLogged.set(line, now);
+    for (const [l, at] of this.lastLogged) if (at <= now - 60_000) this.lastLogged.delete(l);
+    log(line);
+  }
+
+  /** Writes the stand-in's slices into each cluster that answered, from what every cluster last said. */
+  private async syncCilium(known: Look[], answered: Look[]): Promise<void> {
+    const clusters: ClusterServices[] = known.map((l) => ({cluster: l.cluster.name, services: l.services, slices: l.slices}));
+    for (const look of answered) {
       const {create, update, remove} = ciliumSlices(look.cluster.name, clusters);
       const slicePath = (slice: EndpointSlice) => `/apis/discovery.k8s.io/v1/namespaces/${slice.metadata!.namespace}/endpointslices`;
       for (const slice of update) {
-        await api(look.cluster.target, 'PUT', `${slicePath(slice)}/${slice.metadata!.name}`, slice).catch((err: Error) => log(`${look.cluster.name}: cilium stand-in: ${err.message}`));
+        await api(look.cluster.target, 'PUT', `${slicePath(slice)}/${slice.metadata!.name}`, slice).catch((err: Error) => this.logRepeated(`${look.cluster.name}: cilium stand-in: ${err.message}`));
       }
       for (const slice of create) {
         await api(look.cluster.target, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${slice.metadata!.namespace}/endpointslices`, slice).catch((err: Error) =>
-          log(`${look.cluster.name}: cilium stand-in: ${err.message}`),
+          this.logRepeated(`${look.cluster.name}: cilium stand-in: ${err.message}`),
         );
       }
       for (const slice of remove) {
         await api(look.cluster.target, 'DELETE', `/apis/discovery.k8s.io/v1/namespaces/${slice.metadata!.namespace}/endpointslices/${slice.metadata!.name}`).catch(
-          (err: Error) => log(`${look.cluster.name}: cilium stand-in: ${err.message}`),
+          (err: Error) => this.logRepeated(`${look.cluster.name}: cilium stand-in: ${err.message}`),
         );
       }
     }
