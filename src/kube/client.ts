@@ -251,11 +251,11 @@ export class ClusterClient {
     namespace: string | undefined,
     patch: unknown,
     patchType: PatchType,
-    options: {force?: boolean; dryRun?: boolean; signal?: AbortSignal} = {},
+    options: {force?: boolean; dryRun?: boolean; signal?: AbortSignal; subresource?: 'status'} = {},
   ): Promise<T> {
     return this.request<T>({
       method: 'PATCH',
-      path: objectPath(type, name, namespace),
+      path: `${objectPath(type, name, namespace)}${options.subresource ? `/${options.subresource}` : ''}`,
       query: {
         fieldManager: FIELD_MANAGER,
         force: patchType === 'apply' && options.force ? true : undefined,

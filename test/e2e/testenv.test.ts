@@ -78,6 +78,76 @@ describe('the local test clusters are real', () => {
     expect(event.reportingComponent ?? event.source?.component).toBe('default-scheduler');
   });
 
+  // What the span's swap is built on (docs/span-mechanism.md), asserted on this KubeRay: once KubeRay
+  // has deleted a pod that a finalizer keeps, it leaves that worker group alone until the pod is gone,
+  // even with one counted pod too many; without that, it deletes one of them. A second group, scaled
+  // up after each change, shows that KubeRay has reconciled the cluster since.
+  it('KubeRay holds a worker group while a pod it deleted is kept, and otherwise trims a group with one counted pod too many', async () => {
+    const onprem = fleet.cluster('onprem');
+    const [node] = (await onprem.list<KubeObject>(RESOURCES.nodes)).items;
+    type Spec = {workerGroupSpecs: Array<{groupName: string; replicas: number; minReplicas: number; maxReplicas: number; rayStartParams: object; template: {spec: {containers: Array<{resources: unknown}>}}}>};
+    const create = async (name: string) => {
+      const rc = fixture<KubeObject & {metadata: {name: string}; spec: Spec}>('raycluster-small.yaml');
+      rc.metadata.name = name;
+      const cpu = rc.spec.workerGroupSpecs[0]!;
+      cpu.template.spec.containers[0]!.resources = {requests: {cpu: '500'}, limits: {cpu: '500'}};
+      rc.spec.workerGroupSpecs.push({...structuredClone(cpu), groupName: 'probe', replicas: 0});
+      return onprem.create(RESOURCES.rayclusters, rc, {namespace});
+    };
+    const groupPods = async (cluster: string, group: string) =>
+      (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${cluster},ray.io/group=${group}`})).items;
+    const counted = (owner: KubeObject, name: string): Pod => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        labels: {'ray.io/cluster': owner.metadata!.name!, 'ray.io/group': 'cpu', 'ray.io/node-type': 'worker', 'ray.io/is-ray-node': 'yes'},
+        ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: owner.metadata!.name!, uid: owner.metadata!.uid!, controller: true, blockOwnerDeletion: true}],
+      },
+      spec: {nodeName: node!.metadata!.name!, containers: [{name: 'placeholder', image: 'registry.k8s.io/pause:3.10', resources: {requests: {cpu: '1m', memory: '4Mi'}}}]},
+    });
+    /** Scales the probe group to n and waits for its pods: KubeRay has reconciled the cluster since. */
+    const reconciled = async (cluster: string, n: number) => {
+      const rc = await onprem.get<KubeObject & {spec: Spec}>(RESOURCES.rayclusters, cluster, namespace);
+      const groups = rc.spec.workerGroupSpecs.map((g) => (g.groupName === 'probe' ? {...g, replicas: n} : g));
+      await onprem.patch(RESOURCES.rayclusters, cluster, namespace, {spec: {workerGroupSpecs: groups}}, 'merge');
+      await waitFor(`${cluster}'s probe group at ${n}`, async () => ((await groupPods(cluster, 'probe')).length === n ? true : undefined));
+    };
+    const names = (pods: Pod[]) => pods.map((p) => p.metadata!.name!).sort();
+
+    const locked = await create('locked');
+    const [w, other] = await waitFor('2 Pending workers', async () => {
+      const pods = await groupPods('locked', 'cpu');
+      return pods.length === 2 ? pods : undefined;
+    });
+    await onprem.patch(RESOURCES.pods, w!.metadata!.name!, namespace, {metadata: {finalizers: ['superskyray.io/swap']}}, 'merge');
+    await onprem.patch(RESOURCES.pods, w!.metadata!.name!, namespace, {status: {phase: 'Failed', reason: 'Spanned'}}, 'merge', {subresource: 'status'});
+    await waitFor('KubeRay to delete the Failed worker', async () => ((await onprem.get<Pod>(RESOURCES.pods, w!.metadata!.name!, namespace)).metadata?.deletionTimestamp ? true : undefined));
+    await onprem.create(RESOURCES.pods, counted(locked, 'locked-cpu-worker-zzzzz'), {namespace});
+    await reconciled('locked', 1);
+    const whileLocked = await groupPods('locked', 'cpu');
+    expect(names(whileLocked)).toEqual(names([w!, other!, counted(locked, 'locked-cpu-worker-zzzzz')]));
+    expect(whileLocked.filter((p) => p.metadata?.deletionTimestamp).map((p) => p.metadata?.name)).toEqual([w!.metadata!.name]);
+    await onprem.patch(RESOURCES.pods, w!.metadata!.name!, namespace, {metadata: {finalizers: null}}, 'merge');
+    await waitFor('the kept worker gone', async () => ((await groupPods('locked', 'cpu')).length === 2 ? true : undefined));
+    await reconciled('locked', 2);
+    const after = await groupPods('locked', 'cpu');
+    expect(names(after)).toEqual(names([other!, counted(locked, 'locked-cpu-worker-zzzzz')]));
+    expect(after.every((p) => !p.metadata?.deletionTimestamp)).toBe(true);
+
+    // The control: the same counted pod, with no lock.
+    const open = await create('open');
+    const before = await waitFor('2 Pending workers', async () => {
+      const pods = await groupPods('open', 'cpu');
+      return pods.length === 2 ? pods : undefined;
+    });
+    await onprem.create(RESOURCES.pods, counted(open, 'open-cpu-worker-zzzzz'), {namespace});
+    await reconciled('open', 1);
+    const trimmed = (await groupPods('open', 'cpu')).filter((p) => !p.metadata?.deletionTimestamp);
+    expect(trimmed).toHaveLength(2);
+    expect(names([...before, counted(open, 'open-cpu-worker-zzzzz')])).toEqual(expect.arrayContaining(names(trimmed)));
+  });
+
   it('kubectl superskyray status reports both clusters and their capacity', async () => {
     const result = await cli(['status', '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud', '-o', 'json']);
     expect(result.stderr).toBe('');

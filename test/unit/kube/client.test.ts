@@ -209,6 +209,12 @@ describe('ClusterClient requests', () => {
     expect(apply?.query.get('force')).toBe('true');
   });
 
+  it('patches the status subresource when asked', async () => {
+    const server = await serve((_req, res) => sendJson(res, 200, {kind: 'Pod', metadata: {name: 'w-1'}}));
+    await clientFor(server).patch(RESOURCES.pods, 'w-1', 'ml', {status: {phase: 'Failed'}}, 'merge', {subresource: 'status'});
+    expect(server.requests[0]?.path).toBe('/api/v1/namespaces/ml/pods/w-1/status');
+  });
+
   it('sends delete preconditions', async () => {
     const server = await serve((_req, res) => sendJson(res, 200, {kind: 'Status', status: 'Success'}));
     await clientFor(server).delete(RESOURCES.pods, 'w-1', 'ml', {uid: 'abc'});
