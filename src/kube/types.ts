@@ -91,6 +91,8 @@ export interface Pod extends KubeObject {
   status?: {
     phase?: string;
     podIP?: string;
+    /** Set by the scheduler when it preempts other pods to make room for this one. */
+    nominatedNodeName?: string;
     conditions?: Array<{type: string; status: string; reason?: string; message?: string}>;
     [field: string]: unknown;
   };

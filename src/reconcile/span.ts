@@ -100,7 +100,10 @@ export interface Pass {
   refused?: {pending: string[]; message: string; fix: string};
 }
 
-/** Pending workers the home scheduler gave up on, which no repair is about to touch. */
+/**
+ * Pending workers the home scheduler gave up on, which no repair is about to touch. One with a
+ * nominated node is not among them: the scheduler is evicting lower-priority pods to run it here.
+ */
 function spannable(state: GroupState, planned: Repair[]): Pod[] {
   const doomed = new Set(workerGroupSpecs(state).flatMap((g) => g.scaleStrategy?.workersToDelete ?? []));
   const touched = new Set(planned.flatMap((r) => ('pod' in r ? [r.pod.metadata?.name] : [])));
@@ -110,6 +113,7 @@ function spannable(state: GroupState, planned: Repair[]): Pod[] {
       !p.metadata?.labels?.[ROLE_LABEL] &&
       !p.spec?.nodeName &&
       !p.metadata?.deletionTimestamp &&
+      !p.status?.nominatedNodeName &&
       !doomed.has(p.metadata?.name ?? '') &&
       !touched.has(p.metadata?.name) &&
       isUnschedulable(p),

@@ -27,6 +27,8 @@ interface PodOptions {
   phase?: string;
   /** A remote worker: carries the tool's remote labels. */
   remoteWorker?: boolean;
+  /** The node the scheduler preempts pods on to make room for it. */
+  nominated?: string;
 }
 
 /** A pod of the RayCluster "app" as the API would list it: only the fields status reads. */
@@ -52,6 +54,7 @@ function pod(name: string, type: 'head' | 'worker', o: PodOptions = {}): Pod {
     status: {
       phase: o.phase ?? (o.node ? 'Running' : 'Pending'),
       ...(o.unschedulable ? {conditions: [{type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: o.unschedulable}]} : {}),
+      ...(o.nominated ? {nominatedNodeName: o.nominated} : {}),
     },
   };
 }
@@ -470,6 +473,19 @@ describe('groupStatus: placeholders and Pending workers', () => {
     );
     // The same group on v2 goes to cloud.
     expect(groupStatus(state({...fixture, rayVersion: '2.48.0'}), plainHead).pending[0]?.spanTo).toBe('cloud');
+  });
+
+  it('leaves a Pending worker with a nominated node at home: the scheduler is preempting to run it there', () => {
+    const fixture: Fixture = {
+      home: [head(), pod('app-gpu-worker-nomin', 'worker', {gpu: 1, unschedulable: NO_GPU, nominated: 'onprem-0'})],
+      remotes: [{context: 'cloud', nodes: [gpuNode('cloud-0', 4)]}],
+    };
+    expect(groupStatus(state(fixture), plainHead).pending).toEqual([
+      {name: 'app-gpu-worker-nomin', workerGroup: 'gpu', reason: 'onprem: the scheduler is making room for it on node onprem-0 (preemption), so it stays'},
+    ]);
+    // Without the nomination, the same worker goes to cloud.
+    fixture.home[1]!.status!.nominatedNodeName = undefined;
+    expect(groupStatus(state(fixture), plainHead).pending[0]?.spanTo).toBe('cloud');
   });
 
   it('counts the Pending pods ahead of a worker when the bound ones alone leave room', () => {
