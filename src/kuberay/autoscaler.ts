@@ -47,12 +47,15 @@ export function autoscalerVersion(rayClusterSpec: unknown): AutoscalerChoice | u
     : {version: 'v1', because: `Ray ${spec.rayVersion} defaults to v1; v2 is the default from Ray 2.48`};
 }
 
+/** What to change so that a group on v1 can be spanned. */
+export const V1_SPAN_FIX = 'set autoscalerOptions.version: v2 (Ray 2.10 or newer) and no RAY_enable_autoscaler_v2 on the head, or turn off in-tree autoscaling';
+
 /** The refusal to span a group whose autoscaler is v1, as a message and its fix; undefined otherwise. */
 export function v1SpanRefusal(spec: unknown, what: string): {message: string; fix: string} | undefined {
   const choice = autoscalerVersion(spec);
   if (choice?.version !== 'v1') return undefined;
   return {
     message: `${what} runs the Ray autoscaler v1 (${choice.because}), which matches Ray nodes to pods by IP: it would never scale in a worker spanned to another cluster`,
-    fix: 'set autoscalerOptions.version: v2 (Ray 2.10 or newer) and no RAY_enable_autoscaler_v2 on the head, or turn off in-tree autoscaling',
+    fix: V1_SPAN_FIX,
   };
 }

@@ -6,6 +6,7 @@ import type {KubeObject} from '../kube/types.js';
 import {KUBE_SYSTEM} from './fleet-status.js';
 import type {GroupPolicy} from '../kuberay/group.js';
 import {hasKubeRay} from './place.js';
+import {autoscalerVersion, V1_SPAN_FIX} from '../kuberay/autoscaler.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -91,6 +92,28 @@ export function ciliumChecks(facts: CiliumFacts[]): Map<string, Check> {
   return out;
 }
 
+/**
+ * The Ray autoscaler each in-tree autoscaled RayCluster of the namespace gets, as the tool decides it
+ * from the spec (src/kuberay/autoscaler.ts); a group on v1 is never spanned. Undefined when none
+ * autoscales.
+ */
+export function autoscalerCheck(rayClusters: KubeObject[]): Check | undefined {
+  const groups = rayClusters.flatMap((rc) => {
+    const choice = autoscalerVersion(rc.spec);
+    return choice ? [{name: rc.metadata?.name ?? '', ...choice}] : [];
+  });
+  if (groups.length === 0) return undefined;
+  const detail = groups.map((g) => `raycluster/${g.name}: ${g.version} (${g.because})`).join('; ');
+  const v1 = groups.filter((g) => g.version === 'v1');
+  if (v1.length === 0) return {check: 'ray autoscaler', status: 'ok', detail};
+  return {
+    check: 'ray autoscaler',
+    status: 'warn',
+    detail: `${detail}; ${v1.map((g) => `raycluster/${g.name}`).join(', ')} ${v1.length === 1 ? 'is' : 'are'} never spanned: v1 matches Ray nodes to pods by IP`,
+    fix: V1_SPAN_FIX,
+  };
+}
+
 /** The cluster domain CoreDNS serves, from its Corefile ("kubernetes cluster.local in-addr.arpa ..."). */
 export function clusterDomainOf(corefile: string | undefined): string | undefined {
   return corefile ? /^\s*kubernetes\s+(\S+)/m.exec(corefile)?.[1] : undefined;
@@ -174,14 +197,21 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
       throw err;
     }
   };
-  const [cilium, coredns, ns] = await Promise.all([
+  const [cilium, coredns, ns, rayClusters] = await Promise.all([
     read('cilium-config'),
     read('coredns'),
     client.find(RESOURCES.namespaces, namespace, undefined, signal).then(
       (found) => found !== undefined,
       () => undefined,
     ),
+    kubeRay ? client.list(RESOURCES.rayclusters, {namespace, signal}).then((l) => l.items, () => undefined) : Promise.resolve([]),
   ]);
+  if (rayClusters === undefined) {
+    checks.push({check: 'ray autoscaler', status: 'warn', detail: `cannot list the RayClusters of namespace ${namespace}, so which autoscaler each gets is unknown`});
+  } else {
+    const autoscaler = autoscalerCheck(rayClusters);
+    if (autoscaler) checks.push(autoscaler);
+  }
   return {
     result,
     kubeRay,

@@ -9,7 +9,7 @@ import type {KubeObject} from '../../src/kube/types.js';
 import {randomBytes} from 'node:crypto';
 import {addCluster, auditLog, removeCluster} from '../support/backend.js';
 import {cli} from '../support/cli.js';
-import {freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -66,6 +66,37 @@ describe('kubectl superskyray doctor', () => {
     for (const context of ['onprem', 'cloud']) expect(statusOf(JSON.parse(flat.stdout) as Report, context, 'cilium cluster mesh')?.status).toBe('ok');
   });
 
+
+  it('says which Ray autoscaler each autoscaled RayCluster gets, and warns that one on v1 is never spanned', async () => {
+    const onprem = fleet.cluster('onprem');
+    const autoscaled = (name: string, options: Record<string, unknown>) => {
+      const rc = fixture<KubeObject & {metadata: {name: string}; spec: Record<string, unknown>}>('raycluster-small.yaml');
+      rc.metadata.name = name;
+      Object.assign(rc.spec, {enableInTreeAutoscaling: true}, options);
+      return onprem.create(RESOURCES.rayclusters, rc, {namespace});
+    };
+    // The fixture's Ray 2.9.0 defaults to v1.
+    await autoscaled('old', {});
+    await autoscaled('new', {autoscalerOptions: {version: 'v2'}});
+    try {
+      const result = await cli(['doctor', '-o', 'json', '-n', namespace, '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud']);
+      expect(result.code).toBe(0);
+      const report = JSON.parse(result.stdout) as Report;
+      expect(statusOf(report, 'onprem', 'ray autoscaler')).toEqual({
+        check: 'ray autoscaler',
+        status: 'warn',
+        detail: expect.stringMatching(/^raycluster\/(new|old): .*; raycluster\/old is never spanned: v1 matches Ray nodes to pods by IP$/),
+        fix: 'set autoscalerOptions.version: v2 (Ray 2.10 or newer) and no RAY_enable_autoscaler_v2 on the head, or turn off in-tree autoscaling',
+      });
+      const detail = statusOf(report, 'onprem', 'ray autoscaler')!.detail;
+      expect(detail).toContain('raycluster/old: v1 (Ray 2.9.0 defaults to v1; v2 is the default from Ray 2.48)');
+      expect(detail).toContain('raycluster/new: v2 (autoscalerOptions.version is v2)');
+      // No RayCluster of the namespace in cloud: nothing to say there.
+      expect(statusOf(report, 'cloud', 'ray autoscaler')).toBeUndefined();
+    } finally {
+      await Promise.all(['old', 'new'].map((name) => onprem.delete(RESOURCES.rayclusters, name, namespace)));
+    }
+  });
 
   it('warns about a cluster without the KubeRay CRDs, and fails a fleet in which no cluster has them', async () => {
     // A cluster of its own, started for this test: the shared ones both run KubeRay.

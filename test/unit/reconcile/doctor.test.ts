@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {ciliumChecks, clusterDomainOf} from '../../../src/reconcile/doctor.js';
+import {autoscalerCheck, ciliumChecks, clusterDomainOf} from '../../../src/reconcile/doctor.js';
 
 describe('ciliumChecks', () => {
   const mesh = (name: string, id: string, sync = 'true') => ({'cluster-name': name, 'cluster-id': id, 'clustermesh-enable-endpoint-sync': sync});
@@ -27,5 +27,31 @@ describe('clusterDomainOf', () => {
     {corefile: undefined, want: undefined},
   ])('reads $want', ({corefile, want}) => {
     expect(clusterDomainOf(corefile)).toBe(want);
+  });
+});
+
+describe('autoscalerCheck', () => {
+  const rc = (name: string, spec: Record<string, unknown>) => ({apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: {name}, spec});
+  const env = (value: string) => ({headGroupSpec: {template: {spec: {containers: [{env: [{name: 'RAY_enable_autoscaler_v2', value}]}]}}}});
+  it.each([
+    {name: 'no group autoscales: no check', clusters: [rc('plain', {rayVersion: '2.60.0'})], want: undefined},
+    {
+      name: 'Ray 2.60 defaults to v2',
+      clusters: [rc('gpu', {enableInTreeAutoscaling: true, rayVersion: '2.60.0'})],
+      want: {status: 'ok', detail: 'raycluster/gpu: v2 (Ray 2.60.0 defaults to v2 under KubeRay)'},
+    },
+    {
+      name: 'the head forcing v1 warns and says the fix',
+      clusters: [rc('gpu', {enableInTreeAutoscaling: true, rayVersion: '2.60.0', autoscalerOptions: {version: 'v2'}}), rc('old', {enableInTreeAutoscaling: true, rayVersion: '2.60.0', ...env('0')})],
+      want: {
+        status: 'warn',
+        detail: 'raycluster/gpu: v2 (autoscalerOptions.version is v2); raycluster/old: v1 (the head sets RAY_enable_autoscaler_v2=0); raycluster/old is never spanned: v1 matches Ray nodes to pods by IP',
+        fix: 'set autoscalerOptions.version: v2 (Ray 2.10 or newer) and no RAY_enable_autoscaler_v2 on the head, or turn off in-tree autoscaling',
+      },
+    },
+  ])('$name', ({clusters, want}) => {
+    const check = autoscalerCheck(clusters);
+    if (want === undefined) expect(check).toBeUndefined();
+    else expect(check).toEqual({check: 'ray autoscaler', ...want});
   });
 });
