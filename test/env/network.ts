@@ -13,8 +13,6 @@ import {nodePodCIDR} from '../../src/sandbox/addresses.js';
 export const POD_NETWORK = '10.96.0.0/11';
 /** The hub's address on the bridge: the way to every Service address. */
 export const HUB_IP = '10.96.0.1';
-/** The bridge's own MAC, fixed (locally administered, after HUB_IP); each hub is an L2 network of its own. */
-export const HUB_MAC = '02:00:0a:60:00:01';
 /** Every test cluster's Service range, inside this one; routed to the hub, which serves them. */
 export const SERVICE_NETWORK = '10.64.0.0/12';
 /** Cluster indexes fit SERVICE_NETWORK's sixteen /16s. */
@@ -90,6 +88,11 @@ export async function netnsList(): Promise<string[]> {
   return out.split('\n').map((line) => line.split(' ')[0]!).filter(Boolean);
 }
 
+/** The MAC of an address on the bridge: locally administered, 02:00 and the address's four bytes. */
+export function macOf(address: string): string {
+  return ['02', '00', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':');
+}
+
 /** The hub: a bridge with the hub's address, and nothing else routed. Idempotent. */
 export async function ensureHub(stateDir: string): Promise<string> {
   const hub = hubNetns(stateDir);
@@ -100,7 +103,7 @@ export async function ensureHub(stateDir: string): Promise<string> {
   // A bridge without an address of its own takes the lowest of its ports' and changes it as pods
   // come and go; every neighbour that cached the hub's old one (for CoreDNS, a Service address)
   // would then send into a pod's veth until its cache entry expired, up to half a minute.
-  await ip(['-n', hub, 'link', 'set', 'br0', 'address', HUB_MAC]);
+  await ip(['-n', hub, 'link', 'set', 'br0', 'address', macOf(HUB_IP)]);
   await ip(['-n', hub, 'addr', 'add', `${HUB_IP}/11`, 'dev', 'br0']);
   await ip(['-n', hub, 'link', 'set', 'br0', 'up']);
   return hub;
@@ -123,10 +126,10 @@ export async function addEndpointNetns(stateDir: string, name: string, address: 
     await ip(['-n', name, 'link', 'set', 'lo', 'up']);
     await ip(['-n', name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', peer, 'netns', hub]);
     await ip(['-n', hub, 'link', 'set', peer, 'master', 'br0', 'up']);
+    // KWOK hands a freed address to the next pod at once, and neighbours keep the MAC they cached
+    // for it for up to half a minute: an address always comes with the same MAC.
+    await ip(['-n', name, 'link', 'set', 'eth0', 'address', macOf(address)]);
     await ip(['-n', name, 'addr', 'add', `${address}/11`, 'dev', 'eth0']);
-    // KWOK hands a freed address to the next pod at once: a gratuitous ARP as the link comes up
-    // tells the neighbours that cached the old pod's MAC for it.
-    await run('nsenter', [`--net=/run/netns/${name}`, 'sysctl', '-q', '-w', 'net.ipv4.conf.eth0.arp_notify=1']);
     await ip(['-n', name, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', name, 'route', 'add', SERVICE_NETWORK, 'via', HUB_IP]);
   } catch (err) {

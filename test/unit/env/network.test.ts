@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {apiServiceIP, clientIP, dnsIP, fallbackPodCIDR, HUB_IP, inRange, isPodAddress, isServiceAddress, MAX_CLUSTER_INDEX, nodePodCIDR, POD_NETWORK, serviceCIDR, SERVICE_NETWORK} from '../../../test/env/network.js';
+import {apiServiceIP, clientIP, dnsIP, fallbackPodCIDR, HUB_IP, inRange, isPodAddress, isServiceAddress, macOf, MAX_CLUSTER_INDEX, nodePodCIDR, POD_NETWORK, serviceCIDR, SERVICE_NETWORK} from '../../../test/env/network.js';
 
 describe('the test pod network\'s address plan', () => {
   it('keeps every pod, hub and client address inside the pod network, and every Service address inside the Service range', () => {
@@ -34,5 +34,13 @@ describe('the test pod network\'s address plan', () => {
     ['192.168.1.1', '0.0.0.0/0', true],
   ])('%s in %s: %s', (ip, cidr, expected) => {
     expect(inRange(ip, cidr)).toBe(expected);
+  });
+});
+
+describe('macOf', () => {
+  it('gives each address on the bridge one MAC of its own, locally administered', () => {
+    expect(macOf('10.100.0.3')).toBe('02:00:0a:64:00:03');
+    expect(macOf('10.96.0.1')).toBe('02:00:0a:60:00:01');
+    expect(macOf('10.101.2.255')).not.toBe(macOf('10.101.2.254'));
   });
 });
