@@ -52,6 +52,7 @@ const log = (line: string): void => void process.stderr.write(`${new Date().toIS
 class DataPlane {
   private readonly relays = new Map<string, net.Server>();
   private readonly targets = new Map<string, RunnerCluster>();
+  private clusters: ClusterEntry[] = [];
   private readonly lastSeen = new Map<string, Look>();
   private readonly unanswered = new Set<string>();
   private readonly lastLogged = new Map<string, number>();
@@ -70,13 +71,15 @@ class DataPlane {
     return path.join(this.stateDir, 'dataplane', `api-${cluster}.sock`);
   }
 
+  /** The clusters of the state file; the last ones read when it cannot be read (it is being replaced). */
   private readClusters(): ClusterEntry[] {
     try {
       const state = JSON.parse(fs.readFileSync(path.join(this.stateDir, 'state.json'), 'utf8')) as {clusters?: ClusterEntry[]};
-      return (state.clusters ?? []).filter((c) => c.dataPlaneToken);
+      this.clusters = (state.clusters ?? []).filter((c) => c.dataPlaneToken);
     } catch {
-      return [];
+      // Kept.
     }
+    return this.clusters;
   }
 
   private ensureRelay(cluster: ClusterEntry): void {
@@ -131,10 +134,17 @@ class DataPlane {
       }),
     );
     const seen = looks.filter((l): l is Look => !('failed' in l));
+    // A cluster that left the state file is forgotten, so that one added again under its name starts afresh.
+    for (const name of [...this.lastSeen.keys(), ...this.unanswered]) {
+      if (!clusters.some((c) => c.name === name)) {
+        this.lastSeen.delete(name);
+        this.unanswered.delete(name);
+      }
+    }
     for (const look of looks) {
       const name = look.cluster.name;
       if ('failed' in look) {
-        if (!this.unanswered.has(name)) log(`${name} did not answer; serving what it last said: ${look.failed}`);
+        if (!this.unanswered.has(name)) log(`${name} did not answer (${look.failed}); ${this.lastSeen.has(name) ? 'serving what it last said' : 'it has not answered yet'}`);
         this.unanswered.add(name);
       } else {
         if (this.unanswered.delete(name)) log(`${name} answers again`);
@@ -150,8 +160,7 @@ class DataPlane {
       look.pods.filter((pod) => runnable(pod, look.dataPlaneNamespaces)).map((pod) => ({pod, cluster: look.cluster})),
     );
     // Pods of a cluster that did not answer are kept.
-    const unseen = new Set(looks.filter((l) => 'failed' in l).map((l) => l.cluster.name));
-    await this.runner.reconcile(wanted, unseen);
+    await this.runner.reconcile(wanted, this.unanswered);
   }
 
   private async look(cluster: RunnerCluster): Promise<Look> {

@@ -136,7 +136,9 @@ function readState(): State | undefined {
 }
 
 function writeState(state: State): void {
-  fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+  // Whole or not at all: the data plane reads it twice a second.
+  fs.writeFileSync(`${STATE_FILE}.tmp`, JSON.stringify(state, null, 2));
+  fs.renameSync(`${STATE_FILE}.tmp`, STATE_FILE);
 }
 
 /** True when `pid` is alive and is still the binary we started (pids get reused). */
