@@ -109,7 +109,7 @@ export function autoscalerCheck(rayClusters: KubeObject[]): Check | undefined {
   return {
     check: 'ray autoscaler',
     status: 'warn',
-    detail: `${detail}; ${v1.map((g) => `raycluster/${g.name}`).join(', ')} ${v1.length === 1 ? 'is' : 'are'} never spanned: v1 matches Ray nodes to pods by IP`,
+    detail: `${detail}; ${v1.map((g) => `raycluster/${g.name}`).join(', ')} ${v1.length === 1 ? 'is' : 'are'} never spanned: v1 matches Ray nodes to pods by IP, and would never scale in a remote worker`,
     fix: V1_SPAN_FIX,
   };
 }
@@ -204,10 +204,16 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
       (found) => found !== undefined,
       () => undefined,
     ),
-    kubeRay ? client.list(RESOURCES.rayclusters, {namespace, signal}).then((l) => l.items, () => undefined) : Promise.resolve([]),
+    kubeRay
+      ? client.list(RESOURCES.rayclusters, {namespace, signal}).then(
+          (l) => l.items,
+          (thrown: unknown) => normaliseError(thrown, {context: client.context}),
+        )
+      : Promise.resolve([]),
   ]);
-  if (rayClusters === undefined) {
-    checks.push({check: 'ray autoscaler', status: 'warn', detail: `cannot list the RayClusters of namespace ${namespace}, so which autoscaler each gets is unknown`});
+  if (rayClusters instanceof KubeError) {
+    const why = rayClusters.code === 403 ? 'forbidden' : rayClusters.detail;
+    checks.push({check: 'ray autoscaler', status: 'warn', detail: `cannot list the RayClusters of namespace ${namespace} (${why}), so which autoscaler each gets is unknown`, fix: 'bind the Role and ClusterRole in deploy/rbac/ to this user'});
   } else {
     const autoscaler = autoscalerCheck(rayClusters);
     if (autoscaler) checks.push(autoscaler);
@@ -225,7 +231,7 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
 
 /**
  * Preflight per context: reachable, credentials, every verb the tool uses (SelfSubjectAccessReview),
- * the KubeRay CRDs, Cilium Cluster Mesh, one cluster domain, and no cluster reached through two
+ * the KubeRay CRDs, the Ray autoscaler of each autoscaled RayCluster, Cilium Cluster Mesh, one cluster domain, and no cluster reached through two
  * contexts. It only reads (access reviews write nothing).
  */
 export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<DoctorReport> {

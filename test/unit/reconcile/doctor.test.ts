@@ -45,7 +45,7 @@ describe('autoscalerCheck', () => {
       clusters: [rc('gpu', {enableInTreeAutoscaling: true, rayVersion: '2.60.0', autoscalerOptions: {version: 'v2'}}), rc('old', {enableInTreeAutoscaling: true, rayVersion: '2.60.0', ...env('0')})],
       want: {
         status: 'warn',
-        detail: 'raycluster/gpu: v2 (autoscalerOptions.version is v2); raycluster/old: v1 (the head sets RAY_enable_autoscaler_v2=0); raycluster/old is never spanned: v1 matches Ray nodes to pods by IP',
+        detail: 'raycluster/gpu: v2 (autoscalerOptions.version is v2); raycluster/old: v1 (the head sets RAY_enable_autoscaler_v2=0); raycluster/old is never spanned: v1 matches Ray nodes to pods by IP, and would never scale in a remote worker',
         fix: 'set autoscalerOptions.version: v2 (Ray 2.10 or newer) and no RAY_enable_autoscaler_v2 on the head, or turn off in-tree autoscaling',
       },
     },
