@@ -91,7 +91,7 @@ export interface Pod extends KubeObject {
   status?: {
     phase?: string;
     podIP?: string;
-    /** Set by the scheduler when it preempts other pods to make room for this one. */
+    /** The node the scheduler means to run this pod on (after preempting others, or a delayed bind). */
     nominatedNodeName?: string;
     conditions?: Array<{type: string; status: string; reason?: string; message?: string}>;
     [field: string]: unknown;

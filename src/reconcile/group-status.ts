@@ -216,7 +216,7 @@ function pendingWorkers(state: GroupState, pending: Pod[]): Pick<GroupStatus, 'p
       const stuckWhy = stuck.get(name);
       if (stuckWhy !== undefined) return {...base, reason: `${whyNotHome(state, p)}; fits no other cluster either: ${stuckWhy}`};
       if (terminating(p)) return {...base, reason: 'being deleted'};
-      if (p.status?.nominatedNodeName) return {...base, reason: `${state.home.client.context}: the scheduler is making room for it on node ${p.status.nominatedNodeName} (preemption), so it stays`};
+      if (p.status?.nominatedNodeName) return {...base, reason: `${state.home.client.context}: nominated to run on node ${p.status.nominatedNodeName} (the scheduler is making room there), so it stays`};
       if (doomed.has(name)) return {...base, reason: 'named in workersToDelete: KubeRay removes it'};
       const repair = repairing.get(name);
       if (repair) return {...base, reason: `left by an interrupted swap: ${repair}`};

@@ -102,7 +102,8 @@ export interface Pass {
 
 /**
  * Pending workers the home scheduler gave up on, which no repair is about to touch. One with a
- * nominated node is not among them: the scheduler is evicting lower-priority pods to run it here.
+ * nominated node is not among them: the scheduler means to run it here (it is preempting others, or
+ * waiting to bind).
  */
 function spannable(state: GroupState, planned: Repair[]): Pod[] {
   const doomed = new Set(workerGroupSpecs(state).flatMap((g) => g.scaleStrategy?.workersToDelete ?? []));

@@ -475,13 +475,13 @@ describe('groupStatus: placeholders and Pending workers', () => {
     expect(groupStatus(state({...fixture, rayVersion: '2.48.0'}), plainHead).pending[0]?.spanTo).toBe('cloud');
   });
 
-  it('leaves a Pending worker with a nominated node at home: the scheduler is preempting to run it there', () => {
+  it('leaves a Pending worker with a nominated node at home: the scheduler means to run it there', () => {
     const fixture: Fixture = {
       home: [head(), pod('app-gpu-worker-nomin', 'worker', {gpu: 1, unschedulable: NO_GPU, nominated: 'onprem-0'})],
       remotes: [{context: 'cloud', nodes: [gpuNode('cloud-0', 4)]}],
     };
     expect(groupStatus(state(fixture), plainHead).pending).toEqual([
-      {name: 'app-gpu-worker-nomin', workerGroup: 'gpu', reason: 'onprem: the scheduler is making room for it on node onprem-0 (preemption), so it stays'},
+      {name: 'app-gpu-worker-nomin', workerGroup: 'gpu', reason: 'onprem: nominated to run on node onprem-0 (the scheduler is making room there), so it stays'},
     ]);
     // Without the nomination, the same worker goes to cloud.
     fixture.home[1]!.status!.nominatedNodeName = undefined;
