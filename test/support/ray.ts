@@ -17,7 +17,7 @@ export async function probe<T>(cluster: string, script: string, args: string[]):
   const [command, ...rest] = clientArgv(await clientNetns(cluster), [RAY_PYTHON, path.join(PY, script), ...args]);
   return new Promise((resolve, reject) => {
     execFile(command!, rest, {timeout: 60_000, maxBuffer: 16 * 2 ** 20}, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`${script} ${args.join(' ')} in ${cluster}: ${failure(stderr) || err.message}`));
+      if (err) return reject(new Error(`${script} ${args.join(' ')} in ${cluster}: ${pythonRootCause(stderr) || err.message}`));
       try {
         resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as T);
       } catch {
@@ -31,7 +31,7 @@ export async function probe<T>(cluster: string, script: string, args: string[]):
  * A Python failure in one line: the first and last exception of its traceback chain (a Ray
  * ConnectionError names the refused connection or the failed lookup only in the exception beneath it).
  */
-function failure(stderr: string): string {
+function pythonRootCause(stderr: string): string {
   const exceptions = stderr.split('\n').filter((line) => /^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*:/.test(line));
   if (exceptions.length === 0) return stderr.trim().split('\n').slice(-3).join(' | ');
   // The first is the root cause, the last what the script saw.
