@@ -231,8 +231,9 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
 
 /**
  * Preflight per context: reachable, credentials, every verb the tool uses (SelfSubjectAccessReview),
- * the KubeRay CRDs, the Ray autoscaler of each autoscaled RayCluster, Cilium Cluster Mesh, one cluster domain, and no cluster reached through two
- * contexts. It only reads (access reviews write nothing).
+ * the KubeRay CRDs, the Ray autoscaler of each autoscaled RayCluster, Cilium Cluster Mesh, one
+ * cluster domain, and no cluster reached through two contexts. It only reads (access reviews write
+ * nothing).
  */
 export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<DoctorReport> {
   const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));
