@@ -25,6 +25,15 @@ export const RAY_NODE_LABEL = 'ray.io/is-ray-node';
 
 export const DEFAULT_PLACEHOLDER_IMAGE = 'registry.k8s.io/pause:3.10';
 
+/**
+ * What cluster-autoscaler and Karpenter honour on a pod they would otherwise move to empty a node: a
+ * placeholder they evict takes its remote worker's stand-in with it, for the sake of 1m of CPU.
+ */
+export const DO_NOT_DISRUPT_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false',
+  'karpenter.sh/do-not-disrupt': 'true',
+};
+
 /** The alphabet and length Kubernetes uses for generateName suffixes (no vowels, no look-alikes). */
 const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const SUFFIX_LENGTH = 5;
@@ -75,7 +84,7 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, ima
       name,
       namespace: pending.metadata?.namespace,
       labels: {...countedLabels(pending), ...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
-      annotations: {[REPLACES_ANNOTATION]: pending.metadata?.name ?? '', [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
+      annotations: {...DO_NOT_DISRUPT_ANNOTATIONS, [REPLACES_ANNOTATION]: pending.metadata?.name ?? '', [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
     },
     spec: {
       restartPolicy: 'Always',

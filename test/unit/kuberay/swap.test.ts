@@ -44,9 +44,14 @@ describe('placeholderPod', () => {
     });
   });
 
-  it('has no ownerReference yet, and says which pod it replaces and where its worker runs', () => {
+  it('has no ownerReference yet, says which pod it replaces and where its worker runs, and asks node autoscalers not to move it', () => {
     expect(placeholder.metadata?.ownerReferences).toBeUndefined();
-    expect(placeholder.metadata?.annotations).toEqual({'superskyray.io/replaces': pending.metadata?.name, 'superskyray.io/remote-cluster': 'remote-uid'});
+    expect(placeholder.metadata?.annotations).toEqual({
+      'superskyray.io/replaces': pending.metadata?.name,
+      'superskyray.io/remote-cluster': 'remote-uid',
+      'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false',
+      'karpenter.sh/do-not-disrupt': 'true',
+    });
     expect(placeholder.metadata?.namespace).toBe(pending.metadata?.namespace);
   });
 
