@@ -154,7 +154,9 @@ export class PodRunner {
       `hostname ${quote(run.name.slice(0, 63))}`,
       `mount --bind ${quote(path.join(run.dir, 'hosts'))} /etc/hosts`,
       `mount --bind ${quote(path.join(run.dir, 'resolv.conf'))} /etc/resolv.conf`,
-      // The pod's /tmp is its folder's tmp/, kept after it ends: Ray's own logs (raylet, GCS) are there.
+      // The pod's /tmp is its folder's tmp/, kept after it ends: Ray's own logs (raylet, GCS) are
+      // there, or in the folder's volumes/ray-logs where KubeRay mounts that emptyDir at /tmp/ray
+      // (a head with the autoscaler sidecar).
       `mount --bind ${quote(inPod(path.join(run.dir, 'tmp')))} /tmp`,
       'mount -t tmpfs -o mode=1777,size=4g tmpfs /dev/shm',
       'mount -t tmpfs tmpfs /run',
