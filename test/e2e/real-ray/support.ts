@@ -3,11 +3,13 @@
  * every cluster, and the fixtures of this folder.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import yaml from 'js-yaml';
 import type {Fleet} from '../../../src/kube/fleet.js';
 import {RESOURCES} from '../../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../../src/kube/types.js';
 import {DATA_PLANE_LABEL} from '../../env/dataplane.js';
+import {podSandboxes} from '../../env/testenv.js';
 import {freshNamespace} from '../../support/e2e.js';
 
 export async function dataPlaneNamespace(fleet: Fleet, prefix: string): Promise<string> {
@@ -25,4 +27,29 @@ export function lifeOf(pods: Pod[]): Record<string, {uid: string; restarts: numb
   return Object.fromEntries(
     pods.map((p) => [p.metadata!.name!, {uid: p.metadata!.uid!, restarts: ((p.status?.containerStatuses as Array<{restartCount?: number}> | undefined) ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0)}]),
   );
+}
+
+/**
+ * For a failure's message: the Ray autoscaler's instance updates in `namespace`, and the last lines
+ * of each of its pods' Ray container, stopped ones included (a pod's folder outlives it), from the
+ * logs the data plane keeps. What Ray itself decided is only there.
+ */
+export function rayTrail(namespace: string): string {
+  const running = podSandboxes().find((s) => s.pod.startsWith(`${namespace}_`));
+  if (!running) return '(no pod of the namespace runs: no Ray logs to show)';
+  const root = path.dirname(path.dirname(running.dir));
+  const lines: string[] = [];
+  const tail = (file: string, n: number, keep: (line: string) => boolean = () => true) =>
+    fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(keep).slice(-n) : [];
+  for (const cluster of fs.readdirSync(root)) {
+    for (const pod of fs.readdirSync(path.join(root, cluster)).filter((p) => p.startsWith(`${namespace}_`))) {
+      const logs = path.join(root, cluster, pod, 'logs');
+      lines.push(`${cluster}/${pod}:`);
+      lines.push(...tail(path.join(logs, 'autoscaler.log'), 25, (l) => /Update instance|New instance|Terminating|DEAD/.test(l)).map((l) => `  ${l.slice(0, 300)}`));
+      for (const file of fs.existsSync(logs) ? fs.readdirSync(logs).filter((f) => f.startsWith('ray-worker')) : []) {
+        lines.push(...tail(path.join(logs, file), 4).map((l) => `  ${l.slice(0, 300)}`));
+      }
+    }
+  }
+  return lines.join('\n');
 }
