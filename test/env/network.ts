@@ -138,11 +138,12 @@ export async function addEndpointNetns(stateDir: string, name: string, address: 
   }
 }
 
-/** Deleting a namespace deletes its veth, and so the veth's end on the bridge. */
+/**
+ * A namespace and its veth. The kernel tears a namespace down later, on a work queue, and its veth
+ * stays on the bridge until then, answering for its address: deleting eth0 first takes its peer off
+ * the bridge at once, before the next pod comes with the same address and MAC.
+ */
 export async function deleteNetns(name: string): Promise<void> {
-  // The kernel tears a namespace down later, on a work queue, and its veth stays on the bridge until
-  // then, answering for its address; deleting eth0 first takes its peer off the bridge at once, before
-  // the next pod comes with the same address and MAC.
   await ip(['-n', name, 'link', 'delete', 'eth0']).catch(() => undefined);
   await ip(['netns', 'delete', name]).catch(() => undefined);
 }

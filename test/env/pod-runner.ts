@@ -4,7 +4,7 @@
  *
  * - network: the pod IP the cluster gave it, on the test/env bridge (test/env/network.ts);
  * - mount: the kubelet's /etc/hosts, a resolv.conf naming the cluster's CoreDNS, a private /tmp
- *   (the pod folder's tmp/, kept for Ray's own logs), /dev/shm, /run and /home, and the pod's volumes (ConfigMap, Secret, emptyDir, projected with the
+ *   (the pod folder's tmp/, kept after the pod ends), /dev/shm, /run and /home, and the pod's volumes (ConfigMap, Secret, emptyDir, projected with the
  *   ServiceAccount token the API server issues for this pod);
  * - UTS (the pod name as hostname) and pid: its first process reaps orphans and, when killed, takes
  *   every process of the pod with it. A pod is stopped by that pid alone: nothing here kills by name.
