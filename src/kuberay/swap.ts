@@ -72,11 +72,88 @@ function countedLabels(pending: Pod): Record<string, string> {
 }
 
 /**
- * The placeholder: a pod at home that KubeRay counts as the worker that now runs remotely. It has
- * the counted labels, no ownerReference yet (it is added once the Pending pod is gone, so that
- * KubeRay never sees one worker too many), and one tiny container that never exits.
+ * On a Pending worker being swapped (docs/span-mechanism.md): `<name>@<cluster id>`, the placeholder
+ * and remote worker it becomes. With SWAP_FINALIZER it is the whole record of a swap in progress.
  */
-export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, image = DEFAULT_PLACEHOLDER_IMAGE): Pod {
+export const SWAP_TO_ANNOTATION = 'superskyray.io/swap-to';
+/**
+ * Keeps a swapped Pending worker, Failed and deleted by KubeRay, from going: while it exists,
+ * KubeRay's delete expectation leaves its worker group alone, so the count can be traded safely.
+ */
+export const SWAP_FINALIZER = 'superskyray.io/swap';
+/** The placeholder's readiness gate: True while its remote worker is Ready, written by the tool. */
+export const REMOTE_READY_GATE = 'superskyray.io/remote-worker-ready';
+
+export interface SwapTarget {
+  /** The placeholder's and the remote worker's name. */
+  name: string;
+  /** The cluster id the remote worker runs in. */
+  cluster: string;
+}
+
+/** Where a Pending worker under swap goes, or undefined when it is not being swapped. */
+export function swapTargetOf(pod: Pod): SwapTarget | undefined {
+  const value = pod.metadata?.annotations?.[SWAP_TO_ANNOTATION];
+  const at = value?.lastIndexOf('@') ?? -1;
+  if (!value || at <= 0 || at === value.length - 1) return undefined;
+  return {name: value.slice(0, at), cluster: value.slice(at + 1)};
+}
+
+/** A pod under swap: our finalizer or our target on it (either is enough to resume or back out). */
+export function isInSwap(pod: Pod): boolean {
+  return (pod.metadata?.finalizers?.includes(SWAP_FINALIZER) ?? false) || pod.metadata?.annotations?.[SWAP_TO_ANNOTATION] !== undefined;
+}
+
+/**
+ * Step 1 of the swap: the finalizer and where the worker goes, only if the pod is still as observed
+ * (a strategic merge: other finalizers stay).
+ */
+export function lockPatch(target: SwapTarget, resourceVersion?: string): {metadata: Pick<ObjectMeta, 'finalizers' | 'annotations' | 'resourceVersion'>} {
+  return {
+    metadata: {
+      ...(resourceVersion ? {resourceVersion} : {}),
+      finalizers: [SWAP_FINALIZER],
+      annotations: {[SWAP_TO_ANNOTATION]: `${target.name}@${target.cluster}`},
+    },
+  };
+}
+
+/**
+ * Step 1, second write (pods/status): the Pending worker leaves the scheduler's queue and KubeRay
+ * deletes it as unhealthy, which locks its worker group until the pod is gone.
+ */
+export function lockStatusPatch(target: SwapTarget, resourceVersion?: string): Record<string, unknown> {
+  return {
+    ...(resourceVersion ? {metadata: {resourceVersion}} : {}),
+    status: {phase: 'Failed', reason: 'Spanned', message: `runs in another cluster as ${target.name}`},
+  };
+}
+
+/** The last step, or a back-out: the pod may go, and no swap is recorded on it any more. */
+export function unlockPatch(): Record<string, unknown> {
+  return {metadata: {'$deleteFromPrimitiveList/finalizers': [SWAP_FINALIZER], annotations: {[SWAP_TO_ANNOTATION]: null}}};
+}
+
+/** The readiness gate's condition, as a strategic-merge patch of pods/status (conditions merge by type). */
+export function remoteReadyPatch(ready: boolean, why: string, at: string): Record<string, unknown> {
+  return {
+    status: {conditions: [{type: REMOTE_READY_GATE, status: ready ? 'True' : 'False', reason: ready ? 'RemoteWorkerReady' : 'RemoteWorkerNotReady', message: why, lastTransitionTime: at}]},
+  };
+}
+
+/** The gate's condition on a placeholder: true, false, or undefined before the tool first wrote it. */
+export function remoteReadyOf(pod: Pod): boolean | undefined {
+  const condition = pod.status?.conditions?.find((c) => c.type === REMOTE_READY_GATE);
+  return condition ? condition.status === 'True' : undefined;
+}
+
+/**
+ * The placeholder: a pod at home that KubeRay counts as the worker that now runs remotely. It has
+ * the counted labels and KubeRay as controller owner, as the Pending worker it replaces had; it is
+ * bound at once to a home node with room (never in the scheduler's queue), is Ready only while its
+ * remote worker is, and asks the autoscalers of the home cluster not to move it.
+ */
+export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nodeName: string, image = DEFAULT_PLACEHOLDER_IMAGE): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -85,18 +162,21 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, ima
       namespace: pending.metadata?.namespace,
       labels: {...countedLabels(pending), ...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
       annotations: {...DO_NOT_DISRUPT_ANNOTATIONS, [REPLACES_ANNOTATION]: pending.metadata?.name ?? '', [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
+      ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: ctx.rayCluster.name, uid: ctx.rayCluster.uid, controller: true, blockOwnerDeletion: true}],
     },
     spec: {
+      nodeName,
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: 1,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      readinessGates: [{conditionType: REMOTE_READY_GATE}],
       securityContext: {runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: {type: 'RuntimeDefault'}},
       containers: [
         {
           name: 'placeholder',
           image,
-          resources: {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '10m', memory: '16Mi'}},
+          resources: PLACEHOLDER_RESOURCES,
           securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: ['ALL']}},
         },
       ],
@@ -104,61 +184,8 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, ima
   };
 }
 
-/**
- * The finalizer earlier versions put on a held placeholder before deleting it. A deleted, unscheduled
- * pod is marked Failed by the pod garbage collector within seconds, and KubeRay then stops managing
- * the whole worker group until the pod is gone; so held placeholders are no longer deleted, and this
- * is only ever removed.
- */
-export const HOLD_FINALIZER = 'superskyray.io/remote-worker';
-
-/**
- * What turns a Pending worker into the placeholder of its remote twin, without a restart of anything
- * and without KubeRay's count moving: it stays the same pod, counted by KubeRay, labelled as a
- * placeholder and naming the cluster its twin runs in. It stays Pending; if the home scheduler ever
- * places it (room came back), it becomes a local worker again and its twin goes.
- */
-export function holdPatch(ctx: SwapContext, resourceVersion?: string): {metadata: Pick<ObjectMeta, 'labels' | 'annotations' | 'resourceVersion'>} {
-  return {
-    metadata: {
-      // The version observed: if the scheduler bound the pod since, the patch fails with a conflict.
-      ...(resourceVersion ? {resourceVersion} : {}),
-      labels: {...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
-      annotations: {[REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
-    },
-  };
-}
-
-/**
- * A held placeholder is KubeRay's own Pending worker, labelled by us; a pause placeholder (autoscaled
- * groups) is a pod we made, and names the Pending pod it replaced.
- */
-export function isHeldPlaceholder(pod: Pod): boolean {
-  return pod.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && pod.metadata.annotations?.[REPLACES_ANNOTATION] === undefined;
-}
-
-/**
- * Makes a held placeholder a plain worker of KubeRay's again (it got a node at home), and removes
- * the finalizer of earlier versions if it is there (a strategic-merge directive: other finalizers stay).
- */
-export function releasePatch(): Record<string, unknown> {
-  return {
-    metadata: {
-      '$deleteFromPrimitiveList/finalizers': [HOLD_FINALIZER],
-      labels: {[MANAGED_BY_LABEL]: null, [GROUP_LABEL]: null, [ROLE_LABEL]: null, [HOME_CLUSTER_LABEL]: null},
-      annotations: {[REMOTE_CLUSTER_ANNOTATION]: null},
-    },
-  };
-}
-
-/** The controller ownerReference that makes KubeRay reconcile on the placeholder's events. */
-export function ownerReferencePatch(rayCluster: {name: string; uid: string}): {metadata: Pick<ObjectMeta, 'ownerReferences'>} {
-  return {
-    metadata: {
-      ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: rayCluster.name, uid: rayCluster.uid, controller: true, blockOwnerDeletion: true}],
-    },
-  };
-}
+/** What one placeholder takes from its home node. */
+export const PLACEHOLDER_RESOURCES = {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '10m', memory: '16Mi'}};
 
 /** The projected volume the ServiceAccount admission adds: its token is only good in the home cluster. */
 function isServiceAccountTokenVolume(volume: Record<string, unknown>): boolean {
@@ -201,10 +228,15 @@ export function remoteWorkerPod(pending: Pod, name: string, ctx: SwapContext): P
         [HOME_CLUSTER_LABEL]: ctx.homeClusterId,
         [RAYCLUSTER_UID_LABEL]: ctx.rayCluster.uid,
       },
-      ...(meta.annotations ? {annotations: {...meta.annotations}} : {}),
+      ...(meta.annotations ? {annotations: withoutKey(meta.annotations, SWAP_TO_ANNOTATION)} : {}),
     },
     spec,
   };
+}
+
+function withoutKey(record: Record<string, string>, key: string): Record<string, string> {
+  const {[key]: _, ...rest} = record;
+  return rest;
 }
 
 interface ServiceSpec {

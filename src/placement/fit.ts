@@ -144,6 +144,20 @@ export class ClusterRoom {
     return placed;
   }
 
+  /**
+   * The first Ready node that takes one such pod, its room taken: for a pod bound by name, which
+   * no scheduler checks. Undefined when none can.
+   */
+  bind(shape: PodShape): string | undefined {
+    const nodes = this.cluster.nodes;
+    for (let i = 0; i < nodes.length; i++) {
+      if (!nodes[i]!.ready || staticMiss(nodes[i]!, shape) || shortfall(this.free[i]!, shape.requests)) continue;
+      take(this.free[i]!, shape.requests);
+      return nodes[i]!.name;
+    }
+    return undefined;
+  }
+
   /** Why no node can take one more such pod now: the miss on every node, in node order. */
   misses(shape: PodShape): Array<{node: string; miss: NodeMiss}> {
     const out: Array<{node: string; miss: NodeMiss}> = [];

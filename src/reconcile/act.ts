@@ -1,9 +1,10 @@
 import {InputError} from '../errors.js';
 import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
+import {sleep} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
-import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {
   CILIUM_GLOBAL,
@@ -13,17 +14,38 @@ import {
   globalHeadServicePatch,
   headEndpointSlice,
   headEndpointSliceName,
-  holdPatch,
-  ownerReferencePatch,
+  lockPatch,
+  lockStatusPatch,
   placeholderPod,
   podReferences,
-  releasePatch,
+  remoteReadyPatch,
   remoteWorkerPod,
+  unlockPatch,
   type SwapContext,
+  type SwapTarget,
 } from '../kuberay/swap.js';
 import {headPodIP, type GroupState} from './group.js';
 import type {ObservedCluster} from './observe.js';
-import type {Repair} from './repair.js';
+import type {Repair, SwapStep} from './repair.js';
+
+/**
+ * How long KubeRay gets to delete a Pending worker marked Failed: it does so on that pod's event,
+ * within a second when it runs, so a longer wait means it does not.
+ */
+const LOCK_TIMEOUT_MS = 30_000;
+
+/** A swap to make or resume: the Pending worker, where it goes, and the steps still due. */
+export interface Swap {
+  pod: Pod;
+  target: SwapTarget;
+  steps: SwapStep[];
+  /** The home node its placeholder is bound to, when the placeholder is still to be made. */
+  node?: string;
+  why: string;
+}
+
+/** Every step of the swap of a worker that moves from home to another cluster. */
+export const ALL_STEPS: SwapStep[] = ['lock', 'fail', 'await', 'placeholder', 'remote', 'unlock'];
 
 /** One worker that moves from home to another cluster by the swap. */
 export interface Move {
@@ -33,6 +55,8 @@ export interface Move {
   name: string;
   /** Target cluster id. */
   cluster: string;
+  /** The home node its placeholder is bound to. */
+  node: string;
 }
 
 /** A remote cluster made ready for the group's workers: what is still missing there. */
@@ -143,6 +167,8 @@ export class Actor {
   readonly steps: Step[] = [];
   /** Steps skipped because the object changed since it was observed. */
   conflicts = 0;
+  /** What did not go as planned and the user should know. */
+  readonly warnings: string[] = [];
 
   constructor(
     private readonly state: GroupState,
@@ -185,11 +211,10 @@ export class Actor {
     const {namespace} = this.state;
     const signal = this.signal;
     switch (r.do) {
-      case 'create-remote': {
-        const client = clusterById(this.state, r.cluster)!.client;
-        await this.createIfAbsent(client, RESOURCES.pods, remoteWorkerPod(r.from, r.from.metadata!.name!, swapContext(this.state, r.cluster)), r.why);
-        return;
-      }
+      case 'swap':
+        return this.swaps([r]);
+      case 'unlock':
+        return this.unlock(r.pod, r.why);
       case 'delete-remote':
         return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
       case 'delete-copy':
@@ -205,19 +230,18 @@ export class Actor {
         this.note('update', RESOURCES.endpointslices, name, client, r.why);
         return;
       }
-      case 'delete-home':
       case 'delete-placeholder':
         return this.deleteIfPresent(this.home, RESOURCES.pods, r.pod, r.why);
-      case 'hold':
-        return this.hold(r.pod, r.cluster, r.why);
-      case 'release':
-        await this.patchIfPresent(RESOURCES.pods, r.pod.metadata!.name!, releasePatch(), 'strategic');
-        this.note('release', RESOURCES.pods, r.pod.metadata!.name!, this.home, r.why);
+      case 'set-ready': {
+        const name = r.pod.metadata!.name!;
+        try {
+          await this.home.patch(RESOURCES.pods, name, namespace, remoteReadyPatch(r.ready, r.why, new Date().toISOString()), 'strategic', {signal, subresource: 'status'});
+          this.note(r.ready ? 'ready' : 'unready', RESOURCES.pods, name, this.home, r.why);
+        } catch (err) {
+          if (!(err instanceof KubeError && err.code === 404)) throw err;
+        }
         return;
-      case 'own':
-        await this.home.patch(RESOURCES.pods, r.pod.metadata!.name!, namespace, ownerReferencePatch(swapContext(this.state, '').rayCluster), 'merge', {signal});
-        this.note('own', RESOURCES.pods, r.pod.metadata!.name!, this.home, r.why);
-        return;
+      }
       case 'clear-workers-to-delete': {
         const path = `/spec/workerGroupSpecs/${r.index}`;
         await this.home.patch(
@@ -237,32 +261,84 @@ export class Actor {
   }
 
   /**
-   * The swap of one Pending worker (docs/design.md §4). Without the autoscaler the Pending pod is held
-   * by our finalizer and deleted: KubeRay keeps counting it, so its count never moves. With the
-   * autoscaler a placeholder pod takes its place, owned by the RayCluster once the Pending pod is gone.
+   * Swaps (docs/span-mechanism.md), the steps still due of each, one swap after the other: KubeRay
+   * deletes a Failed worker only while its group is not locked already, so a second lock in the
+   * same group waits for the first to be let go. KubeRay's group lock (the Pending worker Failed,
+   * deleted, and kept by our finalizer) is held from 'await' to 'unlock', so that neither KubeRay
+   * nor the count it acts on moves while the placeholder takes the Pending worker's place. Whatever
+   * does not go as observed backs out: the Pending worker is let go, and KubeRay replaces it.
    */
-  async move(m: Move): Promise<void> {
-    const remote = clusterById(this.state, m.cluster)!.client;
-    const ctx = swapContext(this.state, m.cluster);
-    await this.createIfAbsent(remote, RESOURCES.pods, remoteWorkerPod(m.pod, m.name, ctx), `${m.pod.metadata?.name} does not fit at home`);
-    if (!this.state.autoscaling) return this.hold(m.pod, m.cluster, 'it stays, counted by KubeRay, while its remote twin runs');
-    await this.createIfAbsent(this.home, RESOURCES.pods, placeholderPod(m.pod, m.name, ctx), `KubeRay counts it in place of ${m.pod.metadata?.name}`);
-    await this.deleteIfPresent(this.home, RESOURCES.pods, m.pod, `${m.name} replaces it`);
-    await this.home.patch(RESOURCES.pods, m.name, this.state.namespace, ownerReferencePatch(ctx.rayCluster), 'merge', {signal: this.signal});
-    this.note('own', RESOURCES.pods, m.name, this.home, 'KubeRay reconciles on its events');
+  async swaps(swaps: Swap[]): Promise<void> {
+    for (const s of swaps) {
+      let pod = await this.lock(s);
+      if (!pod) continue;
+      if (s.steps.includes('await')) {
+        const now = await this.awaitLock(pod);
+        if (!now) {
+          this.warnings.push(`KubeRay did not delete ${pod.metadata?.name} within ${LOCK_TIMEOUT_MS / 1000} s of it being marked Failed; is its operator running? It stays at home, and KubeRay replaces it when it runs`);
+          await this.unlock(pod, 'KubeRay did not take the lock');
+          continue;
+        }
+        pod = now;
+      }
+      const name = pod.metadata!.name!;
+      const ctx = swapContext(this.state, s.target.cluster);
+      if (s.steps.includes('placeholder')) {
+        await this.createIfAbsent(this.home, RESOURCES.pods, placeholderPod(pod, s.target.name, ctx, s.node!), `KubeRay counts it in place of ${name}; it runs on ${s.node}`);
+      }
+      if (s.steps.includes('remote')) {
+        const remote = clusterById(this.state, s.target.cluster)!.client;
+        await this.createIfAbsent(remote, RESOURCES.pods, remoteWorkerPod(pod, s.target.name, ctx), s.why);
+      }
+      await this.unlock(pod, `${s.target.name} stands in for it`);
+    }
   }
 
-  /** Makes a Pending worker its twin's placeholder, only if it is still as observed (not bound since). */
-  private async hold(pod: Pod, cluster: string, why: string): Promise<void> {
-    const name = pod.metadata!.name!;
+  /** The two writes of the lock that are due; the pod as it then is, or undefined when it changed since it was observed. */
+  private async lock(s: Swap): Promise<Pod | undefined> {
+    const {namespace, signal} = {namespace: this.state.namespace, signal: this.signal};
+    const name = s.pod.metadata!.name!;
+    let pod = s.pod;
     try {
-      await this.home.patch<Pod>(RESOURCES.pods, name, this.state.namespace, holdPatch(swapContext(this.state, cluster), pod.metadata?.resourceVersion), 'strategic', {signal: this.signal});
-      this.note('hold', RESOURCES.pods, name, this.home, why);
+      if (s.steps.includes('lock')) {
+        pod = await this.home.patch<Pod>(RESOURCES.pods, name, namespace, lockPatch(s.target, pod.metadata?.resourceVersion), 'strategic', {signal});
+        this.note('lock', RESOURCES.pods, name, this.home, `${s.why}: it becomes ${s.target.name}`);
+      }
+      if (s.steps.includes('fail')) {
+        pod = await this.home.patch<Pod>(RESOURCES.pods, name, namespace, lockStatusPatch(s.target, pod.metadata?.resourceVersion), 'merge', {signal, subresource: 'status'});
+        this.note('fail', RESOURCES.pods, name, this.home, 'KubeRay deletes it and leaves its worker group alone until it is gone');
+      }
+      return pod;
     } catch (err) {
       // It changed since it was observed (the scheduler may have bound it): the next pass decides again.
       if (!(err instanceof KubeError && (err.code === 409 || err.code === 404))) throw err;
       this.conflicts++;
+      if (pod !== s.pod) await this.unlock(pod, 'it changed while it was being locked');
+      return undefined;
     }
+  }
+
+  /**
+   * Waits for KubeRay to delete a locked Pending worker (a list of the group's pods per look, as
+   * every read of pods here): the pod as it then is, or undefined. One gone altogether had our
+   * finalizer taken off by someone else: there is no lock to build on.
+   */
+  private async awaitLock(pod: Pod): Promise<Pod | undefined> {
+    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    const selector = `${RAY_CLUSTER_LABEL}=${this.state.rayCluster.metadata.name}`;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+      const pods = await this.home.list<Pod>(RESOURCES.pods, {namespace: this.state.namespace, labelSelector: selector, signal: this.signal});
+      const now = pods.items.find((p) => p.metadata?.uid === pod.metadata?.uid);
+      if (!now) return undefined;
+      if (now.metadata?.deletionTimestamp) return now;
+      if (Date.now() > deadline) return undefined;
+      await sleep(delay, this.signal);
+    }
+  }
+
+  private async unlock(pod: Pod, why: string): Promise<void> {
+    await this.patchIfPresent(RESOURCES.pods, pod.metadata!.name!, unlockPatch(), 'strategic');
+    this.note('unlock', RESOURCES.pods, pod.metadata!.name!, this.home, why);
   }
 
   private async patchIfPresent(type: ResourceType, name: string, patch: unknown, patchType: 'strategic' | 'merge'): Promise<void> {

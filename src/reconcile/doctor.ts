@@ -30,8 +30,9 @@ export interface DoctorReport {
 }
 
 /** What the tool does, as the RBAC verbs it needs: the shipped Role grants exactly these. */
-export const PERMISSIONS: Array<{type: ResourceType; verbs: string[]; secretsOnly?: boolean}> = [
+export const PERMISSIONS: Array<{type: ResourceType; subresource?: string; verbs: string[]; secretsOnly?: boolean}> = [
   {type: RESOURCES.pods, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
+  {type: RESOURCES.pods, subresource: 'status', verbs: ['patch']},
   {type: RESOURCES.services, verbs: ['get', 'list', 'create', 'patch', 'delete']},
   {type: RESOURCES.endpointslices, verbs: ['get', 'list', 'create', 'patch', 'delete']},
   {type: RESOURCES.configmaps, verbs: ['get', 'list', 'create', 'patch', 'delete']},
@@ -128,11 +129,11 @@ async function accessDenied(client: ClusterClient, namespace: string, copySecret
         {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SelfSubjectAccessReview',
-          spec: {resourceAttributes: {verb, group: p.type.group, resource: p.type.resource, ...(p.type.namespaced ? {namespace} : {})}},
+          spec: {resourceAttributes: {verb, group: p.type.group, resource: p.type.resource, ...(p.subresource ? {subresource: p.subresource} : {}), ...(p.type.namespaced ? {namespace} : {})}},
         },
         {signal},
       );
-      return review.status?.allowed ? undefined : `${verb} ${p.type.resource}`;
+      return review.status?.allowed ? undefined : `${verb} ${p.type.resource}${p.subresource ? `/${p.subresource}` : ''}`;
     }),
   );
   return answers.filter((a): a is string => a !== undefined);

@@ -10,7 +10,7 @@ import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
-import {CILIUM_GLOBAL, CILIUM_SHARED, isHeldPlaceholder, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {CILIUM_GLOBAL, CILIUM_SHARED, isInSwap, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
@@ -74,8 +74,8 @@ export interface GroupCluster {
 export interface PlaceholderStatus {
   name: string;
   workerGroup: string;
-  /** held: the Pending worker itself, deleted and kept by our finalizer; pause: an autoscaled group's own tiny pod. */
-  form: 'held' | 'pause';
+  /** Whether KubeRay sees it Ready: its readiness gate follows the remote worker's Ready. */
+  ready: boolean;
   /** The context its remote twin runs in (the cluster id when no fleet cluster has that id). */
   twinIn: string;
   /** The twin's phase, `missing` when its cluster answered without it, `unknown` when that cluster did not answer. */
@@ -238,7 +238,7 @@ function placeholdersOf(state: GroupState, placeholders: Pod[]): PlaceholderStat
     return {
       name: nameOf(p),
       workerGroup: workerGroupOf(p),
-      form: isHeldPlaceholder(p) ? 'held' : 'pause',
+      ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
       twinIn: id ? contextOf(state, id) : 'unknown',
       twin: twinState,
     };
@@ -256,7 +256,8 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
 
   const placeholders = homeWorkers.filter(isPlaceholder);
   const local = homeWorkers.filter((p) => !isPlaceholder(p) && p.spec?.nodeName);
-  const pending = homeWorkers.filter((p) => !isPlaceholder(p) && !p.spec?.nodeName);
+  // A Pending worker under swap is on its way out: its placeholder stands for it.
+  const pending = homeWorkers.filter((p) => !isPlaceholder(p) && !p.spec?.nodeName && !isInSwap(p));
   const counts = {local: countBy(local, groups), pending: countBy(pending, groups), placeholders: countBy(placeholders, groups), running: countBy(local.filter(isRunning), groups)};
 
   const homeContext = state.home.client.context;

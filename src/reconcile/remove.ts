@@ -5,7 +5,7 @@ import type {KubeObject, Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
-import {HOLD_FINALIZER, releasePatch} from '../kuberay/swap.js';
+import {SWAP_FINALIZER, unlockPatch} from '../kuberay/swap.js';
 import type {Step} from './act.js';
 import {lookAtGroup, type GroupLook, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
@@ -60,9 +60,9 @@ export async function placedDependencies(state: GroupLook, signal?: AbortSignal)
 
 /**
  * The order that never lets anything restart or linger: the Ray object first (so that KubeRay
- * recreates nothing), then the remote workers, then our hold on placeholders (so they can go),
- * then placeholders that no RayCluster owns, the copies in other clusters, and the objects `place`
- * applied at home.
+ * recreates nothing, and its pods, placeholders included, are collected), then the remote workers,
+ * then our finalizer on Pending workers caught in a swap (so they can go), the copies in other
+ * clusters, and the objects `place` applied at home.
  */
 export function removals(state: GroupLook, dependencies: Array<{type: ResourceType; object: KubeObject}>): Removal[] {
   const out: Removal[] = [];
@@ -71,10 +71,8 @@ export function removals(state: GroupLook, dependencies: Array<{type: ResourceTy
   for (const side of state.remotes) {
     for (const w of side.workers) out.push({action: 'delete', type: RESOURCES.pods, object: w, cluster: side.cluster, why: 'a remote worker of the group'});
   }
-  const placeholders = state.homePods.filter((p: Pod) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder');
-  for (const p of placeholders) {
-    if (p.metadata?.finalizers?.includes(HOLD_FINALIZER)) out.push({action: 'release', type: RESOURCES.pods, object: p, cluster: home, why: 'its remote worker is gone'});
-    else if (!p.metadata?.ownerReferences?.some((o) => o.controller)) out.push({action: 'delete', type: RESOURCES.pods, object: p, cluster: home, why: 'a placeholder no RayCluster owns yet'});
+  for (const p of state.homePods) {
+    if (p.metadata?.finalizers?.includes(SWAP_FINALIZER)) out.push({action: 'release', type: RESOURCES.pods, object: p, cluster: home, why: 'a Pending worker caught in a swap'});
   }
   for (const side of state.remotes) {
     for (const c of side.copies) out.push({action: 'delete', type: resourceForKind(c.kind)!, object: c, cluster: side.cluster, why: 'a copy made for the remote workers'});
@@ -130,7 +128,7 @@ export async function removeObserved(state: GroupLook, options: {dryRun: boolean
       continue;
     }
     try {
-      if (r.action === 'release') await r.cluster.client.patch(r.type, name, state.namespace, releasePatch(), 'strategic', {signal});
+      if (r.action === 'release') await r.cluster.client.patch(r.type, name, state.namespace, unlockPatch(), 'strategic', {signal});
       else await r.cluster.client.delete(r.type, name, state.namespace, {uid: r.object.metadata?.uid, signal});
       steps.push(step);
     } catch (err) {

@@ -1,11 +1,20 @@
 /**
- * The invariants of docs/design.md §4, as a pure plan: given what was observed of one group, the repairs
- * that bring it back to a consistent state, whatever step an earlier run was interrupted at. The
- * executor (act.ts) makes the calls, in the order given here.
+ * The invariants of the span (docs/span-mechanism.md), as a pure plan: given what was observed of one
+ * group, the repairs that bring it back to a consistent state, whatever step an earlier run was
+ * interrupted at, and whatever removed a pod. The executor (act.ts) makes the calls, in this order.
  */
 import type {KubeObject, Pod} from '../kube/types.js';
-import {ROLE_LABEL} from '../kuberay/labels.js';
-import {endpointSliceAddress, HOLD_FINALIZER, isHeldPlaceholder, RAYCLUSTER_UID_LABEL, REMOTE_CLUSTER_ANNOTATION, REPLACES_ANNOTATION} from '../kuberay/swap.js';
+import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {
+  endpointSliceAddress,
+  RAYCLUSTER_UID_LABEL,
+  REMOTE_CLUSTER_ANNOTATION,
+  remoteReadyOf,
+  isInSwap,
+  SWAP_FINALIZER,
+  swapTargetOf,
+  type SwapTarget,
+} from '../kuberay/swap.js';
 
 export interface RemoteView {
   /** The cluster id. */
@@ -19,8 +28,8 @@ export interface RemoteView {
 export interface GroupView {
   autoscaling: boolean;
   rayClusterUid: string;
-  /** Worker groups in spec order, with their workersToDelete. */
-  workerGroups: Array<{name: string; workersToDelete: string[]}>;
+  /** Worker groups in spec order: the pods KubeRay wants of each, and their workersToDelete. */
+  workerGroups: Array<{name: string; replicas: number; workersToDelete: string[]}>;
   homePods: Pod[];
   remotes: RemoteView[];
   /** Clusters that get new remote workers in this pass, so their copies stay. */
@@ -29,21 +38,26 @@ export interface GroupView {
   headEndpoint?: string;
   /** The home head Service's name, when the tool made it global (MADE_GLOBAL_ANNOTATION). */
   headMadeGlobal?: string;
+  /** Binds one more placeholder: a home node with room for it, or undefined when none has. */
+  bindPlaceholder: () => string | undefined;
 }
 
+/**
+ * The writes of one swap, in order (docs/span-mechanism.md): lock (finalizer and target, then
+ * Failed), wait for KubeRay to delete the Pending worker, create the placeholder, create the remote
+ * worker, unlock. A swap resumed after an interruption does only the steps still due.
+ */
+export type SwapStep = 'lock' | 'fail' | 'await' | 'placeholder' | 'remote' | 'unlock';
+
 export type Repair =
-  /** A held placeholder whose remote worker is missing gets it (again), from its own spec. */
-  | {do: 'create-remote'; cluster: string; from: Pod; why: string}
+  /** Continue (or, for an adoption, start) the swap of a Pending worker. */
+  | {do: 'swap'; pod: Pod; target: SwapTarget; steps: SwapStep[]; node?: string; why: string}
+  /** Back out of a swap, or finish one: the Pending worker may go, and carries no swap any more. */
+  | {do: 'unlock'; pod: Pod; why: string}
   | {do: 'delete-remote'; cluster: string; pod: Pod; why: string}
-  /** A Pending worker whose remote twin already runs: label it as that twin's placeholder. */
-  | {do: 'hold'; pod: Pod; cluster: string; why: string}
-  /** Delete a home pod: a held placeholder whose twin ended, or the Pending worker a pause placeholder replaces. */
-  | {do: 'delete-home'; pod: Pod; why: string}
-  /** A held placeholder that got a node at home becomes a plain worker again (and loses any finalizer of ours). */
-  | {do: 'release'; pod: Pod; why: string}
-  /** Give an autoscaled group's placeholder its controller ownerReference. */
-  | {do: 'own'; pod: Pod; why: string}
   | {do: 'delete-placeholder'; pod: Pod; why: string}
+  /** The placeholder's readiness gate follows its remote worker's Ready. */
+  | {do: 'set-ready'; pod: Pod; ready: boolean; why: string}
   | {do: 'delete-copy'; cluster: string; object: KubeObject; why: string}
   /** Point an EndpointSlice copy at the head pod's current IP (the head restarted). */
   | {do: 'update-endpoints'; cluster: string; object: KubeObject; ip: string; why: string}
@@ -55,95 +69,182 @@ export type Repair =
 const name = (o: KubeObject) => o.metadata?.name ?? '';
 const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
 const bound = (p: Pod) => Boolean(p.spec?.nodeName);
-const failed = (p: Pod) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
+const ended = (p: Pod) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
+const isPlaceholder = (p: Pod) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder';
+const isReady = (p: Pod) => p.status?.phase === 'Running' && (p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+const groupOf = (p: Pod) => p.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
+
+/**
+ * A Pending worker a remote worker without a placeholder can take over: KubeRay's own replacement
+ * of the placeholder that went, not bound and not meant for a node at home.
+ */
+function adoptable(p: Pod, doomed: Set<string>): boolean {
+  return (
+    p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker' &&
+    !p.metadata.labels[ROLE_LABEL] &&
+    !bound(p) &&
+    !terminating(p) &&
+    !ended(p) &&
+    !p.status?.nominatedNodeName &&
+    !isInSwap(p) &&
+    !doomed.has(name(p))
+  );
+}
 
 export function repairs(view: GroupView): Repair[] {
   const out: Repair[] = [];
   const home = new Map(view.homePods.map((p) => [name(p), p]));
   const remotes = new Map(view.remotes.map((r) => [r.id, r]));
   const doomed = new Set(view.workerGroups.flatMap((g) => g.workersToDelete));
-  const twinOf = (p: Pod) => remotes.get(p.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION] ?? '')?.workers.find((w) => name(w) === name(p) && !terminating(w));
-  const sideOf = (p: Pod) => remotes.get(p.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION] ?? '');
+  const twinIn = (cluster: string, n: string) =>
+    remotes.get(cluster)?.workers.find((w) => name(w) === n && !terminating(w) && w.metadata?.labels?.[RAYCLUSTER_UID_LABEL] === view.rayClusterUid);
   const remoteDeleted = new Set<Pod>();
   const deleteRemote = (cluster: string, pod: Pod, why: string) => {
     if (remoteDeleted.has(pod) || terminating(pod)) return;
     remoteDeleted.add(pod);
     out.push({do: 'delete-remote', cluster, pod, why});
   };
+  /** Remote worker names a swap in progress (or starting now) is for, by cluster id. */
+  const swapping = new Set<string>();
   const creates = new Set<string>();
 
+  // Swaps in progress: the Pending worker carries the record.
+  for (const w of view.homePods) {
+    if (!isInSwap(w)) continue;
+    const target = swapTargetOf(w);
+    const n = name(w);
+    if (!target) {
+      out.push({do: 'unlock', pod: w, why: `${n} holds the swap finalizer without a target`});
+      continue;
+    }
+    const side = remotes.get(target.cluster);
+    const placeholder = home.get(target.name);
+    const twin = twinIn(target.cluster, target.name);
+    if (!terminating(w) && !ended(w)) {
+      // Stopped between the two writes of the lock: the pod is still an ordinary Pending worker.
+      out.push({do: 'unlock', pod: w, why: `the swap of ${n} stopped before KubeRay let go of it; it is a Pending worker again`});
+      continue;
+    }
+    if (!w.metadata?.finalizers?.includes(SWAP_FINALIZER)) continue;
+    if (!side?.observed) {
+      // Never keep KubeRay's worker group locked on a cluster that does not answer.
+      out.push({do: 'unlock', pod: w, why: `context of cluster ${target.cluster} did not answer, so the swap of ${n} is given up; KubeRay replaces it`});
+      continue;
+    }
+    swapping.add(`${target.cluster}/${target.name}`);
+    const steps: SwapStep[] = terminating(w) ? [] : ['await'];
+    let node: string | undefined;
+    if (!placeholder) {
+      node = view.bindPlaceholder();
+      if (!node) {
+        out.push({do: 'unlock', pod: w, why: `no node at home has room for the placeholder of ${n}; KubeRay replaces it`});
+        continue;
+      }
+      steps.push('placeholder');
+    } else if (!isPlaceholder(placeholder) || terminating(placeholder)) {
+      out.push({do: 'unlock', pod: w, why: `${target.name} at home is not a live placeholder, so the swap of ${n} is given up`});
+      continue;
+    }
+    if (!twin) {
+      steps.push('remote');
+      creates.add(target.cluster);
+    }
+    steps.push('unlock');
+    out.push({do: 'swap', pod: w, target, steps, ...(node ? {node} : {}), why: `finish the swap of ${n} to ${target.name}`});
+  }
+
+  // Placeholders: each stands for its remote worker, as long as that one lives.
   for (const p of view.homePods) {
-    if (p.metadata?.labels?.[ROLE_LABEL] !== 'placeholder') continue;
-    const side = sideOf(p);
-    const twin = twinOf(p);
+    if (!isPlaceholder(p) || terminating(p)) continue;
+    const cluster = p.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION] ?? '';
     const n = name(p);
-    if (isHeldPlaceholder(p)) {
-      if (terminating(p)) {
-        // KubeRay deleted it (workersToDelete, fewer replicas) or someone did: its twin goes with it.
-        if (twin) deleteRemote(side!.id, twin, `placeholder ${n} is being deleted`);
-        else if (side?.observed && p.metadata?.finalizers?.includes(HOLD_FINALIZER)) out.push({do: 'release', pod: p, why: `placeholder ${n} is being deleted and its remote worker is gone`});
-      } else if (bound(p)) {
-        // The home scheduler found room for it after all: it runs here now, so its twin goes.
-        if (twin) deleteRemote(side!.id, twin, `${n} got a node at home, so its remote twin goes`);
-        out.push({do: 'release', pod: p, why: `${n} got a node at home; it is a local worker again`});
-      } else if (doomed.has(n)) {
-        if (twin) deleteRemote(side!.id, twin, `${n} is in workersToDelete`);
-      } else if (twin && failed(twin)) {
-        deleteRemote(side!.id, twin, `remote worker ${n} ended (${twin.status?.phase})`);
-        out.push({do: 'delete-home', pod: p, why: `remote worker ${n} ended, so KubeRay replaces it`});
-      } else if (!twin && side?.observed) {
-        creates.add(side.id);
-        out.push({do: 'create-remote', cluster: side.id, from: p, why: `placeholder ${n} has no remote worker`});
-      }
-      continue;
-    }
-    // An autoscaled group's placeholder: a pause pod of its own.
-    if (terminating(p)) {
-      if (twin) deleteRemote(side!.id, twin, `placeholder ${n} is being deleted`);
-      continue;
-    }
-    const owned = p.metadata?.ownerReferences?.some((o) => o.controller) ?? false;
-    if (twin && failed(twin)) {
-      deleteRemote(side!.id, twin, `remote worker ${n} ended (${twin.status?.phase})`);
+    if (swapping.has(`${cluster}/${n}`)) continue;
+    const side = remotes.get(cluster);
+    const twin = twinIn(cluster, n);
+    if (doomed.has(n)) {
+      if (twin) deleteRemote(cluster, twin, `${n} is in workersToDelete`);
+    } else if (twin && ended(twin)) {
+      deleteRemote(cluster, twin, `remote worker ${n} ended (${twin.status?.phase})`);
       out.push({do: 'delete-placeholder', pod: p, why: `remote worker ${n} ended, so KubeRay replaces it`});
-    } else if (twin) {
-      if (owned) continue;
-      const replaced = home.get(p.metadata?.annotations?.[REPLACES_ANNOTATION] ?? '');
-      if (replaced && !terminating(replaced) && bound(replaced)) {
-        deleteRemote(side!.id, twin, `${name(replaced)} got a node at home, so the swap is rolled back`);
-        out.push({do: 'delete-placeholder', pod: p, why: `${name(replaced)} got a node at home, so the swap is rolled back`});
-      } else {
-        if (replaced && !terminating(replaced)) out.push({do: 'delete-home', pod: replaced, why: `finish the swap: ${n} replaces it`});
-        out.push({do: 'own', pod: p, why: `finish the swap: KubeRay owns ${n}`});
-      }
-    } else if (side?.observed) {
-      out.push({do: 'delete-placeholder', pod: p, why: `placeholder ${n} has no remote worker`});
+    } else if (!twin && side?.observed) {
+      out.push({do: 'delete-placeholder', pod: p, why: `placeholder ${n} has no remote worker, so KubeRay replaces it`});
+    } else if (twin && (remoteReadyOf(p) ?? false) !== isReady(twin)) {
+      out.push({do: 'set-ready', pod: p, ready: isReady(twin), why: `remote worker ${n} is ${isReady(twin) ? 'Ready' : 'not Ready'}`});
     }
   }
 
+  // Remote workers whose placeholder is gone or going: kept while KubeRay wants the worker back,
+  // and taken over by the Pending worker it makes for it; otherwise the removal was deliberate.
+  const taken = new Set<Pod>();
+  const waiting = new Map<string, number>();
+  const wanted = new Map(view.workerGroups.map((g) => [g.name, g.replicas]));
+  const liveIn = (g: string) =>
+    view.homePods.filter((p) => p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker' && groupOf(p) === g && !terminating(p) && !ended(p)).length;
   for (const side of view.remotes) {
     if (!side.observed) continue;
-    for (const w of side.workers) {
-      // One already going away pairs with nothing; its placeholder is judged as having no twin.
+    for (const w of [...side.workers].sort((a, b) => name(a).localeCompare(name(b)))) {
       if (terminating(w)) continue;
       const n = name(w);
       const h = home.get(n);
       if (w.metadata?.labels?.[RAYCLUSTER_UID_LABEL] !== view.rayClusterUid) {
         deleteRemote(side.id, w, `remote worker ${n} belongs to an earlier RayCluster`);
-      } else if (!h) {
-        deleteRemote(side.id, w, `the placeholder of remote worker ${n} is gone`);
-      } else if (h.metadata?.labels?.[ROLE_LABEL] === 'placeholder') {
-        if (h.metadata.annotations?.[REMOTE_CLUSTER_ANNOTATION] !== side.id) deleteRemote(side.id, w, `placeholder ${n} pairs with a remote worker in another cluster`);
-      } else if (!bound(h) && !terminating(h) && !doomed.has(n) && !out.some((r) => r.do === 'hold' && r.pod === h)) {
-        out.push({do: 'hold', pod: h, cluster: side.id, why: `finish the swap of ${n}: its remote worker exists`});
-      } else {
-        deleteRemote(side.id, w, `${n} ${bound(h) ? 'got a node at home' : 'is going away at home'}, so its remote twin goes`);
+        continue;
       }
+      if (swapping.has(`${side.id}/${n}`)) continue;
+      if (h && isPlaceholder(h) && !terminating(h)) {
+        if (h.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION] !== side.id) deleteRemote(side.id, w, `placeholder ${n} pairs with a remote worker in another cluster`);
+        continue;
+      }
+      if (h && !isPlaceholder(h)) {
+        deleteRemote(side.id, w, `${n} at home is not its placeholder`);
+        continue;
+      }
+      const g = groupOf(w);
+      if (doomed.has(n)) {
+        deleteRemote(side.id, w, `${n} is in workersToDelete`);
+        continue;
+      }
+      if (!wanted.has(g)) {
+        deleteRemote(side.id, w, `its worker group ${g} is gone`);
+        continue;
+      }
+      const candidate = h ? undefined : view.homePods.find((p) => groupOf(p) === g && !taken.has(p) && adoptable(p, doomed));
+      if (candidate) {
+        taken.add(candidate);
+        swapping.add(`${side.id}/${n}`);
+        out.push({
+          do: 'swap',
+          pod: candidate,
+          target: {name: n, cluster: side.id},
+          steps: ['lock', 'fail', 'await', 'placeholder', 'unlock'],
+          why: `remote worker ${n} lost its placeholder${h ? '' : ' (evicted or its node lost)'}; ${name(candidate)}, KubeRay's replacement, becomes its placeholder again`,
+        });
+        continue;
+      }
+      // KubeRay makes the replacement only once the old placeholder is gone: until then the group
+      // has fewer live pods than it wants, and the remote worker waits for it. (A taken-over
+      // replacement is live already: it fills its own slot.)
+      const short = wanted.get(g)! - liveIn(g);
+      const kept = waiting.get(g) ?? 0;
+      if (kept < short) {
+        waiting.set(g, kept + 1);
+        swapping.add(`${side.id}/${n}`);
+        continue;
+      }
+      deleteRemote(side.id, w, h ? `placeholder ${n} was deleted and its group wants no more workers` : `the placeholder of remote worker ${n} is gone and its group wants no more workers`);
     }
   }
+  // Adoptions need a node at home for the new placeholder; without one the remote worker waits.
+  for (const r of out) {
+    if (r.do !== 'swap' || !r.steps.includes('lock')) continue;
+    const node = view.bindPlaceholder();
+    if (node) r.node = node;
+  }
+  const plan = out.filter((r) => !(r.do === 'swap' && r.steps.includes('lock') && !r.node));
 
   // Collapse: copies stay only where remote workers stay or arrive.
   const staying = new Set([...creates, ...(view.incoming ?? [])]);
+  for (const key of swapping) staying.add(key.slice(0, key.indexOf('/')));
   for (const side of view.remotes) {
     if (side.workers.some((w) => !remoteDeleted.has(w) && !terminating(w))) staying.add(side.id);
   }
@@ -152,29 +253,29 @@ export function repairs(view: GroupView): Repair[] {
     for (const object of side.copies) {
       if (object.kind !== 'EndpointSlice' || terminating(object)) continue;
       const held = endpointSliceAddress(object);
-      if (held !== view.headEndpoint) out.push({do: 'update-endpoints', cluster: side.id, object, ip: view.headEndpoint, why: `the head pod's IP is ${view.headEndpoint} now, not ${held ?? 'none'}`});
+      if (held !== view.headEndpoint) plan.push({do: 'update-endpoints', cluster: side.id, object, ip: view.headEndpoint, why: `the head pod's IP is ${view.headEndpoint} now, not ${held ?? 'none'}`});
     }
   }
   for (const side of view.remotes) {
     if (!side.observed || staying.has(side.id)) continue;
     for (const object of side.copies) {
-      if (!terminating(object)) out.push({do: 'delete-copy', cluster: side.id, object, why: 'no remote worker of the group is left in that cluster'});
+      if (!terminating(object)) plan.push({do: 'delete-copy', cluster: side.id, object, why: 'no remote worker of the group is left in that cluster'});
     }
   }
 
   // Only when every cluster was seen to hold nothing of the group: absence that was not observed
   // keeps the head reachable.
-  const placeholdersLeft = view.homePods.some((p) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && !terminating(p));
-  if (view.headMadeGlobal && staying.size === 0 && !placeholdersLeft && view.remotes.every((side) => side.observed)) {
-    out.push({do: 'make-head-local', service: view.headMadeGlobal, why: 'no remote worker is left: the app is back on one cluster'});
+  const spanLeft = view.homePods.some((p) => (isPlaceholder(p) && !terminating(p)) || isInSwap(p));
+  if (view.headMadeGlobal && staying.size === 0 && !spanLeft && view.remotes.every((side) => side.observed)) {
+    plan.push({do: 'make-head-local', service: view.headMadeGlobal, why: 'no remote worker is left: the app is back on one cluster'});
   }
 
   if (!view.autoscaling) {
     view.workerGroups.forEach((g, index) => {
       if (g.workersToDelete.length > 0 && g.workersToDelete.every((n) => !home.has(n))) {
-        out.push({do: 'clear-workers-to-delete', index, workerGroup: g.name, why: `the workers it named are gone`});
+        plan.push({do: 'clear-workers-to-delete', index, workerGroup: g.name, why: `the workers it named are gone`});
       }
     });
   }
-  return out;
+  return plan;
 }

@@ -16,7 +16,7 @@ import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
 import {checkTargets} from './act.js';
 import {recordEvent} from './events.js';
-import {actOnPass, describeMove, describeRepair, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
+import {actOnPass, describeMove, describeRepair, notReadyYet, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 
 export interface ScaleOptions {
@@ -141,6 +141,7 @@ function waitingFor(state: GroupState, workerGroup: string, wait: boolean, pendi
     const remoteNotRunning = state.remotes.flatMap((r) => r.workers.filter((w) => w.status?.phase !== 'Running'));
     const n = notRunning.length + remoteNotRunning.length;
     if (n > 0) out.push(`${n} worker(s) not Running yet`);
+    out.push(...notReadyYet(state));
   }
   return out;
 }
@@ -323,6 +324,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
         if (await holdLease(slot, state, leaseOptions)) continue;
         const actor = await actOnPass(state, pass, options);
         result.steps.push(...actor.steps);
+        result.warnings.push(...actor.warnings);
         for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
         for (const m of pass.moves) {
           result.moves.push(describeMove(m));

@@ -1,14 +1,16 @@
-import {InputError} from '../errors.js';
+import {ConvergeTimeoutError, InputError} from '../errors.js';
+import {pause} from '../kube/retry.js';
 import type {Fleet} from '../kube/fleet.js';
 import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
-import {MADE_GLOBAL_ANNOTATION, placeholderName} from '../kuberay/swap.js';
+import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderName} from '../kuberay/swap.js';
+import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
-import {Actor, checkTargets, type Move, type Step} from './act.js';
+import {Actor, ALL_STEPS, checkTargets, type Move, type Step} from './act.js';
 import {recordEvent} from './events.js';
 import {headPodIP, observeGroup, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
@@ -25,6 +27,13 @@ export interface SpanOptions {
   dryRun: boolean;
   copySecrets: boolean;
   signal?: AbortSignal;
+  /**
+   * Also wait until every placeholder of the group is Ready, that is until each remote worker is,
+   * taking the passes that keep the readiness gates (and any repair) as they come.
+   */
+  wait?: boolean;
+  /** How often a wait looks again; default 500 ms. */
+  pollMs?: number;
   /** Where placeholder names come from; tests may fix it. */
   random?: () => number;
   /** Told who holds the group's lease when another run makes this one wait. */
@@ -68,21 +77,25 @@ function isUnschedulable(pod: Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable') ?? false;
 }
 
-interface WorkerGroupSpec {
-  groupName?: string;
-  replicas?: number;
-  scaleStrategy?: {workersToDelete?: string[]};
+export function workerGroupSpecs(state: GroupState): WorkerGroupBounds[] {
+  return ((state.rayCluster.spec as {workerGroupSpecs?: WorkerGroupBounds[]} | undefined)?.workerGroupSpecs ?? []);
 }
 
-export function workerGroupSpecs(state: GroupState): WorkerGroupSpec[] {
-  return ((state.rayCluster.spec as {workerGroupSpecs?: WorkerGroupSpec[]} | undefined)?.workerGroupSpecs ?? []);
+/** What a placeholder asks of its home node. */
+const PLACEHOLDER_SHAPE = podShape({containers: [{name: 'placeholder', resources: PLACEHOLDER_RESOURCES}]});
+
+/** The home nodes new placeholders are bound to, one after another; none when home was not seen. */
+function placeholderRoom(state: GroupState): () => string | undefined {
+  const room = state.home.snapshot ? ClusterRoom.of(state.home.snapshot) : undefined;
+  return () => room?.bind(PLACEHOLDER_SHAPE);
 }
 
-export function groupView(state: GroupState, incoming: string[] = []): GroupView {
+export function groupView(state: GroupState, incoming: string[] = [], bindPlaceholder = placeholderRoom(state)): GroupView {
   return {
     autoscaling: state.autoscaling,
     rayClusterUid: state.rayCluster.metadata.uid,
-    workerGroups: workerGroupSpecs(state).map((g) => ({name: g.groupName ?? '', workersToDelete: g.scaleStrategy?.workersToDelete ?? []})),
+    workerGroups: workerGroupSpecs(state).map((g) => ({name: g.groupName ?? '', replicas: desiredReplicas(g), workersToDelete: g.scaleStrategy?.workersToDelete ?? []})),
+    bindPlaceholder,
     homePods: state.homePods,
     remotes: state.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies})),
     incoming,
@@ -115,6 +128,8 @@ function spannable(state: GroupState, planned: Repair[]): Pod[] {
       !p.spec?.nodeName &&
       !p.metadata?.deletionTimestamp &&
       !p.status?.nominatedNodeName &&
+      !isInSwap(p) &&
+      p.status?.phase === 'Pending' &&
       !doomed.has(p.metadata?.name ?? '') &&
       !touched.has(p.metadata?.name) &&
       isUnschedulable(p),
@@ -126,7 +141,8 @@ function spannable(state: GroupState, planned: Repair[]): Pod[] {
  * Pending workers that fit another cluster (in fleet order, or only `to`). Pure over the state.
  */
 export function planPass(state: GroupState, options: {to?: string; random?: () => number}): Pass {
-  const first = repairs(groupView(state));
+  const bindPlaceholder = placeholderRoom(state);
+  const first = repairs(groupView(state, [], bindPlaceholder));
   const targets = state.fleet
     .filter((o) => o !== state.home && o.snapshot && (!options.to || o.client.context === options.to))
     .sort((a, b) => b.snapshot!.priority - a.snapshot!.priority);
@@ -146,9 +162,15 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       stuck.push({pending: podName, reason: why.join('; ') || 'no other cluster of the fleet answered'});
       continue;
     }
+    const node = bindPlaceholder();
+    if (!node) {
+      stuck.push({pending: podName, reason: `no Ready node in ${state.home.client.context} has room for its placeholder (1m CPU, 4Mi memory)`});
+      continue;
+    }
     moves.push({
       pod,
-      name: state.autoscaling ? placeholderName(pod.metadata?.generateName ?? `${podName}-`, random) : podName,
+      name: placeholderName(pod.metadata?.generateName ?? `${podName}-`, random),
+      node,
       cluster: target.snapshot!.id,
       workerGroup: pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '',
       to: target.client.context,
@@ -166,8 +188,6 @@ export function describeMove(m: Pass['moves'][number]): SpanMove {
 export function describeRepair(state: GroupState, r: Repair): SpanResult['repairs'][number] {
   const context = (id: string) => state.fleet.find((o) => o.snapshot?.id === id)?.client.context ?? id;
   switch (r.do) {
-    case 'create-remote':
-      return {action: r.do, object: `pod/${r.from.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'delete-remote':
       return {action: r.do, object: `pod/${r.pod.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'delete-copy':
@@ -189,13 +209,16 @@ export function describeRepair(state: GroupState, r: Repair): SpanResult['repair
 export async function actOnPass(state: GroupState, pass: Pass, options: {copySecrets: boolean; signal?: AbortSignal}): Promise<Actor> {
   const arriving = [
     ...pass.moves.map((m) => ({pod: m.pod, cluster: m.cluster})),
-    ...pass.repairs.flatMap((r) => (r.do === 'create-remote' ? [{pod: r.from, cluster: r.cluster}] : [])),
+    ...pass.repairs.flatMap((r) => (r.do === 'swap' && r.steps.includes('remote') ? [{pod: r.pod, cluster: r.target.cluster}] : [])),
   ];
   const readiness = await checkTargets(state, arriving, options);
   const actor = new Actor(state, options.signal);
   await actor.makeReady(readiness);
-  for (const r of pass.repairs) await actor.repair(r);
-  for (const m of pass.moves) await actor.move(m);
+  for (const r of pass.repairs) if (r.do !== 'swap') await actor.repair(r);
+  await actor.swaps([
+    ...pass.repairs.flatMap((r) => (r.do === 'swap' ? [r] : [])),
+    ...pass.moves.map((m) => ({pod: m.pod, target: {name: m.name, cluster: m.cluster}, steps: ALL_STEPS, node: m.node, why: `${m.pod.metadata?.name} does not fit at home`})),
+  ]);
   return actor;
 }
 
@@ -235,7 +258,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
     dryRun: options.dryRun,
     warnings: [],
   };
-  // A pass may leave follow-ups (workersToDelete to clear once released pods are gone); a few suffice.
+  // Waiting for another run's lease, or a swap backed out, calls for a fresh look; a few rounds suffice.
   const slot: LeaseSlot = {};
   try {
     if (state.relocation && !options.dryRun) {
@@ -268,16 +291,52 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
       const actor = await actOnPass(state, pass, options);
       result.steps.push(...actor.steps);
+      result.warnings.push(...actor.warnings);
       for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
       if (pass.repairs.length > 0) {
         await tell(state, 'Repaired', pass.repairs.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
       }
-      // Only released placeholders leave a follow-up: their workersToDelete entry, once they are gone.
-      if (!pass.repairs.some((r) => r.do === 'release')) break;
+      // A swap backed out leaves its Pending worker to be spanned afresh, by the next look.
+      if (!pass.repairs.some((r) => r.do === 'unlock')) break;
       state = await observeGroup(fleet, options.group, options.namespace, signal);
     }
+    if (options.wait && !options.dryRun) await settle(fleet, options, slot, result);
   } finally {
     await slot.lease?.release();
   }
   return result;
+}
+
+/** What a spanned group still waits for before KubeRay counts every worker of it as ready. */
+export function notReadyYet(state: GroupState): string[] {
+  const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const swapping = state.homePods.filter(isInSwap).map((p) => p.metadata?.name ?? '');
+  const unready = state.homePods.filter((p) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && !p.metadata.deletionTimestamp && !ready(p)).map((p) => p.metadata?.name ?? '');
+  return [...(swapping.length > 0 ? [`the swap of ${swapping.join(', ')}`] : []), ...(unready.length > 0 ? [`placeholder(s) ${unready.join(', ')} to be Ready (their remote workers)`] : [])];
+}
+
+/** Passes until every placeholder is Ready: the readiness gates follow the remote workers as they start. */
+async function settle(fleet: Fleet, options: SpanOptions, slot: LeaseSlot, result: SpanResult): Promise<void> {
+  const {signal} = options;
+  for (;;) {
+    const state = await observeGroup(fleet, options.group, options.namespace, signal);
+    const pass = planPass(state, options);
+    if (pass.repairs.length > 0 || pass.moves.length > 0) {
+      if (await holdLease(slot, state, {signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) continue;
+      const actor = await actOnPass(state, pass, options);
+      result.steps.push(...actor.steps);
+      result.warnings.push(...actor.warnings);
+      result.moves.push(...pass.moves.map(describeMove));
+      for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
+      continue;
+    }
+    const waiting = notReadyYet(state);
+    if (waiting.length === 0) return;
+    if (signal?.aborted) {
+      throw signal.reason instanceof ConvergeTimeoutError
+        ? new ConvergeTimeoutError(`${signal.reason.message.replace('did not finish', 'did not settle')}: ${state.kind.toLowerCase()}/${state.name} still waits for ${waiting.join('; ')}. Run the same command again to go on`, result)
+        : signal.reason;
+    }
+    await pause(options.pollMs ?? 500, signal);
+  }
 }

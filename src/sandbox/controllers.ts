@@ -225,7 +225,16 @@ function nextPodIp(node: StoredObject, taken: Set<string>): string {
   throw new Error(`node ${node.metadata.name} has no pod IP left in ${cidr}`);
 }
 
-/** The kubelet, as KWOK plays it: bound pods run and are ready; bound pods being deleted go. */
+/** Whether every readiness gate of a pod has its condition True, as the kubelet requires for Ready. */
+function gatesPass(pod: StoredObject): boolean {
+  const conditions = list(map(pod.status).conditions).map(map);
+  return list(map(pod.spec).readinessGates).every((g) => conditions.some((c) => c.type === map(g).conditionType && c.status === 'True'));
+}
+
+/**
+ * The kubelet, as KWOK plays it: bound pods run and are ready once their readiness gates pass (Ready
+ * follows the gates' conditions, which others write); bound pods being deleted go.
+ */
 export function kubelet(store: Store): void {
   const nodes = new Map(store.list('nodes').map((n) => [n.metadata.name, n]));
   const pods = store.list('pods');
@@ -245,6 +254,17 @@ export function kubelet(store: Store): void {
       }
       continue;
     }
+    if (node && map(pod.status).phase === 'Running') {
+      const ready = gatesPass(pod);
+      const conditions = list(map(pod.status).conditions).map(map);
+      if (conditions.some((c) => c.type === 'Ready' && (c.status === 'True') !== ready)) {
+        update(store, 'pods', pod, (p) => {
+          const status = map(p.status);
+          status.conditions = list(status.conditions).map(map).map((c) => (c.type === 'Ready' ? {...c, status: ready ? 'True' : 'False', lastTransitionTime: now()} : c));
+        });
+      }
+      continue;
+    }
     if (!node || map(pod.status).phase !== 'Pending') continue;
     const ip = nextPodIp(node, taken);
     taken.add(ip);
@@ -253,6 +273,8 @@ export function kubelet(store: Store): void {
     update(store, 'pods', pod, (p) => {
       const status = map(p.status);
       const scheduled = list(status.conditions).map(map).find((c) => c.type === 'PodScheduled') ?? {type: 'PodScheduled', status: 'True', lastTransitionTime: time};
+      const gates = new Set(list(map(p.spec).readinessGates).map((g) => String(map(g).conditionType)));
+      const gated = list(status.conditions).map(map).filter((c) => gates.has(String(c.type)));
       p.status = {
         ...status,
         phase: 'Running',
@@ -264,9 +286,10 @@ export function kubelet(store: Store): void {
         conditions: [
           {type: 'PodReadyToStartContainers', status: 'True', lastProbeTime: null, lastTransitionTime: time},
           {type: 'Initialized', status: 'True', lastProbeTime: null, lastTransitionTime: time},
-          {type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: time},
+          {type: 'Ready', status: gatesPass(p) ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: time},
           {type: 'ContainersReady', status: 'True', lastProbeTime: null, lastTransitionTime: time},
           scheduled,
+          ...gated,
         ],
         containerStatuses: list(map(p.spec).containers).map((c) => ({
           name: map(c).name ?? '',

@@ -67,8 +67,8 @@ export function renderGroupStatus(status: GroupStatus, wide: boolean): string {
     if (status.placeholders.length > 0) {
       sections.push(
         renderTable(
-          ['PLACEHOLDER', 'WORKER-GROUP', 'FORM', 'TWIN-IN', 'TWIN'],
-          status.placeholders.map((p) => [p.name, p.workerGroup, p.form, p.twinIn, p.twin]),
+          ['PLACEHOLDER', 'WORKER-GROUP', 'READY', 'TWIN-IN', 'TWIN'],
+          status.placeholders.map((p) => [p.name, p.workerGroup, p.ready ? 'yes' : 'no', p.twinIn, p.twin]),
         ).trimEnd(),
       );
     }

@@ -202,7 +202,7 @@ function detailLines(group: GroupRow, width: number): Line[] {
   });
   lines.push(...table(['CONTEXT', 'STATE', 'WORKER-GROUP', 'DESIRED', 'LOCAL', 'PLACEHOLDER', 'REMOTE', 'PENDING'], rows).map((l) => [seg('  '), ...l]));
   for (const p of status.placeholders) {
-    lines.push([seg(`  placeholder ${p.name} (${p.workerGroup}, ${p.form}): twin in ${p.twinIn} ${p.twin}`, p.twin === 'Running' ? {} : {color: 'yellow'})]);
+    lines.push([seg(`  placeholder ${p.name} (${p.workerGroup}, ${p.ready ? 'ready' : 'not ready'}): twin in ${p.twinIn} ${p.twin}`, p.twin === 'Running' ? {} : {color: 'yellow'})]);
   }
   for (const p of status.pending) {
     const text = `  Pending ${p.name} (${p.workerGroup})${p.spanTo ? ` -> ${p.spanTo}` : ''}: ${p.reason}`;

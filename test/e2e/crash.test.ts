@@ -30,8 +30,8 @@ function app(autoscaling: boolean): RayClusterObject {
 }
 
 describe.each([
-  {mode: 'without autoscaling (the Pending worker is held as its own placeholder)', autoscaling: false},
-  {mode: 'with in-tree autoscaling (a placeholder pod takes the Pending worker\'s place)', autoscaling: true},
+  {mode: 'without autoscaling', autoscaling: false},
+  {mode: 'with in-tree autoscaling', autoscaling: true},
 ])('crash safety of span, $mode', ({autoscaling}) => {
   let fleet: Fleet;
   const file = path.join(tempDir(), `crash-${autoscaling}.yaml`);

@@ -8,7 +8,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog, startApiserver, stopApiserver} from '../support/backend.js';
 import {cli, REPO, RUN_JS} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests, remoteWorkerOf} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -74,10 +74,7 @@ describe('watch while a cluster does not answer', () => {
       const cloudStates = () => parsed().filter((l) => l.type === 'cluster' && l.context === 'cloud').map((l) => l.state);
       await waitFor('watch to see cloud back', () => (cloudStates().join(',').endsWith('Degraded,Ready') ? true : undefined), {timeoutMs: 60_000, giveUp: () => (child.exitCode !== null ? 'watch exited' : undefined)});
       // Caught up: the worker that waited is spanned now, and the first twin was never touched.
-      await waitFor('the waiting worker spanned to cloud', async () => {
-        const pod = await cloud.find<Pod>(RESOURCES.pods, fresh.metadata?.name ?? '', namespace);
-        return pod ? true : undefined;
-      }, {timeoutMs: 60_000});
+      await waitFor('the waiting worker spanned to cloud', async () => ((await remoteWorkerOf(onprem, cloud, namespace, fresh.metadata?.name ?? '')) ? true : undefined), {timeoutMs: 60_000});
       expect((await cloud.get<Pod>(RESOURCES.pods, twin.metadata?.name ?? '', namespace)).metadata?.uid).toBe(twin.metadata?.uid);
     } finally {
       child.kill('SIGTERM');

@@ -165,7 +165,7 @@ describe('kubectl superskyray doctor', () => {
     expect(statusOf(limitedReport, 'reader', 'cluster domain')).toMatchObject({status: 'warn', detail: 'cannot read kube-system/coredns (forbidden); cluster.local is assumed'});
     const permissions = statusOf(limitedReport, 'reader', 'permissions');
     expect(permissions?.status).toBe('fail');
-    expect(permissions?.detail).toMatch(/^denied: .*create pods, patch pods, delete pods, get services,/);
+    expect(permissions?.detail).toMatch(/^denied: .*create pods, patch pods, delete pods, patch pods\/status, get services,/);
     expect(permissions?.detail).not.toMatch(/\b(get|list|watch) pods\b/);
 
     // A bad token: the server answers, and refuses it.

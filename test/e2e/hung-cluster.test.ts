@@ -9,7 +9,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli, REPO, RUN_JS} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries, remoteWorkerOf} from '../support/e2e.js';
 import {tempDir, writeKubeconfig} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -111,12 +111,13 @@ describe('a fleet cluster that accepts connections and never answers', () => {
       await waitFor('the silent cluster marked degraded', () => (parsed().some((l) => l.type === 'cluster' && l.context === 'hung' && l.state === 'Degraded') ? true : undefined));
       const since = new Date().toISOString();
       await onprem.patch(RESOURCES.rayclusters, 'beside', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 5}], 'json');
-      const fifth = await waitFor('the 5th worker judged Unschedulable at home', async () => {
-        const pods = (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=beside'})).items;
-        return pods.find((p) => Date.parse(p.metadata?.creationTimestamp ?? '') >= Date.parse(since) - 1000 && p.status?.conditions?.some((c) => c.reason === 'Unschedulable'));
-      });
-      const name = fifth.metadata?.name ?? '';
-      await waitFor('its remote worker created in cloud', async () => ((await fleet.cluster('cloud').find(RESOURCES.pods, name, namespace)) ? true : undefined), {timeoutMs: 30_000});
+      // The 5th worker may be swapped before a look here sees it Pending: its placeholder names it.
+      const placeholder = await waitFor('a placeholder for the 5th worker', async () => {
+        const pods = (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=beside,superskyray.io/role=placeholder'})).items;
+        return pods.find((p) => Date.parse(p.metadata?.creationTimestamp ?? '') >= Date.parse(since) - 1000);
+      }, {timeoutMs: 30_000});
+      const name = placeholder.metadata?.annotations?.['superskyray.io/replaces'] ?? '';
+      await waitFor('its remote worker created in cloud', async () => ((await remoteWorkerOf(onprem, fleet.cluster('cloud'), namespace, name)) ? true : undefined), {timeoutMs: 30_000});
       const verdict = audit('onprem').find((e) => e.objectRef?.name === name && e.objectRef.subresource === 'status' && (e.userAgent ?? '').startsWith('kube-scheduler/'));
       const created = audit('cloud').find((e) => e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef.namespace === namespace && Date.parse(e.requestReceivedTimestamp) >= Date.parse(since));
       expect(verdict).toBeDefined();

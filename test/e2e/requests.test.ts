@@ -72,7 +72,9 @@ describe('the requests one span makes', () => {
       expect(requests.filter((r) => r.verb === 'get' && /\/pods\/[^/?]+/.test(r.uri))).toEqual([]);
     }
     const swaps = byCluster.flatMap(({requests}) => requests.filter((r) => /\/pods(\/|\?|$)/.test(r.uri) && r.verb !== 'list'));
-    // Per worker: create the remote worker, then label the Pending pod as its placeholder.
-    expect(swaps.map((r) => r.verb).sort()).toEqual(['create', 'create', 'create', 'patch', 'patch', 'patch']);
+    // Per worker: lock the Pending pod (its finalizer, then Failed through its status), create the
+    // placeholder and the remote worker, unlock.
+    expect(swaps.map((r) => r.verb).sort()).toEqual([...Array(6).fill('create'), ...Array(9).fill('patch')]);
+    expect(swaps.filter((r) => r.uri.split('?')[0]!.endsWith('/status'))).toHaveLength(3);
   });
 });

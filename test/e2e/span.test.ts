@@ -59,117 +59,104 @@ describe('kubectl superskyray span', () => {
     return {onprem, podsOf, running, pending};
   }
 
-  it('swaps the Pending worker of an autoscaled RayCluster for a placeholder at home and a remote worker in cloud, restarting nothing', async () => {
+  /** Frees onprem's one GPU: deletes a RayCluster of an earlier case and waits for its pods to go. */
+  async function remove(name: string) {
+    const onprem = fleet.cluster('onprem');
+    await onprem.delete(RESOURCES.rayclusters, name, namespace);
+    await waitFor(`the pods of ${name} to be gone`, async () =>
+      (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items.length === 0 ? true : undefined,
+    );
+  }
+
+  it.each([
+    {mode: 'with in-tree autoscaling', name: 'auto', autoscaling: true},
+    {mode: 'without autoscaling', name: 'manual', autoscaling: false},
+  ])('$mode: swaps the Pending worker for a Running placeholder under KubeRay\'s group lock; nothing it ran is touched, nothing extra is made, and the placeholder is Ready once its remote worker is', async ({name, autoscaling}) => {
     const cloud = fleet.cluster('cloud');
-    const {podsOf, running, pending, onprem} = await placeAndGrow('auto', true);
+    if (!autoscaling) await remove('auto');
+    const {podsOf, running, pending, onprem} = await placeAndGrow(name, autoscaling);
     const workersOf = async () => (await podsOf()).filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker');
 
-    // Sample KubeRay's count (pods with the group's labels) and every pod seen, while the span runs.
-    const seen = new Map<string, string>();
-    const counts: number[] = [];
+    // Sample KubeRay's count every 20 ms while the span runs: every pod with the group's labels (the
+    // count KubeRay acts on, Terminating ones included), the live ones, and every pod ever seen.
+    const seen = new Map<string, Pod>();
+    const samples: Array<{all: number; live: number; locked: boolean}> = [];
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const pods = await workersOf();
-        counts.push(pods.length);
-        for (const p of pods) seen.set(p.metadata?.uid ?? '', p.metadata?.name ?? '');
+        const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
+        samples.push({all: pods.length, live: live.length, locked: pods.some((p) => p.metadata?.uid === pending.metadata?.uid && p.metadata?.deletionTimestamp)});
+        for (const p of pods) if (!seen.has(p.metadata?.uid ?? '') || p.metadata?.deletionTimestamp) seen.set(p.metadata?.uid ?? '', p);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    const spanned = await cli(['span', 'raycluster/auto', '-n', namespace, ...fleetArgs]);
+    const spanned = await cli(['span', `raycluster/${name}`, '-n', namespace, '--wait', ...fleetArgs]);
     sampling = false;
     await sampler;
     expect(spanned.stderr).toBe('');
     expect(spanned.code).toBe(0);
-    expect(spanned.stdout).toMatch(new RegExp(`^${pending.metadata?.name}\\s+gpu\\s+auto-gpu-worker-\\S+\\s+cloud$`, 'm'));
+    const line = new RegExp(`^${pending.metadata?.name}\\s+gpu\\s+(${name}-gpu-worker-\\S+)\\s+cloud$`, 'm').exec(spanned.stdout);
+    expect(line, spanned.stdout).not.toBeNull();
+    const placeholderName = line![1]!;
 
-    const placeholder = await waitFor('the placeholder owned by the RayCluster', async () =>
-      (await workersOf()).find((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder' && p.metadata.ownerReferences?.[0]?.controller),
-    );
-    const remote = await waitFor('the remote worker Running in cloud', async () => {
-      const pod = await cloud.get<Pod>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace);
-      return pod.status?.phase === 'Running' ? pod : undefined;
-    });
-    expect(remote.metadata?.labels).toMatchObject({'ray.io/cluster': 'auto', 'ray.io/group': 'gpu', 'superskyray.io/role': 'remote-worker'});
-    expect(remote.spec?.nodeName).toMatch(/^cloud-/);
-
-    const copy = await cloud.get<KubeObject>(RESOURCES.services, 'auto-head-svc', namespace);
-    expect(copy.metadata?.annotations).toMatchObject({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
-    const homeService = await onprem.get<KubeObject>(RESOURCES.services, 'auto-head-svc', namespace);
-    expect(homeService.metadata?.annotations?.['service.cilium.io/global']).toBe('true');
-
-    // Wait for KubeRay to reconcile the swapped state (it reports the Running placeholder as a ready
-    // worker: 2, where it was 1 before), then look: nothing it ran was replaced or deleted.
-    await waitFor('KubeRay to count the placeholder as a ready worker', async () => {
-      const rc = await onprem.get<KubeObject & {status?: {readyWorkerReplicas?: number}}>(RESOURCES.rayclusters, 'auto', namespace);
-      return rc.status?.readyWorkerReplicas === 2 ? true : undefined;
-    });
+    // The Pending worker is gone, and nothing of the swap is left on any pod.
+    expect(await onprem.find(RESOURCES.pods, pending.metadata?.name ?? '', namespace)).toBeUndefined();
     const after = await podsOf();
+    expect(after.flatMap((p) => p.metadata?.finalizers ?? [])).toEqual([]);
+    const placeholder = after.find((p) => p.metadata?.name === placeholderName)!;
+    expect(placeholder.metadata?.labels).toMatchObject({'ray.io/cluster': name, 'ray.io/group': 'gpu', 'superskyray.io/role': 'placeholder'});
+    expect(placeholder.metadata?.ownerReferences).toEqual([expect.objectContaining({kind: 'RayCluster', name, controller: true})]);
+    expect(placeholder.metadata?.annotations).toMatchObject({'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false', 'karpenter.sh/do-not-disrupt': 'true'});
+    // Bound at once to a home node, never in the scheduler's queue, and Ready through its gate.
+    expect(placeholder.spec?.nodeName).toMatch(/^onprem-/);
+    expect(placeholder.status?.conditions).toEqual(expect.not.arrayContaining([expect.objectContaining({type: 'PodScheduled', status: 'False'})]));
+    expect(placeholder.status?.conditions).toEqual(
+      expect.arrayContaining([expect.objectContaining({type: 'Ready', status: 'True'}), expect.objectContaining({type: 'superskyray.io/remote-worker-ready', status: 'True'})]),
+    );
+    const remote = await cloud.get<Pod>(RESOURCES.pods, placeholderName, namespace);
+    expect(remote.status?.phase).toBe('Running');
+    expect(remote.metadata?.labels).toMatchObject({'ray.io/cluster': name, 'ray.io/group': 'gpu', 'superskyray.io/role': 'remote-worker'});
+    expect(remote.metadata?.annotations?.['superskyray.io/swap-to']).toBeUndefined();
+    expect(remote.spec?.nodeName).toMatch(/^cloud-/);
+    const copy = await cloud.get<KubeObject>(RESOURCES.services, `${name}-head-svc`, namespace);
+    expect(copy.metadata?.annotations).toMatchObject({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
+
+    // KubeRay counts the placeholder as a ready worker, and the cluster stays ready.
+    const rc = await waitFor('KubeRay to count the placeholder as a ready worker', async () => {
+      const o = await onprem.get<KubeObject & {status?: {readyWorkerReplicas?: number; state?: string; conditions?: Array<{type: string; status: string}>}}>(RESOURCES.rayclusters, name, namespace);
+      return o.status?.readyWorkerReplicas === 2 ? o : undefined;
+    });
+    expect(rc.status?.state).toBe('ready');
+    expect(rc.status?.conditions).toEqual(expect.arrayContaining([expect.objectContaining({type: 'RayClusterProvisioned', status: 'True'})]));
+
+    // Nothing it ran was touched, and the only pods KubeRay's count ever held: the running ones, the
+    // Pending one, and the placeholder. The running ones were never deleted.
     const uids = (pods: Pod[]) => pods.filter((p) => !p.metadata?.labels?.['superskyray.io/role']).map((p) => p.metadata?.uid).sort();
     expect(uids(after)).toEqual(uids(running));
-    expect(after.map((p) => p.metadata?.name).sort()).toEqual([...running.map((p) => p.metadata?.name), placeholder.metadata?.name].sort());
-    // The only workers KubeRay's count ever saw: the running one, the Pending one, the placeholder.
-    const runningWorkers = running.filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker').map((p) => p.metadata?.name);
-    expect([...seen.values()].sort()).toEqual([...runningWorkers, pending.metadata?.name, placeholder.metadata?.name].sort());
-    console.log(`KubeRay's label count while the span ran: min ${Math.min(...counts)}, max ${Math.max(...counts)} over ${counts.length} samples`);
-    expect(Math.min(...counts)).toBe(2);
-  });
-
-  it('without autoscaling, keeps the Pending worker as its own placeholder, so KubeRay never counts one too many', async () => {
-    // Free onprem's one GPU from the test before.
-    const onprem = fleet.cluster('onprem');
-    const cloud = fleet.cluster('cloud');
-    await onprem.delete(RESOURCES.rayclusters, 'auto', namespace);
-    await waitFor('the pods of the earlier RayCluster to be gone', async () =>
-      (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=auto'})).items.length === 0 ? true : undefined,
+    const runningWorkers = running.filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker');
+    expect([...seen.values()].map((p) => p.metadata?.name).sort()).toEqual([...runningWorkers.map((p) => p.metadata?.name), pending.metadata?.name, placeholderName].sort());
+    for (const w of runningWorkers) expect(seen.get(w.metadata?.uid ?? '')?.metadata?.deletionTimestamp).toBeUndefined();
+    const all = samples.map((s) => s.all);
+    const live = samples.map((s) => s.live);
+    console.log(
+      `${name}: KubeRay's count while the span ran, over ${samples.length} samples 20 ms apart: all pods min ${Math.min(...all)} max ${Math.max(...all)}; ` +
+        `live pods min ${Math.min(...live)} max ${Math.max(...live)}; ${samples.filter((s) => s.locked).length} samples inside the lock, ` +
+        `${samples.filter((s) => s.live < 2).length} with one live pod too few`,
     );
-    const {podsOf, running, pending} = await placeAndGrow('manual', false);
-    const workersOf = async () => (await podsOf()).filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker');
+    // One pod over replicas only while KubeRay has the group locked (the Pending worker Terminating).
+    expect(samples.filter((s) => s.all > 2 && !s.locked)).toEqual([]);
+    expect(Math.max(...all)).toBeLessThanOrEqual(3);
+    expect(Math.min(...all)).toBe(2);
 
-    const counts: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        counts.push((await workersOf()).length);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
-    const result = await cli(['span', 'raycluster/manual', '-n', namespace, ...fleetArgs]);
-    sampling = false;
-    await sampler;
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-
-    // The Pending worker stays as it is, the same pod, labelled as the placeholder: counted by KubeRay.
-    // It is not deleted: a deleted unscheduled pod is soon marked Failed, and KubeRay would stop
-    // managing the worker group until it was gone.
-    const held = await onprem.get<Pod>(RESOURCES.pods, pending.metadata?.name ?? '', namespace);
-    expect(held.metadata?.uid).toBe(pending.metadata?.uid);
-    expect(held.metadata?.deletionTimestamp).toBeUndefined();
-    expect(held.metadata?.finalizers ?? []).toEqual([]);
-    expect(held.metadata?.labels?.['superskyray.io/role']).toBe('placeholder');
-    expect(held.spec?.nodeName).toBeUndefined();
-    // Its remote twin runs in cloud under the same name.
-    const remote = await waitFor('the remote worker Running in cloud', async () => {
-      const pod = await cloud.get<Pod>(RESOURCES.pods, pending.metadata?.name ?? '', namespace);
-      return pod.status?.phase === 'Running' ? pod : undefined;
-    });
-    expect(remote.spec?.nodeName).toMatch(/^cloud-/);
-
-    // Prove KubeRay counts the held worker: ask for one more, and it makes exactly one more (it would
-    // make two if it did not count it), deleting nothing.
-    await onprem.patch(RESOURCES.rayclusters, 'manual', namespace, {spec: {workerGroupSpecs: [{...gpuApp('manual', false).spec.workerGroupSpecs[0], replicas: 3, maxReplicas: 3}]}}, 'merge');
+    // KubeRay manages the group on after the swap: asked for one more, it makes exactly one, deleting nothing.
+    await onprem.patch(RESOURCES.rayclusters, name, namespace, {spec: {workerGroupSpecs: [{...gpuApp(name, autoscaling).spec.workerGroupSpecs[0], replicas: 3, maxReplicas: 3}]}}, 'merge');
     const added = await waitFor('the one worker KubeRay adds', async () => {
-      const fresh = (await workersOf()).filter((p) => !running.some((r) => r.metadata?.uid === p.metadata?.uid) && p.metadata?.uid !== held.metadata?.uid);
+      const fresh = (await workersOf()).filter((p) => !after.some((a) => a.metadata?.uid === p.metadata?.uid));
       return fresh.length > 0 ? fresh : undefined;
     });
-    const after = await podsOf();
     expect(added).toHaveLength(1);
-    expect(after.filter((p) => p.metadata?.uid !== held.metadata?.uid).map((p) => p.metadata?.uid).sort()).toEqual(
-      [...running.map((p) => p.metadata?.uid), added[0]!.metadata?.uid].sort(),
-    );
-    expect(after.some((p) => p.metadata?.uid === held.metadata?.uid)).toBe(true);
-    console.log(`KubeRay's label count while the span ran (no autoscaler): min ${Math.min(...counts)}, max ${Math.max(...counts)} over ${counts.length} samples`);
-    expect([Math.min(...counts), Math.max(...counts)]).toEqual([2, 2]);
+    const grown = await podsOf();
+    expect(grown.map((p) => p.metadata?.uid).sort()).toEqual([...after.map((p) => p.metadata?.uid), added[0]!.metadata?.uid].sort());
   });
 });

@@ -49,7 +49,8 @@ describe('the objects of the swap, against real API servers', () => {
     const ctx = {group: 'swapme', homeClusterId: homeId!, remoteClusterId: remoteId!, rayCluster: {name: 'swapme', uid: rayCluster.metadata?.uid ?? ''}};
     const name = placeholderName(pending.metadata?.generateName ?? '', Math.random);
 
-    const placeholder = await onprem.create(RESOURCES.pods, placeholderPod(pending, name, ctx), {namespace, dryRun: true});
+    const node = (await onprem.list<KubeObject>(RESOURCES.nodes)).items[0]!.metadata!.name!;
+    const placeholder = await onprem.create(RESOURCES.pods, placeholderPod(pending, name, ctx, node), {namespace, dryRun: true});
     expect(placeholder.metadata?.name).toBe(name);
 
     await cloud.create(RESOURCES.services, ciliumHeadServiceCopy(head, ctx), {namespace});

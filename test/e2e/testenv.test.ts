@@ -160,6 +160,42 @@ describe('the local test clusters are real', () => {
     });
   });
 
+  it('keeps a pod with a readiness gate Running but not Ready until its condition is True, as a kubelet does, and Ready follows it both ways', async () => {
+    const onprem = fleet.cluster('onprem');
+    const [node] = (await onprem.list<KubeObject>(RESOURCES.nodes)).items;
+    const gate = 'example.com/gate';
+    const name = 'gated';
+    await onprem.create(
+      RESOURCES.pods,
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {name},
+        spec: {nodeName: node!.metadata!.name!, readinessGates: [{conditionType: gate}], containers: [{name: 'c', image: 'registry.k8s.io/pause:3.10'}]},
+      },
+      {namespace},
+    );
+    const condition = (p: Pod, type: string) => p.status?.conditions?.find((c) => c.type === type)?.status;
+    const running = await waitFor('the gated pod Running', async () => {
+      const p = await onprem.get<Pod>(RESOURCES.pods, name, namespace);
+      return p.status?.phase === 'Running' && condition(p, 'ContainersReady') === 'True' ? p : undefined;
+    });
+    expect(condition(running, 'Ready')).toBe('False');
+    // KWOK's own stage would have written the gate itself: here nobody but its owner does.
+    expect(condition(running, gate)).toBeUndefined();
+    const setGate = (status: string) =>
+      onprem.patch(RESOURCES.pods, name, namespace, {status: {conditions: [{type: gate, status, lastTransitionTime: new Date().toISOString()}]}}, 'strategic', {subresource: 'status'});
+    const readyIs = (want: string) => waitFor(`Ready ${want}`, async () => {
+      const p = await onprem.get<Pod>(RESOURCES.pods, name, namespace);
+      return condition(p, 'Ready') === want ? p : undefined;
+    });
+    await setGate('True');
+    expect(condition(await readyIs('True'), gate)).toBe('True');
+    await setGate('False');
+    expect(condition(await readyIs('False'), gate)).toBe('False');
+    await onprem.delete(RESOURCES.pods, name, namespace);
+  });
+
   it('kubectl superskyray status reports both clusters and their capacity', async () => {
     const result = await cli(['status', '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud', '-o', 'json']);
     expect(result.stderr).toBe('');

@@ -159,8 +159,9 @@ describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () =
     const once = await cli(['watch', '--once', 'twice', '-n', namespace, ...fleetArgs]);
     expect(once.stderr).toBe('');
     expect(once.code).toBe(0);
-    expect(once.stdout).toContain(`spanned ${pending.metadata?.name} to cloud as ${pending.metadata?.name}`);
-    expect(await cloud.find(RESOURCES.pods, pending.metadata?.name ?? '', namespace)).toBeDefined();
+    const as = new RegExp(`spanned ${pending.metadata?.name} to cloud as (twice-cpu-worker-\\S+)`).exec(once.stdout);
+    expect(as, once.stdout).not.toBeNull();
+    expect(await cloud.find(RESOURCES.pods, as![1]!, namespace)).toBeDefined();
   });
 
   it('draws the TUI on a real terminal: the groups with their mode, the clusters with bars, and stops cleanly on Ctrl-C', async () => {

@@ -144,8 +144,13 @@ export async function addEndpointNetns(stateDir: string, name: string, address: 
  * the bridge at once, before the next pod comes with the same address and MAC.
  */
 export async function deleteNetns(name: string): Promise<void> {
-  await ip(['-n', name, 'link', 'delete', 'eth0']).catch(() => undefined);
+  await unplugNetns(name);
   await ip(['netns', 'delete', name]).catch(() => undefined);
+}
+
+/** Takes a namespace off the bridge (its eth0, and with it the veth peer), leaving its processes be. */
+export async function unplugNetns(name: string): Promise<void> {
+  await ip(['-n', name, 'link', 'delete', 'eth0']).catch(() => undefined);
 }
 
 /** Every namespace of this test environment, the hub last. */

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type {Pod} from '../../src/kube/types.js';
 import {api, ApiError, type ApiTarget} from './kube-api.js';
-import {addEndpointNetns, apiServiceIP, deleteNetns, dnsIP, netnsPrefix} from './network.js';
+import {addEndpointNetns, apiServiceIP, deleteNetns, dnsIP, netnsPrefix, unplugNetns} from './network.js';
 import {containerArgv, containerEnv, fieldValue, hostsFile, resolvConf, type Container, type Lookups} from './pod-spec.js';
 
 export interface RunnerCluster {
@@ -48,6 +48,8 @@ interface PodRun {
   initPid?: number;
   containers: Map<string, ContainerRun>;
   stopping: boolean;
+  /** Taken off the network while it stops, its address given to another pod. */
+  unplugged?: boolean;
   stopped: Promise<void>;
   markStopped: () => void;
 }
@@ -92,9 +94,18 @@ export class PodRunner {
       const uid = pod.metadata!.uid!;
       if (this.pods.has(uid)) continue;
       const ip = String((pod.status as {podIP?: string}).podIP);
-      // KWOK gives a freed address to the next pod at once: the old pod's veth must be gone first.
+      // KWOK gives a freed address to the next pod at once, where a CNI plugin keeps it until the old
+      // sandbox is gone. The new pod's address is published already (DNS, Services), so the old pod,
+      // still in its grace period, is taken off the network now, lest it answer for the new one (a
+      // job submitted to the old head is lost); then it stops, and its namespace goes before the new
+      // pod gets that address.
       const holder = [...this.pods.values()].find((r) => r.ip === ip && r.cluster.name === cluster.name);
       if (holder) {
+        if (!holder.unplugged) {
+          holder.unplugged = true;
+          log(`${holder.cluster.name} ${holder.namespace}/${holder.name}: its address ${ip} is given to ${pod.metadata?.namespace}/${pod.metadata?.name}; taken off the network`);
+          void unplugNetns(holder.netns);
+        }
         if (!holder.stopping) void this.stop(holder);
         continue;
       }

@@ -299,10 +299,51 @@ function kubeconfigYaml(clusters: Array<{name: string; apiPort: number; token: s
   });
 }
 
-/** The KWOK stages (node start and heartbeat, pod ready, complete and delete) that build.sh gathered. */
+/** Whether every readiness gate of a pod has its condition True (jq, as KWOK's selectors take it). */
+const GATES_PASS =
+  '. as $pod | [.spec.readinessGates[]?.conditionType | . as $type | [$pod.status.conditions[]? | select(.type == $type and .status == "True")] | length > 0] | all';
+const READY = '.status.conditions[]? | select(.type == "Ready") | .status';
+
+/** A KWOK stage that sets a Running pod's Ready to `ready` when its readiness gates say so. */
+function readinessGateStage(ready: boolean): Record<string, unknown> {
+  return {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'Stage',
+    metadata: {name: ready ? 'pod-gates-pass' : 'pod-gates-fail'},
+    spec: {
+      resourceRef: {apiGroup: 'v1', kind: 'Pod'},
+      selector: {
+        matchExpressions: [
+          {key: '.metadata.deletionTimestamp', operator: 'DoesNotExist'},
+          {key: '.status.phase', operator: 'In', values: ['Running']},
+          {key: '.spec.readinessGates', operator: 'Exists'},
+          {key: GATES_PASS, operator: 'In', values: [String(ready)]},
+          {key: READY, operator: ready ? 'NotIn' : 'In', values: ['True']},
+        ],
+      },
+      next: {statusTemplate: `conditions:\n- lastTransitionTime: {{ Now | Quote }}\n  status: "${ready ? 'True' : 'False'}"\n  type: Ready\n`},
+    },
+  };
+}
+
+/**
+ * The KWOK stages (node start and heartbeat, pod ready, complete and delete) that build.sh gathered,
+ * with readiness gates as a kubelet has them: KWOK's own pod-ready stage sets every gate's condition
+ * True itself, whereas a kubelet leaves them to whoever owns them and keeps a pod's Ready False
+ * until they are all True. So that stage here sets no gate, and two more make Ready follow them.
+ */
 function kwokStages(): string {
-  const file = path.join(CACHE, 'kwok', 'stages-fast.yaml');
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npm run testenv:build" first`);
+  const source = path.join(CACHE, 'kwok', 'stages-fast.yaml');
+  if (!fs.existsSync(source)) throw new Error(`${source} is missing: run "npm run testenv:build" first`);
+  const stages = yaml.loadAll(fs.readFileSync(source, 'utf8')) as Array<{metadata: {name: string}; spec: {next?: {statusTemplate?: string}}}>;
+  const podReady = stages.find((s) => s?.metadata?.name === 'pod-ready');
+  const template = podReady?.spec.next?.statusTemplate ?? '';
+  const gates = /\n *\{\{ range \.spec\.readinessGates \}\}[\s\S]*?\{\{ end \}\}/;
+  const ready = /(\n *- lastTransitionTime: [^\n]*\n *)status: "True"(\n *type: Ready\n)/;
+  if (!gates.test(template) || !ready.test(template)) throw new Error(`${source}: the pod-ready stage is not as expected (readiness gates, Ready); check kwok's kustomize/stage/pod/fast`);
+  podReady!.spec.next!.statusTemplate = template.replace(gates, '').replace(ready, '$1status: {{ if .spec.readinessGates }}"False"{{ else }}"True"{{ end }}$2');
+  const file = path.join(STATE, 'kwok-stages.yaml');
+  fs.writeFileSync(file, [...stages.filter(Boolean), readinessGateStage(true), readinessGateStage(false)].map((s) => yaml.dump(s, {lineWidth: -1})).join('---\n'));
   return file;
 }
 

@@ -103,8 +103,9 @@ export function toolRequests(auditFile: string, since: string): {all: AuditedReq
  * Samples KubeRay's own count of a RayCluster's first worker group (its worker pods, less those
  * named in workersToDelete) until the returned function is called, which gives the samples.
  */
-export function sampleKubeRayCount(client: ClusterClient, namespace: string, rayCluster: string): () => Promise<number[]> {
+export function sampleKubeRayCount(client: ClusterClient, namespace: string, rayCluster: string): () => Promise<{counts: number[]; locked: number}> {
   const counts: number[] = [];
+  let locked = 0;
   let sampling = true;
   const done = (async () => {
     while (sampling) {
@@ -112,14 +113,29 @@ export function sampleKubeRayCount(client: ClusterClient, namespace: string, ray
         client.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${rayCluster},ray.io/node-type=worker`}),
         client.get<KubeObject & {spec: {workerGroupSpecs: Array<{scaleStrategy?: {workersToDelete?: string[]}}>}}>(RESOURCES.rayclusters, rayCluster, namespace),
       ]);
-      const doomed = new Set(rc.spec.workerGroupSpecs[0]?.scaleStrategy?.workersToDelete ?? []);
-      counts.push(pods.items.filter((p) => !doomed.has(p.metadata?.name ?? '')).length);
+      // While a pod KubeRay deleted is kept by the swap's finalizer, KubeRay does not count the group
+      // at all (its delete expectation): such a sample has no count to check.
+      if (pods.items.some((p) => p.metadata?.deletionTimestamp && p.metadata.finalizers?.includes('superskyray.io/swap'))) locked++;
+      else {
+        const doomed = new Set(rc.spec.workerGroupSpecs[0]?.scaleStrategy?.workersToDelete ?? []);
+        counts.push(pods.items.filter((p) => !doomed.has(p.metadata?.name ?? '')).length);
+      }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   })();
   return async () => {
     sampling = false;
     await done;
-    return counts;
+    return {counts, locked};
   };
+}
+
+/**
+ * The remote worker a Pending worker was swapped to: the pod in `remote` named as the home
+ * placeholder that replaces it (superskyray.io/replaces), once both exist.
+ */
+export async function remoteWorkerOf(home: ClusterClient, remote: ClusterClient, namespace: string, pending: string): Promise<KubeObject | undefined> {
+  const placeholders = await home.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/role=placeholder'});
+  const placeholder = placeholders.items.find((p) => p.metadata?.annotations?.['superskyray.io/replaces'] === pending);
+  return placeholder ? remote.find<KubeObject>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace) : undefined;
 }

@@ -17,8 +17,9 @@ const grants = (rules: Rule[], group: string, resource: string, verb: string) =>
 describe('deploy/rbac: the shipped roles grant what doctor checks for', () => {
   const rules = [...rulesOf('kubectl-superskyray-fleet'), ...rulesOf('kubectl-superskyray-apps')];
   const secrets = rulesOf('kubectl-superskyray-secrets');
-  it.each(PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({what: `${verb} ${p.type.resource}`, p, verb}))))('$what', ({p, verb}) => {
-    expect(grants(p.secretsOnly ? secrets : rules, p.type.group, p.type.resource, verb)).toBe(true);
+  const resourceOf = (p: (typeof PERMISSIONS)[number]) => (p.subresource ? `${p.type.resource}/${p.subresource}` : p.type.resource);
+  it.each(PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({what: `${verb} ${resourceOf(p)}`, p, verb}))))('$what', ({p, verb}) => {
+    expect(grants(p.secretsOnly ? secrets : rules, p.type.group, resourceOf(p), verb)).toBe(true);
   });
 
   it('grants Secrets only in the role for --copy-secrets', () => {

@@ -6,11 +6,17 @@ import {
   endpointSliceAddress,
   endpointsHeadServiceCopy,
   headEndpointSlice,
-  ownerReferencePatch,
+  isInSwap,
+  lockPatch,
+  lockStatusPatch,
   placeholderName,
   placeholderPod,
   podReferences,
+  remoteReadyOf,
+  remoteReadyPatch,
   remoteWorkerPod,
+  swapTargetOf,
+  unlockPatch,
 } from '../../../src/kuberay/swap.js';
 
 /** A Pending worker and a head Service as the real KubeRay v1.5 operator made them in the test clusters. */
@@ -29,7 +35,7 @@ describe('placeholderName', () => {
 });
 
 describe('placeholderPod', () => {
-  const placeholder = placeholderPod(pending, 'gpu-app-gpu-worker-bq9dl', ctx);
+  const placeholder = placeholderPod(pending, 'gpu-app-gpu-worker-bq9dl', ctx, 'onprem-pool-0');
 
   it('carries the labels KubeRay counts by, and the tool labels', () => {
     expect(placeholder.metadata?.labels).toEqual({
@@ -44,8 +50,16 @@ describe('placeholderPod', () => {
     });
   });
 
-  it('has no ownerReference yet, says which pod it replaces and where its worker runs, and asks node autoscalers not to move it', () => {
-    expect(placeholder.metadata?.ownerReferences).toBeUndefined();
+  it('is controlled by the RayCluster, as the Pending worker was, so that KubeRay reconciles on its events', () => {
+    expect(placeholder.metadata?.ownerReferences).toEqual([{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'gpu-app', uid: 'rc-uid', controller: true, blockOwnerDeletion: true}]);
+  });
+
+  it('is bound to the node given, never queued for the scheduler, and gated on its remote worker being Ready', () => {
+    expect(placeholder.spec?.nodeName).toBe('onprem-pool-0');
+    expect(placeholder.spec?.readinessGates).toEqual([{conditionType: 'superskyray.io/remote-worker-ready'}]);
+  });
+
+  it('says which pod it replaces and where its worker runs, and asks node autoscalers not to move it', () => {
     expect(placeholder.metadata?.annotations).toEqual({
       'superskyray.io/replaces': pending.metadata?.name,
       'superskyray.io/remote-cluster': 'remote-uid',
@@ -66,10 +80,62 @@ describe('placeholderPod', () => {
     expect(placeholder.spec?.securityContext).toMatchObject({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}});
   });
 
-  it('gets the controller ownerReference as a patch of its own', () => {
-    expect(ownerReferencePatch(ctx.rayCluster)).toEqual({
-      metadata: {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'gpu-app', uid: 'rc-uid', controller: true, blockOwnerDeletion: true}]},
+});
+
+describe('the lock of a swap', () => {
+  const target = {name: 'gpu-app-gpu-worker-bq9dl', cluster: 'remote-uid'};
+
+  it('first adds our finalizer and the target, only if the pod is as observed', () => {
+    expect(lockPatch(target, '42')).toEqual({
+      metadata: {resourceVersion: '42', finalizers: ['superskyray.io/swap'], annotations: {'superskyray.io/swap-to': 'gpu-app-gpu-worker-bq9dl@remote-uid'}},
     });
+  });
+
+  it('then marks the pod Failed through its status, again only as observed', () => {
+    expect(lockStatusPatch(target, '43')).toEqual({metadata: {resourceVersion: '43'}, status: {phase: 'Failed', reason: 'Spanned', message: expect.stringContaining(target.name)}});
+  });
+
+  it('is undone by taking off only our finalizer and the target', () => {
+    expect(unlockPatch()).toEqual({metadata: {'$deleteFromPrimitiveList/finalizers': ['superskyray.io/swap'], annotations: {'superskyray.io/swap-to': null}}});
+  });
+
+  it.each([
+    ['gpu-app-gpu-worker-bq9dl@remote-uid', target],
+    ['name@with@at', {name: 'name@with', cluster: 'at'}],
+    ['@remote-uid', undefined],
+    ['no-cluster@', undefined],
+    ['no-at', undefined],
+  ])('reads the target %s', (value, want) => {
+    expect(swapTargetOf({metadata: {annotations: {'superskyray.io/swap-to': value}}})).toEqual(want);
+  });
+
+  it('marks a pod as in a swap by our finalizer or our target, either alone', () => {
+    expect(isInSwap({metadata: {finalizers: ['other', 'superskyray.io/swap']}})).toBe(true);
+    expect(isInSwap({metadata: {annotations: {'superskyray.io/swap-to': 'a@b'}}})).toBe(true);
+    expect(isInSwap({metadata: {finalizers: ['other'], annotations: {other: 'x'}}})).toBe(false);
+  });
+
+  it('leaves the finalizer and the target out of the remote worker', () => {
+    const locked: Pod = {...pending, metadata: {...pending.metadata, finalizers: ['superskyray.io/swap'], annotations: {...pending.metadata?.annotations, 'superskyray.io/swap-to': 'x@y'}}};
+    const remote = remoteWorkerPod(locked, target.name, ctx);
+    expect(remote.metadata?.annotations).not.toHaveProperty('superskyray.io/swap-to');
+    expect(remote.metadata).not.toHaveProperty('finalizers');
+  });
+});
+
+describe('the readiness gate of a placeholder', () => {
+  it('is a condition of its own, merged by type into the status', () => {
+    expect(remoteReadyPatch(true, 'remote worker x is Ready', '2026-01-01T00:00:00Z')).toEqual({
+      status: {conditions: [{type: 'superskyray.io/remote-worker-ready', status: 'True', reason: 'RemoteWorkerReady', message: 'remote worker x is Ready', lastTransitionTime: '2026-01-01T00:00:00Z'}]},
+    });
+    expect(remoteReadyPatch(false, 'not', 'now')).toMatchObject({status: {conditions: [{status: 'False', reason: 'RemoteWorkerNotReady'}]}});
+  });
+
+  it('reads as true, false, or not yet written', () => {
+    const withGate = (status: string): Pod => ({status: {conditions: [{type: 'Ready', status: 'True'}, {type: 'superskyray.io/remote-worker-ready', status}]}});
+    expect(remoteReadyOf(withGate('True'))).toBe(true);
+    expect(remoteReadyOf(withGate('False'))).toBe(false);
+    expect(remoteReadyOf({status: {conditions: [{type: 'Ready', status: 'True'}]}})).toBeUndefined();
   });
 });
 

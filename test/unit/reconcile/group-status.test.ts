@@ -10,15 +10,15 @@ import {clusterSnapshot} from '../../../src/placement/snapshot.js';
 const NS = 'ml';
 const UID = 'rc-uid';
 const DELETED = '2025-01-01T00:00:00Z';
-const PAUSE = 'app-gpu-worker-bcdfg';
-const HELD = 'app-gpu-worker-hldhl';
+const READY = 'app-gpu-worker-bcdfg';
+const UNREADY = 'app-gpu-worker-hldhl';
 
 interface PodOptions {
   node?: string;
   gpu?: number;
   group?: string;
-  /** held: KubeRay's own Pending worker, labelled as the placeholder; pause: an autoscaled group's own pod. */
-  placeholder?: 'held' | 'pause';
+  /** A placeholder, Ready (its remote worker is) or not. */
+  placeholder?: 'ready' | 'unready';
   /** The cluster id of a placeholder's twin. */
   remote?: string;
   /** The scheduler's verdict on an unbound pod; none when it has not looked yet. */
@@ -44,16 +44,17 @@ function pod(name: string, type: 'head' | 'worker', o: PodOptions = {}): Pod {
       name,
       namespace: NS,
       labels,
-      ...(o.remote || o.placeholder === 'pause'
-        ? {annotations: {...(o.remote ? {'superskyray.io/remote-cluster': o.remote} : {}), ...(o.placeholder === 'pause' ? {'superskyray.io/replaces': 'a-pending-worker'} : {})}}
+      ...(o.remote || o.placeholder
+        ? {annotations: {...(o.remote ? {'superskyray.io/remote-cluster': o.remote} : {}), ...(o.placeholder ? {'superskyray.io/replaces': 'a-pending-worker'} : {})}}
         : {}),
-      ...(o.placeholder === 'pause' ? {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}]} : {}),
+      ...(o.placeholder ? {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}]} : {}),
       ...(o.deleting ? {deletionTimestamp: DELETED} : {}),
     },
     spec: {...(o.node ? {nodeName: o.node} : {}), containers: [{name: 'ray', resources: {requests: o.placeholder ? {cpu: '1m'} : requests}}]},
     status: {
       phase: o.phase ?? (o.node ? 'Running' : 'Pending'),
       ...(o.unschedulable ? {conditions: [{type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: o.unschedulable}]} : {}),
+      ...(o.placeholder ? {conditions: [{type: 'Ready', status: o.placeholder === 'ready' ? 'True' : 'False'}]} : {}),
       ...(o.nominated ? {nominatedNodeName: o.nominated} : {}),
     },
   };
@@ -182,8 +183,8 @@ describe('groupStatus: mode and counts', () => {
       name: 'a placeholder at home and its remote worker make it spanned',
       fixture: {
         autoscaling: true,
-        home: [head(), pod('app-gpu-worker-aaaaa', 'worker', {node: 'onprem-0'}), pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'})],
-        remotes: [{context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]}],
+        home: [head(), pod('app-gpu-worker-aaaaa', 'worker', {node: 'onprem-0'}), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+        remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]}],
       },
       head: globalHead,
       mode: 'spanned',
@@ -193,7 +194,7 @@ describe('groupStatus: mode and counts', () => {
     {
       name: 'a held placeholder is enough to know it is spanned when its twin cluster does not answer, which is never shown as zero',
       fixture: {
-        home: [head(), pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id'})],
+        home: [head(), pod(UNREADY, 'worker', {placeholder: 'unready', remote: 'cloud-id'})],
         remotes: [{context: 'cloud', state: 'Unreachable'}],
       },
       head: globalHead,
@@ -202,7 +203,7 @@ describe('groupStatus: mode and counts', () => {
     },
     {
       name: 'a remote worker without a placeholder still makes it spanned',
-      fixture: {home: [head()], remotes: [{context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()]}]},
+      fixture: {home: [head()], remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()]}]},
       head: globalHead,
       mode: 'spanned',
       want: ['onprem Ready gpu local=0 pending=0 placeholders=0', 'cloud Ready gpu remote=1'],
@@ -234,8 +235,8 @@ describe('groupStatus: mode and counts', () => {
     const s = groupStatus(
       state({
         autoscaling: true,
-        home: [head(), pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'})],
-        remotes: [{context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()]}, {context: 'big'}],
+        home: [head(), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+        remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()]}, {context: 'big'}],
         relocatingTo: 'big',
       }),
       globalHead,
@@ -294,9 +295,9 @@ describe('groupStatus: mesh and Services', () => {
           pod('app-head-x7k2p', 'head', {node: 'onprem-0'}),
           pod('app-gpu-worker-a', 'worker', {node: 'onprem-0'}),
           pod('app-gpu-worker-b', 'worker', {node: 'onprem-0', phase: 'Pending'}),
-          pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id'}),
+          pod(UNREADY, 'worker', {placeholder: 'unready', remote: 'cloud-id'}),
         ],
-        remotes: [{context: 'cloud', workers: [pod(HELD, 'worker', {node: 'cloud-0', remoteWorker: true, phase: 'Pending'})], copies: [headCopy()]}],
+        remotes: [{context: 'cloud', workers: [pod(UNREADY, 'worker', {node: 'cloud-0', remoteWorker: true, phase: 'Pending'})], copies: [headCopy()]}],
       }),
       globalHead,
     );
@@ -310,9 +311,9 @@ describe('groupStatus: mesh and Services', () => {
     const s = groupStatus(
       state({
         autoscaling: true,
-        home: [head(), pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'})],
+        home: [head(), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
         remotes: [
-          {context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy(), configMap('app-config')]},
+          {context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy(), configMap('app-config')]},
           {context: 'edge', state: 'Unreachable'},
         ],
       }),
@@ -345,8 +346,8 @@ describe('groupStatus: mesh and Services', () => {
     const s = groupStatus(
       state({
         autoscaling: true,
-        home: [head(), pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'})],
-        remotes: [{context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies}],
+        home: [head(), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+        remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies}],
       }),
       look,
     );
@@ -358,8 +359,8 @@ describe('groupStatus: mesh and Services', () => {
     const fixture = (copies: KubeObject[]): Fixture => ({
       autoscaling: true,
       policy: JSON.stringify({mesh: 'endpoints'}),
-      home: [head(), pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'})],
-      remotes: [{context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies}],
+      home: [head(), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+      remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies}],
     });
     const s = groupStatus(state(fixture([service('app-head-svc', {}, 'head-service-copy'), slice])), plainHead);
     expect(s.clusters[1]?.objects).toEqual([
@@ -375,8 +376,8 @@ describe('groupStatus: mesh and Services', () => {
       state({
         autoscaling: true,
         policy: JSON.stringify({mesh: 'mcs'}),
-        home: [head(), pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'})],
-        remotes: [{context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})]}],
+        home: [head(), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+        remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})]}],
       }),
       plainHead,
     );
@@ -403,38 +404,38 @@ describe('groupStatus: placeholders and Pending workers', () => {
     home: [
       head(),
       pod('app-gpu-worker-aaaaa', 'worker', {node: 'onprem-0', gpu: 1}),
-      pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'}),
+      pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'}),
       pod('app-gpu-worker-fitsc', 'worker', {gpu: 1, unschedulable: NO_GPU}),
       pod('app-gpu-worker-toobg', 'worker', {gpu: 8, unschedulable: NO_GPU}),
       pod('app-gpu-worker-fresh', 'worker', {gpu: 1}),
     ],
     remotes: [
       // cloud-0 has four GPUs, one taken by the remote worker.
-      {context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0', gpu: 1})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]},
+      {context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0', gpu: 1})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]},
       {context: 'edge', state: 'Unreachable'},
     ],
   });
 
-  it('names each placeholder, its form, and where and how its twin runs', () => {
+  it('names each placeholder, whether KubeRay sees it Ready, and where and how its twin runs', () => {
     const fixture: Fixture = {
       home: [
         head(),
-        pod(PAUSE, 'worker', {placeholder: 'pause', remote: 'cloud-id', node: 'onprem-0'}),
-        pod(HELD, 'worker', {placeholder: 'held', remote: 'cloud-id'}),
-        pod('app-gpu-worker-lostt', 'worker', {placeholder: 'held', remote: 'edge-id'}),
-        pod('app-gpu-worker-nowhr', 'worker', {placeholder: 'held', remote: 'gone-id'}),
+        pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'}),
+        pod(UNREADY, 'worker', {placeholder: 'unready', remote: 'cloud-id'}),
+        pod('app-gpu-worker-lostt', 'worker', {placeholder: 'unready', remote: 'edge-id'}),
+        pod('app-gpu-worker-nowhr', 'worker', {placeholder: 'unready', remote: 'gone-id'}),
       ],
       remotes: [
-        {context: 'cloud', workers: [pod(PAUSE, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]},
+        {context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]},
         {context: 'edge', state: 'Unreachable'},
       ],
     };
     expect(groupStatus(state(fixture), globalHead).placeholders).toEqual([
-      {name: PAUSE, workerGroup: 'gpu', form: 'pause', twinIn: 'cloud', twin: 'Running'},
-      {name: HELD, workerGroup: 'gpu', form: 'held', twinIn: 'cloud', twin: 'missing'},
+      {name: READY, workerGroup: 'gpu', ready: true, twinIn: 'cloud', twin: 'Running'},
+      {name: UNREADY, workerGroup: 'gpu', ready: false, twinIn: 'cloud', twin: 'missing'},
       // A cluster that does not answer does not say its id either: the id is all there is to show.
-      {name: 'app-gpu-worker-lostt', workerGroup: 'gpu', form: 'held', twinIn: 'edge-id', twin: 'unknown'},
-      {name: 'app-gpu-worker-nowhr', workerGroup: 'gpu', form: 'held', twinIn: 'gone-id', twin: 'unknown'},
+      {name: 'app-gpu-worker-lostt', workerGroup: 'gpu', ready: false, twinIn: 'edge-id', twin: 'unknown'},
+      {name: 'app-gpu-worker-nowhr', workerGroup: 'gpu', ready: false, twinIn: 'gone-id', twin: 'unknown'},
     ]);
   });
 

@@ -4,52 +4,69 @@ import {repairs, type GroupView, type RemoteView, type Repair} from '../../../sr
 
 const UID = 'rc-uid';
 const DELETED = '2025-01-01T00:00:00Z';
+const OWNER = [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}];
 
 interface PodOptions {
-  /** A placeholder: `held` has our finalizer (the Pending worker turned placeholder); `auto` is an autoscaled group's pause pod. */
-  placeholder?: 'held' | 'auto';
-  /** The cluster its remote twin runs in. */
-  remote?: string;
-  /** The pod an autoscaled placeholder replaces. */
-  replaces?: string;
   deleting?: boolean;
   node?: string;
   phase?: string;
-  owned?: boolean;
-  /** A held placeholder of an earlier version: deleted, and kept by our finalizer. */
-  legacy?: boolean;
+  nominated?: string;
+  group?: string;
+  /** Ready (remote workers), or the readiness gate's condition (placeholders; undefined: not written yet). */
+  ready?: boolean;
   /** The superskyray.io/raycluster-uid label of a remote worker. */
   uid?: string;
 }
 
-/** A home pod, a placeholder or a remote worker: only the fields repairs() reads. */
-function pod(name: string, o: PodOptions = {}): Pod {
-  const labels: Record<string, string> = {'ray.io/cluster': 'app', 'ray.io/group': 'gpu', 'ray.io/node-type': 'worker'};
-  if (o.placeholder) labels['superskyray.io/role'] = 'placeholder';
-  if (o.uid) labels['superskyray.io/raycluster-uid'] = o.uid;
-  const annotations: Record<string, string> = {};
-  if (o.remote) annotations['superskyray.io/remote-cluster'] = o.remote;
-  // A pause placeholder always names the Pending pod it replaced; a held one is that pod.
-  if (o.placeholder === 'auto') annotations['superskyray.io/replaces'] = o.replaces ?? 'replaced-pending-pod';
+/** A pod as KubeRay counts it: only the fields repairs() reads. */
+function basePod(name: string, o: PodOptions, labels: Record<string, string> = {}, annotations: Record<string, string> = {}, finalizers?: string[]): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name,
       namespace: 'ml',
-      labels,
+      labels: {'ray.io/cluster': 'app', 'ray.io/group': o.group ?? 'gpu', 'ray.io/node-type': 'worker', ...labels},
       annotations,
-      ...(o.legacy ? {finalizers: ['superskyray.io/remote-worker']} : {}),
+      ownerReferences: OWNER,
+      ...(finalizers ? {finalizers} : {}),
       ...(o.deleting ? {deletionTimestamp: DELETED} : {}),
-      ...(o.owned ? {ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}]} : {}),
     },
     spec: {containers: [{name: 'ray-worker'}], ...(o.node ? {nodeName: o.node} : {})},
-    status: {phase: o.phase ?? (o.node ? 'Running' : 'Pending')},
+    status: {
+      phase: o.phase ?? (o.node ? 'Running' : 'Pending'),
+      ...(o.nominated ? {nominatedNodeName: o.nominated} : {}),
+      ...(o.ready !== undefined ? {conditions: [{type: 'Ready', status: o.ready ? 'True' : 'False'}]} : {}),
+    },
   };
 }
 
-/** A remote worker of the current RayCluster. */
-const worker = (name: string, o: PodOptions = {}) => pod(name, {uid: UID, node: 'cloud-0', ...o});
+/** KubeRay's own worker at home: Pending unless given a node. */
+const kuberayPod = (name: string, o: PodOptions = {}) => basePod(name, o);
+
+/**
+ * A Pending worker caught in a swap to `target` (name@cluster): `locked` has only the first write
+ * (finalizer and target), `failed` is marked Failed too, `deleting` is Failed and deleted by KubeRay.
+ */
+function swapping(name: string, target: string, stage: 'locked' | 'failed' | 'deleting', finalizer = true): Pod {
+  return basePod(
+    name,
+    {phase: stage === 'locked' ? 'Pending' : 'Failed', deleting: stage === 'deleting'},
+    {},
+    {'superskyray.io/swap-to': target},
+    finalizer ? ['superskyray.io/swap'] : undefined,
+  );
+}
+
+/** A placeholder bound at home, standing for a remote worker in `cluster`; `ready` is its gate's condition. */
+function placeholder(name: string, cluster = 'cloud', o: PodOptions = {ready: true}): Pod {
+  const p = basePod(name, {node: 'onprem-0', ...o, ready: undefined}, {'superskyray.io/role': 'placeholder'}, {'superskyray.io/remote-cluster': cluster});
+  if (o.ready !== undefined) p.status!.conditions = [{type: 'superskyray.io/remote-worker-ready', status: o.ready ? 'True' : 'False'}];
+  return p;
+}
+
+/** A remote worker of the current RayCluster, Running and Ready unless told otherwise. */
+const worker = (name: string, o: PodOptions = {}) => basePod(name, {node: 'cloud-0', ready: true, ...o}, {'superskyray.io/raycluster-uid': o.uid ?? UID});
 
 const copy = (kind: string, name: string, deleting = false): KubeObject => ({
   apiVersion: 'v1',
@@ -60,22 +77,23 @@ const headServiceCopy = () => copy('Service', 'app-head-svc');
 
 const remote = (id: string, workers: Pod[] = [], copies: KubeObject[] = [], observed = true): RemoteView => ({id, observed, workers, copies});
 
-function view(v: Partial<GroupView>): GroupView {
-  return {autoscaling: false, rayClusterUid: UID, workerGroups: [{name: 'gpu', workersToDelete: []}], homePods: [], remotes: [], ...v};
+/** Home has room for placeholders on onprem-0, then onprem-1, unless `room` says how many. */
+function view(v: Partial<GroupView> & {room?: number}): GroupView {
+  const nodes = ['onprem-0', 'onprem-1'].slice(0, v.room ?? 2);
+  const {room: _, ...rest} = v;
+  return {autoscaling: false, rayClusterUid: UID, workerGroups: [{name: 'gpu', replicas: 2, workersToDelete: []}], homePods: [], remotes: [], bindPlaceholder: () => nodes.shift(), ...rest};
 }
 
 /** The observable plan: what is done, where, and to which object, in order. */
 function plan(rs: Repair[]): string[] {
   return rs.map((r) => {
     switch (r.do) {
-      case 'create-remote':
-        return `create-remote ${r.cluster} ${r.from.metadata?.name}`;
+      case 'swap':
+        return `swap ${r.pod.metadata?.name} -> ${r.target.name}@${r.target.cluster} [${r.steps.join(',')}]${r.node ? ` on ${r.node}` : ''}`;
       case 'delete-remote':
         return `delete-remote ${r.cluster} ${r.pod.metadata?.name}`;
-      case 'hold':
-        return `hold ${r.cluster} ${r.pod.metadata?.name}`;
-      case 'release':
-        return `release ${r.pod.metadata?.name}`;
+      case 'set-ready':
+        return `set-ready ${r.pod.metadata?.name} ${r.ready}`;
       case 'delete-copy':
         return `delete-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name}`;
       case 'clear-workers-to-delete':
@@ -92,206 +110,237 @@ function plan(rs: Repair[]): string[] {
 
 const W = 'app-gpu-worker-abcde';
 const P = 'app-gpu-worker-pqrst';
+const L = 'app-gpu-worker-local';
 
-describe('repairs: held placeholders (no autoscaler): KubeRay\'s own Pending worker, labelled and never deleted by us', () => {
-  const held = (o: PodOptions = {}) => pod(W, {placeholder: 'held', remote: 'cloud', ...o});
-  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
+interface Case {
+  name: string;
+  view: GroupView;
+  want: string[];
+}
+
+describe('repairs: a swap an earlier run was interrupted in resumes from the step it reached, or backs out', () => {
+  const cases: Case[] = [
     {
-      name: 'a held placeholder with its remote twin present needs nothing',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [headServiceCopy()])]}),
+      name: 'only the first write of the lock: the Pending worker is let go, as it was',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'locked')], remotes: [remote('cloud')]}),
+      want: [`unlock ${W}`],
+    },
+    {
+      name: 'marked Failed, not yet deleted by KubeRay: wait for the lock, then every step',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'failed')], remotes: [remote('cloud')]}),
+      want: [`swap ${W} -> ${P}@cloud [await,placeholder,remote,unlock] on onprem-0`],
+    },
+    {
+      name: 'locked (KubeRay deleted it): the placeholder, the remote worker, unlock',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting')], remotes: [remote('cloud')]}),
+      want: [`swap ${W} -> ${P}@cloud [placeholder,remote,unlock] on onprem-0`],
+    },
+    {
+      name: 'locked, the placeholder made: the remote worker, unlock',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting'), placeholder(P, 'cloud', {})], remotes: [remote('cloud')]}),
+      want: [`swap ${W} -> ${P}@cloud [remote,unlock]`],
+    },
+    {
+      name: 'locked, the placeholder and the remote worker made: unlock only, and the new placeholder is not judged yet',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting'), placeholder(P, 'cloud', {})], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`swap ${W} -> ${P}@cloud [unlock]`],
+    },
+    {
+      name: 'its target cluster does not answer: KubeRay\'s group is never left locked on it',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting')], remotes: [remote('cloud', [], [], false)]}),
+      want: [`unlock ${W}`],
+    },
+    {
+      name: 'no home node has room for the placeholder: back out, and KubeRay replaces the worker',
+      view: view({room: 0, homePods: [swapping(W, `${P}@cloud`, 'deleting')], remotes: [remote('cloud')]}),
+      want: [`unlock ${W}`],
+    },
+    {
+      name: 'the placeholder\'s name is taken by a pod that is not a live placeholder: back out',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting'), placeholder(P, 'cloud', {deleting: true})], remotes: [remote('cloud')]}),
+      want: [`unlock ${W}`],
+    },
+    {
+      name: 'our finalizer without a target: unlock',
+      view: view({homePods: [{...kuberayPod(W, {phase: 'Failed', deleting: true}), metadata: {...kuberayPod(W).metadata, deletionTimestamp: DELETED, finalizers: ['superskyray.io/swap']}}]}),
+      want: [`unlock ${W}`],
+    },
+    {
+      name: 'a target that was let go already (no finalizer) needs nothing: KubeRay deletes the Failed pod',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting', false)], remotes: [remote('cloud')]}),
       want: [],
     },
     {
-      name: 'a held placeholder whose twin is missing in an observed cluster gets the twin re-created, and stays',
-      view: view({homePods: [held()], remotes: [remote('cloud', [], [headServiceCopy()])]}),
-      want: [`create-remote cloud ${W}`],
+      name: 'two swaps resume on two nodes, each placeholder bound to its own',
+      view: view({room: 2, homePods: [swapping(W, `${P}@cloud`, 'deleting'), swapping('w2', 'p2@cloud', 'deleting')], remotes: [remote('cloud')]}),
+      want: [`swap ${W} -> ${P}@cloud [placeholder,remote,unlock] on onprem-0`, 'swap w2 -> p2@cloud [placeholder,remote,unlock] on onprem-1'],
     },
     {
-      name: 'a held placeholder whose twin cluster did not answer: absence not observed means nothing',
-      view: view({homePods: [held()], remotes: [remote('cloud', [], [headServiceCopy()], false)]}),
-      want: [],
-    },
-    {
-      name: 'a held placeholder whose twin cluster is not in the view at all is left alone',
-      view: view({homePods: [held({remote: 'gone'})], remotes: [remote('cloud')]}),
-      want: [],
-    },
-    {
-      name: 'a held placeholder that got a node at home: its twin goes first, then it is a plain worker again',
-      view: view({homePods: [held({node: 'onprem-0'})], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-remote cloud ${W}`, `release ${W}`],
-    },
-    {
-      name: 'a held placeholder named in workersToDelete: its twin goes now; KubeRay deletes the placeholder',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)])], workerGroups: [{name: 'gpu', workersToDelete: [W]}]}),
-      want: [`delete-remote cloud ${W}`],
-    },
-    {
-      name: 'a held placeholder in workersToDelete whose twin is gone is not re-created',
-      view: view({homePods: [held()], remotes: [remote('cloud')], workerGroups: [{name: 'gpu', workersToDelete: [W]}]}),
-      want: [],
-    },
-    {
-      name: 'a held placeholder being deleted (by KubeRay, or anyone) takes its twin with it',
-      view: view({homePods: [held({deleting: true})], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-remote cloud ${W}`],
-    },
-    {
-      name: 'a placeholder of an earlier version, deleted and kept by our finalizer, is let go once its twin is gone',
-      view: view({homePods: [held({deleting: true, legacy: true})], remotes: [remote('cloud')]}),
-      want: [`release ${W}`],
-    },
-    {
-      name: 'a remote twin that Failed is deleted, and so is its placeholder, so that KubeRay replaces it',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W, {phase: 'Failed'})])]}),
-      want: [`delete-remote cloud ${W}`, `delete-home ${W}`],
-    },
-    {
-      name: 'a remote twin that Succeeded ended for good too',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W, {phase: 'Succeeded'})])]}),
-      want: [`delete-remote cloud ${W}`, `delete-home ${W}`],
+      name: 'copies stay in a cluster a resumed swap makes its remote worker in',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting'), placeholder(P, 'cloud', {})], remotes: [remote('cloud', [], [headServiceCopy()])]}),
+      want: [`swap ${W} -> ${P}@cloud [remote,unlock]`],
     },
   ];
-
   it.each(cases)('$name', ({view: v, want}) => {
     expect(plan(repairs(v))).toEqual(want);
   });
+});
 
-  it('re-creates the twin from the placeholder itself, in the cluster it names', () => {
-    const placeholder = held();
-    const [create] = repairs(view({homePods: [placeholder], remotes: [remote('other'), remote('cloud')]}));
-    expect(create).toMatchObject({do: 'create-remote', cluster: 'cloud'});
-    expect(create?.do === 'create-remote' && create.from).toBe(placeholder);
+describe('repairs: a placeholder stands for its remote worker, and is Ready only while that one is', () => {
+  const cases: Case[] = [
+    {
+      name: 'its remote worker Ready and its gate True: nothing',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)])]}),
+      want: [],
+    },
+    {
+      name: 'its remote worker became Ready: the gate is set True',
+      view: view({homePods: [placeholder(P, 'cloud', {})], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`set-ready ${P} true`],
+    },
+    {
+      name: 'its remote worker is no longer Ready: the gate is set False',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P, {ready: false})])]}),
+      want: [`set-ready ${P} false`],
+    },
+    {
+      name: 'its remote worker still starting, and no gate written yet: nothing to write',
+      view: view({homePods: [placeholder(P, 'cloud', {})], remotes: [remote('cloud', [worker(P, {phase: 'Pending', ready: false})])]}),
+      want: [],
+    },
+    {
+      name: 'its remote worker Failed: that goes first, then the placeholder, so that KubeRay replaces it',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P, {phase: 'Failed'})])]}),
+      want: [`delete-remote cloud ${P}`, `delete-placeholder ${P}`],
+    },
+    {
+      name: 'its remote worker Succeeded: ended for good too',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P, {phase: 'Succeeded'})])]}),
+      want: [`delete-remote cloud ${P}`, `delete-placeholder ${P}`],
+    },
+    {
+      name: 'its remote worker missing in a cluster that answered: the placeholder goes, so that KubeRay replaces it',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [], [headServiceCopy()])]}),
+      want: [`delete-placeholder ${P}`, 'delete-copy cloud Service/app-head-svc'],
+    },
+    {
+      name: 'its remote worker\'s cluster did not answer: absence not observed means nothing',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [], [headServiceCopy()], false)]}),
+      want: [],
+    },
+    {
+      name: 'named in workersToDelete: its remote worker goes now; KubeRay deletes the placeholder',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)])], workerGroups: [{name: 'gpu', replicas: 1, workersToDelete: [P]}]}),
+      want: [`delete-remote cloud ${P}`],
+    },
+    {
+      name: 'named in workersToDelete with its remote worker gone: nothing more',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud')], workerGroups: [{name: 'gpu', replicas: 1, workersToDelete: [P]}]}),
+      want: [],
+    },
+  ];
+  it.each(cases)('$name', ({view: v, want}) => {
+    expect(plan(repairs(v))).toEqual(want);
   });
 });
 
-describe('repairs: remote workers against their home pods', () => {
-  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
+describe('repairs: a remote worker whose placeholder went by accident is kept and taken over; one removed on purpose goes', () => {
+  const cases: Case[] = [
     {
-      name: 'a remote worker whose home pod is gone is garbage collected',
-      view: view({homePods: [], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-remote cloud ${W}`],
+      name: 'its placeholder evicted (still terminating) while the group wants it: kept, waiting for KubeRay\'s replacement',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), placeholder(P, 'cloud', {deleting: true, ready: true})], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
+      want: [],
     },
     {
-      name: 'a remote worker of an earlier RayCluster is deleted',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W, {uid: 'old-uid'})])]}),
-      // The placeholder's twin is then missing; it is re-created next pass (its twin is not terminating yet).
-      want: [`delete-remote cloud ${W}`],
+      name: 'its placeholder gone and KubeRay\'s replacement Pending: the replacement is swapped onto it, the remote worker kept',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W)], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
+      want: [`swap ${W} -> ${P}@cloud [lock,fail,await,placeholder,unlock] on onprem-0`],
     },
     {
-      name: 'a remote worker without the raycluster-uid label is deleted',
-      view: view({homePods: [], remotes: [remote('cloud', [pod(W, {node: 'cloud-0'})])]}),
-      want: [`delete-remote cloud ${W}`],
+      name: 'the replacement is taken over whether or not the scheduler has judged it yet',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W)], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`swap ${W} -> ${P}@cloud [lock,fail,await,placeholder,unlock] on onprem-0`],
     },
     {
-      name: 'a remote worker in an unobserved cluster is never touched',
-      view: view({homePods: [], remotes: [remote('cloud', [worker(W)], [headServiceCopy()], false)]}),
+      name: 'no home node has room for a new placeholder: the remote worker waits',
+      view: view({room: 0, homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W)], remotes: [remote('cloud', [worker(P)])]}),
+      want: [],
+    },
+    {
+      name: 'the replacement runs at home instead: the remote worker is surplus and goes',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W, {node: 'onprem-1'})], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
+      want: [`delete-remote cloud ${P}`, 'delete-copy cloud Service/app-head-svc'],
+    },
+    {
+      name: 'the replacement is nominated to a node at home: not taken over, and the remote worker is surplus',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W, {nominated: 'onprem-1'})], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`delete-remote cloud ${P}`],
+    },
+    {
+      name: 'its placeholder deleted by KubeRay for fewer replicas: the group wants no more, so it goes',
+      view: view({workerGroups: [{name: 'gpu', replicas: 1, workersToDelete: []}], homePods: [kuberayPod(L, {node: 'onprem-0'}), placeholder(P, 'cloud', {deleting: true, ready: true})], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`delete-remote cloud ${P}`],
+    },
+    {
+      name: 'its placeholder gone and named in workersToDelete: it goes',
+      view: view({workerGroups: [{name: 'gpu', replicas: 2, workersToDelete: [P]}], homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W)], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`delete-remote cloud ${P}`, 'clear-workers-to-delete 0 gpu'],
+    },
+    {
+      name: 'its worker group is gone from the spec: it goes',
+      view: view({workerGroups: [{name: 'cpu', replicas: 2, workersToDelete: []}], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`delete-remote cloud ${P}`],
+    },
+    {
+      name: 'two remote workers, one replacement so far, one slot still missing: one is taken over, the other waits',
+      view: view({homePods: [kuberayPod(W)], remotes: [remote('cloud', [worker('p1'), worker('p2')])]}),
+      want: [`swap ${W} -> p1@cloud [lock,fail,await,placeholder,unlock] on onprem-0`],
+    },
+    {
+      name: 'two remote workers for one missing slot: the one without a replacement goes',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'})], remotes: [remote('cloud', [worker('p1'), worker('p2')])]}),
+      want: ['delete-remote cloud p2'],
+    },
+    {
+      name: 'a replacement of another worker group is not taken',
+      view: view({
+        workerGroups: [{name: 'gpu', replicas: 1, workersToDelete: []}, {name: 'cpu', replicas: 1, workersToDelete: []}],
+        homePods: [kuberayPod('cpu-w', {group: 'cpu'})],
+        remotes: [remote('cloud', [worker(P)])],
+      }),
+      want: [],
+    },
+    {
+      name: 'a remote worker of an earlier RayCluster goes',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P, {uid: 'old-uid'})])]}),
+      want: [`delete-placeholder ${P}`, `delete-remote cloud ${P}`],
+    },
+    {
+      name: 'a home pod of its name that is not a placeholder: it goes',
+      view: view({homePods: [kuberayPod(P, {node: 'onprem-0'})], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`delete-remote cloud ${P}`],
+    },
+    {
+      name: 'a placeholder pairs with the cluster it names; a same-named remote worker elsewhere goes',
+      view: view({homePods: [placeholder(P, 'cloud')], remotes: [remote('cloud', [worker(P)]), remote('edge', [worker(P)], [headServiceCopy()])]}),
+      want: [`delete-remote edge ${P}`, 'delete-copy edge Service/app-head-svc'],
+    },
+    {
+      name: 'a remote worker in a cluster that did not answer is never touched',
+      view: view({workerGroups: [{name: 'gpu', replicas: 0, workersToDelete: []}], remotes: [remote('cloud', [worker(P)], [], false)]}),
       want: [],
     },
     {
       name: 'a remote worker already terminating is not deleted again',
-      view: view({homePods: [], remotes: [remote('cloud', [worker(W, {deleting: true})])]}),
+      view: view({workerGroups: [{name: 'gpu', replicas: 0, workersToDelete: []}], remotes: [remote('cloud', [worker(P, {deleting: true})])]}),
       want: [],
     },
     {
-      name: 'a Pending plain worker whose remote twin exists is held (the swap was interrupted before the hold)',
-      view: view({homePods: [pod(W)], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`hold cloud ${W}`],
-    },
-    {
-      name: 'a Pending plain worker whose only remote twin is already going away is left alone',
-      view: view({homePods: [pod(W)], remotes: [remote('cloud', [worker(W, {deleting: true})])]}),
-      want: [],
-    },
-    {
-      name: 'a plain worker that got a node at home: its remote twin goes',
-      view: view({homePods: [pod(W, {node: 'onprem-0'})], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-remote cloud ${W}`],
-    },
-    {
-      name: 'a Pending plain worker that is being deleted at home: its remote twin goes',
-      view: view({homePods: [pod(W, {deleting: true})], remotes: [remote('cloud', [worker(W)])]}),
-      want: [`delete-remote cloud ${W}`],
-    },
-    {
-      name: 'a Pending plain worker named in workersToDelete is not held; its twin goes',
-      view: view({homePods: [pod(W)], remotes: [remote('cloud', [worker(W)])], workerGroups: [{name: 'gpu', workersToDelete: [W]}]}),
-      want: [`delete-remote cloud ${W}`],
-    },
-    {
-      name: 'a Pending plain worker with twins in two clusters is held for the first, the second twin goes',
-      view: view({homePods: [pod(W)], remotes: [remote('cloud', [worker(W)]), remote('edge', [worker(W)])]}),
-      want: [`hold cloud ${W}`, `delete-remote edge ${W}`],
-    },
-    {
-      name: 'a placeholder pairs with the cluster it names; a same-named worker elsewhere goes',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)]), remote('edge', [worker(W)])]}),
-      want: [`delete-remote edge ${W}`],
+      name: 'the remote worker of a swap in progress is left to that swap',
+      view: view({homePods: [swapping(W, `${P}@cloud`, 'deleting')], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`swap ${W} -> ${P}@cloud [placeholder,unlock] on onprem-0`],
     },
   ];
-
-  it.each(cases)('$name', ({view: v, want}) => {
-    expect(plan(repairs(v))).toEqual(want);
-  });
-
-  it('holds the very home pod it observed, naming the cluster of its twin', () => {
-    const pending = pod(W);
-    const [hold] = repairs(view({homePods: [pending], remotes: [remote('cloud', [worker(W)])]}));
-    expect(hold).toMatchObject({do: 'hold', cluster: 'cloud'});
-    expect(hold?.do === 'hold' && hold.pod).toBe(pending);
-  });
-});
-
-describe('repairs: autoscaled placeholders', () => {
-  const auto = (o: PodOptions = {}) => pod(P, {placeholder: 'auto', remote: 'cloud', replaces: W, ...o});
-  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
-    {
-      name: 'an unowned placeholder whose replaced pod is still Pending: delete that pod, then own the placeholder',
-      view: view({autoscaling: true, homePods: [pod(W), auto()], remotes: [remote('cloud', [worker(P)])]}),
-      want: [`delete-home ${W}`, `own ${P}`],
-    },
-    {
-      name: 'an unowned placeholder whose replaced pod is already gone is owned',
-      view: view({autoscaling: true, homePods: [auto()], remotes: [remote('cloud', [worker(P)])]}),
-      want: [`own ${P}`],
-    },
-    {
-      name: 'an unowned placeholder whose replaced pod is terminating is owned, without deleting it again',
-      view: view({autoscaling: true, homePods: [pod(W, {deleting: true}), auto()], remotes: [remote('cloud', [worker(P)])]}),
-      want: [`own ${P}`],
-    },
-    {
-      name: 'an unowned placeholder whose replaced pod got a node: roll back, remote first',
-      view: view({autoscaling: true, homePods: [pod(W, {node: 'onprem-0'}), auto()], remotes: [remote('cloud', [worker(P)])]}),
-      want: [`delete-remote cloud ${P}`, `delete-placeholder ${P}`],
-    },
-    {
-      name: 'an owned placeholder with its twin is consistent',
-      view: view({autoscaling: true, homePods: [auto({owned: true})], remotes: [remote('cloud', [worker(P)])]}),
-      want: [],
-    },
-    {
-      name: 'a placeholder without a twin in an observed cluster is deleted',
-      view: view({autoscaling: true, homePods: [auto({owned: true})], remotes: [remote('cloud')]}),
-      want: [`delete-placeholder ${P}`],
-    },
-    {
-      name: 'a placeholder without a twin in an unobserved cluster is kept',
-      view: view({autoscaling: true, homePods: [auto({owned: true})], remotes: [remote('cloud', [], [], false)]}),
-      want: [],
-    },
-    {
-      name: 'a placeholder whose twin Failed: the twin goes first, then the placeholder, so KubeRay replaces it',
-      view: view({autoscaling: true, homePods: [auto({owned: true})], remotes: [remote('cloud', [worker(P, {phase: 'Failed'})])]}),
-      want: [`delete-remote cloud ${P}`, `delete-placeholder ${P}`],
-    },
-    {
-      name: 'a placeholder being deleted takes its twin with it',
-      view: view({autoscaling: true, homePods: [auto({owned: true, deleting: true})], remotes: [remote('cloud', [worker(P)])]}),
-      want: [`delete-remote cloud ${P}`],
-    },
-  ];
-
   it.each(cases)('$name', ({view: v, want}) => {
     expect(plan(repairs(v))).toEqual(want);
   });
@@ -299,7 +348,8 @@ describe('repairs: autoscaled placeholders', () => {
 
 describe('repairs: copies collapse when no remote worker is left', () => {
   const copies = () => [headServiceCopy(), copy('ConfigMap', 'app-config'), copy('EndpointSlice', 'app-head-svc-abc12')];
-  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
+  const noMore = [{name: 'gpu', replicas: 0, workersToDelete: []}];
+  const cases: Case[] = [
     {
       name: 'copies in an observed cluster without remote workers are deleted',
       view: view({remotes: [remote('cloud', [], copies())]}),
@@ -312,7 +362,7 @@ describe('repairs: copies collapse when no remote worker is left', () => {
     },
     {
       name: 'copies stay where a remote worker stays',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)], copies())]}),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], copies())]}),
       want: [],
     },
     {
@@ -321,9 +371,9 @@ describe('repairs: copies collapse when no remote worker is left', () => {
       want: [],
     },
     {
-      name: 'copies stay where a twin is re-created in this pass',
-      view: view({homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [], [headServiceCopy()])]}),
-      want: [`create-remote cloud ${W}`],
+      name: 'copies stay where a remote worker waits for its placeholder\'s replacement',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'})], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
+      want: [],
     },
     {
       name: 'copies in an unobserved cluster are never deleted',
@@ -332,31 +382,33 @@ describe('repairs: copies collapse when no remote worker is left', () => {
     },
     {
       name: 'when the last remote worker goes, its copies go after it',
-      view: view({homePods: [], remotes: [remote('cloud', [worker(W)], [headServiceCopy()])]}),
-      want: [`delete-remote cloud ${W}`, 'delete-copy cloud Service/app-head-svc'],
+      view: view({workerGroups: noMore, remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
+      want: [`delete-remote cloud ${P}`, 'delete-copy cloud Service/app-head-svc'],
     },
     {
       name: 'only clusters left without workers lose their copies',
-      view: view({
-        homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})],
-        remotes: [remote('cloud', [worker(W)], [headServiceCopy()]), remote('edge', [], [headServiceCopy()])],
-      }),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headServiceCopy()]), remote('edge', [], [headServiceCopy()])]}),
       want: ['delete-copy edge Service/app-head-svc'],
     },
     {
       name: 'a cluster whose only remote worker is terminating loses its copies',
-      view: view({remotes: [remote('cloud', [worker(W, {deleting: true})], [headServiceCopy()])]}),
+      view: view({remotes: [remote('cloud', [worker(P, {deleting: true})], [headServiceCopy()])]}),
       want: ['delete-copy cloud Service/app-head-svc'],
     },
     {
       name: 'back on one cluster, the head Service the tool made global is made local',
-      view: view({headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [worker(W, {deleting: true})], [headServiceCopy()])]}),
+      view: view({headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [worker(P, {deleting: true})], [headServiceCopy()])]}),
       want: ['delete-copy cloud Service/app-head-svc', 'make-head-local app-head-svc'],
     },
     {
       name: 'the head Service stays global while a remote worker stays',
-      view: view({headMadeGlobal: 'app-head-svc', homePods: [pod(W, {placeholder: 'held', remote: 'cloud'})], remotes: [remote('cloud', [worker(W)], [headServiceCopy()])]}),
+      view: view({headMadeGlobal: 'app-head-svc', homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
       want: [],
+    },
+    {
+      name: 'the head Service stays global while a swap is in progress',
+      view: view({headMadeGlobal: 'app-head-svc', homePods: [swapping(W, `${P}@cloud`, 'locked')], remotes: [remote('cloud')]}),
+      want: [`unlock ${W}`],
     },
     {
       name: 'the head Service stays global while a cluster that may hold remote workers does not answer',
@@ -382,23 +434,23 @@ describe('repairs: copies collapse when no remote worker is left', () => {
 
 describe('repairs: workersToDelete', () => {
   const groups = (a: string[], b: string[]) => [
-    {name: 'cpu', workersToDelete: a},
-    {name: 'gpu', workersToDelete: b},
+    {name: 'cpu', replicas: 1, workersToDelete: a},
+    {name: 'gpu', replicas: 1, workersToDelete: b},
   ];
-  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
+  const cases: Case[] = [
     {
       name: 'is cleared once every pod it names is gone at home',
-      view: view({workerGroups: groups([], ['gone-1', 'gone-2']), homePods: [pod('other')]}),
+      view: view({workerGroups: groups([], ['gone-1', 'gone-2']), homePods: [kuberayPod('other')]}),
       want: ['clear-workers-to-delete 1 gpu'],
     },
     {
       name: 'is kept while one named pod still exists at home',
-      view: view({workerGroups: groups([], ['gone-1', 'still-here']), homePods: [pod('still-here')]}),
+      view: view({workerGroups: groups([], ['gone-1', 'still-here']), homePods: [kuberayPod('still-here')]}),
       want: [],
     },
     {
       name: 'is kept while a named pod is only terminating at home',
-      view: view({workerGroups: groups([], ['going']), homePods: [pod('going', {deleting: true})]}),
+      view: view({workerGroups: groups([], ['going']), homePods: [kuberayPod('going', {deleting: true})]}),
       want: [],
     },
     {
@@ -408,7 +460,7 @@ describe('repairs: workersToDelete', () => {
     },
     {
       name: 'each group is cleared on its own, by its index in spec order',
-      view: view({workerGroups: groups(['a-gone'], ['b-here']), homePods: [pod('b-here')]}),
+      view: view({workerGroups: groups(['a-gone'], ['b-here']), homePods: [kuberayPod('b-here')]}),
       want: ['clear-workers-to-delete 0 cpu'],
     },
     {
@@ -428,26 +480,25 @@ describe('repairs: mesh mode endpoints keeps each EndpointSlice copy on the head
     ...copy('EndpointSlice', 'app-head-svc-superskyray'),
     endpoints: ip ? [{addresses: [ip], conditions: {ready: true}}] : [],
   });
-  const held = () => pod(W, {placeholder: 'held', remote: 'cloud'});
-  const cases: Array<{name: string; view: GroupView; want: string[]}> = [
+  const cases: Case[] = [
     {
       name: 'a slice on the head pod\'s current IP needs nothing',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [headServiceCopy(), slice('10.1.0.7')])], headEndpoint: '10.1.0.7'}),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headServiceCopy(), slice('10.1.0.7')])], headEndpoint: '10.1.0.7'}),
       want: [],
     },
     {
       name: 'after a head restart the slice moves to the new IP',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [headServiceCopy(), slice('10.1.0.7')])], headEndpoint: '10.1.0.9'}),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headServiceCopy(), slice('10.1.0.7')])], headEndpoint: '10.1.0.9'}),
       want: ['update-endpoints cloud app-head-svc-superskyray 10.1.0.9'],
     },
     {
       name: 'a slice with no address gets one',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [slice(undefined)])], headEndpoint: '10.1.0.9'}),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [slice(undefined)])], headEndpoint: '10.1.0.9'}),
       want: ['update-endpoints cloud app-head-svc-superskyray 10.1.0.9'],
     },
     {
       name: 'while the head has no IP (restarting), the slice is left as it is',
-      view: view({homePods: [held()], remotes: [remote('cloud', [worker(W)], [slice('10.1.0.7')])]}),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [slice('10.1.0.7')])]}),
       want: [],
     },
     {
@@ -457,7 +508,7 @@ describe('repairs: mesh mode endpoints keeps each EndpointSlice copy on the head
     },
     {
       name: 'a slice in a cluster that did not answer is left alone',
-      view: view({homePods: [held()], remotes: [remote('cloud', [], [slice('10.1.0.7')], false)], headEndpoint: '10.1.0.9'}),
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [], [slice('10.1.0.7')], false)], headEndpoint: '10.1.0.9'}),
       want: [],
     },
   ];

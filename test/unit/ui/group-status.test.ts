@@ -46,8 +46,8 @@ const spanned: GroupStatus = {
     },
   ],
   placeholders: [
-    {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', form: 'pause', twinIn: 'cloud', twin: 'Running'},
-    {name: 'app-gpu-worker-hldhl', workerGroup: 'gpu', form: 'held', twinIn: 'edge-id', twin: 'unknown'},
+    {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', ready: true, twinIn: 'cloud', twin: 'Running'},
+    {name: 'app-gpu-worker-hldhl', workerGroup: 'gpu', ready: false, twinIn: 'edge-id', twin: 'unknown'},
   ],
   pending: [
     {name: 'app-gpu-worker-fitsc', workerGroup: 'gpu', spanTo: 'cloud', reason: 'onprem/onprem-0: needs nvidia.com/gpu 1, free 0; fits cloud, so span moves it there'},
@@ -102,9 +102,9 @@ describe('group status rendering', () => {
         'cloud           configmap/app-config   dependency copy        -        -',
         'edge            ?                      unknown: Unreachable   ?        ?',
         '',
-        'PLACEHOLDER            WORKER-GROUP   FORM    TWIN-IN   TWIN',
-        'app-gpu-worker-bcdfg   gpu            pause   cloud     Running',
-        'app-gpu-worker-hldhl   gpu            held    edge-id   unknown',
+        'PLACEHOLDER            WORKER-GROUP   READY   TWIN-IN   TWIN',
+        'app-gpu-worker-bcdfg   gpu            yes     cloud     Running',
+        'app-gpu-worker-hldhl   gpu            no      edge-id   unknown',
         '',
         'PENDING WORKER         WORKER-GROUP   SPAN-TO   WHY',
         'app-gpu-worker-fitsc   gpu            cloud     onprem/onprem-0: needs nvidia.com/gpu 1, free 0; fits cloud, so span moves it there',

@@ -50,8 +50,8 @@ export const appStatus: GroupStatus = {
     {context: 'cloud', clusterId: 'cloud-id', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', remote: 2, running: 2}, {workerGroup: 'cpu', remote: 0, running: 0}]},
   ],
   placeholders: [
-    {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', form: 'pause', twinIn: 'cloud', twin: 'Running'},
-    {name: 'app-gpu-worker-hldhl', workerGroup: 'gpu', form: 'held', twinIn: 'cloud', twin: 'Pending'},
+    {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', ready: true, twinIn: 'cloud', twin: 'Running'},
+    {name: 'app-gpu-worker-hldhl', workerGroup: 'gpu', ready: false, twinIn: 'cloud', twin: 'Pending'},
   ],
   pending: [{name: 'app-gpu-worker-toobg', workerGroup: 'gpu', reason: 'onprem/onprem-0: needs nvidia.com/gpu 8, free 0; fits no other cluster either'}],
   repairs: [],
