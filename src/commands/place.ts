@@ -6,7 +6,7 @@ import {InputError} from '../errors.js';
 export default class Place extends BaseCommand<typeof Place> {
   static override summary = 'Place a Ray app on the cluster of the fleet that fits it best, and apply it there.';
   static override description =
-    'Reads the Ray object (RayCluster, RayService or RayJob) and the ConfigMaps, Secrets, Services and ServiceAccounts it needs from FILE, picks the home cluster (one that fits all of it, by fleet order, then least room left over), and applies them there with server-side apply. A group that is already placed stays where it is. Only what differs is written.';
+    'Reads the Ray object (RayCluster, RayService or RayJob) and the ConfigMaps, Secrets, Services and ServiceAccounts it needs from FILE, picks the home cluster (one that fits all of it, by fleet order, then least room left over), and applies them there with server-side apply. An app that fits no single cluster is placed across clusters: the head and what fits stay home, and the other workers are spanned as soon as KubeRay makes them. A group that is already placed stays where it is. Only what differs is written.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> -f app.yaml --context onprem --context cloud',
     '<%= config.bin %> <%= command.id %> -f app.yaml --dry-run -o wide',
@@ -20,6 +20,8 @@ export default class Place extends BaseCommand<typeof Place> {
     }),
     mesh: Flags.option({options: ['cilium', 'endpoints'] as const, description: 'How remote workers reach the head. [default: what the group was placed with, else cilium]'})(),
     'force-conflicts': Flags.boolean({description: 'Take over fields that another field manager owns, as kubectl apply --server-side --force-conflicts does.'}),
+    'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers placed in other clusters need (never done without this flag).'}),
+    wait: Flags.boolean({description: 'Also wait until every worker runs, in every cluster, and KubeRay counts it ready.'}),
   };
 
   async run(): Promise<void> {
@@ -40,7 +42,10 @@ export default class Place extends BaseCommand<typeof Place> {
       mesh: this.flags.mesh,
       dryRun: this.flags['dry-run'],
       forceConflicts: this.flags['force-conflicts'],
+      copySecrets: this.flags['copy-secrets'],
+      wait: this.flags.wait,
       signal: this.runSignal(),
+      say: this.flags.verbose ? (line) => this.say(line) : undefined,
     });
     const ui = await import('../ui/place.js');
     await this.output(result, {document: ui.placeDocument, text: ui.renderPlaceResult});

@@ -14,6 +14,8 @@ import {isUpToDate} from './diff.js';
 import {recordEvent} from './events.js';
 import type {ClusterStatus} from './fleet-status.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
+import type {LeaseSlot} from './lease.js';
+import {settleGroup, waitingFor, type Settled} from './settle.js';
 
 export interface PlaceOptions {
   /** The file name, for messages. */
@@ -27,7 +29,13 @@ export interface PlaceOptions {
   mesh?: GroupPolicy['mesh'];
   dryRun: boolean;
   forceConflicts: boolean;
+  /** Also wait until every worker runs, the remote ones included, and KubeRay counts them ready. */
+  wait?: boolean;
+  /** Copy the Secrets the workers placed in other clusters need (never done without it). */
+  copySecrets?: boolean;
   signal?: AbortSignal;
+  /** Told each write of the span as it is made. */
+  say?: (line: string) => void;
 }
 
 export type ObjectOutcome = 'created' | 'configured' | 'unchanged';
@@ -55,6 +63,11 @@ export interface PlaceResult {
   degraded: ClusterStatus[];
   /** Things that went wrong without failing the placement (an Event that could not be recorded). */
   warnings: string[];
+  /**
+   * The workers the placement put in other clusters, spanned there once KubeRay made them (and
+   * the writes of that): only for a placement across clusters, or with --wait.
+   */
+  span?: Settled;
 }
 
 /** A placement that cannot be made: nothing was changed. Exit code 1. */
@@ -211,6 +224,28 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
     const failed = await recordEvent(home.client, rayObject, 'Placed', reasons.join('; '), options.signal);
     if (failed) warnings.push(`the Placed event was not recorded: ${failed}`);
   }
+  // A plan across clusters is applied whole: the workers it put elsewhere are spanned there as
+  // soon as KubeRay has made them and the home scheduler has found no room for them.
+  const across = decision?.assignments.some((a) => a.cluster !== home.snapshot!.id && Object.values(a.workers).some((n) => n > 0)) ?? false;
+  let span: Settled | undefined;
+  if (!options.dryRun && (across || options.wait)) {
+    span = {steps: [], moves: [], stuck: [], warnings: []};
+    const slot: LeaseSlot = {};
+    try {
+      const groups = demand.workers.map((g) => g.group);
+      await settleGroup(
+        fleet,
+        {group: `${kind.toLowerCase()}/${group}`, namespace, copySecrets: options.copySecrets ?? false, signal: options.signal, say: options.say},
+        slot,
+        span,
+        (state, pass) => waitingFor(state, groups, options.wait ?? false, pass),
+        across ? 'is placed across clusters' : 'is placed',
+      );
+    } finally {
+      await slot.lease?.release();
+    }
+    warnings.push(...span.warnings);
+  }
   return {
     group,
     kind,
@@ -223,5 +258,6 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
     dryRun: options.dryRun,
     degraded,
     warnings,
+    ...(span ? {span} : {}),
   };
 }

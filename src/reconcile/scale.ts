@@ -1,11 +1,10 @@
-import {ConvergeTimeoutError, InputError} from '../errors.js';
+import {InputError} from '../errors.js';
 import {KubeError} from '../kube/errors.js';
-import {pause} from '../kube/retry.js';
 import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
-import {GROUP_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {RAY_GROUP_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {withServeReplicas, type ServeChange, type ServeReplicas} from '../kuberay/serve.js';
 import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
@@ -16,7 +15,8 @@ import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
 import {checkTargets} from './act.js';
 import {recordEvent} from './events.js';
-import {actOnPass, describeMove, describeRepair, notReadyYet, planPass, tell, tellSpanned, workerGroupSpecs, type SpanResult} from './span.js';
+import {countedWorkers, settleGroup, waitingFor} from './settle.js';
+import {describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 
 export interface ScaleOptions {
@@ -92,16 +92,6 @@ function pickWorkerGroup(state: GroupState, wanted: string | undefined): {index:
 
 
 /** The group's workers KubeRay counts now: not gone, and not already named in workersToDelete. */
-function countedWorkers(state: GroupState, workerGroup: string, doomed: Set<string>): Pod[] {
-  return state.homePods.filter(
-    (p) =>
-      p.metadata?.labels?.[RAY_NODE_TYPE_LABEL] === 'worker' &&
-      p.metadata.labels[RAY_GROUP_LABEL] === workerGroup &&
-      !p.metadata.deletionTimestamp &&
-      !doomed.has(p.metadata.name ?? ''),
-  );
-}
-
 function workerRefs(state: GroupState, pods: Pod[]): WorkerRef[] {
   const priority = (p: Pod) => {
     const id = p.metadata?.annotations?.[REMOTE_CLUSTER_ANNOTATION];
@@ -120,30 +110,6 @@ function withReplicas(rayCluster: KubeObject, index: number, n: number): KubeObj
   const spec = rayCluster.spec as {workerGroupSpecs: WorkerGroupBounds[]};
   const groups = spec.workerGroupSpecs.map((g, i) => (i === index ? {...g, replicas: n, minReplicas: Math.min(g.minReplicas ?? 0, n), maxReplicas: Math.max(g.maxReplicas ?? n, n)} : g));
   return {...rayCluster, spec: {...spec, workerGroupSpecs: groups}};
-}
-
-/** What still keeps the group from being settled at its size; empty when it is. */
-function waitingFor(state: GroupState, workerGroup: string, wait: boolean, pending: ReturnType<typeof planPass>): string[] {
-  const out: string[] = [];
-  const spec = (workerGroupSpecs(state) as WorkerGroupBounds[]).find((g) => g.groupName === workerGroup)!;
-  const doomed = new Set(spec.scaleStrategy?.workersToDelete ?? []);
-  const counted = countedWorkers(state, workerGroup, doomed);
-  const want = desiredReplicas(spec);
-  // With the autoscaler on, KubeRay makes workers up to a raised minimum itself, but only the
-  // autoscaler removes any down to a lowered maximum; only --wait waits for it to do so.
-  if (counted.length < want || (counted.length > want && (!state.autoscaling || wait))) out.push(`KubeRay has ${counted.length} of ${want} worker(s) of group ${workerGroup}`);
-  if (!state.autoscaling && doomed.size > 0) out.push(`workersToDelete of group ${workerGroup} still names ${[...doomed].join(', ')}`);
-  const unjudged = counted.filter((p) => !p.spec?.nodeName && !p.metadata?.labels?.[ROLE_LABEL] && !p.status?.conditions?.some((c) => c.type === 'PodScheduled'));
-  if (unjudged.length > 0) out.push(`${unjudged.length} worker(s) wait for the scheduler at home`);
-  if (pending.repairs.length + pending.moves.length > 0) out.push(`${pending.repairs.length + pending.moves.length} step(s) left to take`);
-  if (wait) {
-    const notRunning = counted.filter((p) => !p.metadata?.labels?.[ROLE_LABEL] && p.status?.phase !== 'Running');
-    const remoteNotRunning = state.remotes.flatMap((r) => r.workers.filter((w) => w.status?.phase !== 'Running'));
-    const n = notRunning.length + remoteNotRunning.length;
-    if (n > 0) out.push(`${n} worker(s) not Running yet`);
-    out.push(...notReadyYet(state));
-  }
-  return out;
 }
 
 /** What can be refused before any cluster is asked. */
@@ -309,76 +275,8 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     await tell(state, 'Scaled', `worker group ${workerGroup}: ${from} -> ${to} (${describeChange(change)}); ${result.reasons.join('; ')}`, result.warnings, signal);
   }
 
-  // Reconcile until settled: KubeRay makes or removes pods, the scheduler judges them, and each pass
-  // swaps, repairs and cleans up what it observes.
-  let waiting: string[] = ['the first look at the group after the change'];
-  const unsettled = () => {
-    const stop = signal?.reason instanceof ConvergeTimeoutError ? signal.reason.message.replace('did not finish', 'did not settle') : 'scale did not settle within --timeout';
-    return new ConvergeTimeoutError(`${stop}: ${state.kind.toLowerCase()}/${state.name} is resized to ${to} and still waits for: ${waiting.join('; ')}. Run the same command again to go on`, result);
-  };
-  try {
-    for (;;) {
-      state = await observeGroup(fleet, options.group, options.namespace, signal);
-      const pass = planPass(state, options);
-      if (pass.repairs.length > 0 || pass.moves.length > 0) {
-        if (await holdLease(slot, state, leaseOptions)) continue;
-        const actor = await actOnPass(state, pass, options);
-        result.steps.push(...actor.steps);
-        result.warnings.push(...actor.warnings);
-        for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
-        for (const m of pass.moves) {
-          result.moves.push(describeMove(m));
-          await tellSpanned(state, m, result.warnings, signal);
-        }
-        continue;
-      }
-      waiting = waitingFor(state, workerGroup, options.wait, pass);
-      result.stuck = pass.stuck;
-      if (waiting.length === 0) break;
-      if (signal?.aborted) throw signal.reason instanceof ConvergeTimeoutError ? unsettled() : signal.reason;
-      await untilGroupMoves(state, waiting, (next) => waitingFor(next, workerGroup, options.wait, pass), options.pollMs ?? 500, signal);
-    }
-  } catch (err) {
-    // The deadline fell in the middle of a look: say what the group was still waiting for.
-    const deadline = signal?.aborted === true && signal.reason instanceof ConvergeTimeoutError;
-    const ours = err instanceof ConvergeTimeoutError && err !== signal?.reason;
-    if (deadline && !ours) throw unsettled();
-    throw err;
-  }
+  await settleGroup(fleet, {...options, say}, slot, result, (s, pass) => waitingFor(s, [workerGroup], options.wait, pass), `is resized to ${to}`);
   return result;
-}
-
-/**
- * While KubeRay, the scheduler and the kubelets work, look only at the group's own pods (one
- * label-selected list per cluster that has some) until what the group waits for changes; then the
- * caller looks at the whole fleet again. A whole look lists every node and pod of every cluster,
- * which is too much to repeat twice a second against a big production cluster.
- */
-async function untilGroupMoves(state: GroupState, waiting: string[], waitingOf: (s: GroupState) => string[], pollMs: number, signal?: AbortSignal): Promise<void> {
-  const before = waiting.join('|');
-  const namespace = state.namespace;
-  const rcName = state.rayCluster.metadata.name;
-  const giveUpAt = Date.now() + 10_000;
-  while (!signal?.aborted && Date.now() < giveUpAt) {
-    await pause(pollMs, signal);
-    try {
-      const [homePods, rayCluster, remotes] = await Promise.all([
-        state.home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${RAY_CLUSTER_LABEL}=${rcName}`, signal}),
-        state.home.client.get<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal),
-        Promise.all(
-          state.remotes.map(async (r) =>
-            r.observed && r.workers.length > 0
-              ? {...r, workers: (await r.cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `${GROUP_LABEL}=${state.name},${RAY_CLUSTER_LABEL}=${rcName}`, signal})).items}
-              : r,
-          ),
-        ),
-      ]);
-      if (waitingOf({...state, homePods: homePods.items, rayCluster, remotes}).join('|') !== before) return;
-    } catch {
-      // Whatever went wrong, the whole look that follows will say it properly.
-      return;
-    }
-  }
 }
 
 function describeChange(change: ScaleChange): string {

@@ -1,5 +1,4 @@
-import {ConvergeTimeoutError, InputError} from '../errors.js';
-import {pause} from '../kube/retry.js';
+import {InputError} from '../errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
@@ -17,6 +16,7 @@ import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation} from './relocate.js';
 import type {ObservedCluster} from './observe.js';
 import {repairs, type GroupView, type Repair} from './repair.js';
+import {settleGroup} from './settle.js';
 
 export interface SpanOptions {
   /** GROUP: rayservice/NAME, raycluster/NAME, rayjob/NAME or a bare NAME. */
@@ -300,7 +300,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       if (!pass.repairs.some((r) => r.do === 'unlock')) break;
       state = await observeGroup(fleet, options.group, options.namespace, signal);
     }
-    if (options.wait && !options.dryRun) await settle(fleet, options, slot, result);
+    if (options.wait && !options.dryRun) await settleGroup(fleet, options, slot, result, notReadyYet, 'is spanned');
   } finally {
     await slot.lease?.release();
   }
@@ -315,28 +315,3 @@ export function notReadyYet(state: GroupState): string[] {
   return [...(swapping.length > 0 ? [`the swap of ${swapping.join(', ')}`] : []), ...(unready.length > 0 ? [`placeholder(s) ${unready.join(', ')} to be Ready (their remote workers)`] : [])];
 }
 
-/** Passes until every placeholder is Ready: the readiness gates follow the remote workers as they start. */
-async function settle(fleet: Fleet, options: SpanOptions, slot: LeaseSlot, result: SpanResult): Promise<void> {
-  const {signal} = options;
-  for (;;) {
-    const state = await observeGroup(fleet, options.group, options.namespace, signal);
-    const pass = planPass(state, options);
-    if (pass.repairs.length > 0 || pass.moves.length > 0) {
-      if (await holdLease(slot, state, {signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) continue;
-      const actor = await actOnPass(state, pass, options);
-      result.steps.push(...actor.steps);
-      result.warnings.push(...actor.warnings);
-      result.moves.push(...pass.moves.map(describeMove));
-      for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
-      continue;
-    }
-    const waiting = notReadyYet(state);
-    if (waiting.length === 0) return;
-    if (signal?.aborted) {
-      throw signal.reason instanceof ConvergeTimeoutError
-        ? new ConvergeTimeoutError(`${signal.reason.message.replace('did not finish', 'did not settle')}: ${state.kind.toLowerCase()}/${state.name} still waits for ${waiting.join('; ')}. Run the same command again to go on`, result)
-        : signal.reason;
-    }
-    await pause(options.pollMs ?? 500, signal);
-  }
-}

@@ -14,7 +14,13 @@ export function renderPlaceResult(result: PlaceResult, wide: boolean): string {
     ['OBJECT', 'CONTEXT', 'RESULT'],
     result.objects.map((o) => [`${o.kind.toLowerCase()}/${o.name}`, o.context, result.dryRun ? WOULD[o.outcome] : o.outcome]),
   );
-  return `${lines.join('\n')}\n${table}`;
+  const span = result.span;
+  const spanned =
+    span && span.moves.length > 0
+      ? `${span.moves.length} worker(s) spanned from ${result.home.context}\n${renderTable(['PENDING WORKER', 'GROUP', 'RUNS AS', 'IN'], span.moves.map((m) => [m.pending, m.workerGroup, m.name, m.to]))}`
+      : '';
+  const stuck = (span?.stuck ?? []).map((s) => `${s.pending} fits no other cluster either: ${s.reason}\n`).join('');
+  return `${lines.join('\n')}\n${table}${spanned}${stuck}`;
 }
 
 export function placeDocument(result: PlaceResult): unknown {

@@ -68,7 +68,7 @@ describe('scale that cannot settle: refused, timed out, interrupted', () => {
     const ms = Date.now() - started;
     expect(timedOut.code, timedOut.stderr).toBe(3);
     expect(timedOut.stderr).toMatch(/^scale big\n/);
-    expect(timedOut.stderr).toMatch(/\nerror: scale did not settle within --timeout 15s: raycluster\/big is resized to 5 and still waits for: [^\n]*2 worker\(s\) not Running yet[^\n]*\. Run the same command again to go on\n$/);
+    expect(timedOut.stderr).toMatch(/\nerror: scale did not settle within --timeout 15s: raycluster\/big is resized to 5 and still waits for: [^\n]*2 worker\(s\) of group \S+ not Running yet[^\n]*\. Run the same command again to go on\n$/);
     expect(timedOut.stderr).not.toMatch(/did not answer/);
     expect(timedOut.stdout).toMatch(/^raycluster\/big: worker group cpu 1 -> 5, grows across clusters \(home onprem\)$/m);
     expect(ms).toBeLessThan(25_000);
