@@ -145,13 +145,14 @@ export class ClusterRoom {
   }
 
   /**
-   * The first Ready node that takes one such pod, its room taken: for a pod bound by name, which
-   * no scheduler checks. Undefined when none can.
+   * The first node that takes one such pod (Ready, not cordoned, no taint it does not tolerate,
+   * room left), its room taken: for a pod bound by name, which no scheduler checks. Undefined when
+   * none can.
    */
   bind(shape: PodShape): string | undefined {
     const nodes = this.cluster.nodes;
     for (let i = 0; i < nodes.length; i++) {
-      if (!nodes[i]!.ready || staticMiss(nodes[i]!, shape) || shortfall(this.free[i]!, shape.requests)) continue;
+      if (staticMiss(nodes[i]!, shape) || shortfall(this.free[i]!, shape.requests)) continue;
       take(this.free[i]!, shape.requests);
       return nodes[i]!.name;
     }

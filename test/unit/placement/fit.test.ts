@@ -107,3 +107,19 @@ describe('ClusterRoom.fit: node by node, never pooled', () => {
     expect(room.free.map((f) => f.cpu)).toEqual([1000, 4000]);
   });
 });
+
+describe('ClusterRoom.bind: a node for a pod bound by name, as no scheduler checks it', () => {
+  const tiny = podShape(spec({cpu: '1m', memory: '4Mi'}));
+  it.each([
+    {name: 'the first node that takes it', nodes: [node('a', {cpu: '4', memory: '1Gi'}), node('b', {cpu: '4', memory: '1Gi'})], pods: [], want: ['a', 'a']},
+    {name: 'never a node that is not Ready', nodes: [node('a', {cpu: '4', memory: '1Gi'}, {ready: false}), node('b', {cpu: '4', memory: '1Gi'})], pods: [], want: ['b', 'b']},
+    {name: 'never a cordoned node (a drain is emptying it)', nodes: [node('a', {cpu: '4', memory: '1Gi'}, {unschedulable: true}), node('b', {cpu: '4', memory: '1Gi'})], pods: [], want: ['b', 'b']},
+    {name: 'never a node with a taint it does not tolerate', nodes: [node('a', {cpu: '4', memory: '1Gi'}, {taints: [gpuTaint]}), node('b', {cpu: '4', memory: '1Gi'})], pods: [], want: ['b', 'b']},
+    {name: 'the room each bind takes counts for the next', nodes: [node('a', {cpu: '1m', memory: '1Gi'}), node('b', {cpu: '4', memory: '1Gi'})], pods: [], want: ['a', 'b']},
+    {name: 'what runs there counts', nodes: [node('a', {cpu: '1', memory: '1Gi'}), node('b', {cpu: '4', memory: '1Gi'})], pods: [pod('busy', 'a', {cpu: '1'})], want: ['b', 'b']},
+    {name: 'none when no node has room', nodes: [node('a', {cpu: '1', memory: '1Gi'})], pods: [pod('busy', 'a', {cpu: '1'})], want: [undefined, undefined]},
+  ])('$name', ({nodes, pods, want}) => {
+    const room = ClusterRoom.of(cluster('home', 0, nodes, pods));
+    expect([room.bind(tiny), room.bind(tiny)]).toEqual(want);
+  });
+});

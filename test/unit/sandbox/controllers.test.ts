@@ -64,6 +64,25 @@ describe('the sandbox scheduler and kubelet', () => {
     );
     expect(await waitFor('selects unschedulable', () => message('selects'))).toMatch(/^0\/2 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector, 1 node\(s\) had untolerated taint/);
   });
+  it('keeps a pod with a readiness gate Running but not Ready until its condition is True, and Ready follows it both ways, as a kubelet does', async () => {
+    const c = await start({nodes: [{name: 'n', cpu: '2', memory: '4Gi'}]});
+    c.server.createAs('test', 'pods', pod('gated', {cpu: '1m'}, {nodeName: 'c-n-0', readinessGates: [{conditionType: 'example.com/gate'}]}));
+    const get = () => c.store.get({resource: 'pods', namespace: NS, name: 'gated'})!;
+    const condition = (type: string) => statusOf(get()).conditions?.find((k) => k.type === type)?.status;
+    await waitFor('gated Running', () => (statusOf(get()).phase === 'Running' ? true : undefined));
+    expect(condition('Ready')).toBe('False');
+    expect(condition('example.com/gate')).toBeUndefined();
+    const setGate = (status: string) => {
+      const live = structuredClone(get());
+      const st = statusOf(live);
+      st.conditions = [...(st.conditions ?? []).filter((k) => k.type !== 'example.com/gate'), {type: 'example.com/gate', status}];
+      c.store.update('pods', live);
+    };
+    setGate('True');
+    await waitFor('Ready True', () => (condition('Ready') === 'True' ? true : undefined));
+    setGate('False');
+    await waitFor('Ready False', () => (condition('Ready') === 'False' ? true : undefined));
+  });
 });
 
 describe('the sandbox KubeRay operator', () => {
