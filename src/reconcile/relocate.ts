@@ -67,7 +67,7 @@ export async function relocateGroup(state: GroupState, target: ObservedCluster, 
 
   const type = resourceForKind(state.kind)!;
   // What the old home made in the target (remote workers, the head-Service copy) would clash with
-  // the group's own objects there: it goes first. Its placeholders stay held until the old home goes.
+  // the group's own objects there: it goes first. Its placeholders stay until the old home goes.
   const side = state.remotes.find((r) => r.cluster === target);
   for (const object of [...(side?.workers ?? []), ...(side?.copies ?? [])]) {
     try {
