@@ -40,6 +40,11 @@ export function isTerminal(pod: Pod): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 
+/** Running and Ready: what KubeRay counts as a ready worker, and what a placeholder's gate follows. */
+export function isPodReady(pod: Pod): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+}
+
 export function isNodeReady(node: Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }

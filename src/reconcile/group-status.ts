@@ -11,6 +11,7 @@ import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {CILIUM_GLOBAL, CILIUM_SHARED, isInSwap, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
@@ -238,7 +239,7 @@ function placeholdersOf(state: GroupState, placeholders: Pod[]): PlaceholderStat
     return {
       name: nameOf(p),
       workerGroup: workerGroupOf(p),
-      ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      ready: isPodReady(p),
       twinIn: id ? contextOf(state, id) : 'unknown',
       twin: twinState,
     };

@@ -15,6 +15,7 @@ import {
   swapTargetOf,
   type SwapTarget,
 } from '../kuberay/swap.js';
+import {isPodReady} from '../placement/capacity.js';
 
 export interface RemoteView {
   /** The cluster id. */
@@ -71,7 +72,6 @@ const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefin
 const bound = (p: Pod) => Boolean(p.spec?.nodeName);
 const ended = (p: Pod) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
 const isPlaceholder = (p: Pod) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder';
-const isReady = (p: Pod) => p.status?.phase === 'Running' && (p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
 const groupOf = (p: Pod) => p.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
 
 /**
@@ -168,8 +168,8 @@ export function repairs(view: GroupView): Repair[] {
       out.push({do: 'delete-placeholder', pod: p, why: `remote worker ${n} ended, so KubeRay replaces it`});
     } else if (!twin && side?.observed) {
       out.push({do: 'delete-placeholder', pod: p, why: `placeholder ${n} has no remote worker, so KubeRay replaces it`});
-    } else if (twin && (remoteReadyOf(p) ?? false) !== isReady(twin)) {
-      out.push({do: 'set-ready', pod: p, ready: isReady(twin), why: `remote worker ${n} is ${isReady(twin) ? 'Ready' : 'not Ready'}`});
+    } else if (twin && (remoteReadyOf(p) ?? false) !== isPodReady(twin)) {
+      out.push({do: 'set-ready', pod: p, ready: isPodReady(twin), why: `remote worker ${n} is ${isPodReady(twin) ? 'Ready' : 'not Ready'}`});
     }
   }
 

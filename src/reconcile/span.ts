@@ -6,6 +6,7 @@ import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/label
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderName} from '../kuberay/swap.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
+import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
@@ -214,11 +215,8 @@ export async function actOnPass(state: GroupState, pass: Pass, options: {copySec
   const readiness = await checkTargets(state, arriving, options);
   const actor = new Actor(state, options.signal);
   await actor.makeReady(readiness);
-  for (const r of pass.repairs) if (r.do !== 'swap') await actor.repair(r);
-  await actor.swaps([
-    ...pass.repairs.flatMap((r) => (r.do === 'swap' ? [r] : [])),
-    ...pass.moves.map((m) => ({pod: m.pod, target: {name: m.name, cluster: m.cluster}, steps: ALL_STEPS, node: m.node, why: `${m.pod.metadata?.name} does not fit at home`})),
-  ]);
+  for (const r of pass.repairs) await actor.repair(r);
+  await actor.swaps(pass.moves.map((m) => ({pod: m.pod, target: {name: m.name, cluster: m.cluster}, steps: ALL_STEPS, node: m.node, why: `${m.pod.metadata?.name} does not fit at home`})));
   return actor;
 }
 
@@ -309,9 +307,8 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
 
 /** What a spanned group still waits for before KubeRay counts every worker of it as ready. */
 export function notReadyYet(state: GroupState): string[] {
-  const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   const swapping = state.homePods.filter(isInSwap).map((p) => p.metadata?.name ?? '');
-  const unready = state.homePods.filter((p) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && !p.metadata.deletionTimestamp && !ready(p)).map((p) => p.metadata?.name ?? '');
+  const unready = state.homePods.filter((p) => p.metadata?.labels?.[ROLE_LABEL] === 'placeholder' && !p.metadata.deletionTimestamp && !isPodReady(p)).map((p) => p.metadata?.name ?? '');
   return [...(swapping.length > 0 ? [`the swap of ${swapping.join(', ')}`] : []), ...(unready.length > 0 ? [`placeholder(s) ${unready.join(', ')} to be Ready (their remote workers)`] : [])];
 }
 
