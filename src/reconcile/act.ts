@@ -24,7 +24,7 @@ import {
   type SwapContext,
   type SwapTarget,
 } from '../kuberay/swap.js';
-import {headPodIP, type GroupState} from './group.js';
+import {headPodIP, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import type {ObservedCluster} from './observe.js';
 import type {Repair, SwapStep} from './repair.js';
 
@@ -77,7 +77,7 @@ export interface Step {
   why: string;
 }
 
-export function clusterById(state: GroupState, id: string): ObservedCluster | undefined {
+export function clusterById(state: GroupLook, id: string): ObservedCluster | undefined {
   return state.fleet.find((o) => o.snapshot?.id === id);
 }
 
@@ -170,13 +170,19 @@ export class Actor {
   /** What did not go as planned and the user should know. */
   readonly warnings: string[] = [];
 
+  /** A group whose RayCluster is gone gets only deletes and unlocks, which need no RayCluster. */
   constructor(
-    private readonly state: GroupState,
+    private readonly group: GroupState | UnstartedGroup,
     private readonly signal?: AbortSignal,
   ) {}
 
+  private get state(): GroupState {
+    if ('unstarted' in this.group) throw new Error(`${this.group.unstarted}: nothing to act on but what is left of it`);
+    return this.group;
+  }
+
   private get home(): ClusterClient {
-    return this.state.home.client;
+    return this.group.home.client;
   }
 
   private note(action: string, type: ResourceType, name: string, client: ClusterClient, why: string): void {
@@ -208,7 +214,7 @@ export class Actor {
   }
 
   async repair(r: Repair): Promise<void> {
-    const {namespace} = this.state;
+    const {namespace} = this.group;
     const signal = this.signal;
     switch (r.do) {
       case 'swap':
@@ -216,9 +222,9 @@ export class Actor {
       case 'unlock':
         return this.unlock(r.pod, r.why);
       case 'delete-remote':
-        return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
+        return this.deleteIfPresent(clusterById(this.group, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
       case 'delete-copy':
-        return this.deleteIfPresent(clusterById(this.state, r.cluster)!.client, resourceForKind(r.object.kind)!, r.object, r.why);
+        return this.deleteIfPresent(clusterById(this.group, r.cluster)!.client, resourceForKind(r.object.kind)!, r.object, r.why);
       case 'make-head-local':
         await this.home.patch(RESOURCES.services, r.service, namespace, localHeadServicePatch(), 'merge', {signal});
         this.note('annotate', RESOURCES.services, r.service, this.home, r.why);
@@ -343,7 +349,7 @@ export class Actor {
 
   private async patchIfPresent(type: ResourceType, name: string, patch: unknown, patchType: 'strategic' | 'merge'): Promise<void> {
     try {
-      await this.home.patch(type, name, this.state.namespace, patch, patchType, {signal: this.signal});
+      await this.home.patch(type, name, this.group.namespace, patch, patchType, {signal: this.signal});
     } catch (err) {
       if (!(err instanceof KubeError && err.code === 404)) throw err;
     }
@@ -363,7 +369,7 @@ export class Actor {
   private async deleteIfPresent(client: ClusterClient, type: ResourceType, obj: KubeObject, why: string): Promise<void> {
     const name = obj.metadata?.name ?? '';
     try {
-      await client.delete(type, name, type.namespaced ? this.state.namespace : undefined, {uid: obj.metadata?.uid, signal: this.signal});
+      await client.delete(type, name, type.namespaced ? this.group.namespace : undefined, {uid: obj.metadata?.uid, signal: this.signal});
       this.note('delete', type, name, client, why);
     } catch (err) {
       if (!(err instanceof KubeError && (err.code === 404 || (err.code === 409 && err.reason === 'Conflict')))) throw err;

@@ -347,7 +347,8 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
  * the tool's still left for it (remote workers of an earlier RayCluster, copies). Pure.
  */
 export function unstartedStatus(look: UnstartedGroup): GroupStatus {
-  const warnings = [`${look.unstarted}: it is suspended, or its KubeRay operator is not running; there is nothing to span until KubeRay makes one`];
+  const why = look.named ? 'KubeRay deleted it (a RayJob does once its job ends) or has yet to make it' : 'it is suspended, or its KubeRay operator is not running';
+  const warnings = [`${look.unstarted}: ${why}; there is nothing to span until KubeRay makes one`];
   const relocate = policyOf(look, warnings);
   let spec = look.object as Record<string, any> | undefined;
   for (const key of CLUSTER_SPEC_FIELD[look.kind].split('.')) spec = spec?.[key];

@@ -76,6 +76,8 @@ export interface GroupState extends GroupLook {
  */
 export interface UnstartedGroup extends GroupLook {
   unstarted: string;
+  /** The RayCluster the Ray object names, which is not there: KubeRay deleted it (a RayJob's, once the job ended) or has yet to make it. */
+  named?: string;
 }
 
 interface Found {
@@ -210,7 +212,11 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
     remotes,
     fleet: observed,
   };
-  if (!rayCluster) return {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
+  if (!rayCluster) {
+    return rcName
+      ? {...look, named: rcName, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster: "${rcName}" is not there`}
+      : {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
+  }
   // A head Service that cannot be read leaves the group observed: status says so, and nothing is
   // decided from it.
   const homeHead: HeadServiceLook = await home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal).then(

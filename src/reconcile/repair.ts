@@ -279,3 +279,24 @@ export function repairs(view: GroupView): Repair[] {
   }
   return plan;
 }
+
+/**
+ * What is left of a RayCluster that is gone while its Ray object stays (a RayJob's, deleted by
+ * KubeRay once the job ends): its remote workers and copies go, and a swap it was in lets go of
+ * its Pending worker. Absence in a cluster that did not answer says nothing, so nothing there is
+ * touched.
+ */
+export function leftoverRepairs(view: {homePods: Pod[]; remotes: RemoteView[]}, why: string): Repair[] {
+  const out: Repair[] = [];
+  for (const p of view.homePods) if (p.metadata?.finalizers?.includes(SWAP_FINALIZER)) out.push({do: 'unlock', pod: p, why});
+  for (const side of view.remotes) {
+    if (!side.observed) continue;
+    for (const pod of side.workers) if (!terminating(pod)) out.push({do: 'delete-remote', cluster: side.id, pod, why});
+  }
+  for (const side of view.remotes) {
+    if (!side.observed) continue;
+    for (const object of side.copies) if (!terminating(object)) out.push({do: 'delete-copy', cluster: side.id, object, why});
+  }
+  return out;
+}
+

@@ -12,11 +12,11 @@ import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
 import {Actor, ALL_STEPS, checkTargets, type Move, type Step} from './act.js';
 import {recordEvent} from './events.js';
-import {headPodIP, observeGroup, type GroupState} from './group.js';
+import {headPodIP, lookAtGroup, observeGroup, UnstartedError, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation} from './relocate.js';
 import type {ObservedCluster} from './observe.js';
-import {repairs, type GroupView, type Repair} from './repair.js';
+import {leftoverRepairs, repairs, type GroupView, type Repair} from './repair.js';
 import {settleGroup} from './settle.js';
 
 export interface SpanOptions {
@@ -91,6 +91,10 @@ function placeholderRoom(state: GroupState): () => string | undefined {
   return () => room?.bind(PLACEHOLDER_SHAPE);
 }
 
+function remoteViews(look: GroupLook): GroupView['remotes'] {
+  return look.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies}));
+}
+
 export function groupView(state: GroupState, incoming: string[] = [], bindPlaceholder = placeholderRoom(state)): GroupView {
   return {
     autoscaling: state.autoscaling,
@@ -98,7 +102,7 @@ export function groupView(state: GroupState, incoming: string[] = [], bindPlaceh
     workerGroups: workerGroupSpecs(state).map((g) => ({name: g.groupName ?? '', replicas: desiredReplicas(g), workersToDelete: g.scaleStrategy?.workersToDelete ?? []})),
     bindPlaceholder,
     homePods: state.homePods,
-    remotes: state.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies})),
+    remotes: remoteViews(state),
     incoming,
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
     ...(state.homeHead.read && state.homeHead.service?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHead.service.metadata.name} : {}),
@@ -186,7 +190,7 @@ export function describeMove(m: Pass['moves'][number]): SpanMove {
   return {pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to};
 }
 
-export function describeRepair(state: GroupState, r: Repair): SpanResult['repairs'][number] {
+export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): SpanResult['repairs'][number] {
   const context = (id: string) => state.fleet.find((o) => o.snapshot?.id === id)?.client.context ?? id;
   switch (r.do) {
     case 'delete-remote':
@@ -195,7 +199,7 @@ export function describeRepair(state: GroupState, r: Repair): SpanResult['repair
     case 'update-endpoints':
       return {action: r.do, object: `${r.object.kind?.toLowerCase()}/${r.object.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'clear-workers-to-delete':
-      return {action: r.do, object: `raycluster/${state.rayCluster.metadata.name}`, context: state.home.client.context, why: r.why};
+      return {action: r.do, object: `raycluster/${'rayCluster' in state ? state.rayCluster.metadata.name : state.named}`, context: state.home.client.context, why: r.why};
     case 'make-head-local':
       return {action: r.do, object: `service/${r.service}`, context: state.home.client.context, why: r.why};
     default:
@@ -239,7 +243,9 @@ export async function tell(state: GroupState, reason: string, message: string, w
 export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<SpanResult> {
   if (options.to) fleet.cluster(options.to);
   const {signal} = options;
-  let state = await observeGroup(fleet, options.group, options.namespace, signal);
+  const look = await lookAtGroup(fleet, options.group, options.namespace, signal);
+  if ('unstarted' in look) return removeLeftovers(look, options);
+  let state = look;
   if (options.to && (options.to === state.home.client.context || !state.fleet.some((o) => o.client.context === options.to && o.snapshot))) {
     throw new InputError(`context "${options.to}" cannot take workers: it is the home of "${state.name}" or did not answer`, 'pick another cluster of the fleet with --to');
   }
@@ -299,6 +305,29 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       state = await observeGroup(fleet, options.group, options.namespace, signal);
     }
     if (options.wait && !options.dryRun) await settleGroup(fleet, options, slot, result, notReadyYet, 'is spanned');
+  } finally {
+    await slot.lease?.release();
+  }
+  return result;
+}
+
+/**
+ * A Ray object without its RayCluster: what the tool made for a RayCluster that is gone goes (a
+ * RayJob's remote workers once KubeRay deletes its cluster). With nothing left, there is nothing
+ * to do until KubeRay makes one.
+ */
+async function removeLeftovers(look: UnstartedGroup, options: SpanOptions): Promise<SpanResult> {
+  const plan = leftoverRepairs({homePods: look.homePods, remotes: remoteViews(look)}, look.named ? `its RayCluster ${look.named} is gone` : `${look.kind.toLowerCase()}/${look.name} has no RayCluster`);
+  if (plan.length === 0) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);
+  const result: SpanResult = {group: look.name, kind: look.kind, namespace: look.namespace, home: look.home.client.context, rayCluster: look.named ?? '', moves: [], stuck: [], repairs: [], steps: [], dryRun: options.dryRun, warnings: []};
+  result.repairs.push(...plan.map((r) => describeRepair(look, r)));
+  if (options.dryRun) return result;
+  const slot: LeaseSlot = {};
+  try {
+    if (await holdLease(slot, look, {signal: options.signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) return removeLeftovers(look, options);
+    const actor = new Actor(look, options.signal);
+    for (const r of plan) await actor.repair(r);
+    result.steps.push(...actor.steps);
   } finally {
     await slot.lease?.release();
   }

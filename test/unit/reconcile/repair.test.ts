@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import type {KubeObject, Pod} from '../../../src/kube/types.js';
-import {repairs, type GroupView, type RemoteView, type Repair} from '../../../src/reconcile/repair.js';
+import {leftoverRepairs, repairs, type GroupView, type RemoteView, type Repair} from '../../../src/reconcile/repair.js';
 
 const UID = 'rc-uid';
 const DELETED = '2025-01-01T00:00:00Z';
@@ -516,3 +516,40 @@ describe('repairs: mesh mode endpoints keeps each EndpointSlice copy on the head
     expect(plan(repairs(v))).toEqual(want);
   });
 });
+
+describe('leftoverRepairs: what is left of a RayCluster that is gone', () => {
+  const gone = 'its RayCluster app is gone';
+  const summary = (plan: Repair[]) => plan.map((r) => `${r.do} ${'pod' in r ? r.pod.metadata?.name : 'object' in r ? r.object.metadata?.name : ''}${'cluster' in r ? `@${r.cluster}` : ''}`);
+  it.each<{name: string; homePods: Pod[]; remotes: RemoteView[]; want: string[]}>([
+    {name: 'nothing left', homePods: [], remotes: [remote('cloud')], want: []},
+    {
+      name: 'remote workers go first, then the copies, in every cluster that answered',
+      homePods: [],
+      remotes: [remote('cloud', [worker('w1'), worker('w2')], [headServiceCopy()]), remote('edge', [worker('w3')], [copy('ConfigMap', 'cfg')])],
+      want: ['delete-remote w1@cloud', 'delete-remote w2@cloud', 'delete-remote w3@edge', 'delete-copy app-head-svc@cloud', 'delete-copy cfg@edge'],
+    },
+    {
+      name: 'a cluster that did not answer is left alone',
+      homePods: [],
+      remotes: [remote('cloud', [worker('w1')], [headServiceCopy()], false)],
+      want: [],
+    },
+    {
+      name: 'what is already going is not deleted again',
+      homePods: [],
+      remotes: [remote('cloud', [worker('w1', {deleting: true})], [copy('Service', 'app-head-svc', true)])],
+      want: [],
+    },
+    {
+      name: 'a Pending worker caught in a swap is let go of, whatever its stage',
+      homePods: [swapping('p1', 'w1@cloud', 'deleting'), swapping('p2', 'w2@cloud', 'locked'), kuberayPod('p3', {deleting: true})],
+      remotes: [remote('cloud')],
+      want: ['unlock p1', 'unlock p2'],
+    },
+  ])('$name', ({homePods, remotes, want}) => {
+    const plan = leftoverRepairs({homePods, remotes}, gone);
+    expect(summary(plan)).toEqual(want);
+    expect(plan.every((r) => r.why === gone)).toBe(true);
+  });
+});
+
