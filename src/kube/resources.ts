@@ -24,6 +24,7 @@ export const RESOURCES = {
   events: core('events', 'Event', true),
   endpointslices: {group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', kind: 'EndpointSlice', namespaced: true},
   leases: {group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true},
+  poddisruptionbudgets: {group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true},
   selfsubjectaccessreviews: {
     group: 'authorization.k8s.io',
     version: 'v1',

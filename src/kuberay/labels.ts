@@ -10,4 +10,4 @@ export const GROUP_LABEL = 'superskyray.io/group';
 export const ROLE_LABEL = 'superskyray.io/role';
 export const HOME_CLUSTER_LABEL = 'superskyray.io/home-cluster';
 
-export type Role = 'placeholder' | 'remote-worker' | 'head-service-copy' | 'dependency-copy';
+export type Role = 'placeholder' | 'placeholder-budget' | 'remote-worker' | 'head-service-copy' | 'dependency-copy';

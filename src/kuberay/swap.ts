@@ -184,6 +184,32 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nod
   };
 }
 
+/** The PodDisruptionBudget that keeps a RayCluster's placeholders from being evicted. */
+export function placeholderBudgetName(rayCluster: string): string {
+  return `${rayCluster}-placeholders`;
+}
+
+/**
+ * For a group with the Ray autoscaler, no eviction may take a placeholder: `kubectl drain`,
+ * cluster-autoscaler, Karpenter and the scheduler's preemption all ask the Eviction API, which this
+ * refuses. A placeholder that went would leave its remote worker to a replacement that autoscaler v2
+ * never matches to the running Ray node (docs/span-mechanism.md, "With the Ray autoscaler, nothing
+ * may evict P"). Owned by the RayCluster, so it goes with it.
+ */
+export function placeholderBudget(ctx: Omit<SwapContext, 'remoteClusterId'>, namespace: string): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: {
+      name: placeholderBudgetName(ctx.rayCluster.name),
+      namespace,
+      labels: {[MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: ctx.group, [ROLE_LABEL]: 'placeholder-budget', [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
+      ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: ctx.rayCluster.name, uid: ctx.rayCluster.uid}],
+    },
+    spec: {maxUnavailable: 0, selector: {matchLabels: {[RAY_CLUSTER_LABEL]: ctx.rayCluster.name, [ROLE_LABEL]: 'placeholder'}}},
+  };
+}
+
 /** What one placeholder takes from its home node. */
 export const PLACEHOLDER_RESOURCES = {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '10m', memory: '16Mi'}};
 

@@ -16,6 +16,8 @@ import {
   headEndpointSliceName,
   lockPatch,
   lockStatusPatch,
+  placeholderBudget,
+  placeholderBudgetName,
   placeholderPod,
   podReferences,
   remoteReadyPatch,
@@ -225,6 +227,10 @@ export class Actor {
         return this.deleteIfPresent(clusterById(this.group, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
       case 'delete-copy':
         return this.deleteIfPresent(clusterById(this.group, r.cluster)!.client, resourceForKind(r.object.kind)!, r.object, r.why);
+      case 'make-budget':
+        return this.createIfAbsent(this.home, RESOURCES.poddisruptionbudgets, placeholderBudget(swapContext(this.state, ''), namespace), r.why);
+      case 'delete-budget':
+        return this.deleteIfPresent(this.home, RESOURCES.poddisruptionbudgets, {metadata: {name: placeholderBudgetName(this.state.rayCluster.metadata.name)}}, r.why);
       case 'make-head-local':
         await this.home.patch(RESOURCES.services, r.service, namespace, localHeadServicePatch(), 'merge', {signal});
         this.note('annotate', RESOURCES.services, r.service, this.home, r.why);

@@ -41,6 +41,7 @@ export const PERMISSIONS: Array<{type: ResourceType; subresource?: string; verbs
   {type: RESOURCES.namespaces, verbs: ['get', 'create']},
   {type: RESOURCES.nodes, verbs: ['list']},
   {type: RESOURCES.leases, verbs: ['get', 'create', 'patch', 'delete']},
+  {type: RESOURCES.poddisruptionbudgets, verbs: ['get', 'create', 'delete']},
   {type: RESOURCES.events, verbs: ['create']},
   {type: RESOURCES.rayclusters, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
   {type: RESOURCES.rayservices, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},

@@ -262,6 +262,15 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
   const counts = {local: countBy(local, groups), pending: countBy(pending, groups), placeholders: countBy(placeholders, groups), running: countBy(local.filter(isRunning), groups)};
 
   const homeContext = state.home.client.context;
+  // A drain that waits on a placeholder's budget (autoscaled groups only) says which pod it waits
+  // for; this says why, and what ends the wait.
+  const cordoned = new Set(state.home.snapshot?.nodes.filter((n) => n.unschedulable).map((n) => n.name));
+  for (const p of state.autoscaling ? placeholders : []) {
+    const node = p.spec?.nodeName ?? '';
+    if (!cordoned.has(node) || p.metadata?.deletionTimestamp) continue;
+    const n = p.metadata?.name;
+    warnings.push(`placeholder ${n} is on cordoned node ${node}, and its budget keeps a drain from evicting it: autoscaler v2 would lose track of remote worker ${n} if it moved; the node drains once the autoscaler scales ${n} in`);
+  }
   const headName = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
   const homeProblems: ClusterProblem[] = [];
   let homeObjects: GroupObject[] | undefined;

@@ -5,7 +5,7 @@ import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.j
 import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {headServiceName} from '../kuberay/names.js';
-import {SLICE_MANAGED_BY_LABEL} from '../kuberay/swap.js';
+import {placeholderBudgetName, SLICE_MANAGED_BY_LABEL} from '../kuberay/swap.js';
 import {POLICY_ANNOTATION, RELOCATED_FROM_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
@@ -66,6 +66,8 @@ export interface GroupState extends GroupLook {
   autoscaling: boolean;
   /** The home head Service, read with the group: it decides collapse and what status shows. */
   homeHead: HeadServiceLook;
+  /** Whether home has the placeholders' PodDisruptionBudget; undefined when it could not be read. */
+  placeholderBudget: boolean | undefined;
   /** Set while the group moves whole to another cluster: it already runs there too. */
   relocation?: {target: ObservedCluster; object: KubeObject};
 }
@@ -217,20 +219,29 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
       ? {...look, named: rcName, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster: "${rcName}" is not there`}
       : {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
   }
-  // A head Service that cannot be read leaves the group observed: status says so, and nothing is
-  // decided from it.
-  const homeHead: HeadServiceLook = await home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal).then(
-    (service) => ({read: true as const, ...(service ? {service} : {})}),
-    (err: unknown) => {
-      if (err instanceof KubeError) return {read: false as const, problem: err.detail};
-      throw err;
-    },
-  );
+  // Either one unreadable leaves the group observed: status says so, and nothing is decided from it.
+  const [homeHead, placeholderBudget] = await Promise.all([
+    home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal).then(
+      (service): HeadServiceLook => ({read: true as const, ...(service ? {service} : {})}),
+      (err: unknown): HeadServiceLook => {
+        if (err instanceof KubeError) return {read: false as const, problem: err.detail};
+        throw err;
+      },
+    ),
+    home.client.find<KubeObject>(RESOURCES.poddisruptionbudgets, placeholderBudgetName(rayCluster.metadata.name), namespace, signal).then(
+      (pdb) => pdb !== undefined && !pdb.metadata?.deletionTimestamp,
+      (err: unknown) => {
+        if (err instanceof KubeError) return undefined;
+        throw err;
+      },
+    ),
+  ]);
   return {
     ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
     ...look,
     rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
     homeHead,
+    placeholderBudget,
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
   };
 }

@@ -39,6 +39,8 @@ export interface GroupView {
   headEndpoint?: string;
   /** The home head Service's name, when the tool made it global (MADE_GLOBAL_ANNOTATION). */
   headMadeGlobal?: string;
+  /** Whether home has the placeholders' PodDisruptionBudget; undefined when it could not be read. */
+  placeholderBudget?: boolean;
   /** Binds one more placeholder: a home node with room for it, or undefined when none has. */
   bindPlaceholder: () => string | undefined;
 }
@@ -65,7 +67,10 @@ export type Repair =
   /** Clear a worker group's workersToDelete once every pod it names is gone. */
   | {do: 'clear-workers-to-delete'; index: number; workerGroup: string; why: string}
   /** The group is back on one cluster: the home head Service the tool made global is local again. */
-  | {do: 'make-head-local'; service: string; why: string};
+  | {do: 'make-head-local'; service: string; why: string}
+  /** The placeholders' PodDisruptionBudget, made before the first placeholder and deleted after the last. */
+  | {do: 'make-budget'; why: string}
+  | {do: 'delete-budget'; why: string};
 
 const name = (o: KubeObject) => o.metadata?.name ?? '';
 const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
@@ -266,6 +271,20 @@ export function repairs(view: GroupView): Repair[] {
   // Only when every cluster was seen to hold nothing of the group: absence that was not observed
   // keeps the head reachable.
   const spanLeft = view.homePods.some((p) => (isPlaceholder(p) && !terminating(p)) || isInSwap(p));
+  // With the Ray autoscaler, no eviction may take a placeholder: the replacement KubeRay makes would
+  // become the remote worker's placeholder again under the same name, but autoscaler v2 keeps that
+  // name's old instance as terminated and never matches the new one to the running Ray node. So a
+  // drain waits for the autoscaler to scale the worker in. Without it, an eviction is repaired in
+  // the same way and harmless, and a budget would keep `kubectl drain` from ever finishing: it
+  // evicts by name, and the placeholder made again has the same name. The budget comes before the
+  // first placeholder, and goes after the last.
+  const placeholdersComing = plan.some((r) => r.do === 'swap' && r.steps.includes('placeholder')) || (view.incoming ?? []).length > 0;
+  const budgetWanted = view.autoscaling && (spanLeft || placeholdersComing);
+  if (view.placeholderBudget === false && budgetWanted) {
+    plan.unshift({do: 'make-budget', why: 'no eviction may take a placeholder: autoscaler v2 would lose track of its remote worker'});
+  } else if (view.placeholderBudget === true && !budgetWanted) {
+    plan.push({do: 'delete-budget', why: view.autoscaling ? 'no placeholder is left' : 'the group has no Ray autoscaler'});
+  }
   if (view.headMadeGlobal && staying.size === 0 && !spanLeft && view.remotes.every((side) => side.observed)) {
     plan.push({do: 'make-head-local', service: view.headMadeGlobal, why: 'no remote worker is left: the app is back on one cluster'});
   }

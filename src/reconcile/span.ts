@@ -4,7 +4,7 @@ import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
-import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderName} from '../kuberay/swap.js';
+import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName} from '../kuberay/swap.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
@@ -103,6 +103,7 @@ export function groupView(state: GroupState, incoming: string[] = [], bindPlaceh
     bindPlaceholder,
     homePods: state.homePods,
     remotes: remoteViews(state),
+    placeholderBudget: state.placeholderBudget,
     incoming,
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
     ...(state.homeHead.read && state.homeHead.service?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHead.service.metadata.name} : {}),
@@ -192,6 +193,7 @@ export function describeMove(m: Pass['moves'][number]): SpanMove {
 
 export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): SpanResult['repairs'][number] {
   const context = (id: string) => state.fleet.find((o) => o.snapshot?.id === id)?.client.context ?? id;
+  const rayCluster = 'rayCluster' in state ? state.rayCluster.metadata.name : (state.named ?? '');
   switch (r.do) {
     case 'delete-remote':
       return {action: r.do, object: `pod/${r.pod.metadata?.name}`, context: context(r.cluster), why: r.why};
@@ -199,7 +201,10 @@ export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): S
     case 'update-endpoints':
       return {action: r.do, object: `${r.object.kind?.toLowerCase()}/${r.object.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'clear-workers-to-delete':
-      return {action: r.do, object: `raycluster/${'rayCluster' in state ? state.rayCluster.metadata.name : state.named}`, context: state.home.client.context, why: r.why};
+      return {action: r.do, object: `raycluster/${rayCluster}`, context: state.home.client.context, why: r.why};
+    case 'make-budget':
+    case 'delete-budget':
+      return {action: r.do, object: `poddisruptionbudget/${placeholderBudgetName(rayCluster)}`, context: state.home.client.context, why: r.why};
     case 'make-head-local':
       return {action: r.do, object: `service/${r.service}`, context: state.home.client.context, why: r.why};
     default:
@@ -297,8 +302,10 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       result.steps.push(...actor.steps);
       result.warnings.push(...actor.warnings);
       for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
-      if (pass.repairs.length > 0) {
-        await tell(state, 'Repaired', pass.repairs.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
+      // The budget comes and goes with the span itself: not a repair worth an event.
+      const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget');
+      if (repaired.length > 0) {
+        await tell(state, 'Repaired', repaired.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
       }
       // A swap backed out leaves its Pending worker to be spanned afresh, by the next look.
       if (!pass.repairs.some((r) => r.do === 'unlock')) break;

@@ -63,7 +63,7 @@ describe('a RayJob on real Ray', () => {
       expect(ready.status).toMatchObject({state: 'ready', readyWorkerReplicas: 3});
       let remoteName = '';
       const job = await waitFor('the spread job to end', async () => {
-        const remote = (await away.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/group=cpu'})).items;
+        const remote = (await away.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=spread,superskyray.io/role=remote-worker'})).items;
         if (remote[0]) remoteName = remote[0].metadata!.name!;
         const j = await home.get<RayJob>(RESOURCES.rayjobs, 'spread', namespace);
         return j.status?.jobStatus === 'SUCCEEDED' || j.status?.jobStatus === 'FAILED' ? j : undefined;
@@ -79,10 +79,10 @@ describe('a RayJob on real Ray', () => {
       expect(pods).toContain(remoteName);
       await waitFor('KubeRay to delete the job\'s cluster, and watch to leave nothing of it anywhere', async () => {
         const left = [
-          ...(await home.list(RESOURCES.rayclusters, {namespace})).items,
-          ...(await home.list(RESOURCES.pods, {namespace})).items,
-          ...(await away.list(RESOURCES.pods, {namespace})).items,
-          ...(await away.list(RESOURCES.services, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`})).items,
+          ...((await home.find(RESOURCES.rayclusters, cluster, namespace)) ? [cluster] : []),
+          ...(await home.list(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${cluster}`})).items,
+          ...(await away.list(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=spread'})).items,
+          ...(await away.list(RESOURCES.services, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},superskyray.io/group=spread`})).items,
         ];
         return left.length === 0 ? true : undefined;
       }, {timeoutMs: 120_000, intervalMs: 1000});

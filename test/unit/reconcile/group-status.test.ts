@@ -136,6 +136,7 @@ function state(f: Fixture): GroupState {
     autoscaling: f.autoscaling ?? false,
     // Each test hands groupStatus the head Service it means.
     homeHead: {read: false, problem: 'given to groupStatus instead'},
+    placeholderBudget: (f.home ?? []).some((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'),
     homePods: f.home,
     remotes,
     fleet: [home, ...others.map(({o}) => o)],

@@ -102,6 +102,9 @@ function plan(rs: Repair[]): string[] {
         return `update-endpoints ${r.cluster} ${r.object.metadata?.name} ${r.ip}`;
       case 'make-head-local':
         return `make-head-local ${r.service}`;
+      case 'make-budget':
+      case 'delete-budget':
+        return r.do;
       default:
         return `${r.do} ${r.pod.metadata?.name}`;
     }
@@ -511,6 +514,40 @@ describe('repairs: mesh mode endpoints keeps each EndpointSlice copy on the head
       view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [], [slice('10.1.0.7')], false)], headEndpoint: '10.1.0.9'}),
       want: [],
     },
+  ];
+  it.each(cases)('$name', ({view: v, want}) => {
+    expect(plan(repairs(v))).toEqual(want);
+  });
+});
+
+describe('repairs: with the Ray autoscaler, the placeholders\' PodDisruptionBudget is there exactly while placeholders are', () => {
+  const auto = (v: Partial<GroupView>, placeholderBudget: boolean | undefined) => ({...view({autoscaling: true, ...v}), placeholderBudget});
+  const spanned = {homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]};
+  const cases: Case[] = [
+    {
+      name: 'a swap about to make a placeholder: the budget first',
+      view: auto({homePods: [swapping(W, `${P}@cloud`, 'deleting')], remotes: [remote('cloud')]}, false),
+      want: ['make-budget', `swap ${W} -> ${P}@cloud [placeholder,remote,unlock] on onprem-0`],
+    },
+    {
+      name: 'a new span in this pass (a cluster getting remote workers): the budget first',
+      view: {...auto({remotes: [remote('cloud')]}, false), incoming: ['cloud']},
+      want: ['make-budget'],
+    },
+    {name: 'placeholders made before the budget was (an earlier version): it is made', view: auto(spanned, false), want: ['make-budget']},
+    {name: 'a placeholder and its budget: nothing to do', view: auto(spanned, true), want: []},
+    {
+      name: 'the last placeholder gone: the budget goes with the copies',
+      view: auto({remotes: [remote('cloud', [], [headServiceCopy()])]}, true),
+      want: ['delete-copy cloud Service/app-head-svc', 'delete-budget'],
+    },
+    {name: 'the budget could not be read: nothing is decided from it', view: auto(spanned, undefined), want: []},
+    {
+      name: 'without the autoscaler no budget is made (kubectl drain evicts by name, and the placeholder made again has the same one)',
+      view: {...view(spanned), placeholderBudget: false},
+      want: [],
+    },
+    {name: 'without the autoscaler (turned off since), a budget goes', view: {...view(spanned), placeholderBudget: true}, want: ['delete-budget']},
   ];
   it.each(cases)('$name', ({view: v, want}) => {
     expect(plan(repairs(v))).toEqual(want);
