@@ -222,7 +222,9 @@ export function repairs(view: GroupView): Repair[] {
           pod: candidate,
           target: {name: n, cluster: side.id},
           steps: ['lock', 'fail', 'await', 'placeholder', 'unlock'],
-          why: `remote worker ${n} lost its placeholder${h ? '' : ' (evicted or its node lost)'}; ${name(candidate)}, KubeRay's replacement, becomes its placeholder again`,
+          why:
+            `remote worker ${n} lost its placeholder${h ? '' : ' (evicted or its node lost)'}; ${name(candidate)}, KubeRay's replacement, becomes its placeholder again` +
+            (view.autoscaling ? `; autoscaler v2 will not match it to the running Ray node, so it stops scaling ${n} in and removes it after allocate_status_timeout_s` : ''),
         });
         continue;
       }

@@ -249,7 +249,7 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
   if (options.to) fleet.cluster(options.to);
   const {signal} = options;
   const look = await lookAtGroup(fleet, options.group, options.namespace, signal);
-  if ('unstarted' in look) return removeLeftovers(look, options);
+  if ('unstarted' in look) return removeLeftovers(fleet, look, options);
   let state = look;
   if (options.to && (options.to === state.home.client.context || !state.fleet.some((o) => o.client.context === options.to && o.snapshot))) {
     throw new InputError(`context "${options.to}" cannot take workers: it is the home of "${state.name}" or did not answer`, 'pick another cluster of the fleet with --to');
@@ -323,15 +323,26 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
  * RayJob's remote workers once KubeRay deletes its cluster). With nothing left, there is nothing
  * to do until KubeRay makes one.
  */
-async function removeLeftovers(look: UnstartedGroup, options: SpanOptions): Promise<SpanResult> {
-  const plan = leftoverRepairs({homePods: look.homePods, remotes: remoteViews(look)}, look.named ? `its RayCluster ${look.named} is gone` : `${look.kind.toLowerCase()}/${look.name} has no RayCluster`);
+async function removeLeftovers(fleet: Fleet, first: UnstartedGroup, options: SpanOptions): Promise<SpanResult> {
+  const planFor = (look: UnstartedGroup) => leftoverRepairs({homePods: look.homePods, remotes: remoteViews(look)}, look.named ? `its RayCluster ${look.named} is gone` : `${look.kind.toLowerCase()}/${look.name} has no RayCluster`);
+  let look = first;
+  let plan = planFor(look);
   if (plan.length === 0) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);
   const result: SpanResult = {group: look.name, kind: look.kind, namespace: look.namespace, home: look.home.client.context, rayCluster: look.named ?? '', moves: [], stuck: [], repairs: [], steps: [], dryRun: options.dryRun, warnings: []};
-  result.repairs.push(...plan.map((r) => describeRepair(look, r)));
-  if (options.dryRun) return result;
+  if (options.dryRun) {
+    result.repairs.push(...plan.map((r) => describeRepair(look, r)));
+    return result;
+  }
   const slot: LeaseSlot = {};
   try {
-    if (await holdLease(slot, look, {signal: options.signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) return removeLeftovers(look, options);
+    if (await holdLease(slot, look, {signal: options.signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) {
+      // Another run had the group meanwhile: act on what is left now. A RayCluster made since is the next pass's.
+      const again = await lookAtGroup(fleet, options.group, options.namespace, options.signal);
+      if (!('unstarted' in again)) return result;
+      look = again;
+      plan = planFor(look);
+    }
+    result.repairs.push(...plan.map((r) => describeRepair(look, r)));
     const actor = new Actor(look, options.signal);
     for (const r of plan) await actor.repair(r);
     result.steps.push(...actor.steps);

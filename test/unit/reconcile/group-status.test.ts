@@ -308,6 +308,24 @@ describe('groupStatus: mesh and Services', () => {
     ]);
   });
 
+  it.each([
+    {autoscaling: true, warned: true},
+    {autoscaling: false, warned: false},
+  ])('says why a drain of a cordoned node waits on a placeholder (autoscaling: $autoscaling)', ({autoscaling, warned}) => {
+    const cordoned: Node = {...gpuNode('onprem-0', 1), spec: {unschedulable: true}};
+    const s = groupStatus(
+      state({
+        autoscaling,
+        homeNodes: [cordoned],
+        home: [head(), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+        remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0'})], copies: [headCopy()]}],
+      }),
+      globalHead,
+    );
+    const warning = `placeholder ${READY} is on cordoned node onprem-0, and its budget keeps a drain from evicting it: autoscaler v2 would lose track of remote worker ${READY} if it moved; the node drains once the autoscaler scales ${READY} in`;
+    expect(s.warnings.includes(warning)).toBe(warned);
+  });
+
   it('lists the home head Service with its global annotation, and the copies in each cluster that answered', () => {
     const s = groupStatus(
       state({
