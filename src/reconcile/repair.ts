@@ -224,7 +224,7 @@ export function repairs(view: GroupView): Repair[] {
           steps: ['lock', 'fail', 'await', 'placeholder', 'unlock'],
           why:
             `remote worker ${n} lost its placeholder${h ? '' : ' (evicted or its node lost)'}; ${name(candidate)}, KubeRay's replacement, becomes its placeholder again` +
-            (view.autoscaling ? `; autoscaler v2 will not match it to the running Ray node, so it stops scaling ${n} in and removes it after allocate_status_timeout_s` : ''),
+            (view.autoscaling ? `; if autoscaler v2 saw ${n} gone, it will not match the new one to the running Ray node: it stops scaling ${n} in, and removes it after allocate_status_timeout_s` : ''),
         });
         continue;
       }
