@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
+import {isPodReady} from '../../src/placement/capacity.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli} from '../support/cli.js';
@@ -116,6 +117,12 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity, f
     // Both objects hold the new size: the live RayCluster, and the RayService's own cluster spec.
     expect((await onprem.get<RayClusterObject>(RESOURCES.rayclusters, liveName, namespace)).spec.workerGroupSpecs[0]!.replicas).toBe(3);
     expect((await service()).spec.rayClusterConfig.workerGroupSpecs[0]!.replicas).toBe(3);
+
+    // The placeholder's readiness gate follows its remote worker, written by the tool's passes, and
+    // scale without --wait may return before the remote worker is Ready: settle it first.
+    const settled = await cli(['span', 'rayservice/svc', '--wait', '-n', namespace, ...fleetArgs]);
+    expect(settled.code, settled.stderr).toBe(0);
+    expect(isPodReady(await onprem.get<Pod>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace))).toBe(true);
 
     // The same command again changes nothing: not one write, in either cluster.
     const since = new Date().toISOString();

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
+import {isPodReady} from '../../src/placement/capacity.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli} from '../support/cli.js';
@@ -94,6 +95,12 @@ describe('kubectl superskyray scale: the seed\'s manual scaling past capacity', 
     expect(status.stdout).toMatch(/^raycluster\/seed in \S+: spanned, home onprem/);
     expect(status.stdout).toMatch(/^onprem \(home\)\s+Ready\s+cpu\s+3\s+2\s+0\s+1\s+-$/m);
     expect(status.stdout).toMatch(/^cloud\s+Ready\s+cpu\s+-\s+-\s+-\s+-\s+1$/m);
+
+    // The placeholder's readiness gate follows its remote worker, written by the tool's passes, and
+    // scale without --wait may return before the remote worker is Ready: settle it first.
+    const settled = await cli(['span', 'raycluster/seed', '--wait', '-n', namespace, ...fleetArgs]);
+    expect(settled.code, settled.stderr).toBe(0);
+    expect(isPodReady(await onprem.get<Pod>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace))).toBe(true);
 
     // The same commands again change nothing: not one write, in either cluster. Re-applying the
     // manifest (2 replicas) keeps the live 3 rather than shrinking the group behind KubeRay's back.
