@@ -306,7 +306,7 @@ export function ciliumHeadServiceCopy(head: KubeObject & {spec?: ServiceSpec}, c
     metadata: {
       name: head.metadata?.name,
       namespace: head.metadata?.namespace,
-      labels: {...toolLabels(ctx, 'head-service-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
+      labels: {...toolLabels(ctx, 'head-service-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId, [RAYCLUSTER_UID_LABEL]: ctx.rayCluster.uid},
       annotations: {[CILIUM_GLOBAL]: 'true', [CILIUM_SHARED]: 'false'},
     },
     spec: {
@@ -394,7 +394,13 @@ export function headEndpointSlice(head: KubeObject & {spec?: ServiceSpec}, headP
     metadata: {
       name: headEndpointSliceName(name),
       namespace: head.metadata?.namespace,
-      labels: {...toolLabels(ctx, 'head-service-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId, [SERVICE_NAME_LABEL]: name, [SLICE_MANAGED_BY_LABEL]: MANAGED_BY},
+      labels: {
+        ...toolLabels(ctx, 'head-service-copy'),
+        [HOME_CLUSTER_LABEL]: ctx.homeClusterId,
+        [RAYCLUSTER_UID_LABEL]: ctx.rayCluster.uid,
+        [SERVICE_NAME_LABEL]: name,
+        [SLICE_MANAGED_BY_LABEL]: MANAGED_BY,
+      },
     },
     addressType: headPodIP.includes(':') ? 'IPv6' : 'IPv4',
     endpoints: [{addresses: [headPodIP], conditions: {ready: true}}],

@@ -110,12 +110,14 @@ function copyOf(obj: KubeObject, ctx: SwapContext): KubeObject {
 
 /**
  * Reads what each target cluster lacks for the workers that go there, and checks it can be made:
- * a missing Secret is an error unless --copy-secrets was given. Nothing is written.
+ * a missing Secret is an error unless --copy-secrets was given. Nothing is written. `beforehand`:
+ * a check made before the workers exist (scale, before it writes replicas), when KubeRay may not
+ * have made the head yet: its Service and address are then left to the pass that moves them.
  */
 export async function checkTargets(
   state: GroupState,
   workers: Array<{pod: Pod; cluster: string}>,
-  options: {copySecrets: boolean; signal?: AbortSignal},
+  options: {copySecrets: boolean; signal?: AbortSignal; beforehand?: boolean},
 ): Promise<Readiness[]> {
   const {namespace, home} = state;
   const {signal} = options;
@@ -147,10 +149,21 @@ export async function checkTargets(
     }
     const namespaceMissing = (await cluster.client.find(RESOURCES.namespaces, namespace, undefined, signal)) === undefined;
     const hasCopy = !namespaceMissing && (await cluster.client.find(RESOURCES.services, headName, namespace, signal)) !== undefined;
-    headService ??= await home.client.get<KubeObject>(RESOURCES.services, headName, namespace, signal);
     const readiness: Readiness = {cluster, namespaceMissing, copies};
+    headService ??= await home.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal);
+    if (!headService) {
+      if (options.beforehand) {
+        out.push(readiness);
+        continue;
+      }
+      throw new Error(`the head Service ${headName} of raycluster/${state.rayCluster.metadata.name} in context "${home.client.context}" is not there, and remote workers reach the head through it; run again once KubeRay has made it`);
+    }
     if (state.mesh === 'endpoints') {
       const ip = headPodIP(state);
+      if (!ip && options.beforehand) {
+        out.push(readiness);
+        continue;
+      }
       if (!ip) throw new Error(`the head pod of raycluster/${state.rayCluster.metadata.name} in context "${home.client.context}" has no IP yet, and mesh mode endpoints needs it; run again once the head runs`);
       if (!hasCopy) readiness.headServiceCopy = endpointsHeadServiceCopy(headService, ctx);
       if (namespaceMissing || !(await cluster.client.find(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace, signal))) {
@@ -206,7 +219,9 @@ export class Actor {
         await this.createIfAbsent(client, RESOURCES.namespaces, {
           apiVersion: 'v1',
           kind: 'Namespace',
-          metadata: {name: namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: this.state.name, [ROLE_LABEL]: 'dependency-copy'}},
+          // Every group of the namespace may come to share it, so it carries no group's label, and
+          // nothing of the tool deletes it: that would delete all it holds.
+          metadata: {name: namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY}},
         }, 'the workers run in the same namespace');
       }
       for (const copy of r.copies) await this.createIfAbsent(client, resourceForKind(copy.kind)!, copy, 'the workers need it');
@@ -371,14 +386,22 @@ export class Actor {
     }
   }
 
-  /** Deletes exactly the object observed (uid precondition); one already gone is fine. */
   private async deleteIfPresent(client: ClusterClient, type: ResourceType, obj: KubeObject, why: string): Promise<void> {
-    const name = obj.metadata?.name ?? '';
-    try {
-      await client.delete(type, name, type.namespaced ? this.group.namespace : undefined, {uid: obj.metadata?.uid, signal: this.signal});
-      this.note('delete', type, name, client, why);
-    } catch (err) {
-      if (!(err instanceof KubeError && (err.code === 404 || (err.code === 409 && err.reason === 'Conflict')))) throw err;
-    }
+    const object = {...obj, metadata: {...obj.metadata, namespace: type.namespaced ? this.group.namespace : undefined}};
+    if (await deleteObserved(client, type, object, this.signal)) this.note('delete', type, obj.metadata?.name ?? '', client, why);
+  }
+}
+
+/**
+ * Deletes exactly the object observed (UID precondition, when it has one): false when it is gone
+ * already, or was replaced by another of the same name, which is not the one observed.
+ */
+export async function deleteObserved(client: ClusterClient, type: ResourceType, obj: KubeObject, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await client.delete(type, obj.metadata?.name ?? '', obj.metadata?.namespace, {uid: obj.metadata?.uid, signal});
+    return true;
+  } catch (err) {
+    if (err instanceof KubeError && (err.code === 404 || (err.code === 409 && err.reason === 'Conflict'))) return false;
+    throw err;
   }
 }

@@ -32,6 +32,11 @@ export interface RemoteSide {
   observed: boolean;
   /** Remote workers of the group's live RayCluster. */
   workers: Pod[];
+  /**
+   * Remote workers of the group's other RayClusters: a RayService's other one while it upgrades,
+   * or one that KubeRay deleted (a RayJob's earlier attempt, an upgrade's old cluster).
+   */
+  others: Pod[];
   /** Head-Service copies and dependency copies (ConfigMaps, Secrets, ServiceAccounts). */
   copies: KubeObject[];
 }
@@ -49,10 +54,22 @@ export interface GroupLook {
   remotes: RemoteSide[];
   /** The whole fleet as observed, for placement decisions. */
   fleet: ObservedCluster[];
+  /**
+   * Every RayCluster at home that belongs to the group's Ray object and is not being deleted:
+   * remote objects made for any other are left over, matched by RayCluster UID.
+   */
+  rayClusters: GroupRayCluster[];
   /** What `place` recorded: the fleet, the relocate policy and the mesh mode. */
   policy?: Partial<GroupPolicy>;
   /** How remote workers reach the head (the policy's mesh mode). */
   mesh: GroupPolicy['mesh'];
+}
+
+export interface GroupRayCluster {
+  name: string;
+  uid: string;
+  /** Its head Service's name: a head-Service copy of another name is not for it. */
+  headService: string;
 }
 
 /** The home head Service as read with the group: `service` is absent when it is not there. */
@@ -121,6 +138,13 @@ export function liveRayClusterName(kind: RayKind, object: KubeObject): string | 
   return status?.rayClusterName;
 }
 
+/** Every RayCluster the Ray object names: the live one first, then a RayService's pending one while it upgrades. */
+export function rayClusterNames(kind: RayKind, object: KubeObject): string[] {
+  const live = liveRayClusterName(kind, object);
+  const pending = kind === 'RayService' ? (object.status as {pendingServiceStatus?: {rayClusterName?: string}} | undefined)?.pendingServiceStatus?.rayClusterName : undefined;
+  return [...new Set([live, pending].filter((n): n is string => Boolean(n)))];
+}
+
 function contexts(clusters: ObservedCluster[]): string {
   return clusters.map((c) => `"${c.client.context}"`).join(', ');
 }
@@ -132,11 +156,14 @@ function contexts(clusters: ObservedCluster[]): string {
  * the search for the group (it might be the home); once the home is known, other clusters that do
  * not answer are kept as unobserved.
  */
-export async function observeGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal): Promise<GroupState> {
-  const look = await lookAtGroup(fleet, refText, namespace, signal);
+export async function observeGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal, options: {rayCluster?: string} = {}): Promise<GroupState> {
+  const look = await lookAtGroup(fleet, refText, namespace, signal, options);
   if ('unstarted' in look) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);
   return look;
 }
+
+/** No fleet cluster that answered holds the group's Ray object: never placed, or deleted since. */
+export class NotPlacedError extends InputError {}
 
 /** The group's Ray object has no RayCluster yet: nothing to act on until KubeRay makes one. */
 export class UnstartedError extends Error {
@@ -144,7 +171,13 @@ export class UnstartedError extends Error {
 }
 
 /** observeGroup, but a Ray object without a RayCluster is an answer too (for status and delete). */
-export async function lookAtGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal): Promise<GroupState | UnstartedGroup> {
+export async function lookAtGroup(
+  fleet: Fleet,
+  refText: string,
+  namespace: string,
+  signal?: AbortSignal,
+  options: {rayCluster?: string} = {},
+): Promise<GroupState | UnstartedGroup> {
   const ref = parseGroupRef(refText);
   const observed = await observeFleet(fleet, signal);
   const usable = observed.filter((o) => o.snapshot);
@@ -162,7 +195,7 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
   ).filter((f) => f !== undefined);
   if (found.length === 0) {
     if (degraded.length > 0) throw new Error(`cannot find group "${ref.name}": context(s) ${contexts(degraded)} did not answer; retry when they do`);
-    throw new InputError(`group "${ref.name}" is not placed in namespace "${namespace}" of any fleet cluster`, 'place it first with "kubectl superskyray place -f FILE", or fix the name and -n');
+    throw new NotPlacedError(`group "${ref.name}" is not placed in namespace "${namespace}" of any fleet cluster`, 'place it first with "kubectl superskyray place -f FILE", or fix the name and -n');
   }
   const relocation = relocationOf(found);
   if (relocation) {
@@ -173,34 +206,39 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
     throw new InputError(`"${refText}" names several groups: ${where}`, `say which kind, e.g. ${found[0]!.kind.toLowerCase()}/${ref.name}, or narrow the fleet with --context`);
   }
   const {home, kind, object} = found[0]!;
-  const rcName = liveRayClusterName(kind, object);
+  const rcName = options.rayCluster ?? liveRayClusterName(kind, object);
   const homeId = home.snapshot!.id;
   const toolSelector = `${GROUP_LABEL}=${ref.name},${HOME_CLUSTER_LABEL}=${homeId}`;
   // Without a live RayCluster, what is the group's is what carries its label.
   const homeSelector = rcName ? `${RAY_CLUSTER_LABEL}=${rcName}` : `${GROUP_LABEL}=${ref.name}`;
-  const remoteSelector = rcName ? `${toolSelector},${RAY_CLUSTER_LABEL}=${rcName}` : toolSelector;
 
-  const [rayCluster, homePods, remotes] = await Promise.all([
-    // A RayService names its new RayCluster in its status a moment before KubeRay creates it.
-    rcName ? home.client.find<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal) : undefined,
+  // What was made for a RayCluster is read before the RayClusters themselves: a remote object
+  // whose RayCluster is then missing was made for one that is gone, never for one made since.
+  const [homePods, remotes] = await Promise.all([
     home.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: homeSelector, signal}),
     Promise.all(
       observed
         .filter((o) => o !== home)
         .map(async (cluster): Promise<RemoteSide> => {
-          if (!cluster.snapshot) return {cluster, observed: false, workers: [], copies: []};
+          if (!cluster.snapshot) return {cluster, observed: false, workers: [], others: [], copies: []};
           try {
             const [pods, copies] = await Promise.all([
-              cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: remoteSelector, signal}),
+              cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: toolSelector, signal}),
               listCopies(cluster, namespace, toolSelector, signal),
             ]);
-            return {cluster, observed: true, workers: pods.items, copies};
+            const live = (p: Pod) => !rcName || p.metadata?.labels?.[RAY_CLUSTER_LABEL] === rcName;
+            return {cluster, observed: true, workers: pods.items.filter(live), others: pods.items.filter((p) => !live(p)), copies};
           } catch (err) {
-            if (err instanceof KubeError && err.code !== 403) return {cluster, observed: false, workers: [], copies: []};
+            if (err instanceof KubeError && err.code !== 403) return {cluster, observed: false, workers: [], others: [], copies: []};
             throw err;
           }
         }),
     ),
+  ]);
+  const [rayCluster, groupClusters] = await Promise.all([
+    // A RayService names its new RayCluster in its status a moment before KubeRay creates it.
+    rcName ? home.client.find<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal) : undefined,
+    home.client.list<KubeObject>(RESOURCES.rayclusters, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${ref.name}`, signal}),
   ]);
   const look: GroupLook = {
     name: ref.name,
@@ -213,6 +251,7 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,
     fleet: observed,
+    rayClusters: groupClusters.items.filter((rc) => belongsTo(rc, kind, object) && !rc.metadata?.deletionTimestamp).map(groupRayCluster),
   };
   if (!rayCluster) {
     return rcName
@@ -244,6 +283,18 @@ export async function lookAtGroup(fleet: Fleet, refText: string, namespace: stri
     placeholderBudget,
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
   };
+}
+
+/** A RayCluster of the group: the group itself, or one its RayService or RayJob controls. */
+function belongsTo(rc: KubeObject, kind: RayKind, object: KubeObject): boolean {
+  const uid = object.metadata?.uid;
+  if (kind === 'RayCluster') return rc.metadata?.uid === uid;
+  return rc.metadata?.ownerReferences?.some((r) => r.controller && r.uid === uid) ?? false;
+}
+
+function groupRayCluster(rc: KubeObject): GroupRayCluster {
+  const name = rc.metadata?.name ?? '';
+  return {name, uid: rc.metadata?.uid ?? '', headService: headServiceName('RayCluster', name, rc.spec)};
 }
 
 const COPY_TYPES: ResourceType[] = [RESOURCES.services, RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];

@@ -3,11 +3,11 @@ import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
-import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
-import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
+import {GROUP_LABEL} from '../kuberay/labels.js';
 import {SWAP_FINALIZER, unlockPatch} from '../kuberay/swap.js';
-import type {Step} from './act.js';
-import {lookAtGroup, type GroupLook, type GroupState} from './group.js';
+import {deleteObserved, type Step} from './act.js';
+import {collectLeftovers, listPlaced} from './collect.js';
+import {lookAtGroup, NotPlacedError, parseGroupRef, type GroupLook, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 
 export interface RemoveOptions {
@@ -21,9 +21,11 @@ export interface RemoveOptions {
 
 export interface RemoveResult {
   group: string;
-  kind: RayKind;
+  /** Undefined when the Ray object was gone already, and only what was left of it is removed. */
+  kind?: RayKind;
   namespace: string;
-  home: string;
+  /** The home context; undefined when the Ray object was gone already. */
+  home?: string;
   /** Every delete (or release) made, or on a dry run to be made, in order. */
   steps: Step[];
   dryRun: boolean;
@@ -38,24 +40,9 @@ interface Removal {
   why: string;
 }
 
-/** The objects `place` applied at home for the group: labelled as the group's, and not made by KubeRay. */
-export async function placedDependencies(state: GroupLook, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${state.name},!${ROLE_LABEL}`;
-  const lists = await Promise.all(
-    DEPENDENCY_KINDS.map(async (kind) => {
-      const type = resourceForKind(kind)!;
-      let list;
-      try {
-        list = await state.home.client.list<KubeObject>(type, {namespace: state.namespace, labelSelector: selector, signal});
-      } catch (err) {
-        // A user who may not read Secrets (no --copy-secrets role) cannot have placed any either.
-        if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
-        throw err;
-      }
-      return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((o) => ({type, object: {...o, apiVersion: 'v1', kind}}));
-    }),
-  );
-  return lists.flat();
+/** The objects `place` applied at home for the group. */
+export function placedDependencies(state: GroupLook, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
+  return listPlaced(state.home.client, state.namespace, `,${GROUP_LABEL}=${state.name}`, signal);
 }
 
 /**
@@ -69,7 +56,7 @@ export function removals(state: GroupLook, dependencies: Array<{type: ResourceTy
   const home = state.home;
   out.push({action: 'delete', type: resourceForKind(state.kind)!, object: state.object, cluster: home, why: 'the group is removed'});
   for (const side of state.remotes) {
-    for (const w of side.workers) out.push({action: 'delete', type: RESOURCES.pods, object: w, cluster: side.cluster, why: 'a remote worker of the group'});
+    for (const w of [...side.workers, ...side.others]) out.push({action: 'delete', type: RESOURCES.pods, object: w, cluster: side.cluster, why: 'a remote worker of the group'});
   }
   for (const p of state.homePods) {
     if (p.metadata?.finalizers?.includes(SWAP_FINALIZER)) out.push({action: 'release', type: RESOURCES.pods, object: p, cluster: home, why: 'a Pending worker caught in a swap'});
@@ -88,7 +75,13 @@ export function removals(state: GroupLook, dependencies: Array<{type: ResourceTy
 export async function removeGroup(fleet: Fleet, options: RemoveOptions): Promise<RemoveResult> {
   const {signal} = options;
   // A Ray object KubeRay has made no RayCluster for (a suspended RayJob) is removed all the same.
-  let state = await lookAtGroup(fleet, options.group, options.namespace, signal);
+  let state;
+  try {
+    state = await lookAtGroup(fleet, options.group, options.namespace, signal);
+  } catch (err) {
+    if (err instanceof NotPlacedError) return removeLeftovers(fleet, options, err);
+    throw err;
+  }
   const slot: LeaseSlot = {};
   try {
     if (!options.dryRun && (await holdLease(slot, state, {signal, onWait: options.onWait}))) state = await lookAtGroup(fleet, options.group, options.namespace, signal);
@@ -101,6 +94,23 @@ export async function removeGroup(fleet: Fleet, options: RemoveOptions): Promise
   } finally {
     await slot.lease?.release();
   }
+}
+
+/**
+ * The Ray object is gone already (kubectl delete, a GitOps prune, a TTL): what the tool made for
+ * it in any cluster, and what place applied with it, goes all the same. Every cluster must answer.
+ */
+async function removeLeftovers(fleet: Fleet, options: RemoveOptions, notPlaced: NotPlacedError): Promise<RemoveResult> {
+  const ref = parseGroupRef(options.group);
+  const dry = await collectLeftovers(fleet, {namespace: options.namespace, groups: [ref.name], placed: true}, {dryRun: true, signal: options.signal});
+  if (dry.unobserved.length > 0) {
+    throw new Error(
+      `cannot remove what is left of group "${ref.name}": context(s) ${dry.unobserved.map((u) => `"${u.context}"`).join(', ')} did not answer, and remote workers of it may run there; retry when they answer`,
+    );
+  }
+  if (dry.steps.length === 0) throw notPlaced;
+  const done = options.dryRun ? dry : await collectLeftovers(fleet, {namespace: options.namespace, groups: [ref.name], placed: true}, {dryRun: false, signal: options.signal});
+  return {group: ref.name, ...(ref.kind ? {kind: ref.kind} : {}), namespace: options.namespace, steps: done.steps, dryRun: options.dryRun};
 }
 
 /** The new copy of a group that is moving: its Ray object and pods in the target cluster. */
@@ -127,13 +137,15 @@ export async function removeObserved(state: GroupLook, options: {dryRun: boolean
       steps.push(step);
       continue;
     }
+    if (r.action === 'delete') {
+      if (await deleteObserved(r.cluster.client, r.type, {...r.object, metadata: {...r.object.metadata, namespace: state.namespace}}, signal)) steps.push(step);
+      continue;
+    }
     try {
-      if (r.action === 'release') await r.cluster.client.patch(r.type, name, state.namespace, unlockPatch(), 'strategic', {signal});
-      else await r.cluster.client.delete(r.type, name, state.namespace, {uid: r.object.metadata?.uid, signal});
+      await r.cluster.client.patch(r.type, name, state.namespace, unlockPatch(), 'strategic', {signal});
       steps.push(step);
     } catch (err) {
-      // Gone already, or replaced by an object that is not the one observed: not ours to delete.
-      if (!(err instanceof KubeError && (err.code === 404 || err.code === 409))) throw err;
+      if (!(err instanceof KubeError && err.code === 404)) throw err;
     }
   }
   return {group: state.name, kind: state.kind, namespace: state.namespace, home: state.home.client.context, steps, dryRun: options.dryRun};

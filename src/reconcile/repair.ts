@@ -4,11 +4,12 @@
  * interrupted at, and whatever removed a pod. The executor (act.ts) makes the calls, in this order.
  */
 import type {KubeObject, Pod} from '../kube/types.js';
-import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {
   endpointSliceAddress,
   RAYCLUSTER_UID_LABEL,
   REMOTE_CLUSTER_ANNOTATION,
+  SERVICE_NAME_LABEL,
   remoteReadyOf,
   isInSwap,
   SWAP_FINALIZER,
@@ -23,12 +24,22 @@ export interface RemoteView {
   /** Whether the cluster answered in full. Absence in a cluster that did not answer means nothing. */
   observed: boolean;
   workers: Pod[];
+  /** Remote workers of the group's other RayClusters, live or gone. */
+  others: Pod[];
   copies: KubeObject[];
+}
+
+/** A RayCluster of the group that exists at home. */
+export interface LiveRayCluster {
+  uid: string;
+  headService: string;
 }
 
 export interface GroupView {
   autoscaling: boolean;
   rayClusterUid: string;
+  /** Every RayCluster of the group at home, this one included: what was made for any other is left over. */
+  rayClusters: LiveRayCluster[];
   /** Worker groups in spec order: the pods KubeRay wants of each, and their workersToDelete. */
   workerGroups: Array<{name: string; replicas: number; workersToDelete: string[]}>;
   homePods: Pod[];
@@ -71,6 +82,19 @@ export type Repair =
   /** The placeholders' PodDisruptionBudget, made before the first placeholder and deleted after the last. */
   | {do: 'make-budget'; why: string}
   | {do: 'delete-budget'; why: string};
+
+/**
+ * Whether a copy is not a head-Service copy, or is one of a RayCluster that exists: by the UID it
+ * records, or, made before copies recorded one, by its Service's name.
+ */
+export function headCopyIsLive(copy: KubeObject, rayClusters: LiveRayCluster[]): boolean {
+  const labels = copy.metadata?.labels ?? {};
+  if (labels[ROLE_LABEL] !== 'head-service-copy') return true;
+  const uid = labels[RAYCLUSTER_UID_LABEL];
+  if (uid) return rayClusters.some((rc) => rc.uid === uid);
+  const service = copy.kind === 'EndpointSlice' ? labels[SERVICE_NAME_LABEL] : copy.metadata?.name;
+  return rayClusters.some((rc) => rc.headService === service);
+}
 
 const name = (o: KubeObject) => o.metadata?.name ?? '';
 const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
@@ -241,6 +265,16 @@ export function repairs(view: GroupView): Repair[] {
       deleteRemote(side.id, w, h ? `placeholder ${n} was deleted and its group wants no more workers` : `the placeholder of remote worker ${n} is gone and its group wants no more workers`);
     }
   }
+  // Remote workers of the group's other RayClusters: a sibling's stay (a RayService's other cluster
+  // while it upgrades), one's that is gone go.
+  const live = new Set(view.rayClusters.map((rc) => rc.uid));
+  for (const side of view.remotes) {
+    if (!side.observed) continue;
+    for (const w of side.others) {
+      if (!terminating(w) && !live.has(w.metadata?.labels?.[RAYCLUSTER_UID_LABEL] ?? '')) deleteRemote(side.id, w, `remote worker ${name(w)} was made for RayCluster ${w.metadata?.labels?.[RAY_CLUSTER_LABEL]}, which is gone`);
+    }
+  }
+
   // Adoptions need a node at home for the new placeholder; without one the remote worker waits.
   for (const r of out) {
     if (r.do !== 'swap' || !r.steps.includes('lock')) continue;
@@ -253,7 +287,14 @@ export function repairs(view: GroupView): Repair[] {
   const staying = new Set([...creates, ...(view.incoming ?? [])]);
   for (const key of swapping) staying.add(key.slice(0, key.indexOf('/')));
   for (const side of view.remotes) {
-    if (side.workers.some((w) => !remoteDeleted.has(w) && !terminating(w))) staying.add(side.id);
+    if ([...side.workers, ...side.others].some((w) => !remoteDeleted.has(w) && !terminating(w))) staying.add(side.id);
+  }
+  // In a cluster that keeps workers, a head-Service copy for a RayCluster that is gone goes.
+  for (const side of view.remotes) {
+    if (!side.observed || !staying.has(side.id)) continue;
+    for (const object of side.copies) {
+      if (!terminating(object) && !headCopyIsLive(object, view.rayClusters)) plan.push({do: 'delete-copy', cluster: side.id, object, why: 'it is the head-Service copy of a RayCluster that is gone'});
+    }
   }
   for (const side of view.remotes) {
     if (!side.observed || !staying.has(side.id) || !view.headEndpoint) continue;
@@ -303,21 +344,29 @@ export function repairs(view: GroupView): Repair[] {
 
 /**
  * What is left of a RayCluster that is gone while its Ray object stays (a RayJob's, deleted by
- * KubeRay once the job ends): its remote workers and copies go, and a swap it was in lets go of
- * its Pending worker. Absence in a cluster that did not answer says nothing, so nothing there is
- * touched.
+ * KubeRay once the job ends): its remote workers go, copies go where no remote worker of the group
+ * is left, and a swap it was in lets go of its Pending worker. Absence in a cluster that did not
+ * answer says nothing, so nothing there is touched. A RayCluster of the group that KubeRay has
+ * made since keeps its own.
  */
-export function leftoverRepairs(view: {homePods: Pod[]; remotes: RemoteView[]}, why: string): Repair[] {
+export function leftoverRepairs(view: {homePods: Pod[]; remotes: RemoteView[]; rayClusters: LiveRayCluster[]}, why: string): Repair[] {
   const out: Repair[] = [];
+  const live = new Set(view.rayClusters.map((rc) => rc.uid));
   for (const p of view.homePods) if (p.metadata?.finalizers?.includes(SWAP_FINALIZER)) out.push({do: 'unlock', pod: p, why});
+  const kept = new Set<string>();
   for (const side of view.remotes) {
     if (!side.observed) continue;
-    for (const pod of side.workers) if (!terminating(pod)) out.push({do: 'delete-remote', cluster: side.id, pod, why});
+    for (const pod of [...side.workers, ...side.others]) {
+      if (terminating(pod)) continue;
+      if (live.has(pod.metadata?.labels?.[RAYCLUSTER_UID_LABEL] ?? '')) kept.add(side.id);
+      else out.push({do: 'delete-remote', cluster: side.id, pod, why});
+    }
   }
   for (const side of view.remotes) {
     if (!side.observed) continue;
-    for (const object of side.copies) if (!terminating(object)) out.push({do: 'delete-copy', cluster: side.id, object, why});
+    for (const object of side.copies) {
+      if (!terminating(object) && (!kept.has(side.id) || !headCopyIsLive(object, view.rayClusters))) out.push({do: 'delete-copy', cluster: side.id, object, why});
+    }
   }
   return out;
 }
-

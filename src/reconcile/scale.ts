@@ -222,7 +222,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
       // before replicas is written: a refusal after that write would leave them Pending.
       const template = (workerGroupSpecs(state)[index] as {template?: {spec?: Pod['spec']}}).template;
       const targets = decision.assignments.filter((a) => a.cluster !== state.home.snapshot!.id && Object.values(a.workers).some((n) => n > 0));
-      if (template?.spec) await checkTargets(state, targets.map((a) => ({pod: {spec: template.spec} as Pod, cluster: a.cluster})), {copySecrets: options.copySecrets, signal});
+      if (template?.spec) await checkTargets(state, targets.map((a) => ({pod: {spec: template.spec} as Pod, cluster: a.cluster})), {copySecrets: options.copySecrets, signal, beforehand: true});
     }
     if (decision.action === 'relocate') {
       const target = state.fleet.find((o) => o.snapshot?.id === decision!.home)!;

@@ -4,6 +4,7 @@ import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
+import {headServiceName} from '../kuberay/names.js';
 import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName} from '../kuberay/swap.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {isPodReady} from '../placement/capacity.js';
@@ -12,7 +13,7 @@ import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
 import {Actor, ALL_STEPS, checkTargets, type Move, type Step} from './act.js';
 import {recordEvent} from './events.js';
-import {headPodIP, lookAtGroup, observeGroup, UnstartedError, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
+import {headPodIP, lookAtGroup, observeGroup, rayClusterNames, UnstartedError, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation} from './relocate.js';
 import type {ObservedCluster} from './observe.js';
@@ -64,8 +65,12 @@ export interface SpanResult {
   home: string;
   rayCluster: string;
   moves: SpanMove[];
-  /** Pending workers that fit no other cluster either, with the reason. */
-  stuck: Array<{pending: string; reason: string}>;
+  /**
+   * Pending workers that fit no other cluster either, with the reason. `hold` says why one is left
+   * at home whatever room there is elsewhere: its group is multi-host, or the head Service its
+   * remote worker would reach the head by is not there yet.
+   */
+  stuck: Array<{pending: string; reason: string; hold?: 'multi-host' | 'head-service'}>;
   /** Repairs of an earlier, interrupted run and cleanup (planned, on a dry run). */
   repairs: Array<{action: string; object: string; context: string; why: string}>;
   /** Every write made, in order. */
@@ -92,13 +97,20 @@ function placeholderRoom(state: GroupState): () => string | undefined {
 }
 
 function remoteViews(look: GroupLook): GroupView['remotes'] {
-  return look.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, copies: r.copies}));
+  return look.remotes.map((r) => ({id: r.cluster.status.clusterId ?? r.cluster.client.context, observed: r.observed, workers: r.workers, others: r.others, copies: r.copies}));
+}
+
+/** The group's RayClusters at home, the live one always among them (even if its labels were edited off). */
+function liveRayClusters(state: GroupState): GroupView['rayClusters'] {
+  const live = {uid: state.rayCluster.metadata.uid, headService: headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec)};
+  return [live, ...state.rayClusters.filter((rc) => rc.uid !== live.uid)];
 }
 
 export function groupView(state: GroupState, incoming: string[] = [], bindPlaceholder = placeholderRoom(state)): GroupView {
   return {
     autoscaling: state.autoscaling,
     rayClusterUid: state.rayCluster.metadata.uid,
+    rayClusters: liveRayClusters(state),
     workerGroups: workerGroupSpecs(state).map((g) => ({name: g.groupName ?? '', replicas: desiredReplicas(g), workersToDelete: g.scaleStrategy?.workersToDelete ?? []})),
     bindPlaceholder,
     homePods: state.homePods,
@@ -159,7 +171,21 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   const candidates = spannable(state, first);
   const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
   if (refusal && candidates.length > 0) return {repairs: first, moves, stuck, refused: {...refusal, pending: candidates.map((p) => p.metadata?.name ?? '')}};
+  const hosts = new Map(workerGroupSpecs(state).map((g) => [g.groupName ?? '', g.numOfHosts ?? 1]));
   for (const pod of candidates) {
+    const group = pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
+    if ((hosts.get(group) ?? 1) > 1) {
+      // The hosts of a replica (a TPU slice) work only together, and KubeRay replaces a replica
+      // whole when one host goes: one host may never be spanned apart from the others.
+      stuck.push({pending: pod.metadata?.name ?? '', hold: 'multi-host', reason: `worker group ${group} is multi-host (numOfHosts ${hosts.get(group)}), and the hosts of a replica are never spanned apart`});
+      continue;
+    }
+    if (state.homeHead.read && !state.homeHead.service) {
+      // KubeRay makes it with the head, a moment after the RayCluster: the next pass spans.
+      const head = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
+      stuck.push({pending: pod.metadata?.name ?? '', hold: 'head-service', reason: `the head Service ${head} is not there yet, and a remote worker reaches the head through it`});
+      continue;
+    }
     const shape = podShape(pod.spec!);
     const target = targets.find((t) => rooms.get(t)!.fit(shape, 1) === 1);
     const podName = pod.metadata?.name ?? '';
@@ -267,7 +293,6 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
     dryRun: options.dryRun,
     warnings: [],
   };
-  // Waiting for another run's lease, or a swap backed out, calls for a fresh look; a few rounds suffice.
   const slot: LeaseSlot = {};
   try {
     if (state.relocation && !options.dryRun) {
@@ -276,40 +301,12 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
       await finishRelocation(state, {signal, say: () => undefined});
       state = await observeGroup(fleet, options.group, options.namespace, signal);
     }
-    for (let round = 0; round < 4; round++) {
-      const pass = planPass(state, options);
-      if (pass.refused) {
-        if ((options.onV1Autoscaler ?? 'refuse') === 'refuse') throw new InputError(pass.refused.message, pass.refused.fix);
-        const warning = `${pass.refused.pending.join(', ')} not spanned: ${pass.refused.message} (${pass.refused.fix})`;
-        if (!result.warnings.includes(warning)) result.warnings.push(warning);
-      }
-      // What waits is what the last look saw wait: a worker a later round moved is not stuck.
-      result.stuck = pass.stuck.filter((s) => !result.moves.some((m) => m.pending === s.pending));
-      if (options.dryRun) {
-        result.moves.push(...pass.moves.map(describeMove));
-        result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
-        if (pass.repairs.length > 0 || pass.moves.length > 0) await checkTargets(state, pass.moves, options);
-        break;
-      }
-      if (pass.repairs.length === 0 && pass.moves.length === 0) break;
-      if (await holdLease(slot, state, {signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) {
-        state = await observeGroup(fleet, options.group, options.namespace, signal);
-        continue;
-      }
-      result.moves.push(...pass.moves.map(describeMove));
-      result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
-      const actor = await actOnPass(state, pass, options);
-      result.steps.push(...actor.steps);
-      result.warnings.push(...actor.warnings);
-      for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
-      // The budget comes and goes with the span itself: not a repair worth an event.
-      const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget');
-      if (repaired.length > 0) {
-        await tell(state, 'Repaired', repaired.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
-      }
-      // A swap backed out leaves its Pending worker to be spanned afresh, by the next look.
-      if (!pass.repairs.some((r) => r.do === 'unlock')) break;
-      state = await observeGroup(fleet, options.group, options.namespace, signal);
+    await spanRayCluster(fleet, state, options, slot, result);
+    // A RayService upgrading brings up a second RayCluster at the app's full size, when home is
+    // full already: it is spanned like any growth, so that KubeRay can switch to it.
+    for (const name of rayClusterNames(state.kind, state.object).slice(1)) {
+      const pending = await lookAtGroup(fleet, options.group, options.namespace, signal, {rayCluster: name});
+      if (!('unstarted' in pending)) await spanRayCluster(fleet, pending, options, slot, result, name);
     }
     if (options.wait && !options.dryRun) await settleGroup(fleet, options, slot, result, notReadyYet, 'is spanned');
   } finally {
@@ -318,13 +315,60 @@ export async function spanGroup(fleet: Fleet, options: SpanOptions): Promise<Spa
   return result;
 }
 
+/** The passes of span over one RayCluster of the group (`rayCluster`: one not the live one). */
+async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOptions, slot: LeaseSlot, result: SpanResult, rayCluster?: string): Promise<void> {
+  const {signal} = options;
+  const again = () => observeGroup(fleet, options.group, options.namespace, signal, rayCluster ? {rayCluster} : {});
+  let state = first;
+  const movedBefore = result.moves.length;
+  // Each RayCluster's passes replace only what the last look of that one saw wait.
+  const stuckBefore = rayCluster ? [...result.stuck] : [];
+  // Waiting for another run's lease, or a swap backed out, calls for a fresh look; a few rounds suffice.
+  for (let round = 0; round < 4; round++) {
+    const pass = planPass(state, options);
+    if (pass.refused) {
+      if ((options.onV1Autoscaler ?? 'refuse') === 'refuse') throw new InputError(pass.refused.message, pass.refused.fix);
+      const warning = `${pass.refused.pending.join(', ')} not spanned: ${pass.refused.message} (${pass.refused.fix})`;
+      if (!result.warnings.includes(warning)) result.warnings.push(warning);
+    }
+    // What waits is what the last look saw wait: a worker a later round moved is not stuck.
+    const stuck = pass.stuck.filter((s) => !result.moves.slice(movedBefore).some((m) => m.pending === s.pending));
+    result.stuck = [...stuckBefore, ...stuck];
+    if (options.dryRun) {
+      result.moves.push(...pass.moves.map(describeMove));
+      result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
+      if (pass.repairs.length > 0 || pass.moves.length > 0) await checkTargets(state, pass.moves, options);
+      return;
+    }
+    if (pass.repairs.length === 0 && pass.moves.length === 0) return;
+    if (await holdLease(slot, state, {signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) {
+      state = await again();
+      continue;
+    }
+    result.moves.push(...pass.moves.map(describeMove));
+    result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
+    const actor = await actOnPass(state, pass, options);
+    result.steps.push(...actor.steps);
+    result.warnings.push(...actor.warnings);
+    for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
+    // The budget comes and goes with the span itself: not a repair worth an event.
+    const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget');
+    if (repaired.length > 0) {
+      await tell(state, 'Repaired', repaired.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
+    }
+    // A swap backed out leaves its Pending worker to be spanned afresh, by the next look.
+    if (!pass.repairs.some((r) => r.do === 'unlock')) return;
+    state = await again();
+  }
+}
+
 /**
  * A Ray object without its RayCluster: what the tool made for a RayCluster that is gone goes (a
  * RayJob's remote workers once KubeRay deletes its cluster). With nothing left, there is nothing
  * to do until KubeRay makes one.
  */
 async function removeLeftovers(fleet: Fleet, first: UnstartedGroup, options: SpanOptions): Promise<SpanResult> {
-  const planFor = (look: UnstartedGroup) => leftoverRepairs({homePods: look.homePods, remotes: remoteViews(look)}, look.named ? `its RayCluster ${look.named} is gone` : `${look.kind.toLowerCase()}/${look.name} has no RayCluster`);
+  const planFor = (look: UnstartedGroup) => leftoverRepairs({homePods: look.homePods, remotes: remoteViews(look), rayClusters: look.rayClusters}, look.named ? `its RayCluster ${look.named} is gone` : `${look.kind.toLowerCase()}/${look.name} has no RayCluster`);
   let look = first;
   let plan = planFor(look);
   if (plan.length === 0) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);

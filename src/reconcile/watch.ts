@@ -10,7 +10,8 @@ import {watchResource} from '../kube/watch.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
 import {fleetStatus, KUBE_SYSTEM, refuseSharedClusters, type FleetStatus} from './fleet-status.js';
-import {liveRayClusterName, parseGroupRef, UnstartedError} from './group.js';
+import {collectLeftovers, type CollectResult} from './collect.js';
+import {NotPlacedError, parseGroupRef, rayClusterNames, UnstartedError} from './group.js';
 import {LeaseHeldError} from './lease.js';
 import {observeGroupStatus, type GroupStatus} from './group-status.js';
 import {spanGroup, type SpanResult} from './span.js';
@@ -36,6 +37,8 @@ export type WatchReport =
   /** With `detail`: where the group runs after a pass, and the fleet's capacity every few seconds. */
   | {type: 'status'; at: string; group: string; status: GroupStatus}
   | {type: 'fleet'; at: string; fleet: FleetStatus}
+  /** Garbage collection across the fleet: what was left of RayClusters and groups that are gone. */
+  | {type: 'collected'; at: string; trigger: string; result: CollectResult}
   | {type: 'error'; at: string; group?: string; message: string};
 
 export interface WatchOptions {
@@ -176,10 +179,12 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     if (!isWanted(kind, name)) return undefined;
     const key = groupKey(namespace, kind, name);
     const known = groups.get(key);
-    const rayCluster = liveRayClusterName(kind, object) ?? known?.rayCluster;
+    // A RayService upgrading has two: the pods of either concern the group.
+    const names = rayClusterNames(kind, object);
+    const rayCluster = names[0] ?? known?.rayCluster;
     const group: WatchedGroup = {key, kind, name, namespace, contexts: [...new Set([...(known?.contexts ?? []), context])], ...(rayCluster ? {rayCluster} : {})};
     groups.set(key, group);
-    if (rayCluster) byRayCluster.set(`${namespace}/${rayCluster}`, key);
+    for (const n of names) byRayCluster.set(`${namespace}/${n}`, key);
     byName.set(`${namespace}/${name}`, key);
     return key;
   };
@@ -222,6 +227,26 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
 
   const passTimeout = options.passTimeoutMs ?? 120_000;
   let failedPasses = 0;
+  const scope = {...(options.namespace ? {namespace: options.namespace} : {}), ...(wanted.length > 0 ? {groups: [...new Set(wanted.map((w) => w.name))]} : {})};
+  /** Garbage collection of the fleet (or of one group gone): false when some cluster did not answer, so it is not finished. */
+  let sweeping = false;
+  const collect = async (trigger: string, only?: WatchedGroup): Promise<boolean> => {
+    // One sweep of the whole fleet at a time: a slow one is not stacked on by the next resync.
+    if (!only && sweeping) return false;
+    if (!only) sweeping = true;
+    try {
+      const result = await withTimeLimit(signal, passTimeout, () => new Error(`garbage collection took longer than ${passTimeout / 1000}s and was abandoned`), (limited) =>
+        collectLeftovers(fleet, only ? {namespace: only.namespace, groups: [only.name]} : scope, {dryRun: false, signal: limited}),
+      );
+      if (result.steps.length > 0 || (only && result.unobserved.length > 0)) report({type: 'collected', at: now(), trigger, result});
+      return result.unobserved.length === 0;
+    } catch (err) {
+      if (!signal.aborted) report({type: 'error', at: now(), ...(only ? {group: only.key} : {}), message: `garbage collection: ${(err as Error).message}`});
+      return false;
+    } finally {
+      if (!only) sweeping = false;
+    }
+  };
   const reconcile = async (key: string, trigger: string) => {
     const group = groups.get(key);
     if (!group) return;
@@ -254,6 +279,17 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
         report({type: 'wait', at: now(), group: key, message: err.message});
         return;
       }
+      if (err instanceof NotPlacedError) {
+        // Its Ray object is gone: what was made for it goes, and then the group is off the screen.
+        // Until every cluster answered, it stays, and is looked at again.
+        if (await collect(`${key} is gone`, group)) {
+          groups.delete(key);
+          report({type: 'groups', at: now(), groups: [...groups.values()]});
+        } else {
+          setTimeout(() => queue.add(key, 'garbage collection not finished'), 2000).unref();
+        }
+        return;
+      }
       failedPasses++;
       // Another run is acting on the group: not a failure, and it will be looked at again.
       if (err instanceof LeaseHeldError) report({type: 'wait', at: now(), group: key, message: err.message});
@@ -274,8 +310,11 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   const degraded = () => [...clusterState].filter(([, state]) => state === 'Degraded').map(([context]) => context);
   if (options.once) {
     for (const key of groups.keys()) await reconcile(key, 'once');
+    await collect('once');
     return {failedPasses, degraded: degraded()};
   }
+  // Groups gone while nothing watched them: what was left of them goes now, beside the first passes.
+  void collect('start');
 
   /**
    * While paused (the TUI's p) nothing is written, but the group rows still follow what happens:
@@ -333,10 +372,12 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
             enqueueAll(`${kind} objects (re)listed in ${client.context}`);
           },
           onEvent: (e) => {
-            if (kind === 'RayCluster' && e.object.metadata?.ownerReferences?.some((r) => r.controller)) {
-              // A RayService's or RayJob's cluster: its changes (replicas, say) concern its owner's group.
-              const key = byRayCluster.get(`${e.object.metadata.namespace}/${e.object.metadata.name}`);
-              if (key) queue.add(key, `raycluster/${e.object.metadata.name} changed in ${client.context}`);
+            const owner = kind === 'RayCluster' ? e.object.metadata?.ownerReferences?.find((r) => r.controller) : undefined;
+            if (owner) {
+              // A RayService's or RayJob's cluster: its changes (replicas, say, or its deletion) concern its owner's group.
+              const ns = e.object.metadata?.namespace;
+              const key = byRayCluster.get(`${ns}/${e.object.metadata?.name}`) ?? groups.get(groupKey(ns ?? '', owner.kind as RayKind, owner.name))?.key;
+              if (key) queue.add(key, `raycluster/${e.object.metadata?.name} ${e.type.toLowerCase()} in ${client.context}`);
               return;
             }
             const key = remember(client.context, kind, e.object);
@@ -359,7 +400,10 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   fleetLook?.unref();
   if (options.detail) void fleetStatus(fleet, signal).then((f) => report({type: 'fleet', at: now(), fleet: f}), () => undefined);
   const resync = setInterval(() => {
-    void discover().then(() => enqueueAll('resync'));
+    void discover().then(async () => {
+      enqueueAll('resync');
+      await collect('resync');
+    });
   }, options.resyncMs ?? 60_000);
   resync.unref();
   try {

@@ -1,3 +1,4 @@
+import {stuckLine} from './span.js';
 import type {ObjectOutcome, PlaceResult} from '../reconcile/place.js';
 import {renderTable} from './table.js';
 
@@ -19,7 +20,7 @@ export function renderPlaceResult(result: PlaceResult, wide: boolean): string {
     span && span.moves.length > 0
       ? `${span.moves.length} worker(s) spanned from ${result.home.context}\n${renderTable(['PENDING WORKER', 'GROUP', 'RUNS AS', 'IN'], span.moves.map((m) => [m.pending, m.workerGroup, m.name, m.to]))}`
       : '';
-  const stuck = (span?.stuck ?? []).map((s) => `${s.pending} fits no other cluster either: ${s.reason}\n`).join('');
+  const stuck = (span?.stuck ?? []).map((s) => `${stuckLine(s, 'fits no other cluster either')}\n`).join('');
   return `${lines.join('\n')}\n${table}${spanned}${stuck}`;
 }
 

@@ -3,7 +3,7 @@ import type {RemoveResult} from '../reconcile/remove.js';
 /** kubectl delete style: one line per object, "<kind>/<name> deleted (context)". */
 export function renderRemoveResult(result: RemoveResult): string {
   const lines = result.steps.map((s) => `${s.object} ${s.action === 'release' ? 'released' : 'deleted'} (${s.context})${result.dryRun ? ' (dry run)' : ''}`);
-  if (lines.length === 0) lines.push(`${result.kind.toLowerCase()}/${result.group}: nothing left to delete`);
+  if (lines.length === 0) lines.push(`${result.kind ? `${result.kind.toLowerCase()}/` : ''}${result.group}: nothing left to delete`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,3 +1,4 @@
+import {stuckLine} from './span.js';
 import type {ScaleResult} from '../reconcile/scale.js';
 import {renderTable} from './table.js';
 
@@ -27,7 +28,7 @@ export function renderScaleResult(result: ScaleResult, wide: boolean): string {
   if (wide && result.steps.length > 0) {
     lines.push(renderTable(['ACTION', 'OBJECT', 'CONTEXT', 'WHY'], result.steps.map((s) => [s.action, s.object, s.context, s.why])).trimEnd());
   }
-  for (const s of result.stuck) lines.push(`${s.pending} fits no cluster of the fleet: ${s.reason}`);
+  for (const s of result.stuck) lines.push(stuckLine(s, 'fits no cluster of the fleet'));
   return `${lines.join('\n')}\n`;
 }
 

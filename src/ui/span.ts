@@ -22,8 +22,15 @@ export function renderSpanResult(result: SpanResult): string {
       ).trimEnd(),
     );
   }
-  for (const s of result.stuck) lines.push(`${s.pending} fits no other cluster either: ${s.reason}`);
+  for (const s of result.stuck) lines.push(stuckLine(s, 'fits no other cluster either'));
   return `${lines.join('\n')}\n`;
+}
+
+const HOLDS = {'multi-host': 'stays at home', 'head-service': 'waits at home'} as const;
+
+/** A Pending worker left at home: `fits` words the lack of room; one held there for another reason says so. */
+export function stuckLine(s: SpanResult['stuck'][number], fits: string): string {
+  return `${s.pending} ${s.hold ? HOLDS[s.hold] : fits}: ${s.reason}`;
 }
 
 export function spanDocument(result: SpanResult): unknown {

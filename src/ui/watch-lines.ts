@@ -1,5 +1,6 @@
 import yaml from 'js-yaml';
 import type {WatchReport} from '../reconcile/watch.js';
+import {stuckLine} from './span.js';
 
 /**
  * One line per action or state change, for a log or a script: a timestamp, the group or cluster,
@@ -23,12 +24,17 @@ export function watchLines(r: WatchReport, format: 'text' | 'json' | 'yaml'): st
       return [`${r.at} ${r.group}: ${r.message}`];
     case 'error':
       return [`${r.at} ${r.group ? `${r.group}: ` : ''}error: ${r.message}`];
+    case 'collected': {
+      const lines = r.result.steps.map((s) => `${r.at} ${s.context}: ${s.action} ${s.object} (${s.why})`);
+      for (const u of r.result.unobserved) lines.push(`${r.at} garbage collection waits for context "${u.context}", which did not answer (${u.reason})`);
+      return lines;
+    }
     case 'pass': {
       const lines = r.result.steps.map((s) => `${r.at} ${r.group}: ${s.context}: ${s.action} ${s.object} (${s.why})`);
       for (const m of r.result.moves) lines.push(`${r.at} ${r.group}: spanned ${m.pending} to ${m.to} as ${m.name} (a pass of ${r.ms} ms, woken by: ${r.trigger})`);
       for (const w of r.result.warnings) lines.push(`${r.at} ${r.group}: warning: ${w}`);
       if (r.trigger === 'once') {
-        for (const s of r.result.stuck) lines.push(`${r.at} ${r.group}: ${s.pending} fits no cluster of the fleet: ${s.reason}`);
+        for (const s of r.result.stuck) lines.push(`${r.at} ${r.group}: ${stuckLine(s, 'fits no cluster of the fleet')}`);
         if (lines.length === 0) lines.push(`${r.at} ${r.group}: in step, nothing to do`);
       }
       return lines;

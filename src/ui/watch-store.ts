@@ -7,6 +7,7 @@ import type {ClusterProblem, ClusterState, FleetStatus} from '../reconcile/fleet
 import type {GroupMode, GroupStatus, WorkerCounts} from '../reconcile/group-status.js';
 import type {WatchReport} from '../reconcile/watch.js';
 import type {CapacitySummary} from '../placement/capacity.js';
+import {stuckLine} from './span.js';
 import {watchLines} from './watch-lines.js';
 
 /** How many log lines the TUI keeps; it shows the last ones that fit. */
@@ -130,7 +131,7 @@ function reducePass(state: WatchTuiState, r: Extract<WatchReport, {type: 'pass'}
   else if (newlyStuck.length > 0) lastAction = {at: r.at, text: `${plural(r.result.stuck.length, 'Pending worker')} fit no cluster`, level: 'warn'};
   // An error or a wait is over once a pass went through.
   else if (lastAction && lastAction.level !== 'info') lastAction = {at: r.at, text: 'pass ok, nothing to change', level: 'info'};
-  const stuckLines: LogLine[] = newlyStuck.map((s) => ({text: `${clock(r.at)} ${r.group}: ${s.pending} fits no cluster: ${s.reason}`, level: 'warn'}));
+  const stuckLines: LogLine[] = newlyStuck.map((s) => ({text: `${clock(r.at)} ${r.group}: ${stuckLine(s, 'fits no cluster')}`, level: 'warn'}));
   return {
     ...state,
     groups: withGroup(state.groups, r.group, (g) => ({
@@ -197,6 +198,8 @@ export function reduceWatch(state: WatchTuiState, r: WatchReport): WatchTuiState
       });
     case 'fleet':
       return {...base, clusters: reduceFleet(state.clusters, r.fleet, r.at)};
+    case 'collected':
+      return {...base, log: appendLog(state.log, logLinesOf(r))};
   }
 }
 

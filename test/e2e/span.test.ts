@@ -6,7 +6,8 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {cli} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
+import {auditLog} from '../support/backend.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -158,5 +159,25 @@ describe('kubectl superskyray span', () => {
     expect(added).toHaveLength(1);
     const grown = await podsOf();
     expect(grown.map((p) => p.metadata?.uid).sort()).toEqual([...after.map((p) => p.metadata?.uid), added[0]!.metadata?.uid].sort());
+  });
+
+  it('a 2-host worker group stays whole: with one host Pending at home, span leaves it there, says why, and writes nothing', async () => {
+    await remove('manual');
+    const onprem = fleet.cluster('onprem');
+    const app = gpuApp('slice', false);
+    // Placed with no replica, then grown to one replica of two hosts of one GPU each: onprem's one
+    // GPU runs the first, and cloud would have room for the second.
+    Object.assign(app.spec.workerGroupSpecs[0]!, {replicas: 0, numOfHosts: 2});
+    const file = path.join(tempDir(), 'slice.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    expect((await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs])).code).toBe(0);
+    await onprem.patch(RESOURCES.rayclusters, 'slice', namespace, {spec: {workerGroupSpecs: [{...app.spec.workerGroupSpecs[0], replicas: 1}]}}, 'merge');
+    const pending = await waitFor('one host Pending, unschedulable', async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice'})).items.find(PENDING));
+    const since = new Date().toISOString();
+    const spanned = await cli(['span', 'raycluster/slice', '-n', namespace, ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    expect(spanned.stdout).toContain(`${pending.metadata?.name} stays at home: worker group gpu is multi-host (numOfHosts 2), and the hosts of a replica are never spanned apart`);
+    for (const context of ['onprem', 'cloud']) expect(toolRequests(auditLog(context), since).writes).toEqual([]);
+    expect((await fleet.cluster('cloud').list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice'})).items).toEqual([]);
   });
 });

@@ -118,6 +118,7 @@ function state(f: Fixture): GroupState {
     cluster: o,
     observed: r.observed ?? o.snapshot !== undefined,
     workers: r.workers ?? [],
+    others: [],
     copies: r.copies ?? [],
   }));
   return {
@@ -139,6 +140,7 @@ function state(f: Fixture): GroupState {
     placeholderBudget: (f.home ?? []).some((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'),
     homePods: f.home,
     remotes,
+    rayClusters: [{name: 'app', uid: UID, headService: 'app-head-svc'}],
     fleet: [home, ...others.map(({o}) => o)],
     ...(f.relocatingTo
       ? {relocation: {target: others.find(({o}) => o.client.context === f.relocatingTo)!.o, object: {apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: {name: 'app'}}}}

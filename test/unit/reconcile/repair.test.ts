@@ -73,15 +73,15 @@ const copy = (kind: string, name: string, deleting = false): KubeObject => ({
   kind,
   metadata: {name, namespace: 'ml', ...(deleting ? {deletionTimestamp: DELETED} : {})},
 });
-const headServiceCopy = () => copy('Service', 'app-head-svc');
+const headServiceCopy = (): KubeObject => ({...copy('Service', 'app-head-svc'), metadata: {name: 'app-head-svc', namespace: 'ml', labels: {'superskyray.io/role': 'head-service-copy'}}});
 
-const remote = (id: string, workers: Pod[] = [], copies: KubeObject[] = [], observed = true): RemoteView => ({id, observed, workers, copies});
+const remote = (id: string, workers: Pod[] = [], copies: KubeObject[] = [], observed = true, others: Pod[] = []): RemoteView => ({id, observed, workers, others, copies});
 
 /** Home has room for placeholders on onprem-0, then onprem-1, unless `room` says how many. */
 function view(v: Partial<GroupView> & {room?: number}): GroupView {
   const nodes = ['onprem-0', 'onprem-1'].slice(0, v.room ?? 2);
   const {room: _, ...rest} = v;
-  return {autoscaling: false, rayClusterUid: UID, workerGroups: [{name: 'gpu', replicas: 2, workersToDelete: []}], homePods: [], remotes: [], bindPlaceholder: () => nodes.shift(), ...rest};
+  return {autoscaling: false, rayClusterUid: UID, rayClusters: [{uid: UID, headService: 'app-head-svc'}], workerGroups: [{name: 'gpu', replicas: 2, workersToDelete: []}], homePods: [], remotes: [], bindPlaceholder: () => nodes.shift(), ...rest};
 }
 
 /** The observable plan: what is done, where, and to which object, in order. */
@@ -435,6 +435,78 @@ describe('repairs: copies collapse when no remote worker is left', () => {
   });
 });
 
+describe('repairs: the group\'s other RayClusters (a RayService upgrading, a RayJob retried)', () => {
+  const NEW = 'rc-new';
+  /** A remote worker of the group's RayCluster `cluster` (uid `uid`), not the one this pass is about. */
+  const sibling = (name: string, cluster: string, uid: string) => {
+    const w = worker(name, {uid});
+    w.metadata!.labels!['ray.io/cluster'] = cluster;
+    return w;
+  };
+  /** A head-Service copy of a RayCluster, as copies now record it: by UID. */
+  const headCopyOf = (service: string, uid?: string): KubeObject => ({
+    ...copy('Service', service),
+    metadata: {name: service, namespace: 'ml', labels: {'superskyray.io/role': 'head-service-copy', ...(uid ? {'superskyray.io/raycluster-uid': uid} : {})}},
+  });
+  const sliceOf = (service: string, uid?: string): KubeObject => ({
+    ...copy('EndpointSlice', `${service}-superskyray`),
+    metadata: {
+      name: `${service}-superskyray`,
+      namespace: 'ml',
+      labels: {'superskyray.io/role': 'head-service-copy', 'kubernetes.io/service-name': service, ...(uid ? {'superskyray.io/raycluster-uid': uid} : {})},
+    },
+  });
+  const both = [{uid: UID, headService: 'app-head-svc'}, {uid: NEW, headService: 'app-new-head-svc'}];
+  const cases: Case[] = [
+    {
+      name: 'a remote worker of a RayCluster that is gone goes; the live one\'s stay',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headServiceCopy()], true, [sibling('app-old-w1', 'app-old', 'rc-old')])]}),
+      want: ['delete-remote cloud app-old-w1'],
+    },
+    {
+      name: 'a remote worker of a sibling RayCluster that exists stays, and so do the copies its cluster holds',
+      view: view({rayClusters: both, remotes: [remote('cloud', [], [headCopyOf('app-new-head-svc', NEW), copy('ConfigMap', 'app-config')], true, [sibling('app-new-w1', 'app-new', NEW)])]}),
+      want: [],
+    },
+    {
+      name: 'with only a gone RayCluster\'s workers there, they and every copy go',
+      view: view({remotes: [remote('cloud', [], [headCopyOf('app-old-head-svc', 'rc-old'), copy('ConfigMap', 'app-config')], true, [sibling('app-old-w1', 'app-old', 'rc-old')])]}),
+      want: ['delete-remote cloud app-old-w1', 'delete-copy cloud Service/app-old-head-svc', 'delete-copy cloud ConfigMap/app-config'],
+    },
+    {
+      name: 'in a cluster that keeps workers, the head-Service copy and slice of a gone RayCluster go, matched by UID',
+      view: view({
+        homePods: [placeholder(P)],
+        remotes: [remote('cloud', [worker(P)], [headCopyOf('app-head-svc', UID), headCopyOf('app-old-head-svc', 'rc-old'), sliceOf('app-old-head-svc', 'rc-old'), copy('ConfigMap', 'app-config')])],
+      }),
+      want: ['delete-copy cloud Service/app-old-head-svc', 'delete-copy cloud EndpointSlice/app-old-head-svc-superskyray'],
+    },
+    {
+      name: 'a head-Service copy made before copies recorded a UID is matched by its Service\'s name',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headCopyOf('app-head-svc'), headCopyOf('app-old-head-svc'), sliceOf('app-old-head-svc')])]}),
+      want: ['delete-copy cloud Service/app-old-head-svc', 'delete-copy cloud EndpointSlice/app-old-head-svc-superskyray'],
+    },
+    {
+      name: 'a head-Service copy whose UID is another RayCluster\'s of the same name (deleted and made again) goes',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [worker(P)], [headCopyOf('app-head-svc', 'rc-before')])]}),
+      want: ['delete-copy cloud Service/app-head-svc'],
+    },
+    {
+      name: 'a cluster that did not answer is left alone',
+      view: view({remotes: [remote('cloud', [], [headCopyOf('app-old-head-svc', 'rc-old')], false, [sibling('app-old-w1', 'app-old', 'rc-old')])]}),
+      want: [],
+    },
+    {
+      name: 'the head Service stays global while a sibling RayCluster keeps remote workers',
+      view: view({rayClusters: both, headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [], [headCopyOf('app-new-head-svc', NEW)], true, [sibling('app-new-w1', 'app-new', NEW)])]}),
+      want: [],
+    },
+  ];
+  it.each(cases)('$name', ({view: v, want}) => {
+    expect(plan(repairs(v))).toEqual(want);
+  });
+});
+
 describe('repairs: workersToDelete', () => {
   const groups = (a: string[], b: string[]) => [
     {name: 'cpu', replicas: 1, workersToDelete: a},
@@ -560,6 +632,12 @@ describe('leftoverRepairs: what is left of a RayCluster that is gone', () => {
   it.each<{name: string; homePods: Pod[]; remotes: RemoteView[]; want: string[]}>([
     {name: 'nothing left', homePods: [], remotes: [remote('cloud')], want: []},
     {
+      name: "remote workers of the group's other RayClusters go too",
+      homePods: [],
+      remotes: [remote('cloud', [], [copy('ConfigMap', 'cfg')], true, [worker('w0', {uid: 'rc-earlier'})])],
+      want: ['delete-remote w0@cloud', 'delete-copy cfg@cloud'],
+    },
+    {
       name: 'remote workers go first, then the copies, in every cluster that answered',
       homePods: [],
       remotes: [remote('cloud', [worker('w1'), worker('w2')], [headServiceCopy()]), remote('edge', [worker('w3')], [copy('ConfigMap', 'cfg')])],
@@ -584,9 +662,15 @@ describe('leftoverRepairs: what is left of a RayCluster that is gone', () => {
       want: ['unlock p1', 'unlock p2'],
     },
   ])('$name', ({homePods, remotes, want}) => {
-    const plan = leftoverRepairs({homePods, remotes}, gone);
+    const plan = leftoverRepairs({homePods, remotes, rayClusters: []}, gone);
     expect(summary(plan)).toEqual(want);
     expect(plan.every((r) => r.why === gone)).toBe(true);
+  });
+
+  it("keeps what a RayCluster KubeRay has made since needs: its remote workers, and its cluster's copies", () => {
+    const next = worker('w9', {uid: 'rc-next'});
+    const plan = leftoverRepairs({homePods: [], remotes: [remote('cloud', [], [headServiceCopy(), copy('ConfigMap', 'cfg')], true, [worker('w0'), next])], rayClusters: [{uid: 'rc-next', headService: 'app-next-head-svc'}]}, gone);
+    expect(summary(plan)).toEqual(['delete-remote w0@cloud', 'delete-copy app-head-svc@cloud']);
   });
 });
 

@@ -1,0 +1,234 @@
+/**
+ * Garbage collection across clusters (docs/span-mechanism.md, "Nothing left behind"): what the tool
+ * made in a cluster for a RayCluster of another cluster goes once that RayCluster is gone, whoever
+ * deleted it and whether or not the tool ran then. Kubernetes' own collector cannot do it: an
+ * ownerReference cannot point into another cluster.
+ */
+import type {ClusterClient} from '../kube/client.js';
+import {KubeError} from '../kube/errors.js';
+import type {Fleet} from '../kube/fleet.js';
+import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
+import type {KubeObject, Pod} from '../kube/types.js';
+import {RAY_KINDS} from '../kuberay/demand.js';
+import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
+import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {RAYCLUSTER_UID_LABEL, SLICE_MANAGED_BY_LABEL, SWAP_FINALIZER, unlockPatch} from '../kuberay/swap.js';
+import {deleteObserved, type Step} from './act.js';
+import {KUBE_SYSTEM} from './fleet-status.js';
+
+/** What one cluster holds that garbage collection looks at, and what it answers for as a home. */
+export interface CollectedCluster {
+  /** The cluster id (its kube-system namespace's UID). */
+  id: string;
+  context: string;
+  /** Why it could not be read in full; then nothing in it is touched, and nothing is taken to be missing from it. */
+  unobserved?: string;
+  /**
+   * Remote workers, head-Service copies and dependency copies the tool made here for other
+   * clusters' groups, and (when asked for) what place applied here.
+   */
+  made: KubeObject[];
+  /** Pending workers here that still carry the swap finalizer. */
+  locked: Pod[];
+  /** UIDs of the RayClusters here that are not being deleted. */
+  rayClusters: Set<string>;
+  /** The groups whose Ray object is here, as namespace/name. */
+  groups: Set<string>;
+}
+
+export interface Leftover {
+  /** The cluster id it is in. */
+  cluster: string;
+  action: 'delete' | 'release';
+  object: KubeObject;
+  why: string;
+}
+
+const labelOf = (o: KubeObject, key: string) => o.metadata?.labels?.[key];
+const terminating = (o: KubeObject) => o.metadata?.deletionTimestamp !== undefined;
+
+/**
+ * The pure decision: each object made for a home cluster goes when what it was made for is
+ * gone there. A remote worker and a head-Service copy are matched by their RayCluster's UID, so a
+ * RayCluster made again under the same name does not keep them; a dependency copy (shared by the
+ * group's RayClusters) goes with the group's Ray object. A home that did not answer, or that is
+ * not in the fleet, proves nothing, and what was made for it stays.
+ */
+export function leftovers(clusters: CollectedCluster[]): Leftover[] {
+  const byId = new Map(clusters.map((c) => [c.id, c]));
+  const out: Leftover[] = [];
+  for (const here of clusters) {
+    if (here.unobserved) continue;
+    for (const object of here.made) {
+      if (terminating(object)) continue;
+      const group = `${object.metadata?.namespace}/${labelOf(object, GROUP_LABEL)}`;
+      const role = labelOf(object, ROLE_LABEL);
+      if (role === undefined) {
+        // Applied at home by place, with the group's Ray object.
+        if (!here.groups.has(group)) out.push({cluster: here.id, action: 'delete', object, why: `applied by place for group ${group}, whose Ray object is gone`});
+        continue;
+      }
+      const home = byId.get(labelOf(object, HOME_CLUSTER_LABEL) ?? '');
+      if (!home || home.unobserved || home === here) continue;
+      const uid = labelOf(object, RAYCLUSTER_UID_LABEL);
+      const byUid = uid !== undefined && (role === 'remote-worker' || role === 'head-service-copy');
+      if (byUid ? home.rayClusters.has(uid) : home.groups.has(group)) continue;
+      const what = role === 'remote-worker' ? 'remote worker' : role === 'head-service-copy' ? 'head-Service copy' : 'copy';
+      const why = byUid
+        ? `a ${what} for RayCluster ${labelOf(object, 'ray.io/cluster') ?? uid} of group ${group} in context "${home.context}", which is gone`
+        : `a ${what} for group ${group} of context "${home.context}", whose Ray object is gone`;
+      out.push({cluster: here.id, action: 'delete', object, why});
+    }
+    for (const pod of here.locked) {
+      const owner = pod.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'RayCluster');
+      if (owner && !here.rayClusters.has(owner.uid)) out.push({cluster: here.id, action: 'release', object: pod, why: `a Pending worker caught in a swap, whose RayCluster ${owner.name} is gone`});
+    }
+  }
+  // Remote workers before copies, so that no worker is left without what it needs while it stops.
+  const rank = (l: Leftover) => (l.action === 'release' ? 0 : l.object.kind === 'Pod' ? 1 : 2);
+  return out.sort((a, b) => rank(a) - rank(b));
+}
+
+export interface CollectScope {
+  /** Undefined: every namespace. */
+  namespace?: string;
+  /** Only these groups (names); undefined: every group. */
+  groups?: string[];
+  /**
+   * Also what place applied at home for a group whose Ray object is gone (delete GROUP asks for
+   * it). Never on its own: place applies those just before the Ray object.
+   */
+  placed?: boolean;
+}
+
+export interface CollectResult {
+  /** Every delete or release made, or on a dry run to be made, in order. */
+  steps: Step[];
+  /** Contexts that did not answer in full, and why: nothing they hold, or that was made for them, was touched. */
+  unobserved: Array<{context: string; reason: string}>;
+  dryRun: boolean;
+}
+
+const MADE_TYPES: ResourceType[] = [RESOURCES.pods, RESOURCES.services, RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
+const MADE_ROLES = '(remote-worker,head-service-copy,dependency-copy)';
+
+function groupSelector(scope: CollectScope): string {
+  return scope.groups ? `,${GROUP_LABEL} in (${scope.groups.join(',')})` : '';
+}
+
+/**
+ * What place applied in a cluster for groups (`groups` a selector tail: `,superskyray.io/group=app`):
+ * labelled as theirs, with no role, and without an owner (KubeRay copies the Ray object's labels
+ * onto what it makes, and owns it).
+ */
+export async function listPlaced(client: ClusterClient, namespace: string | undefined, groups: string, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
+  const lists = await Promise.all(
+    DEPENDENCY_KINDS.map(async (kind) => {
+      const type = resourceForKind(kind)!;
+      try {
+        const list = await client.list<KubeObject>(type, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},!${ROLE_LABEL}${groups}`, signal});
+        return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((o) => ({type, object: {...o, apiVersion: 'v1', kind}}));
+      } catch (err) {
+        // A user who may not read Secrets (no --copy-secrets role) cannot have placed any either.
+        if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
+        throw err;
+      }
+    }),
+  );
+  return lists.flat();
+}
+
+/** What the tool made in a cluster for other clusters, and the Pending workers it locked there. */
+async function madeHere(client: ClusterClient, scope: CollectScope, signal?: AbortSignal): Promise<{made: KubeObject[]; locked: Pod[]}> {
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${ROLE_LABEL} in ${MADE_ROLES}${groupSelector(scope)}`;
+  const [lists, workers] = await Promise.all([
+    Promise.all(
+      MADE_TYPES.map(async (type) => {
+        try {
+          const list = await client.list<KubeObject>(type, {namespace: scope.namespace, labelSelector: selector, signal});
+          // The EndpointSlice controller copies a Service's labels onto its own slices: not ours.
+          const ours = type === RESOURCES.endpointslices ? list.items.filter((o) => labelOf(o, SLICE_MANAGED_BY_LABEL) === MANAGED_BY) : list.items;
+          return ours.map((o) => ({...o, apiVersion: type.group ? `${type.group}/${type.version}` : type.version, kind: type.kind}));
+        } catch (err) {
+          // Secrets are copied only with --copy-secrets; a user who may not list them has none of ours.
+          if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
+          throw err;
+        }
+      }),
+    ),
+    client.list<Pod>(RESOURCES.pods, {namespace: scope.namespace, labelSelector: `${RAY_NODE_TYPE_LABEL}=worker`, signal}),
+  ]);
+  const placed = scope.placed ? await listPlaced(client, scope.namespace, groupSelector(scope), signal) : [];
+  return {made: [...lists.flat(), ...placed.map((p) => p.object)], locked: workers.items.filter((p) => p.metadata?.finalizers?.includes(SWAP_FINALIZER)).map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'}))};
+}
+
+/** The RayClusters and groups a cluster is home to. */
+async function ownersHere(client: ClusterClient, scope: CollectScope, signal?: AbortSignal): Promise<{rayClusters: Set<string>; groups: Set<string>}> {
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}${groupSelector(scope)}`;
+  const lists = await Promise.all(RAY_KINDS.map(async (kind) => ({kind, items: (await client.list<KubeObject>(resourceForKind(kind)!, {namespace: scope.namespace, labelSelector: selector, signal})).items})));
+  const rayClusters = new Set<string>();
+  const groups = new Set<string>();
+  for (const {kind, items} of lists) {
+    for (const o of items) {
+      if (kind === 'RayCluster' && !terminating(o)) rayClusters.add(o.metadata?.uid ?? '');
+      const group = labelOf(o, GROUP_LABEL);
+      if (group) groups.add(`${o.metadata?.namespace}/${group}`);
+    }
+  }
+  return {rayClusters, groups};
+}
+
+/**
+ * Looks at the whole fleet, then removes what was made for RayClusters and groups that are gone.
+ * What each cluster holds is read before any cluster's RayClusters: an object whose owner is then
+ * missing was made for one that is gone, never for one made since.
+ */
+export async function collectLeftovers(fleet: Fleet, scope: CollectScope, options: {dryRun: boolean; signal?: AbortSignal}): Promise<CollectResult> {
+  const {signal} = options;
+  const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  const first = await Promise.all(
+    fleet.clusters.map(async (client) => {
+      try {
+        const [ns, held] = await Promise.all([client.get<KubeObject>(RESOURCES.namespaces, KUBE_SYSTEM, undefined, signal), madeHere(client, scope, signal)]);
+        return {client, id: ns.metadata?.uid ?? client.context, ...held};
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        return {client, id: client.context, unobserved: reasonOf(err), made: [], locked: []};
+      }
+    }),
+  );
+  const clusters: CollectedCluster[] = await Promise.all(
+    first.map(async (c): Promise<CollectedCluster> => {
+      const base = {id: c.id, context: c.client.context, made: c.made, locked: c.locked, rayClusters: new Set<string>(), groups: new Set<string>()};
+      if ('unobserved' in c) return {...base, unobserved: c.unobserved};
+      try {
+        return {...base, ...(await ownersHere(c.client, scope, signal))};
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        return {...base, unobserved: reasonOf(err)};
+      }
+    }),
+  );
+  const result: CollectResult = {steps: [], unobserved: clusters.filter((c) => c.unobserved).map((c) => ({context: c.context, reason: c.unobserved!})), dryRun: options.dryRun};
+  for (const l of leftovers(clusters)) {
+    const client = fleet.clusters[clusters.findIndex((c) => c.id === l.cluster)]!;
+    const type = resourceForKind(l.object.kind!)!;
+    const name = l.object.metadata?.name ?? '';
+    const step: Step = {action: l.action, object: `${type.kind.toLowerCase()}/${name}`, context: client.context, why: l.why};
+    if (options.dryRun) {
+      result.steps.push(step);
+      continue;
+    }
+    if (l.action === 'release') {
+      try {
+        await client.patch(RESOURCES.pods, name, l.object.metadata?.namespace, unlockPatch(), 'strategic', {signal});
+        result.steps.push(step);
+      } catch (err) {
+        if (!(err instanceof KubeError && err.code === 404)) throw err;
+      }
+    } else if (await deleteObserved(client, type, l.object, signal)) {
+      result.steps.push(step);
+    }
+  }
+  return result;
+}
