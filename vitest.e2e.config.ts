@@ -9,9 +9,13 @@ export type Backend = 'real' | 'sandbox';
 export function scenarios(backend: Backend) {
   return {
     include: ['test/e2e/**/*.test.ts'],
-    // The tests of the real test environment itself, those with real Ray, and the drain (kubectl
-    // drain evicts through pods/eviction, which the sandbox does not serve) run only there.
-    exclude: [...configDefaults.exclude, ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**', 'test/e2e/drain.test.ts'] : [])],
+    // The tests of the real test environment itself, those with real Ray, the drain (kubectl
+    // drain evicts through pods/eviction, which the sandbox does not serve) and a RayJob's retry
+    // (the sandbox has no RayJob controller) run only there.
+    exclude: [
+      ...configDefaults.exclude,
+      ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**', 'test/e2e/drain.test.ts', 'test/e2e/rayjob-retry.test.ts'] : []),
+    ],
     environment: 'node' as const,
     env: {SUPERSKYRAY_E2E_BACKEND: backend},
     globalSetup: ['test/e2e/global-setup.ts'],

@@ -359,6 +359,55 @@ export function podReferences(spec: PodSpec): PodReferences {
   };
 }
 
+/** On a dependency copy: the resourceVersion of the object at home it was made from. */
+export const SOURCE_VERSION_ANNOTATION = 'superskyray.io/source-resource-version';
+
+/**
+ * A dependency copy (ConfigMap, Secret, ServiceAccount) of an object at home: its content and
+ * labels, the tool's labels, and the version it was made from, so that it follows the source.
+ */
+export function dependencyCopy(source: KubeObject, ctx: SwapContext): KubeObject {
+  const {metadata, ...rest} = source;
+  const copy: KubeObject = {
+    ...rest,
+    metadata: {
+      name: metadata?.name,
+      namespace: metadata?.namespace,
+      labels: {...metadata?.labels, ...toolLabels(ctx, 'dependency-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
+      annotations: {[SOURCE_VERSION_ANNOTATION]: metadata?.resourceVersion ?? ''},
+    },
+  };
+  delete copy.status;
+  // A ServiceAccount's token Secrets belong to the home cluster.
+  delete (copy as {secrets?: unknown}).secrets;
+  return copy;
+}
+
+/**
+ * The merge patch that makes a copy what `desired` (a newer dependencyCopy) is, only if the copy is
+ * still the version observed: every field of its content set, and keys the source lost removed.
+ */
+export function copyUpdatePatch(copy: KubeObject, desired: KubeObject): Record<string, unknown> {
+  const skip = new Set(['apiVersion', 'kind', 'metadata', 'status']);
+  const patch: Record<string, unknown> = {
+    metadata: {resourceVersion: copy.metadata?.resourceVersion, labels: desired.metadata?.labels, annotations: desired.metadata?.annotations},
+  };
+  const was = copy as Record<string, unknown>;
+  const now = desired as Record<string, unknown>;
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const field of new Set([...Object.keys(was), ...Object.keys(now)])) {
+    if (skip.has(field)) continue;
+    const before = was[field];
+    const after = now[field];
+    if (isMap(before) && isMap(after)) {
+      patch[field] = Object.fromEntries([...Object.keys(before).filter((k) => !(k in after)).map((k) => [k, null]), ...Object.entries(after)]);
+    } else {
+      patch[field] = after ?? null;
+    }
+  }
+  return patch;
+}
+
 /** The EndpointSlice label that ties a slice to its Service, and the one that says who keeps it. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';

@@ -4,7 +4,7 @@ import {KubeError} from '../kube/errors.js';
 import {sleep} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
-import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {
   CILIUM_GLOBAL,
@@ -13,6 +13,8 @@ import {
   endpointsHeadServiceCopy,
   globalHeadServicePatch,
   headEndpointSlice,
+  copyUpdatePatch,
+  dependencyCopy,
   headEndpointSliceName,
   lockPatch,
   lockStatusPatch,
@@ -92,20 +94,10 @@ export function swapContext(state: GroupState, remoteClusterId: string): SwapCon
   };
 }
 
-function copyOf(obj: KubeObject, ctx: SwapContext): KubeObject {
-  const {metadata, ...rest} = obj;
-  const clean: KubeObject = {
-    ...rest,
-    metadata: {
-      name: metadata?.name,
-      namespace: metadata?.namespace,
-      labels: {...metadata?.labels, [MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: ctx.group, [ROLE_LABEL]: 'dependency-copy', [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
-    },
-  };
-  delete clean.status;
-  // A ServiceAccount's token Secrets belong to the home cluster.
-  delete (clean as {secrets?: unknown}).secrets;
-  return clean;
+/** Whether the tool made `object` in the role given for a group of home `homeClusterId`. */
+function madeFor(object: KubeObject, role: string, homeClusterId: string): boolean {
+  const labels = object.metadata?.labels ?? {};
+  return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[ROLE_LABEL] === role && labels[HOME_CLUSTER_LABEL] === homeClusterId;
 }
 
 /**
@@ -145,10 +137,19 @@ export async function checkTargets(
       }
       const source = await home.client.find<KubeObject>(type, name, namespace, signal);
       if (!source) throw new InputError(`${describeObject(type, name, namespace)} is missing in the home cluster "${home.client.context}" too`, 'create it, then run again');
-      copies.push(copyOf(source, ctx));
+      copies.push(dependencyCopy(source, ctx));
     }
     const namespaceMissing = (await cluster.client.find(RESOURCES.namespaces, namespace, undefined, signal)) === undefined;
-    const hasCopy = !namespaceMissing && (await cluster.client.find(RESOURCES.services, headName, namespace, signal)) !== undefined;
+    const existing = namespaceMissing ? undefined : await cluster.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal);
+    // A Service of that name that the tool did not make for this home is someone else's: the head
+    // address would resolve to it, and it is never taken over.
+    if (existing && !madeFor(existing, 'head-service-copy', ctx.homeClusterId)) {
+      throw new InputError(
+        `${describeObject(RESOURCES.services, headName, namespace)} in context "${cluster.client.context}" is not kubectl-superskyray's head-Service copy from context "${home.client.context}", and that copy needs its name`,
+        `delete or rename it there, or keep the workers out of "${cluster.client.context}" (span --to another cluster)`,
+      );
+    }
+    const hasCopy = existing !== undefined;
     const readiness: Readiness = {cluster, namespaceMissing, copies};
     headService ??= await home.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal);
     if (!headService) {
@@ -166,9 +167,14 @@ export async function checkTargets(
       }
       if (!ip) throw new Error(`the head pod of raycluster/${state.rayCluster.metadata.name} in context "${home.client.context}" has no IP yet, and mesh mode endpoints needs it; run again once the head runs`);
       if (!hasCopy) readiness.headServiceCopy = endpointsHeadServiceCopy(headService, ctx);
-      if (namespaceMissing || !(await cluster.client.find(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace, signal))) {
-        readiness.endpointSlice = headEndpointSlice(headService, ip, ctx);
+      const slice = namespaceMissing ? undefined : await cluster.client.find<KubeObject>(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace, signal);
+      if (slice && !madeFor(slice, 'head-service-copy', ctx.homeClusterId)) {
+        throw new InputError(
+          `${describeObject(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace)} in context "${cluster.client.context}" is not kubectl-superskyray's from context "${home.client.context}", and the head-Service copy's endpoint needs its name`,
+          `delete or rename it there, or keep the workers out of "${cluster.client.context}" (span --to another cluster)`,
+        );
       }
+      if (!slice) readiness.endpointSlice = headEndpointSlice(headService, ip, ctx);
     } else if (!hasCopy) {
       readiness.headServiceCopy = ciliumHeadServiceCopy(headService, ctx);
     }
@@ -242,6 +248,20 @@ export class Actor {
         return this.deleteIfPresent(clusterById(this.group, r.cluster)!.client, RESOURCES.pods, r.pod, r.why);
       case 'delete-copy':
         return this.deleteIfPresent(clusterById(this.group, r.cluster)!.client, resourceForKind(r.object.kind)!, r.object, r.why);
+      case 'update-copy': {
+        const client = clusterById(this.state, r.cluster)!.client;
+        const type = resourceForKind(r.object.kind)!;
+        const name = r.object.metadata!.name!;
+        try {
+          await client.patch(type, name, namespace, copyUpdatePatch(r.object, dependencyCopy(r.source, swapContext(this.state, r.cluster))), 'merge', {signal});
+          this.note('update', type, name, client, r.why);
+        } catch (err) {
+          // Changed or gone since it was observed: the next pass looks again.
+          if (!(err instanceof KubeError && (err.code === 409 || err.code === 404))) throw err;
+          this.conflicts++;
+        }
+        return;
+      }
       case 'make-budget':
         return this.createIfAbsent(this.home, RESOURCES.poddisruptionbudgets, placeholderBudget(swapContext(this.state, ''), namespace), r.why);
       case 'delete-budget':

@@ -8,7 +8,7 @@ import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, type RayKind} from '../kuberay/demand.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
-import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {CILIUM_GLOBAL, CILIUM_SHARED, isInSwap, REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {isPodReady} from '../placement/capacity.js';
@@ -113,6 +113,11 @@ export interface GroupStatus {
   clusters: GroupCluster[];
   placeholders: PlaceholderStatus[];
   pending: PendingWorker[];
+  /**
+   * The group's other RayClusters that remote workers run for: a RayService's second one while it
+   * switches (`exists`), or one KubeRay deleted whose remote workers go on the next pass.
+   */
+  otherRayClusters: Array<{name: string; exists: boolean; remote: Array<{context: string; workers: number}>}>;
   /** What a span would repair now: what an interrupted run left, or copies left after a collapse. */
   repairs: Array<{action: string; object: string; context: string; why: string}>;
   warnings: string[];
@@ -246,6 +251,20 @@ function placeholdersOf(state: GroupState, placeholders: Pod[]): PlaceholderStat
   });
 }
 
+/** The group's RayClusters other than the live one, with the remote workers each has per cluster. */
+function otherRayClusters(look: GroupLook & {rayCluster?: GroupState['rayCluster']}): GroupStatus['otherRayClusters'] {
+  const live = look.rayCluster?.metadata.uid;
+  const names = new Map(look.rayClusters.filter((rc) => rc.uid !== live).map((rc) => [rc.name, true]));
+  for (const side of look.remotes) for (const w of side.others) names.set(w.metadata?.labels?.[RAY_CLUSTER_LABEL] ?? '', names.get(w.metadata?.labels?.[RAY_CLUSTER_LABEL] ?? '') ?? false);
+  return [...names].map(([name, exists]) => ({
+    name,
+    exists,
+    remote: look.remotes
+      .map((side) => ({context: side.cluster.client.context, workers: side.others.filter((w) => w.metadata?.labels?.[RAY_CLUSTER_LABEL] === name && !terminating(w)).length}))
+      .filter((r) => r.workers > 0),
+  }));
+}
+
 /** Where one group runs across the fleet, from one observation. Pure. */
 export function groupStatus(state: GroupState, head: HeadServiceLook = {read: false, problem: 'it was not read'}): GroupStatus {
   const warnings: string[] = [];
@@ -345,6 +364,7 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
       return spec === undefined ? {name: g} : {name: g, replicas: desiredReplicas(spec)};
     }),
     clusters: [homeCluster, ...others],
+    otherRayClusters: otherRayClusters(state),
     placeholders: placeholdersOf(state, placeholders),
     ...pendingWorkers(state, pending),
     warnings,
@@ -389,6 +409,7 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
     autoscaling: (spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
     workerGroups: specs.map((g) => ({name: g.groupName ?? '', replicas: desiredReplicas(g)})),
     clusters: [{context: look.home.client.context, clusterId: homeId, home: true, state: look.home.status.state, problems: look.home.status.problems, workers: [], objects: []}, ...others],
+    otherRayClusters: otherRayClusters(look),
     placeholders: [],
     pending: [],
     repairs: [],

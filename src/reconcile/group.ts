@@ -7,7 +7,7 @@ import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
 import {headServiceName} from '../kuberay/names.js';
 import {placeholderBudgetName, SLICE_MANAGED_BY_LABEL} from '../kuberay/swap.js';
 import {POLICY_ANNOTATION, RELOCATED_FROM_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
-import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
+import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
 
 export interface GroupRef {
@@ -83,6 +83,11 @@ export interface GroupState extends GroupLook {
   autoscaling: boolean;
   /** The home head Service, read with the group: it decides collapse and what status shows. */
   homeHead: HeadServiceLook;
+  /**
+   * The objects at home that the dependency copies in other clusters were made from, as they are
+   * now (a copy follows its source); one that is gone, or could not be read, is not among them.
+   */
+  copySources: KubeObject[];
   /** Whether home has the placeholders' PodDisruptionBudget; undefined when it could not be read. */
   placeholderBudget: boolean | undefined;
   /** Set while the group moves whole to another cluster: it already runs there too. */
@@ -259,7 +264,7 @@ export async function lookAtGroup(
       : {...look, unstarted: `${kind} "${ref.name}" in context "${home.client.context}" has no RayCluster yet`};
   }
   // Either one unreadable leaves the group observed: status says so, and nothing is decided from it.
-  const [homeHead, placeholderBudget] = await Promise.all([
+  const [homeHead, placeholderBudget, copySources] = await Promise.all([
     home.client.find<KubeObject>(RESOURCES.services, headServiceName('RayCluster', rayCluster.metadata.name, rayCluster.spec), namespace, signal).then(
       (service): HeadServiceLook => ({read: true as const, ...(service ? {service} : {})}),
       (err: unknown): HeadServiceLook => {
@@ -274,6 +279,7 @@ export async function lookAtGroup(
         throw err;
       },
     ),
+    readCopySources(home, namespace, remotes, signal),
   ]);
   return {
     ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
@@ -281,8 +287,32 @@ export async function lookAtGroup(
     rayCluster: {...rayCluster, apiVersion: 'ray.io/v1', kind: 'RayCluster'},
     homeHead,
     placeholderBudget,
+    copySources,
     autoscaling: (rayCluster.spec as {enableInTreeAutoscaling?: boolean} | undefined)?.enableInTreeAutoscaling === true,
   };
+}
+
+/** One GET per object that some dependency copy was made from (a few per group), never a list of all ConfigMaps. */
+async function readCopySources(home: ObservedCluster, namespace: string, remotes: RemoteSide[], signal?: AbortSignal): Promise<KubeObject[]> {
+  const wanted = new Map<string, {kind: string; name: string}>();
+  for (const side of remotes) {
+    for (const c of side.copies) {
+      if (c.metadata?.labels?.[ROLE_LABEL] === 'dependency-copy' && c.kind) wanted.set(`${c.kind}/${c.metadata.name}`, {kind: c.kind, name: c.metadata.name ?? ''});
+    }
+  }
+  const found = await Promise.all(
+    [...wanted.values()].map(async ({kind, name}) => {
+      try {
+        const source = await home.client.find<KubeObject>(resourceForKind(kind)!, name, namespace, signal);
+        return source ? [{...source, apiVersion: 'v1', kind}] : [];
+      } catch (err) {
+        // Unreadable (no Secrets role, say): the copy stays as it is.
+        if (err instanceof KubeError) return [];
+        throw err;
+      }
+    }),
+  );
+  return found.flat();
 }
 
 /** A RayCluster of the group: the group itself, or one its RayService or RayJob controls. */

@@ -10,6 +10,7 @@ import {
   RAYCLUSTER_UID_LABEL,
   REMOTE_CLUSTER_ANNOTATION,
   SERVICE_NAME_LABEL,
+  SOURCE_VERSION_ANNOTATION,
   remoteReadyOf,
   isInSwap,
   SWAP_FINALIZER,
@@ -52,6 +53,10 @@ export interface GroupView {
   headMadeGlobal?: string;
   /** Whether home has the placeholders' PodDisruptionBudget; undefined when it could not be read. */
   placeholderBudget?: boolean;
+  /** The objects at home the dependency copies were made from, as they are now. */
+  copySources?: KubeObject[];
+  /** --copy-secrets: a Secret copy follows its source only when this run was asked to copy Secrets. */
+  copySecrets?: boolean;
   /** Binds one more placeholder: a home node with room for it, or undefined when none has. */
   bindPlaceholder: () => string | undefined;
 }
@@ -73,6 +78,8 @@ export type Repair =
   /** The placeholder's readiness gate follows its remote worker's Ready. */
   | {do: 'set-ready'; pod: Pod; ready: boolean; why: string}
   | {do: 'delete-copy'; cluster: string; object: KubeObject; why: string}
+  /** A dependency copy follows its source at home (a rotated Secret, an edited ConfigMap). */
+  | {do: 'update-copy'; cluster: string; object: KubeObject; source: KubeObject; why: string}
   /** Point an EndpointSlice copy at the head pod's current IP (the head restarted). */
   | {do: 'update-endpoints'; cluster: string; object: KubeObject; ip: string; why: string}
   /** Clear a worker group's workersToDelete once every pod it names is gone. */
@@ -308,6 +315,18 @@ export function repairs(view: GroupView): Repair[] {
     if (!side.observed || staying.has(side.id)) continue;
     for (const object of side.copies) {
       if (!terminating(object)) plan.push({do: 'delete-copy', cluster: side.id, object, why: 'no remote worker of the group is left in that cluster'});
+    }
+  }
+  const sources = new Map((view.copySources ?? []).map((o) => [`${o.kind}/${name(o)}`, o]));
+  for (const side of view.remotes) {
+    if (!side.observed || !staying.has(side.id)) continue;
+    for (const object of side.copies) {
+      if (terminating(object) || object.metadata?.labels?.[ROLE_LABEL] !== 'dependency-copy') continue;
+      if (object.kind === 'Secret' && !view.copySecrets) continue;
+      const source = sources.get(`${object.kind}/${name(object)}`);
+      const made = object.metadata?.annotations?.[SOURCE_VERSION_ANNOTATION];
+      const now = source?.metadata?.resourceVersion;
+      if (source && now !== made) plan.push({do: 'update-copy', cluster: side.id, object, source, why: `its source at home changed (resourceVersion ${now}, the copy is of ${made ?? 'an unrecorded one'})`});
     }
   }
 

@@ -9,7 +9,7 @@ import {isInSwap} from '../kuberay/swap.js';
 import type {Step} from './act.js';
 import {observeGroup, UnstartedError, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
-import {actOnPass, describeMove, notReadyYet, planPass, tellSpanned, workerGroupSpecs, type Pass, type SpanMove, type SpanResult} from './span.js';
+import {actOnPass, checkPass, describeMove, notReadyYet, planPass, tellSpanned, workerGroupSpecs, type Pass, type SpanMove, type SpanResult} from './span.js';
 
 export interface SettleOptions {
   group: string;
@@ -73,6 +73,7 @@ export async function settleGroup(
       }
       const pass = planPass(state, options);
       if (pass.repairs.length > 0 || pass.moves.length > 0) {
+        await checkPass(state, pass, options);
         if (await holdLease(slot, state, leaseOptions)) continue;
         const actor = await actOnPass(state, pass, options);
         into.steps.push(...actor.steps);

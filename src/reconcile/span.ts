@@ -106,7 +106,7 @@ function liveRayClusters(state: GroupState): GroupView['rayClusters'] {
   return [live, ...state.rayClusters.filter((rc) => rc.uid !== live.uid)];
 }
 
-export function groupView(state: GroupState, incoming: string[] = [], bindPlaceholder = placeholderRoom(state)): GroupView {
+export function groupView(state: GroupState, incoming: string[] = [], bindPlaceholder = placeholderRoom(state), copySecrets = false): GroupView {
   return {
     autoscaling: state.autoscaling,
     rayClusterUid: state.rayCluster.metadata.uid,
@@ -116,6 +116,8 @@ export function groupView(state: GroupState, incoming: string[] = [], bindPlaceh
     homePods: state.homePods,
     remotes: remoteViews(state),
     placeholderBudget: state.placeholderBudget,
+    copySources: state.copySources,
+    copySecrets,
     incoming,
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
     ...(state.homeHead.read && state.homeHead.service?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHead.service.metadata.name} : {}),
@@ -158,9 +160,9 @@ function spannable(state: GroupState, planned: Repair[]): Pod[] {
  * One pass of the group's reconciler: the repairs the invariants ask for, then the swaps of the
  * Pending workers that fit another cluster (in fleet order, or only `to`). Pure over the state.
  */
-export function planPass(state: GroupState, options: {to?: string; random?: () => number}): Pass {
+export function planPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets?: boolean}): Pass {
   const bindPlaceholder = placeholderRoom(state);
-  const first = repairs(groupView(state, [], bindPlaceholder));
+  const first = repairs(groupView(state, [], bindPlaceholder, options.copySecrets));
   const targets = state.fleet
     .filter((o) => o !== state.home && o.snapshot && (!options.to || o.client.context === options.to))
     .sort((a, b) => b.snapshot!.priority - a.snapshot!.priority);
@@ -209,7 +211,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
     });
   }
   // Copies stay in the clusters that workers are about to move to.
-  const all = moves.length > 0 ? repairs(groupView(state, moves.map((m) => m.cluster))) : first;
+  const all = moves.length > 0 ? repairs(groupView(state, moves.map((m) => m.cluster), placeholderRoom(state), options.copySecrets)) : first;
   return {repairs: all, moves, stuck};
 }
 
@@ -224,6 +226,7 @@ export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): S
     case 'delete-remote':
       return {action: r.do, object: `pod/${r.pod.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'delete-copy':
+    case 'update-copy':
     case 'update-endpoints':
       return {action: r.do, object: `${r.object.kind?.toLowerCase()}/${r.object.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'clear-workers-to-delete':
@@ -238,16 +241,28 @@ export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): S
   }
 }
 
+/** The workers a pass brings to other clusters: its moves, and swaps resumed at their remote step. */
+function arrivals(pass: Pass): Array<{pod: Pod; cluster: string}> {
+  return [
+    ...pass.moves.map((m) => ({pod: m.pod, cluster: m.cluster})),
+    ...pass.repairs.flatMap((r) => (r.do === 'swap' && r.steps.includes('remote') ? [{pod: r.pod, cluster: r.target.cluster}] : [])),
+  ];
+}
+
+/**
+ * What can refuse a pass (a Secret missing where workers go, a foreign Service in the way), run
+ * before its first write, the Lease's included; actOnPass reads it again under the Lease.
+ */
+export async function checkPass(state: GroupState, pass: Pass, options: {copySecrets: boolean; signal?: AbortSignal}): Promise<void> {
+  await checkTargets(state, arrivals(pass), options);
+}
+
 /**
  * Acts on one pass: checks every target first (so bad input changes nothing), makes them ready,
  * repairs, then swaps. Returns the writes made.
  */
 export async function actOnPass(state: GroupState, pass: Pass, options: {copySecrets: boolean; signal?: AbortSignal}): Promise<Actor> {
-  const arriving = [
-    ...pass.moves.map((m) => ({pod: m.pod, cluster: m.cluster})),
-    ...pass.repairs.flatMap((r) => (r.do === 'swap' && r.steps.includes('remote') ? [{pod: r.pod, cluster: r.target.cluster}] : [])),
-  ];
-  const readiness = await checkTargets(state, arriving, options);
+  const readiness = await checkTargets(state, arrivals(pass), options);
   const actor = new Actor(state, options.signal);
   await actor.makeReady(readiness);
   for (const r of pass.repairs) await actor.repair(r);
@@ -337,10 +352,11 @@ async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOpti
     if (options.dryRun) {
       result.moves.push(...pass.moves.map(describeMove));
       result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
-      if (pass.repairs.length > 0 || pass.moves.length > 0) await checkTargets(state, pass.moves, options);
+      if (pass.repairs.length > 0 || pass.moves.length > 0) await checkPass(state, pass, options);
       return;
     }
     if (pass.repairs.length === 0 && pass.moves.length === 0) return;
+    await checkPass(state, pass, options);
     if (await holdLease(slot, state, {signal, onWait: options.onWait, waitMs: options.leaseWaitMs})) {
       state = await again();
       continue;

@@ -231,8 +231,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   /** Garbage collection of the fleet (or of one group gone): false when some cluster did not answer, so it is not finished. */
   let sweeping = false;
   const collect = async (trigger: string, only?: WatchedGroup): Promise<boolean> => {
-    // One sweep of the whole fleet at a time: a slow one is not stacked on by the next resync.
-    if (!only && sweeping) return false;
+    // One sweep of the whole fleet at a time: a slow one is not stacked on by the next resync. While
+    // paused nothing is written; the next resync sweeps.
+    if (!only && (sweeping || options.paused?.())) return false;
     if (!only) sweeping = true;
     try {
       const result = await withTimeLimit(signal, passTimeout, () => new Error(`garbage collection took longer than ${passTimeout / 1000}s and was abandoned`), (limited) =>
@@ -294,12 +295,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       // Another run is acting on the group: not a failure, and it will be looked at again.
       if (err instanceof LeaseHeldError) report({type: 'wait', at: now(), group: key, message: err.message});
       else report({type: 'error', at: now(), group: key, message: (err as Error).message});
-      if (err instanceof InputError) {
-        // The group is gone (deleted, or moved out of the namespaces watched): off the screen now.
-        groups.delete(key);
-        report({type: 'groups', at: now(), groups: [...groups.values()]});
-        return;
-      }
+      // Something only the user can fix (a foreign Service in the way, say): said once per pass, and
+      // looked at again on the next event or resync, not every two seconds.
+      if (err instanceof InputError) return;
       // Try again a little later; events may well bring it back sooner.
       setTimeout(() => queue.add(key, 'retry after an error'), 2000).unref();
     } finally {
@@ -331,13 +329,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       );
     } catch (err) {
       if (signal.aborted) return;
-      if (err instanceof InputError) {
-        groups.delete(key);
-        missed.delete(key);
-        report({type: 'groups', at: now(), groups: [...groups.values()]});
-      } else {
-        report({type: 'error', at: now(), group: key, message: (err as Error).message});
-      }
+      // A group gone stays missed: what was made for it goes once the pause ends, and then the group.
+      if (err instanceof NotPlacedError) report({type: 'wait', at: now(), group: key, message: 'its Ray object is gone; what was made for it goes when reconciling resumes'});
+      else report({type: 'error', at: now(), group: key, message: (err as Error).message});
     }
   };
 

@@ -20,6 +20,10 @@ function headline(status: GroupStatus): string[] {
   ];
   const head = status.head;
   lines.push(head ? `head ${head.name}: ${head.phase}${head.node ? ` on ${head.node}` : ''}` : `head: no head pod in ${status.home}`);
+  for (const other of status.otherRayClusters) {
+    const where = other.remote.map((r) => `${r.workers} remote worker(s) in ${r.context}`).join(', ') || 'no remote worker';
+    lines.push(`also RayCluster ${other.name}, ${other.exists ? 'the other of the two a RayService switches between' : 'gone: what was made for it goes on the next pass'}: ${where}`);
+  }
   return lines;
 }
 

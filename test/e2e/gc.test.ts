@@ -32,9 +32,10 @@ const KINDS: ResourceType[] = [
 /**
  * Deletion by someone else (kubectl, a GitOps prune, a TTL) of a group the tool spanned: what the
  * tool made for it in the other cluster goes, by the RayCluster's UID, whether watch runs then or
- * starts later, and never on the strength of a cluster that did not answer.
+ * starts later, and never on the strength of a cluster that did not answer. Copies follow their
+ * source at home; an object of the head-Service copy's name that the tool did not make is refused.
  */
-describe('nothing left behind: a spanned group deleted by someone else', () => {
+describe("a spanned group's objects in another cluster: nothing left behind, copies kept current, nothing foreign taken", () => {
   let fleet: Fleet;
   let namespace: string;
   let onprem: ClusterClient;
@@ -191,5 +192,49 @@ describe('nothing left behind: a spanned group deleted by someone else', () => {
     const nothing = await cli(['delete', 'gone-delete', '-n', namespace, ...fleetArgs]);
     expect(nothing.code).toBe(2);
     expect(nothing.stderr).toMatch(/group "gone-delete" is not placed/);
+  });
+
+  it('a ConfigMap edited at home reaches its copy in one pass', async () => {
+    await spanned('edited');
+    await onprem.patch(RESOURCES.configmaps, 'edited-settings', namespace, {data: {MODE: 'live', LEVEL: '2'}}, 'merge');
+    const pass = await cli(['span', 'edited', '-n', namespace, ...fleetArgs]);
+    expect(pass.code, pass.stderr).toBe(0);
+    expect(pass.stdout).toMatch(/update-copy\s+configmap\/edited-settings\s+cloud\s+its source at home changed/);
+    const copy = await cloud.get<KubeObject & {data?: Record<string, string>}>(RESOURCES.configmaps, 'edited-settings', namespace);
+    expect(copy.data).toEqual({MODE: 'live', LEVEL: '2'});
+    const source = await onprem.get<KubeObject>(RESOURCES.configmaps, 'edited-settings', namespace);
+    expect(copy.metadata?.annotations?.['superskyray.io/source-resource-version']).toBe(source.metadata?.resourceVersion);
+    // In step now: the next pass writes nothing.
+    const since = new Date().toISOString();
+    expect((await cli(['span', 'edited', '-n', namespace, ...fleetArgs])).code).toBe(0);
+    for (const context of ['onprem', 'cloud']) expect(toolRequests(auditLog(context), since).writes).toEqual([]);
+    // The room it takes at home is the next case's.
+    expect((await cli(['delete', 'edited', '-n', namespace, ...fleetArgs])).code).toBe(0);
+    await nothingLeft('edited');
+  });
+
+  it("a Service of the head-Service copy's name that the tool did not make: span exits 2 naming it, and writes nothing", async () => {
+    const app = fixture<RayClusterObject>('raycluster-small.yaml');
+    app.metadata.name = 'foreign';
+    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
+    const file = path.join(tempDir(), 'foreign.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    const placed = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs]);
+    expect(placed.stdout).toMatch(/raycluster\/foreign\s+onprem\s+created/);
+    await cloud.create(RESOURCES.services, {apiVersion: 'v1', kind: 'Service', metadata: {name: 'foreign-head-svc', namespace}, spec: {ports: [{name: 'gcs', port: 6379}], selector: {app: 'someone-else'}}});
+    // The test plays the Ray autoscaler: a third worker, which onprem has no room for.
+    await onprem.patch(RESOURCES.rayclusters, 'foreign', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
+    await waitFor('the third worker Pending at home', async () =>
+      (await onprem.list<KubeObject & {status?: {conditions?: Array<{reason?: string}>}}>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=foreign'})).items.find((p) => p.status?.conditions?.some((c) => c.reason === 'Unschedulable')),
+    );
+    await waitFor('the head Service at home', () => onprem.find(RESOURCES.services, 'foreign-head-svc', namespace));
+    const since = new Date().toISOString();
+    for (const args of [['--dry-run'], []]) {
+      const span = await cli(['span', 'foreign', ...args, '-n', namespace, ...fleetArgs]);
+      expect(span.code).toBe(2);
+      expect(span.stderr).toContain(`services "foreign-head-svc" in namespace "${namespace}" in context "cloud" is not kubectl-superskyray's head-Service copy from context "onprem"`);
+    }
+    for (const context of ['onprem', 'cloud']) expect(toolRequests(auditLog(context), since).writes).toEqual([]);
+    expect((await cloud.get<KubeObject & {spec?: {selector?: Record<string, string>}}>(RESOURCES.services, 'foreign-head-svc', namespace)).spec?.selector).toEqual({app: 'someone-else'});
   });
 });

@@ -3,6 +3,8 @@ import {describe, expect, it} from 'vitest';
 import type {KubeObject, Pod} from '../../../src/kube/types.js';
 import {
   ciliumHeadServiceCopy,
+  copyUpdatePatch,
+  dependencyCopy,
   endpointSliceAddress,
   endpointsHeadServiceCopy,
   headEndpointSlice,
@@ -193,7 +195,7 @@ describe('ciliumHeadServiceCopy', () => {
       name: 'gpu-app-head-svc',
       namespace: headService.metadata?.namespace,
       annotations: {'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'},
-      labels: {'superskyray.io/role': 'head-service-copy', 'superskyray.io/home-cluster': 'home-uid'},
+      labels: {'superskyray.io/role': 'head-service-copy', 'superskyray.io/home-cluster': 'home-uid', 'superskyray.io/raycluster-uid': 'rc-uid'},
     });
     const spec = copy.spec as Record<string, unknown>;
     expect(spec.clusterIP).toBe('None');
@@ -257,5 +259,51 @@ describe('podReferences', () => {
     },
   ])('$name', ({spec, want}) => {
     expect(podReferences(spec)).toEqual(want);
+  });
+});
+
+describe('dependency copies follow their source', () => {
+  const source: KubeObject & {data?: Record<string, string>} = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {name: 'settings', namespace: 'ml', uid: 'home-cm', resourceVersion: '41', labels: {app: 'ray'}, annotations: {'kubectl.kubernetes.io/last-applied-configuration': '{}'}, managedFields: []},
+    data: {MODE: 'a', LEVEL: '1'},
+  };
+  const copy = dependencyCopy(source, ctx);
+
+  it("is the source's content and labels under the tool's labels, recording the version it was made from", () => {
+    expect(copy).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'settings',
+        namespace: 'ml',
+        labels: {app: 'ray', 'superskyray.io/managed-by': 'kubectl-superskyray', 'superskyray.io/group': 'gpu-app', 'superskyray.io/role': 'dependency-copy', 'superskyray.io/home-cluster': 'home-uid'},
+        annotations: {'superskyray.io/source-resource-version': '41'},
+      },
+      data: {MODE: 'a', LEVEL: '1'},
+    });
+  });
+
+  it('leaves out what belongs to the home cluster: a ServiceAccount\'s token Secrets, status', () => {
+    const account = dependencyCopy({apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'ray', resourceVersion: '3'}, secrets: [{name: 'ray-token-x'}], imagePullSecrets: [{name: 'pull'}]} as KubeObject, ctx);
+    expect(account).not.toHaveProperty('secrets');
+    expect(account).toHaveProperty('imagePullSecrets', [{name: 'pull'}]);
+  });
+
+  it('is updated by a patch that holds only if the copy is still as observed, and removes the keys the source lost', () => {
+    const live = {...copy, metadata: {...copy.metadata, resourceVersion: '900', uid: 'remote-cm'}};
+    const edited = {...source, metadata: {...source.metadata, resourceVersion: '57'}, data: {MODE: 'b', EXTRA: 'x'}};
+    expect(copyUpdatePatch(live, dependencyCopy(edited, ctx))).toEqual({
+      metadata: {resourceVersion: '900', labels: copy.metadata?.labels, annotations: {'superskyray.io/source-resource-version': '57'}},
+      data: {LEVEL: null, MODE: 'b', EXTRA: 'x'},
+    });
+  });
+
+  it('sets a field the source dropped to null, and one it gained', () => {
+    const live = {...copy, metadata: {...copy.metadata, resourceVersion: '5'}, binaryData: {blob: 'AA=='}} as KubeObject;
+    const next = dependencyCopy({...source, data: undefined, immutable: true} as KubeObject, ctx);
+    const patch = copyUpdatePatch(live, next);
+    expect(patch).toMatchObject({binaryData: null, data: null, immutable: true});
   });
 });

@@ -92,7 +92,9 @@ interface Fixture {
   /** Pods of the RayCluster at home, head included. */
   home: Pod[];
   homeNodes?: Node[];
-  remotes?: Array<{context: string; workers?: Pod[]; copies?: KubeObject[]; nodes?: Node[]; state?: ClusterState; observed?: boolean}>;
+  remotes?: Array<{context: string; workers?: Pod[]; others?: Pod[]; copies?: KubeObject[]; nodes?: Node[]; state?: ClusterState; observed?: boolean}>;
+  /** The group's RayClusters at home besides "app". */
+  siblings?: Array<{name: string; uid: string}>;
   workerGroups?: Array<{groupName: string; replicas: number; scaleStrategy?: {workersToDelete: string[]}}>;
   autoscaling?: boolean;
   /** The RayCluster's rayVersion; 2.60.0 (autoscaler v2 by default) unless given. */
@@ -118,7 +120,7 @@ function state(f: Fixture): GroupState {
     cluster: o,
     observed: r.observed ?? o.snapshot !== undefined,
     workers: r.workers ?? [],
-    others: [],
+    others: r.others ?? [],
     copies: r.copies ?? [],
   }));
   return {
@@ -140,7 +142,8 @@ function state(f: Fixture): GroupState {
     placeholderBudget: (f.home ?? []).some((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'),
     homePods: f.home,
     remotes,
-    rayClusters: [{name: 'app', uid: UID, headService: 'app-head-svc'}],
+    rayClusters: [{name: 'app', uid: UID, headService: 'app-head-svc'}, ...(f.siblings ?? []).map((rc) => ({...rc, headService: `${rc.name}-head-svc`}))],
+    copySources: [],
     fleet: [home, ...others.map(({o}) => o)],
     ...(f.relocatingTo
       ? {relocation: {target: others.find(({o}) => o.client.context === f.relocatingTo)!.o, object: {apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: {name: 'app'}}}}
@@ -261,6 +264,24 @@ describe('groupStatus: mode and counts', () => {
       workerGroups: [{name: 'gpu', replicas: 3}],
     });
     expect(s.clusters[0]?.home).toBe(true);
+  });
+
+  it("names the group's other RayClusters, the one that exists and the one gone, with their remote workers per cluster", () => {
+    const of = (name: string, cluster: string) => {
+      const p = pod(name, 'worker', {node: 'cloud-0', remoteWorker: true});
+      p.metadata!.labels!['ray.io/cluster'] = cluster;
+      return p;
+    };
+    const s = groupStatus(
+      state({home: [head()], siblings: [{name: 'svc-new', uid: 'new-uid'}], remotes: [{context: 'cloud', others: [of('n1', 'svc-new'), of('n2', 'svc-new'), of('o1', 'svc-old')]}]}),
+      plainHead,
+    );
+    expect(s.otherRayClusters).toEqual([
+      {name: 'svc-new', exists: true, remote: [{context: 'cloud', workers: 2}]},
+      {name: 'svc-old', exists: false, remote: [{context: 'cloud', workers: 1}]},
+    ]);
+    // The live RayCluster's counts are its own.
+    expect(s.clusters[1]?.workers).toEqual([{workerGroup: 'gpu', remote: 0, running: 0}]);
   });
 
   it('desires what KubeRay will run: replicas held within minReplicas and maxReplicas', () => {

@@ -96,6 +96,8 @@ function plan(rs: Repair[]): string[] {
         return `set-ready ${r.pod.metadata?.name} ${r.ready}`;
       case 'delete-copy':
         return `delete-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name}`;
+      case 'update-copy':
+        return `update-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name} to ${r.source.metadata?.resourceVersion}`;
       case 'clear-workers-to-delete':
         return `clear-workers-to-delete ${r.index} ${r.workerGroup}`;
       case 'update-endpoints':
@@ -499,6 +501,67 @@ describe('repairs: the group\'s other RayClusters (a RayService upgrading, a Ray
     {
       name: 'the head Service stays global while a sibling RayCluster keeps remote workers',
       view: view({rayClusters: both, headMadeGlobal: 'app-head-svc', remotes: [remote('cloud', [], [headCopyOf('app-new-head-svc', NEW)], true, [sibling('app-new-w1', 'app-new', NEW)])]}),
+      want: [],
+    },
+  ];
+  it.each(cases)('$name', ({view: v, want}) => {
+    expect(plan(repairs(v))).toEqual(want);
+  });
+});
+
+describe('repairs: a dependency copy follows its source at home', () => {
+  /** A copy made from version `of` of the home object, as dependencyCopy records it. */
+  const depCopy = (kind: string, name: string, of?: string, deleting = false): KubeObject => ({
+    ...copy(kind, name, deleting),
+    metadata: {
+      name,
+      namespace: 'ml',
+      labels: {'superskyray.io/role': 'dependency-copy'},
+      ...(of ? {annotations: {'superskyray.io/source-resource-version': of}} : {}),
+      ...(deleting ? {deletionTimestamp: DELETED} : {}),
+    },
+  });
+  const source = (kind: string, name: string, version: string): KubeObject => ({apiVersion: 'v1', kind, metadata: {name, namespace: 'ml', resourceVersion: version}});
+  const staying = {homePods: [placeholder(P)]};
+  const cases: Case[] = [
+    {
+      name: 'a copy of the version at home needs nothing',
+      view: view({...staying, copySources: [source('ConfigMap', 'cfg', '7')], remotes: [remote('cloud', [worker(P)], [depCopy('ConfigMap', 'cfg', '7')])]}),
+      want: [],
+    },
+    {
+      name: 'an edited ConfigMap and (with --copy-secrets) a rotated Secret reach their copies',
+      view: view({...staying, copySecrets: true, copySources: [source('ConfigMap', 'cfg', '9'), source('Secret', 'token', '12')], remotes: [remote('cloud', [worker(P)], [depCopy('ConfigMap', 'cfg', '7'), depCopy('Secret', 'token', '3')])]}),
+      want: ['update-copy cloud ConfigMap/cfg to 9', 'update-copy cloud Secret/token to 12'],
+    },
+    {
+      name: 'a Secret copy follows its source only when the run was asked to copy Secrets',
+      view: view({...staying, copySources: [source('ConfigMap', 'cfg', '9'), source('Secret', 'token', '12')], remotes: [remote('cloud', [worker(P)], [depCopy('ConfigMap', 'cfg', '7'), depCopy('Secret', 'token', '3')])]}),
+      want: ['update-copy cloud ConfigMap/cfg to 9'],
+    },
+    {
+      name: 'a copy made before copies recorded their source version is brought up to date once',
+      view: view({...staying, copySources: [source('ServiceAccount', 'ray', '4')], remotes: [remote('cloud', [worker(P)], [depCopy('ServiceAccount', 'ray')])]}),
+      want: ['update-copy cloud ServiceAccount/ray to 4'],
+    },
+    {
+      name: 'a copy whose source is gone (or unreadable) at home stays as it is',
+      view: view({...staying, copySources: [], remotes: [remote('cloud', [worker(P)], [depCopy('ConfigMap', 'cfg', '7')])]}),
+      want: [],
+    },
+    {
+      name: 'a copy that goes is not updated first',
+      view: view({copySources: [source('ConfigMap', 'cfg', '9')], remotes: [remote('cloud', [], [depCopy('ConfigMap', 'cfg', '7')])]}),
+      want: ['delete-copy cloud ConfigMap/cfg'],
+    },
+    {
+      name: 'a cluster that did not answer is left alone',
+      view: view({...staying, copySources: [source('ConfigMap', 'cfg', '9')], remotes: [remote('cloud', [worker(P)], [depCopy('ConfigMap', 'cfg', '7')], false)]}),
+      want: [],
+    },
+    {
+      name: 'the head-Service copy is not a dependency copy: it is never updated from a source',
+      view: view({...staying, copySources: [source('Service', 'app-head-svc', '9')], remotes: [remote('cloud', [worker(P)], [headServiceCopy()])]}),
       want: [],
     },
   ];

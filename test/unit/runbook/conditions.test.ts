@@ -40,6 +40,7 @@ function spanned(o: {remoteRunning?: number; headPhase?: string; cloudState?: 'U
             {workerGroup: 'gpu', remote: 0, running: 0},
           ]),
     ],
+    otherRayClusters: [],
     placeholders: [],
     pending: [],
     repairs: [],

@@ -45,6 +45,7 @@ const spanned: GroupStatus = {
       problems: [{reason: 'ConnectionRefused', message: 'connection refused (127.0.0.1:7443)', fix: 'check that the cluster is up'}],
     },
   ],
+  otherRayClusters: [],
   placeholders: [
     {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', ready: true, twinIn: 'cloud', twin: 'Running'},
     {name: 'app-gpu-worker-hldhl', workerGroup: 'gpu', ready: false, twinIn: 'edge-id', twin: 'unknown'},
@@ -169,6 +170,23 @@ describe('group status rendering', () => {
   it('says where a relocating group moves to', () => {
     const [headlineOut] = renderGroupStatus({...spanned, mode: 'relocating', relocatingTo: 'big'}, false).split('\n');
     expect(headlineOut).toBe('raycluster/app in ml: relocating to big, home onprem, RayCluster app, mesh cilium, relocate if-fits, autoscaling on');
+  });
+
+  it("names the group's other RayClusters, live or gone, with their remote workers", () => {
+    const out = renderGroupStatus(
+      {
+        ...spanned,
+        otherRayClusters: [
+          {name: 'svc-new', exists: true, remote: [{context: 'cloud', workers: 2}]},
+          {name: 'svc-old', exists: false, remote: []},
+        ],
+      },
+      false,
+    ).split('\n');
+    expect(out.slice(2, 4)).toEqual([
+      'also RayCluster svc-new, the other of the two a RayService switches between: 2 remote worker(s) in cloud',
+      'also RayCluster svc-old, gone: what was made for it goes on the next pass: no remote worker',
+    ]);
   });
 
   it('says what is wrong where, with the fix, then the warnings', () => {

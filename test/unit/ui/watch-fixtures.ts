@@ -49,6 +49,7 @@ export const appStatus: GroupStatus = {
     },
     {context: 'cloud', clusterId: 'cloud-id', home: false, state: 'Ready', problems: [], workers: [{workerGroup: 'gpu', remote: 2, running: 2}, {workerGroup: 'cpu', remote: 0, running: 0}]},
   ],
+  otherRayClusters: [],
   placeholders: [
     {name: 'app-gpu-worker-bcdfg', workerGroup: 'gpu', ready: true, twinIn: 'cloud', twin: 'Running'},
     {name: 'app-gpu-worker-hldhl', workerGroup: 'gpu', ready: false, twinIn: 'cloud', twin: 'Pending'},
