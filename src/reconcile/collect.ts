@@ -162,18 +162,26 @@ async function madeHere(client: ClusterClient, scope: CollectScope, signal?: Abo
   return {made: [...lists.flat(), ...placed.map((p) => p.object)], locked: workers.items.filter((p) => p.metadata?.finalizers?.includes(SWAP_FINALIZER)).map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'}))};
 }
 
-/** The RayClusters and groups a cluster is home to. */
+/**
+ * The RayClusters and groups a cluster is home to. Every RayCluster counts, labelled or not: one a
+ * RayService made before place labelled it carries none of the tool's labels, and its remote
+ * workers are no less live.
+ */
 async function ownersHere(client: ClusterClient, scope: CollectScope, signal?: AbortSignal): Promise<{rayClusters: Set<string>; groups: Set<string>}> {
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}${groupSelector(scope)}`;
-  const lists = await Promise.all(RAY_KINDS.map(async (kind) => ({kind, items: (await client.list<KubeObject>(resourceForKind(kind)!, {namespace: scope.namespace, labelSelector: selector, signal})).items})));
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+  const [clusters, ...tops] = await Promise.all([
+    client.list<KubeObject>(RESOURCES.rayclusters, {namespace: scope.namespace, signal}),
+    ...RAY_KINDS.filter((kind) => kind !== 'RayCluster').map(async (kind) => (await client.list<KubeObject>(resourceForKind(kind)!, {namespace: scope.namespace, labelSelector: selector, signal})).items),
+  ]);
   const rayClusters = new Set<string>();
   const groups = new Set<string>();
-  for (const {kind, items} of lists) {
-    for (const o of items) {
-      if (kind === 'RayCluster' && !terminating(o)) rayClusters.add(o.metadata?.uid ?? '');
-      const group = labelOf(o, GROUP_LABEL);
-      if (group) groups.add(`${o.metadata?.namespace}/${group}`);
-    }
+  for (const o of clusters.items) if (!terminating(o)) rayClusters.add(o.metadata?.uid ?? '');
+  // A group is its top Ray object, found by name as every command finds it: a RayCluster a RayService
+  // or RayJob controls belongs to that one's group.
+  const own = clusters.items.filter((o) => labelOf(o, MANAGED_BY_LABEL) === MANAGED_BY && !o.metadata?.ownerReferences?.some((r) => r.controller));
+  for (const o of [...own, ...tops.flat()]) {
+    const name = o.metadata?.name ?? '';
+    if (!scope.groups || scope.groups.includes(name)) groups.add(`${o.metadata?.namespace}/${name}`);
   }
   return {rayClusters, groups};
 }

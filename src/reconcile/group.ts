@@ -243,7 +243,10 @@ export async function lookAtGroup(
   const [rayCluster, groupClusters] = await Promise.all([
     // A RayService names its new RayCluster in its status a moment before KubeRay creates it.
     rcName ? home.client.find<GroupState['rayCluster']>(RESOURCES.rayclusters, rcName, namespace, signal) : undefined,
-    home.client.list<KubeObject>(RESOURCES.rayclusters, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${ref.name}`, signal}),
+    // Every RayCluster of the namespace, not only those with the group's labels: KubeRay copies a
+    // RayService's labels onto a RayCluster only when it makes it, and one made before place
+    // labelled the RayService would otherwise look gone. Owner UIDs decide.
+    home.client.list<KubeObject>(RESOURCES.rayclusters, {namespace, signal}),
   ]);
   const look: GroupLook = {
     name: ref.name,
