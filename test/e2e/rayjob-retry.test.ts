@@ -84,7 +84,9 @@ describe('a RayJob whose first attempt fails, with backoffLimit 1', () => {
         return true;
       }, {giveUp, timeoutMs: 60_000});
       expect(await remote.find(RESOURCES.services, `${second.metadata.name}-head-svc`, namespace)).toBeDefined();
-      expect(watch.lines.join('\n')).toMatch(new RegExp(`${first.metadata.name}\\S* \\(.*(gone|is not there)`));
+      // watch says so (its lines come a moment after its writes).
+      const said = new RegExp(`delete pod/${first.metadata.name}\\S* \\(.*(is gone|is not there|has no RayCluster)`);
+      await waitFor('watch to say it removed the first RayCluster\'s remote worker', () => (said.test(watch.lines.join('\n')) ? true : undefined), {giveUp, timeoutMs: 30_000});
     } finally {
       watch.child.kill('SIGTERM');
     }
