@@ -12,8 +12,9 @@ import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_KINDS} from '../kuberay/demand.js';
 import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
-import {RAYCLUSTER_UID_LABEL, SLICE_MANAGED_BY_LABEL, SWAP_FINALIZER, unlockPatch} from '../kuberay/swap.js';
+import {RAYCLUSTER_UID_LABEL, SWAP_FINALIZER, unlockPatch} from '../kuberay/swap.js';
 import {deleteObserved, type Step} from './act.js';
+import {listCopies} from './group.js';
 import {KUBE_SYSTEM} from './fleet-status.js';
 
 /** What one cluster holds that garbage collection looks at, and what it answers for as a home. */
@@ -109,7 +110,6 @@ export interface CollectResult {
   dryRun: boolean;
 }
 
-const MADE_TYPES: ResourceType[] = [RESOURCES.pods, RESOURCES.services, RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
 const MADE_ROLES = '(remote-worker,head-service-copy,dependency-copy)';
 
 function groupSelector(scope: CollectScope): string {
@@ -141,25 +141,17 @@ export async function listPlaced(client: ClusterClient, namespace: string | unde
 /** What the tool made in a cluster for other clusters, and the Pending workers it locked there. */
 async function madeHere(client: ClusterClient, scope: CollectScope, signal?: AbortSignal): Promise<{made: KubeObject[]; locked: Pod[]}> {
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${ROLE_LABEL} in ${MADE_ROLES}${groupSelector(scope)}`;
-  const [lists, workers] = await Promise.all([
-    Promise.all(
-      MADE_TYPES.map(async (type) => {
-        try {
-          const list = await client.list<KubeObject>(type, {namespace: scope.namespace, labelSelector: selector, signal});
-          // The EndpointSlice controller copies a Service's labels onto its own slices: not ours.
-          const ours = type === RESOURCES.endpointslices ? list.items.filter((o) => labelOf(o, SLICE_MANAGED_BY_LABEL) === MANAGED_BY) : list.items;
-          return ours.map((o) => ({...o, apiVersion: type.group ? `${type.group}/${type.version}` : type.version, kind: type.kind}));
-        } catch (err) {
-          // Secrets are copied only with --copy-secrets; a user who may not list them has none of ours.
-          if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
-          throw err;
-        }
-      }),
-    ),
+  const [remoteWorkers, copies, workers] = await Promise.all([
+    client.list<Pod>(RESOURCES.pods, {namespace: scope.namespace, labelSelector: selector, signal}),
+    listCopies(client, scope.namespace, selector, signal),
     client.list<Pod>(RESOURCES.pods, {namespace: scope.namespace, labelSelector: `${RAY_NODE_TYPE_LABEL}=worker`, signal}),
   ]);
   const placed = scope.placed ? await listPlaced(client, scope.namespace, groupSelector(scope), signal) : [];
-  return {made: [...lists.flat(), ...placed.map((p) => p.object)], locked: workers.items.filter((p) => p.metadata?.finalizers?.includes(SWAP_FINALIZER)).map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'}))};
+  const asPods = (pods: Pod[]) => pods.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'}));
+  return {
+    made: [...asPods(remoteWorkers.items), ...copies, ...placed.map((p) => p.object)],
+    locked: asPods(workers.items.filter((p) => p.metadata?.finalizers?.includes(SWAP_FINALIZER))),
+  };
 }
 
 /**
@@ -191,7 +183,11 @@ async function ownersHere(client: ClusterClient, scope: CollectScope, signal?: A
  * What each cluster holds is read before any cluster's RayClusters: an object whose owner is then
  * missing was made for one that is gone, never for one made since.
  */
-export async function collectLeftovers(fleet: Fleet, scope: CollectScope, options: {dryRun: boolean; signal?: AbortSignal}): Promise<CollectResult> {
+export async function collectLeftovers(
+  fleet: Fleet,
+  scope: CollectScope,
+  options: {dryRun: boolean; signal?: AbortSignal; /** Change nothing unless every cluster answered (delete GROUP). */ allOrNothing?: boolean},
+): Promise<CollectResult> {
   const {signal} = options;
   const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
   const first = await Promise.all(
@@ -217,13 +213,15 @@ export async function collectLeftovers(fleet: Fleet, scope: CollectScope, option
       }
     }),
   );
-  const result: CollectResult = {steps: [], unobserved: clusters.filter((c) => c.unobserved).map((c) => ({context: c.context, reason: c.unobserved!})), dryRun: options.dryRun};
+  const unobserved = clusters.filter((c) => c.unobserved).map((c) => ({context: c.context, reason: c.unobserved!}));
+  const dryRun = options.dryRun || (options.allOrNothing === true && unobserved.length > 0);
+  const result: CollectResult = {steps: [], unobserved, dryRun};
   for (const l of leftovers(clusters)) {
     const client = fleet.clusters[clusters.findIndex((c) => c.id === l.cluster)]!;
     const type = resourceForKind(l.object.kind!)!;
     const name = l.object.metadata?.name ?? '';
     const step: Step = {action: l.action, object: `${type.kind.toLowerCase()}/${name}`, context: client.context, why: l.why};
-    if (options.dryRun) {
+    if (dryRun) {
       result.steps.push(step);
       continue;
     }

@@ -1,4 +1,5 @@
 import {InputError} from '../errors.js';
+import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
@@ -229,7 +230,7 @@ export async function lookAtGroup(
           try {
             const [pods, copies] = await Promise.all([
               cluster.client.list<Pod>(RESOURCES.pods, {namespace, labelSelector: toolSelector, signal}),
-              listCopies(cluster, namespace, toolSelector, signal),
+              listCopies(cluster.client, namespace, toolSelector, signal),
             ]);
             const live = (p: Pod) => !rcName || p.metadata?.labels?.[RAY_CLUSTER_LABEL] === rcName;
             return {cluster, observed: true, workers: pods.items.filter(live), others: pods.items.filter((p) => !live(p)), copies};
@@ -332,11 +333,12 @@ function groupRayCluster(rc: KubeObject): GroupRayCluster {
 
 const COPY_TYPES: ResourceType[] = [RESOURCES.services, RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
 
-async function listCopies(cluster: ObservedCluster, namespace: string, selector: string, signal?: AbortSignal): Promise<KubeObject[]> {
+/** The head-Service and dependency copies in one cluster that `selector` picks (undefined namespace: all). */
+export async function listCopies(client: ClusterClient, namespace: string | undefined, selector: string, signal?: AbortSignal): Promise<KubeObject[]> {
   const lists = await Promise.all(
     COPY_TYPES.map(async (type) => {
       try {
-        const list = await cluster.client.list<KubeObject>(type, {namespace, labelSelector: selector, signal});
+        const list = await client.list<KubeObject>(type, {namespace, labelSelector: selector, signal});
         // The EndpointSlice controller copies a Service's labels onto the slices it keeps for it:
         // only the slices we keep ourselves are copies of ours.
         const ours = type === RESOURCES.endpointslices ? list.items.filter((o) => o.metadata?.labels?.[SLICE_MANAGED_BY_LABEL] === MANAGED_BY) : list.items;

@@ -102,14 +102,13 @@ export async function removeGroup(fleet: Fleet, options: RemoveOptions): Promise
  */
 async function removeLeftovers(fleet: Fleet, options: RemoveOptions, notPlaced: NotPlacedError): Promise<RemoveResult> {
   const ref = parseGroupRef(options.group);
-  const dry = await collectLeftovers(fleet, {namespace: options.namespace, groups: [ref.name], placed: true}, {dryRun: true, signal: options.signal});
-  if (dry.unobserved.length > 0) {
+  const done = await collectLeftovers(fleet, {namespace: options.namespace, groups: [ref.name], placed: true}, {dryRun: options.dryRun, signal: options.signal, allOrNothing: true});
+  if (done.unobserved.length > 0) {
     throw new Error(
-      `cannot remove what is left of group "${ref.name}": context(s) ${dry.unobserved.map((u) => `"${u.context}"`).join(', ')} did not answer, and remote workers of it may run there; retry when they answer`,
+      `cannot remove what is left of group "${ref.name}": context(s) ${done.unobserved.map((u) => `"${u.context}"`).join(', ')} did not answer, and remote workers of it may run there; retry when they answer`,
     );
   }
-  if (dry.steps.length === 0) throw notPlaced;
-  const done = options.dryRun ? dry : await collectLeftovers(fleet, {namespace: options.namespace, groups: [ref.name], placed: true}, {dryRun: false, signal: options.signal});
+  if (done.steps.length === 0) throw notPlaced;
   return {group: ref.name, ...(ref.kind ? {kind: ref.kind} : {}), namespace: options.namespace, steps: done.steps, dryRun: options.dryRun};
 }
 
