@@ -4,6 +4,7 @@ import {RESOURCES} from '../kube/resources.js';
 import {pause} from '../kube/retry.js';
 import type {Pod} from '../kube/types.js';
 import {GROUP_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {desiredWorkerPods} from '../kuberay/demand.js';
 import {desiredReplicas} from '../kuberay/scale.js';
 import {isInSwap} from '../kuberay/swap.js';
 import type {Step} from './act.js';
@@ -171,5 +172,20 @@ export function waitingFor(state: GroupState, workerGroups: string[], wait: bool
   }
   if (pending.repairs.length + pending.moves.length > 0) out.push(`${pending.repairs.length + pending.moves.length} step(s) left to take`);
   if (wait) out.push(...notReadyYet(state));
+  const all = workerGroupSpecs(state).every((g) => workerGroups.includes(g.groupName ?? ''));
+  if (wait && all && out.length === 0) out.push(...kubeRayNotReady(state));
   return out;
+}
+
+/**
+ * Pods that run and are Ready are not yet a RayCluster that KubeRay counts ready: its status follows
+ * a reconcile later, and a RayJob (or anyone reading the status) goes by that. The whole group's
+ * wait ends only once KubeRay's own status has caught up with its spec.
+ */
+export function kubeRayNotReady(state: GroupState): string[] {
+  const status = (state.rayCluster as {status?: {state?: string; readyWorkerReplicas?: number; desiredWorkerReplicas?: number}}).status;
+  const want = workerGroupSpecs(state).reduce((n, g) => n + desiredWorkerPods(g), 0);
+  const ready = status?.readyWorkerReplicas ?? 0;
+  if (status?.state === 'ready' && status.desiredWorkerReplicas === want && ready >= want) return [];
+  return [`KubeRay to count the RayCluster ready (its status: ${status?.state ?? 'none yet'}, ${ready} of ${want} worker(s) ready)`];
 }
