@@ -14,11 +14,27 @@ export interface GroupPolicy {
 }
 
 /**
+ * A dependency of the group owned by its Ray object, so that Kubernetes' own collector removes it
+ * with the Ray object, whoever deletes that (kubectl, a GitOps prune, a RayJob's TTL). Not a
+ * controller reference, and without blockOwnerDeletion: nothing else is claimed, and no permission
+ * on the Ray object's finalizers is needed.
+ */
+export function ownedBy(obj: KubeObject, owner: KubeObject): KubeObject {
+  const uid = owner.metadata?.uid;
+  if (!uid) return obj;
+  const ref = {apiVersion: owner.apiVersion ?? 'ray.io/v1', kind: owner.kind ?? '', name: owner.metadata?.name ?? '', uid};
+  const others = (obj.metadata?.ownerReferences ?? []).filter((r) => r.uid !== uid);
+  return {...obj, metadata: {...obj.metadata, ownerReferences: [...others, ref]}};
+}
+
+/**
  * The objects of a group as the tool applies them: each in the group's namespace and labelled as
  * the group's, the Ray object also carrying the policy and the last placement. Dependencies come
- * first, so that the Ray object never starts without the ConfigMaps and Secrets it mounts.
+ * first, so that the Ray object never starts without the ConfigMaps and Secrets it mounts; they
+ * are owned by the Ray object once it exists (`owner`, the live one), so a first placement applies
+ * them again, owned, right after it.
  */
-export function desiredGroupObjects(manifest: GroupManifest, namespace: string, policy: GroupPolicy, placement: unknown): KubeObject[] {
+export function desiredGroupObjects(manifest: GroupManifest, namespace: string, policy: GroupPolicy, placement: unknown, owner?: KubeObject): KubeObject[] {
   const group = manifest.ray.metadata?.name ?? '';
   const label = (obj: KubeObject, annotations: Record<string, string> = {}): KubeObject => ({
     ...obj,
@@ -32,7 +48,7 @@ export function desiredGroupObjects(manifest: GroupManifest, namespace: string, 
     },
   });
   return [
-    ...manifest.dependencies.map((obj) => label(obj)),
+    ...manifest.dependencies.map((obj) => (owner ? ownedBy(label(obj), owner) : label(obj))),
     label(manifest.ray, {
       [POLICY_ANNOTATION]: JSON.stringify(policy),
       [PLACEMENT_ANNOTATION]: JSON.stringify(placement),

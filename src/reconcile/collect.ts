@@ -118,8 +118,8 @@ function groupSelector(scope: CollectScope): string {
 
 /**
  * What place applied in a cluster for groups (`groups` a selector tail: `,superskyray.io/group=app`):
- * labelled as theirs, with no role, and without an owner (KubeRay copies the Ray object's labels
- * onto what it makes, and owns it).
+ * labelled as theirs, with no role, and without a controller (KubeRay copies the Ray object's
+ * labels onto what it makes, and controls it; place's own owner reference is not a controller one).
  */
 export async function listPlaced(client: ClusterClient, namespace: string | undefined, groups: string, signal?: AbortSignal): Promise<Array<{type: ResourceType; object: KubeObject}>> {
   const lists = await Promise.all(
@@ -127,7 +127,7 @@ export async function listPlaced(client: ClusterClient, namespace: string | unde
       const type = resourceForKind(kind)!;
       try {
         const list = await client.list<KubeObject>(type, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},!${ROLE_LABEL}${groups}`, signal});
-        return list.items.filter((o) => !o.metadata?.ownerReferences?.length).map((o) => ({type, object: {...o, apiVersion: 'v1', kind}}));
+        return list.items.filter((o) => !o.metadata?.ownerReferences?.some((r) => r.controller)).map((o) => ({type, object: {...o, apiVersion: 'v1', kind}}));
       } catch (err) {
         // A user who may not read Secrets (no --copy-secrets role) cannot have placed any either.
         if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];

@@ -20,17 +20,19 @@ function asStored(obj: KubeObject): KubeObject {
 }
 
 /**
- * Whether applying `desired` over `live` would change nothing: labels and annotations it sets are
- * there, and every other field it names (spec, data, ...) holds the same values. Status and the
+ * Whether applying `desired` over `live` would change nothing: labels, annotations and owners it
+ * sets are there, and every other field it names (spec, data, ...) holds the same values. Status and the
  * server's own metadata are not compared.
  */
 export function isUpToDate(live: KubeObject | undefined, desired: KubeObject): boolean {
   if (!live) return false;
   const {metadata, ...fields} = asStored(desired);
   for (const key of ['status', 'apiVersion', 'kind']) delete fields[key];
+  const owners = live.metadata?.ownerReferences ?? [];
   return (
     contains(live.metadata?.labels ?? {}, metadata?.labels ?? {}) &&
     contains(live.metadata?.annotations ?? {}, metadata?.annotations ?? {}) &&
+    (metadata?.ownerReferences ?? []).every((ref) => owners.some((o) => o.uid === ref.uid)) &&
     contains(live, fields)
   );
 }

@@ -5,7 +5,7 @@ import type {Fleet} from '../kube/fleet.js';
 import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
-import {desiredGroupObjects, keepLiveSizes, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
+import {desiredGroupObjects, keepLiveSizes, ownedBy, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {policyOf} from './group.js';
 import {readGroupManifest} from '../kuberay/manifest.js';
 import {decidePlace, type Decision} from '../placement/decide.js';
@@ -112,6 +112,29 @@ function conflictsOnlyWithUs(message: string): boolean {
   return managers.length > 0 && managers.every((m) => m === FIELD_MANAGER);
 }
 
+/** Server-side apply of one of the group's objects at its home, with our field manager. */
+async function applyAtHome(client: ClusterClient, desired: KubeObject, options: PlaceOptions): Promise<KubeObject> {
+  const type = resourceForKind(desired.kind ?? '')!;
+  const name = desired.metadata?.name ?? '';
+  const namespace = desired.metadata?.namespace;
+  try {
+    const apply = (force: boolean) => client.patch<KubeObject>(type, name, namespace, desired, 'apply', {force, signal: options.signal});
+    return await apply(options.forceConflicts).catch((err: unknown) => {
+      // scale resizes with JSON patches under our own manager name; those fields are ours to take back.
+      if (err instanceof KubeError && err.code === 409 && conflictsOnlyWithUs(err.detail)) return apply(true);
+      throw err;
+    });
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 409) {
+      throw new InputError(
+        `${describeObject(type, name, namespace)} in context "${client.context}": ${err.detail}`,
+        'another field manager owns those fields; pass --force-conflicts to take them over',
+      );
+    }
+    throw err;
+  }
+}
+
 /**
  * Places a group: reads and checks the manifest, observes the fleet, picks the home (or keeps the
  * one it has), and applies every object there with server-side apply, writing only what differs.
@@ -182,7 +205,9 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
   }
   const objects: PlacedObject[] = [];
   let rayObject: KubeObject | undefined;
-  for (let desired of desiredGroupObjects(manifest, namespace, policy, placement)) {
+  const owner = existing[0] ? {...existing[0].object, apiVersion: 'ray.io/v1', kind} : undefined;
+  const desiredObjects = desiredGroupObjects(manifest, namespace, policy, placement, owner);
+  for (let desired of desiredObjects) {
     const type = resourceForKind(desired.kind)!;
     const name = desired.metadata?.name ?? '';
     const live = await home.client.find<KubeObject>(type, name, namespace, options.signal);
@@ -200,23 +225,12 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
       if (desired.kind === kind) rayObject = live;
       continue;
     }
-    try {
-      const apply = (force: boolean) => home.client.patch<KubeObject>(type, name, namespace, desired, 'apply', {force, signal: options.signal});
-      const applied = await apply(options.forceConflicts).catch((err: unknown) => {
-        // scale resizes with JSON patches under our own manager name; those fields are ours to take back.
-        if (err instanceof KubeError && err.code === 409 && conflictsOnlyWithUs(err.detail)) return apply(true);
-        throw err;
-      });
-      if (desired.kind === kind) rayObject = applied;
-    } catch (err) {
-      if (err instanceof KubeError && err.code === 409) {
-        throw new InputError(
-          `${describeObject(type, name, namespace)} in context "${home.client.context}": ${err.detail}`,
-          'another field manager owns those fields; pass --force-conflicts to take them over',
-        );
-      }
-      throw err;
-    }
+    const applied = await applyAtHome(home.client, desired, options);
+    if (desired.kind === kind) rayObject = applied;
+  }
+  // A first placement: the Ray object exists only now, so its dependencies become its own now.
+  if (!owner && rayObject && !options.dryRun) {
+    for (const desired of desiredObjects.filter((d) => d.kind !== kind)) await applyAtHome(home.client, ownedBy(desired, {...rayObject, apiVersion: 'ray.io/v1', kind}), options);
   }
 
   const changed = objects.some((o) => o.outcome !== 'unchanged');

@@ -4,7 +4,7 @@ import {pause} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD} from '../kuberay/demand.js';
-import {PLACEMENT_ANNOTATION, RELOCATED_FROM_ANNOTATION, RELOCATING_TO_ANNOTATION, relocatedObject} from '../kuberay/group.js';
+import {ownedBy, PLACEMENT_ANNOTATION, RELOCATED_FROM_ANNOTATION, RELOCATING_TO_ANNOTATION, relocatedObject} from '../kuberay/group.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL} from '../kuberay/labels.js';
 import type {Step} from './act.js';
 import {recordEvent} from './events.js';
@@ -99,8 +99,13 @@ export async function relocateGroup(state: GroupState, target: ObservedCluster, 
   });
   if (options.resize) ray = withWorkerReplicas(ray, CLUSTER_SPEC_FIELD[state.kind], options.resize.index, options.resize.replicas);
   if (options.serveConfigV2 !== undefined) ray = {...ray, spec: {...(ray.spec as object), serveConfigV2: options.serveConfigV2}};
-  await target.client.patch(type, state.name, state.namespace, ray, 'apply', {force: true, signal});
+  const applied = await target.client.patch<KubeObject>(type, state.name, state.namespace, ray, 'apply', {force: true, signal});
   note('apply', `${state.kind.toLowerCase()}/${state.name}`, target.client.context, 'make before break: the new home starts first');
+  // As place does: what the group needs goes with its Ray object, whoever deletes that.
+  for (const d of dependencies) {
+    if (d.type === RESOURCES.secrets && !options.copySecrets) continue;
+    await target.client.patch(d.type, d.object.metadata?.name ?? '', state.namespace, ownedBy(relocatedObject(d.object), {...applied, apiVersion: 'ray.io/v1', kind: state.kind}), 'apply', {force: true, signal});
+  }
   await recordEvent(home, state.object, 'Relocating', `the group moves whole to ${target.client.context}; it is removed here once it is ready there`, signal);
   return [...steps, ...(await finishRelocation({...state, relocation: {target, object: ray}}, options))];
 }

@@ -93,16 +93,16 @@ describe("a spanned group's objects in another cluster: nothing left behind, cop
   }
 
   /**
-   * Nothing with the group's label in either cluster (placeholders and the budget included, which
-   * Kubernetes collects with the RayCluster), except what place applied at home: the user's own,
-   * kept as kubectl keeps a Deployment's ConfigMap.
+   * Nothing with the group's label in either cluster: the placeholders, the budget and what place
+   * applied at home go with the RayCluster through Kubernetes' own collector, the rest through
+   * the tool's.
    */
   async function nothingLeft(name: string): Promise<void> {
     await waitFor(
       `nothing of ${name} left in either cluster`,
       async () => {
         const left = [...(await objectsIn(onprem, name)).map((o) => `onprem ${o}`), ...(await remoteObjects(name)).map((o) => `cloud ${o}`)];
-        if (left.some((o) => o !== `onprem configmap/${name}-settings`)) throw new Error(`left: ${left.join(', ')}`);
+        if (left.length > 0) throw new Error(`left: ${left.join(', ')}`);
         return true;
       },
       {timeoutMs: 60_000},
@@ -178,6 +178,10 @@ describe("a spanned group's objects in another cluster: nothing left behind, cop
 
   it('delete GROUP works once the Ray object is gone: it removes what is left, and what place applied', async () => {
     await spanned('gone-delete');
+    // As a version of the tool before dependencies were owned placed it: nothing collects it at home.
+    const settings = await onprem.get<KubeObject>(RESOURCES.configmaps, 'gone-delete-settings', namespace);
+    expect(settings.metadata?.ownerReferences).toEqual([expect.objectContaining({kind: 'RayCluster', name: 'gone-delete'})]);
+    await onprem.patch(RESOURCES.configmaps, 'gone-delete-settings', namespace, {metadata: {ownerReferences: null}}, 'merge');
     await onprem.delete(RESOURCES.rayclusters, 'gone-delete', namespace);
     const dry = await cli(['delete', 'gone-delete', '--dry-run', '-n', namespace, ...fleetArgs]);
     expect(dry.code, dry.stderr).toBe(0);

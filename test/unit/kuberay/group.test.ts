@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {desiredGroupObjects, keepLiveSizes, relocatedObject} from '../../../src/kuberay/group.js';
+import {desiredGroupObjects, keepLiveSizes, ownedBy, relocatedObject} from '../../../src/kuberay/group.js';
 import {readGroupManifest} from '../../../src/kuberay/manifest.js';
 
 const manifest = readGroupManifest(
@@ -44,6 +44,29 @@ describe('desiredGroupObjects', () => {
 
   it('leaves the manifest as it was', () => {
     expect(manifest.ray.metadata?.labels).toEqual({team: 'ml'});
+  });
+
+  it('makes the dependencies owned by the live Ray object, not a controller reference, and never the Ray object itself', () => {
+    const live = {apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: {name: 'app', uid: 'rc-1'}};
+    const owned = desiredGroupObjects(manifest, 'ml', policy, {home: 'id-a'}, live);
+    expect(owned[0]?.metadata?.ownerReferences).toEqual([{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: 'rc-1'}]);
+    expect(owned[1]?.metadata?.ownerReferences).toBeUndefined();
+    expect(objects[0]?.metadata?.ownerReferences).toBeUndefined();
+  });
+});
+
+describe('ownedBy', () => {
+  const cm = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'code', ownerReferences: [{apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'p-1'}]}};
+  it('keeps owners the user gave and adds the Ray object once', () => {
+    const ray = {apiVersion: 'ray.io/v1', kind: 'RayJob', metadata: {name: 'job', uid: 'j-1'}};
+    const once = ownedBy(cm, ray);
+    expect(ownedBy(once, ray).metadata?.ownerReferences).toEqual([
+      {apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'p-1'},
+      {apiVersion: 'ray.io/v1', kind: 'RayJob', name: 'job', uid: 'j-1'},
+    ]);
+  });
+  it('adds nothing for a Ray object not made yet (no UID)', () => {
+    expect(ownedBy(cm, {kind: 'RayJob', metadata: {name: 'job'}})).toBe(cm);
   });
 });
 

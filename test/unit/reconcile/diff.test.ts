@@ -52,6 +52,24 @@ describe('isUpToDate: would applying desired change nothing?', () => {
       desired: {kind: 'Secret', metadata: {name: 's'}, stringData: {token: 'xyz'}},
       want: false,
     },
+    {
+      name: 'an owner to add (placed before dependencies were owned)',
+      live: cm({a: '1'}),
+      desired: {...cm({a: '1'}), metadata: {name: 'c', ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'r', uid: 'u1'}]}},
+      want: false,
+    },
+    {
+      name: 'the owner is there, beside another',
+      live: {...cm({a: '1'}), metadata: {name: 'c', ownerReferences: [{apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'u0'}, {apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'r', uid: 'u1'}]}},
+      desired: {...cm({a: '1'}), metadata: {name: 'c', ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'r', uid: 'u1'}]}},
+      want: true,
+    },
+    {
+      name: 'an owner of the same name made again (another UID)',
+      live: {...cm({a: '1'}), metadata: {name: 'c', ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'r', uid: 'u1'}]}},
+      desired: {...cm({a: '1'}), metadata: {name: 'c', ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'r', uid: 'u2'}]}},
+      want: false,
+    },
   ])('$name: $want', ({live, desired, want}) => {
     expect(isUpToDate(live, desired)).toBe(want);
   });
