@@ -14,6 +14,7 @@ import {DEPENDENCY_KINDS} from '../kuberay/manifest.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {RAYCLUSTER_UID_LABEL, SWAP_FINALIZER, unlockPatch} from '../kuberay/swap.js';
 import {deleteObserved, type Step} from './act.js';
+import {recordEvent} from './events.js';
 import {listCopies} from './group.js';
 import {KUBE_SYSTEM} from './fleet-status.js';
 
@@ -35,6 +36,8 @@ export interface CollectedCluster {
   rayClusters: Set<string>;
   /** The groups whose Ray object is here, as namespace/name. */
   groups: Set<string>;
+  /** Those Ray objects, by namespace/name: what a collection of one of their RayClusters' leftovers is told on. */
+  rayObjects?: Map<string, KubeObject>;
 }
 
 export interface Leftover {
@@ -108,6 +111,8 @@ export interface CollectResult {
   /** Contexts that did not answer in full, and why: nothing they hold, or that was made for them, was touched. */
   unobserved: Array<{context: string; reason: string}>;
   dryRun: boolean;
+  /** What went wrong without failing the collection (an Event that could not be recorded). */
+  warnings: string[];
 }
 
 const MADE_ROLES = '(remote-worker,head-service-copy,dependency-copy)';
@@ -159,23 +164,28 @@ async function madeHere(client: ClusterClient, scope: CollectScope, signal?: Abo
  * RayService made before place labelled it carries none of the tool's labels, and its remote
  * workers are no less live.
  */
-async function ownersHere(client: ClusterClient, scope: CollectScope, signal?: AbortSignal): Promise<{rayClusters: Set<string>; groups: Set<string>}> {
+async function ownersHere(client: ClusterClient, scope: CollectScope, signal?: AbortSignal): Promise<Pick<CollectedCluster, 'rayClusters' | 'groups' | 'rayObjects'>> {
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const [clusters, ...tops] = await Promise.all([
     client.list<KubeObject>(RESOURCES.rayclusters, {namespace: scope.namespace, signal}),
-    ...RAY_KINDS.filter((kind) => kind !== 'RayCluster').map(async (kind) => (await client.list<KubeObject>(resourceForKind(kind)!, {namespace: scope.namespace, labelSelector: selector, signal})).items),
+    ...RAY_KINDS.filter((kind) => kind !== 'RayCluster').map(async (kind) =>
+      (await client.list<KubeObject>(resourceForKind(kind)!, {namespace: scope.namespace, labelSelector: selector, signal})).items.map((o) => ({...o, apiVersion: 'ray.io/v1', kind})),
+    ),
   ]);
   const rayClusters = new Set<string>();
   const groups = new Set<string>();
+  const rayObjects = new Map<string, KubeObject>();
   for (const o of clusters.items) if (!terminating(o)) rayClusters.add(o.metadata?.uid ?? '');
   // A group is its top Ray object, found by name as every command finds it: a RayCluster a RayService
   // or RayJob controls belongs to that one's group.
-  const own = clusters.items.filter((o) => labelOf(o, MANAGED_BY_LABEL) === MANAGED_BY && !o.metadata?.ownerReferences?.some((r) => r.controller));
+  const own = clusters.items.filter((o) => labelOf(o, MANAGED_BY_LABEL) === MANAGED_BY && !o.metadata?.ownerReferences?.some((r) => r.controller)).map((o) => ({...o, apiVersion: 'ray.io/v1', kind: 'RayCluster'}));
   for (const o of [...own, ...tops.flat()]) {
     const name = o.metadata?.name ?? '';
-    if (!scope.groups || scope.groups.includes(name)) groups.add(`${o.metadata?.namespace}/${name}`);
+    if (scope.groups && !scope.groups.includes(name)) continue;
+    groups.add(`${o.metadata?.namespace}/${name}`);
+    rayObjects.set(`${o.metadata?.namespace}/${name}`, o);
   }
-  return {rayClusters, groups};
+  return {rayClusters, groups, rayObjects};
 }
 
 /**
@@ -215,7 +225,8 @@ export async function collectLeftovers(
   );
   const unobserved = clusters.filter((c) => c.unobserved).map((c) => ({context: c.context, reason: c.unobserved!}));
   const dryRun = options.dryRun || (options.allOrNothing === true && unobserved.length > 0);
-  const result: CollectResult = {steps: [], unobserved, dryRun};
+  const result: CollectResult = {steps: [], unobserved, dryRun, warnings: []};
+  const collected: Array<{leftover: Leftover; step: Step}> = [];
   for (const l of leftovers(clusters)) {
     const client = fleet.clusters[clusters.findIndex((c) => c.id === l.cluster)]!;
     const type = resourceForKind(l.object.kind!)!;
@@ -234,7 +245,31 @@ export async function collectLeftovers(
       }
     } else if (await deleteObserved(client, type, l.object, signal)) {
       result.steps.push(step);
+      collected.push({leftover: l, step});
     }
   }
+  await tellCollected(fleet, clusters, collected, result, signal);
   return result;
+}
+
+/**
+ * A Collected Event on each Ray object that is still there (a RayJob that retried, a RayService
+ * that upgraded) for what went of its gone RayClusters, so that `kubectl describe` tells it. A
+ * group whose Ray object is gone has nothing to tell it on.
+ */
+async function tellCollected(fleet: Fleet, clusters: CollectedCluster[], collected: Array<{leftover: Leftover; step: Step}>, result: CollectResult, signal?: AbortSignal): Promise<void> {
+  const told = new Map<string, {home: number; object: KubeObject; lines: string[]}>();
+  for (const {leftover, step} of collected) {
+    const homeIndex = clusters.findIndex((c) => c.id === labelOf(leftover.object, HOME_CLUSTER_LABEL));
+    const key = `${leftover.object.metadata?.namespace}/${labelOf(leftover.object, GROUP_LABEL)}`;
+    const object = clusters[homeIndex]?.rayObjects?.get(key);
+    if (!object) continue;
+    const entry = told.get(`${homeIndex} ${key}`) ?? {home: homeIndex, object, lines: []};
+    entry.lines.push(`${step.action} ${step.object} in ${step.context}: ${step.why}`);
+    told.set(`${homeIndex} ${key}`, entry);
+  }
+  for (const {home, object, lines} of told.values()) {
+    const failed = await recordEvent(fleet.clusters[home]!, object, 'Collected', lines.join('; '), signal);
+    if (failed) result.warnings.push(`the Collected event was not recorded: ${failed}`);
+  }
 }

@@ -241,6 +241,16 @@ export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): S
   }
 }
 
+/** Repairs as an Event says them: each with its object, its cluster and why. */
+function repairsTold(state: GroupState | UnstartedGroup, repairs: Repair[]): string {
+  return repairs
+    .map((r) => {
+      const d = describeRepair(state, r);
+      return `${d.action} ${d.object} in ${d.context}: ${d.why}`;
+    })
+    .join('; ');
+}
+
 /** The workers a pass brings to other clusters: its moves, and swaps resumed at their remote step. */
 function arrivals(pass: Pass): Array<{pod: Pod; cluster: string}> {
   return [
@@ -272,12 +282,18 @@ export async function actOnPass(state: GroupState, pass: Pass, options: {copySec
 
 /** The Spanned event of one move, the same whichever command made it. */
 export function tellSpanned(state: GroupState, m: Pass['moves'][number], warnings: string[], signal?: AbortSignal): Promise<void> {
-  return tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, warnings, signal);
+  const of = state.kind === 'RayCluster' ? '' : ` of RayCluster ${state.rayCluster.metadata.name}`;
+  return tell(state, 'Spanned', `worker ${m.pod.metadata?.name} of group ${m.workerGroup}${of} did not fit here; it runs in ${m.to} as ${m.name}, with a placeholder here`, warnings, signal);
 }
 
-/** Records a significant step on the Ray object; a failure to record becomes a warning. */
-export async function tell(state: GroupState, reason: string, message: string, warnings: string[], signal?: AbortSignal): Promise<void> {
-  const failed = await recordEvent(state.home.client, state.rayCluster, reason, message, signal);
+/**
+ * Records a significant step on the group's top Ray object, not on its RayCluster: KubeRay deletes a
+ * RayService's or RayJob's RayClusters, their Events with them, and `kubectl describe` of the Ray
+ * object the user made should tell the whole story (an upgrade's, a retry's). A failure to record
+ * becomes a warning.
+ */
+export async function tell(state: Pick<GroupState, 'home' | 'object'>, reason: string, message: string, warnings: string[], signal?: AbortSignal): Promise<void> {
+  const failed = await recordEvent(state.home.client, state.object, reason, message, signal);
   if (failed) warnings.push(`the ${reason} event was not recorded: ${failed}`);
 }
 
@@ -370,7 +386,7 @@ async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOpti
     // The budget comes and goes with the span itself: not a repair worth an event.
     const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget');
     if (repaired.length > 0) {
-      await tell(state, 'Repaired', repaired.map((r) => `${r.do} ${describeRepair(state, r).object}: ${r.why}`).join('; '), result.warnings, signal);
+      await tell(state, 'Repaired', repairsTold(state, repaired), result.warnings, signal);
     }
     // A swap backed out leaves its Pending worker to be spanned afresh, by the next look.
     if (!pass.repairs.some((r) => r.do === 'unlock')) return;
@@ -406,6 +422,7 @@ async function removeLeftovers(fleet: Fleet, first: UnstartedGroup, options: Spa
     const actor = new Actor(look, options.signal);
     for (const r of plan) await actor.repair(r);
     result.steps.push(...actor.steps);
+    await tell(look, 'Collected', repairsTold(look, plan), result.warnings, options.signal);
   } finally {
     await slot.lease?.release();
   }

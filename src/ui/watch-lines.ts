@@ -27,6 +27,7 @@ export function watchLines(r: WatchReport, format: 'text' | 'json' | 'yaml'): st
     case 'collected': {
       const lines = r.result.steps.map((s) => `${r.at} ${s.context}: ${s.action} ${s.object} (${s.why})`);
       for (const u of r.result.unobserved) lines.push(`${r.at} garbage collection waits for context "${u.context}", which did not answer (${u.reason})`);
+      for (const w of r.result.warnings) lines.push(`${r.at} garbage collection: warning: ${w}`);
       return lines;
     }
     case 'pass': {

@@ -87,6 +87,13 @@ describe('a RayJob whose first attempt fails, with backoffLimit 1', () => {
       // watch says so (its lines come a moment after its writes).
       const said = new RegExp(`delete pod/${first.metadata.name}\\S* \\(.*(is gone|is not there|has no RayCluster)`);
       await waitFor('watch to say it removed the first RayCluster\'s remote worker', () => (said.test(watch.lines.join('\n')) ? true : undefined), {giveUp, timeoutMs: 30_000});
+      // kubectl describe rayjob tells the story: each attempt's span, and what went with the first.
+      const events = (await home.list<KubeObject & {reason?: string; message?: string; involvedObject?: {kind?: string; name?: string}}>(RESOURCES.events, {namespace})).items.filter(
+        (e) => e.involvedObject?.kind === 'RayJob' && e.involvedObject.name === 'retry',
+      );
+      const told = events.map((e) => `${e.reason}: ${e.message}`);
+      for (const rc of [first, second]) expect(told).toContainEqual(expect.stringMatching(new RegExp(`^Spanned: worker ${rc.metadata.name}-\\S+ of group cpu of RayCluster ${rc.metadata.name} did not fit here`)));
+      expect(told).toContainEqual(expect.stringMatching(new RegExp(`^(Repaired|Collected): .*delete-remote pod/${first.metadata.name}-\\S+ in onprem: `)));
     } finally {
       watch.child.kill('SIGTERM');
     }
