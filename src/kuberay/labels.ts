@@ -3,6 +3,8 @@
 export const RAY_CLUSTER_LABEL = 'ray.io/cluster';
 export const RAY_GROUP_LABEL = 'ray.io/group';
 export const RAY_NODE_TYPE_LABEL = 'ray.io/node-type';
+/** A multi-host replica's name, on its hosts, only with KubeRay's RayMultiHostIndexing feature gate. */
+export const REPLICA_NAME_LABEL = 'ray.io/worker-group-replica-name';
 
 export const MANAGED_BY_LABEL = 'superskyray.io/managed-by';
 export const MANAGED_BY = 'kubectl-superskyray';

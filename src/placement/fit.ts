@@ -145,6 +145,20 @@ export class ClusterRoom {
   }
 
   /**
+   * Places `count` identical pods only if every one of them finds a node (the hosts of a multi-host
+   * replica, which go together or not at all); otherwise takes no room.
+   */
+  fitAll(shape: PodShape, count: number): boolean {
+    const before = this.free.map((f) => ({...f}));
+    if (this.fit(shape, count) === count) return true;
+    this.free.forEach((f, i) => {
+      for (const key of Object.keys(f)) delete f[key];
+      Object.assign(f, before[i]);
+    });
+    return false;
+  }
+
+  /**
    * The first node that takes one such pod (Ready, not cordoned, no taint it does not tolerate,
    * room left), its room taken: for a pod bound by name, which no scheduler checks. Undefined when
    * none can.

@@ -151,7 +151,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
   const {index, group} = pickWorkerGroup(state, options.workerGroup);
   const workerGroup = group.groupName ?? '';
   if ((group.numOfHosts ?? 1) > 1) {
-    throw new InputError(`worker group "${workerGroup}" of raycluster/${state.rayCluster.metadata.name} is multi-host (numOfHosts ${group.numOfHosts})`, 'scale it with kubectl; multi-host groups are not spanned');
+    throw new InputError(`worker group "${workerGroup}" of raycluster/${state.rayCluster.metadata.name} is multi-host (numOfHosts ${group.numOfHosts})`, 'scale it with kubectl; span and watch then move its Pending replicas whole, all hosts of one to one cluster');
   }
   const from = desiredReplicas(group);
   const to = options.replicas ?? from;

@@ -2,10 +2,10 @@ import {InputError} from '../errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import type {Pod} from '../kube/types.js';
 import type {RayKind} from '../kuberay/demand.js';
-import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, REPLICA_NAME_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 import {headServiceName} from '../kuberay/names.js';
-import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName} from '../kuberay/swap.js';
+import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName, swapTargetOf} from '../kuberay/swap.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
@@ -174,18 +174,27 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
   if (refusal && candidates.length > 0) return {repairs: first, moves, stuck, refused: {...refusal, pending: candidates.map((p) => p.metadata?.name ?? '')}};
   const hosts = new Map(workerGroupSpecs(state).map((g) => [g.groupName ?? '', g.numOfHosts ?? 1]));
+  const multiHost = new Map<string, Pod[]>();
+  const move = (pod: Pod, target: ObservedCluster, node: string) =>
+    moves.push({
+      pod,
+      name: placeholderName(pod.metadata?.generateName ?? `${pod.metadata?.name}-`, random),
+      node,
+      cluster: target.snapshot!.id,
+      workerGroup: pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '',
+      to: target.client.context,
+    });
+  const headMissing = state.homeHead.read && !state.homeHead.service;
   for (const pod of candidates) {
     const group = pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
-    if ((hosts.get(group) ?? 1) > 1) {
-      // The hosts of a replica (a TPU slice) work only together, and KubeRay replaces a replica
-      // whole when one host goes: one host may never be spanned apart from the others.
-      stuck.push({pending: pod.metadata?.name ?? '', hold: 'multi-host', reason: `worker group ${group} is multi-host (numOfHosts ${hosts.get(group)}), and the hosts of a replica are never spanned apart`});
-      continue;
-    }
-    if (state.homeHead.read && !state.homeHead.service) {
+    if (headMissing) {
       // KubeRay makes it with the head, a moment after the RayCluster: the next pass spans.
       const head = headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec);
       stuck.push({pending: pod.metadata?.name ?? '', hold: 'head-service', reason: `the head Service ${head} is not there yet, and a remote worker reaches the head through it`});
+      continue;
+    }
+    if ((hosts.get(group) ?? 1) > 1) {
+      multiHost.set(group, [...(multiHost.get(group) ?? []), pod]);
       continue;
     }
     const shape = podShape(pod.spec!);
@@ -201,18 +210,65 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       stuck.push({pending: podName, reason: `no Ready node in ${state.home.client.context} has room for its placeholder (1m CPU, 4Mi memory)`});
       continue;
     }
-    moves.push({
-      pod,
-      name: placeholderName(pod.metadata?.generateName ?? `${podName}-`, random),
-      node,
-      cluster: target.snapshot!.id,
-      workerGroup: pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '',
-      to: target.client.context,
-    });
+    move(pod, target, node);
+  }
+  for (const [group, pending] of multiHost) {
+    for (const set of replicaSets(state, group, hosts.get(group)!, pending)) {
+      if ('reason' in set) {
+        stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: set.reason})));
+        continue;
+      }
+      const shape = podShape(set.pods[0]!.spec!);
+      const within = set.cluster ? targets.filter((t) => t.snapshot!.id === set.cluster) : targets;
+      const target = within.find((t) => rooms.get(t)!.fitAll(shape, set.pods.length));
+      const nodes = target ? set.pods.map(() => bindPlaceholder()) : [];
+      if (!target || nodes.some((n) => n === undefined)) {
+        const where = set.cluster ? `the cluster its replica began in (${within[0]?.client.context ?? set.cluster}) has no room for the rest of it` : `no other cluster of the fleet has room for all ${set.pods.length} hosts of a replica`;
+        stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: target ? `no Ready node in ${state.home.client.context} has room for the placeholders of a replica's hosts` : `worker group ${group} is multi-host (numOfHosts ${hosts.get(group)}), and ${where}`})));
+        continue;
+      }
+      set.pods.forEach((p, i) => move(p, target, nodes[i]!));
+    }
   }
   // Copies stay in the clusters that workers are about to move to.
   const all = moves.length > 0 ? repairs(groupView(state, moves.map((m) => m.cluster), placeholderRoom(state), options.copySecrets)) : first;
   return {repairs: all, moves, stuck};
+}
+
+/** Hosts of a multi-host replica that move together, to `cluster` when a replica began there; or why they stay. */
+type ReplicaSet = {pods: Pod[]; cluster?: string} | {pods: Pod[]; reason: string};
+
+/**
+ * The Pending hosts of a multi-host worker group, in the sets that may move: the hosts of a
+ * replica (a TPU slice) work only together, so they go to one cluster, all of them, or stay.
+ * KubeRay without RayMultiHostIndexing does not say which pods make a replica, so a replica is
+ * counted: hosts running at home first complete the replicas begun there, a cluster holding an
+ * incomplete replica (a run stopped between its swaps) is completed next, and the rest go by
+ * whole replicas. With RayMultiHostIndexing, KubeRay replaces a replica whole when one of its hosts
+ * fails, which a swap is to it: none is moved.
+ */
+export function replicaSets(state: GroupState, group: string, numOfHosts: number, pending: Pod[]): ReplicaSet[] {
+  const sorted = [...pending].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  const ofGroup = (p: Pod) => p.metadata?.labels?.[RAY_GROUP_LABEL] === group && !p.metadata?.deletionTimestamp;
+  if (state.homePods.some((p) => ofGroup(p) && p.metadata?.labels?.[REPLICA_NAME_LABEL])) {
+    return [{pods: sorted, reason: `worker group ${group} is multi-host with KubeRay's RayMultiHostIndexing, which replaces a replica whole when one host is swapped, so its hosts stay at home`}];
+  }
+  const out: ReplicaSet[] = [];
+  const take = (n: number) => sorted.splice(0, Math.min(n, sorted.length));
+  const incomplete = (n: number) => (numOfHosts - (n % numOfHosts)) % numOfHosts;
+  const atHome = state.homePods.filter((p) => ofGroup(p) && !p.metadata?.labels?.[ROLE_LABEL] && p.spec?.nodeName).length;
+  const home = take(incomplete(atHome));
+  if (home.length > 0) out.push({pods: home, reason: `worker group ${group} is multi-host (numOfHosts ${numOfHosts}), and the other hosts of its replica run at home`});
+  for (const side of state.remotes) {
+    if (!side.observed) continue;
+    const id = side.cluster.snapshot?.id ?? side.cluster.status.clusterId ?? side.cluster.client.context;
+    const there = side.workers.filter(ofGroup).length + state.homePods.filter((p) => ofGroup(p) && isInSwap(p) && swapTargetOf(p)?.cluster === id).length;
+    const rest = take(incomplete(there));
+    if (rest.length > 0) out.push({pods: rest, cluster: id});
+  }
+  while (sorted.length >= numOfHosts) out.push({pods: take(numOfHosts)});
+  if (sorted.length > 0) out.push({pods: take(sorted.length), reason: `worker group ${group} is multi-host (numOfHosts ${numOfHosts}), and the other hosts of its replica are not Pending yet`});
+  return out;
 }
 
 export function describeMove(m: Pass['moves'][number]): SpanMove {

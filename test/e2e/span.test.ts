@@ -60,13 +60,14 @@ describe('kubectl superskyray span', () => {
     return {onprem, podsOf, running, pending};
   }
 
-  /** Frees onprem's one GPU: deletes a RayCluster of an earlier case and waits for its pods to go. */
+  /** Frees onprem's one GPU, and cloud's: deletes the group of an earlier case and waits for its pods to go from both. */
   async function remove(name: string) {
-    const onprem = fleet.cluster('onprem');
-    await onprem.delete(RESOURCES.rayclusters, name, namespace);
-    await waitFor(`the pods of ${name} to be gone`, async () =>
-      (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items.length === 0 ? true : undefined,
-    );
+    const removed = await cli(['delete', `raycluster/${name}`, '-n', namespace, ...fleetArgs]);
+    expect(removed.code, removed.stderr).toBe(0);
+    await waitFor(`the pods of ${name} to be gone`, async () => {
+      const left = await Promise.all(fleet.clusters.map((c) => c.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})));
+      return left.every((l) => l.items.length === 0) ? true : undefined;
+    });
   }
 
   it.each([
@@ -161,7 +162,7 @@ describe('kubectl superskyray span', () => {
     expect(grown.map((p) => p.metadata?.uid).sort()).toEqual([...after.map((p) => p.metadata?.uid), added[0]!.metadata?.uid].sort());
   });
 
-  it('a 2-host worker group stays whole: with one host Pending at home, span leaves it there, says why, and writes nothing', async () => {
+  it('a 2-host worker group moves by whole replicas: a host whose replica runs at home stays there, a replica all Pending goes to one cluster', async () => {
     await remove('manual');
     const onprem = fleet.cluster('onprem');
     const app = gpuApp('slice', false);
@@ -176,8 +177,26 @@ describe('kubectl superskyray span', () => {
     const since = new Date().toISOString();
     const spanned = await cli(['span', 'raycluster/slice', '-n', namespace, ...fleetArgs]);
     expect(spanned.code, spanned.stderr).toBe(0);
-    expect(spanned.stdout).toContain(`${pending.metadata?.name} stays at home: worker group gpu is multi-host (numOfHosts 2), and the hosts of a replica are never spanned apart`);
+    expect(spanned.stdout).toContain(`${pending.metadata?.name} stays at home: worker group gpu is multi-host (numOfHosts 2), and the other hosts of its replica run at home`);
     for (const context of ['onprem', 'cloud']) expect(toolRequests(auditLog(context), since).writes).toEqual([]);
-    expect((await fleet.cluster('cloud').list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice'})).items).toEqual([]);
+    const cloud = fleet.cluster('cloud');
+    expect((await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice'})).items).toEqual([]);
+
+    // A second replica: its two hosts are Pending too, and go together to cloud (two nodes of one
+    // GPU each); the host of the first replica still stays.
+    await onprem.patch(RESOURCES.rayclusters, 'slice', namespace, {spec: {workerGroupSpecs: [{...app.spec.workerGroupSpecs[0], replicas: 2}]}}, 'merge');
+    await waitFor('three hosts Pending, unschedulable', async () => ((await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice'})).items.filter(PENDING).length === 3 ? true : undefined));
+    const whole = await cli(['span', 'raycluster/slice', '--wait', '-n', namespace, ...fleetArgs]);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout).toMatch(/stays at home: worker group gpu is multi-host \(numOfHosts 2\), and the other hosts of its replica run at home/);
+    const remote = (await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice'})).items;
+    expect(remote, whole.stdout).toHaveLength(2);
+    expect(remote.every((p) => p.metadata?.labels?.['superskyray.io/role'] === 'remote-worker' && p.status?.phase === 'Running')).toBe(true);
+    const home = (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=slice,ray.io/node-type=worker'})).items;
+    expect(home.filter((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder').map((p) => p.metadata?.name).sort()).toEqual(remote.map((p) => p.metadata?.name).sort());
+    // Without KubeRay's replica labels the hosts are alike: which one stays does not matter, one does.
+    const stays = home.filter(PENDING);
+    expect(stays).toHaveLength(1);
+    expect(whole.stdout).toContain(`${stays[0]!.metadata?.name} stays at home`);
   });
 });

@@ -71,6 +71,17 @@ describe('staticMiss: the filters that do not depend on what runs on the node', 
   });
 });
 
+describe('ClusterRoom.fitAll: all of them or none', () => {
+  it('takes no room when only some fit, and all of it when all do', () => {
+    const c = cluster('cloud', 1, [node('g1', {cpu: '8', 'nvidia.com/gpu': '1'}), node('g2', {cpu: '8', 'nvidia.com/gpu': '1'})]);
+    const room = ClusterRoom.of(c);
+    const host = podShape(spec({cpu: '1', 'nvidia.com/gpu': '1'}));
+    expect(room.fitAll(host, 3)).toBe(false);
+    expect(room.fitAll(host, 2)).toBe(true);
+    expect(room.fit(host, 1)).toBe(0);
+  });
+});
+
 describe('ClusterRoom.fit: node by node, never pooled', () => {
   it('does not fit a 4-GPU worker on two nodes with 2 GPUs free each (fragmentation)', () => {
     const c = cluster('onprem', 1, [node('g1', {cpu: '32', 'nvidia.com/gpu': '2'}), node('g2', {cpu: '32', 'nvidia.com/gpu': '2'})]);
