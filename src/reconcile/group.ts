@@ -164,7 +164,7 @@ function contexts(clusters: ObservedCluster[]): string {
  */
 export async function observeGroup(fleet: Fleet, refText: string, namespace: string, signal?: AbortSignal, options: {rayCluster?: string} = {}): Promise<GroupState> {
   const look = await lookAtGroup(fleet, refText, namespace, signal, options);
-  if ('unstarted' in look) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);
+  if ('unstarted' in look) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`, look.kind);
   return look;
 }
 
@@ -174,6 +174,14 @@ export class NotPlacedError extends InputError {}
 /** The group's Ray object has no RayCluster yet: nothing to act on until KubeRay makes one. */
 export class UnstartedError extends Error {
   override readonly name = 'UnstartedError';
+
+  constructor(
+    message: string,
+    /** The Ray object's kind: KubeRay always makes a RayService a RayCluster, a RayJob not always again. */
+    readonly kind?: RayKind,
+  ) {
+    super(message);
+  }
 }
 
 /** observeGroup, but a Ray object without a RayCluster is an answer too (for status and delete). */

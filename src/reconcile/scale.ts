@@ -1,6 +1,7 @@
 import {InputError} from '../errors.js';
 import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
+import {pause} from '../kube/retry.js';
 import {RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
@@ -10,7 +11,7 @@ import {withServeReplicas, type ServeChange, type ServeReplicas} from '../kubera
 import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
 import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
-import {observeGroup, parseGroupRef, type GroupState} from './group.js';
+import {observeGroup, parseGroupRef, UnstartedError, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
 import {checkTargets} from './act.js';
@@ -137,11 +138,30 @@ export async function scaleGroup(fleet: Fleet, options: ScaleOptions): Promise<S
   }
 }
 
+/**
+ * The group, once KubeRay has made its RayCluster: a RayService placed a moment ago names one before
+ * it is there, and KubeRay always makes it, so it is waited for (within --timeout). A RayJob's that
+ * is not there may never come again: that is said at once.
+ */
+async function startedGroup(fleet: Fleet, options: ScaleOptions, say: (line: string) => void): Promise<GroupState> {
+  let told = false;
+  for (;;) {
+    try {
+      return await observeGroup(fleet, options.group, options.namespace, options.signal);
+    } catch (err) {
+      if (!(err instanceof UnstartedError && err.kind === 'RayService')) throw err;
+      if (!told) say(`waiting for KubeRay to make the RayCluster of rayservice/${parseGroupRef(options.group).name}`);
+      told = true;
+      await pause(options.pollMs ?? 500, options.signal);
+    }
+  }
+}
+
 async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSlot): Promise<ScaleResult> {
   checkScaleInput(options);
   const {signal} = options;
   const say = options.progress ?? (() => undefined);
-  let state = await observeGroup(fleet, options.group, options.namespace, signal);
+  let state = await startedGroup(fleet, options, say);
   if (state.relocation && !options.dryRun) {
     // An earlier run was moving the group: finish that first, then resize where it now lives.
     await holdLease(slot, state, {signal, onWait: options.onWait});

@@ -459,7 +459,7 @@ async function removeLeftovers(fleet: Fleet, first: UnstartedGroup, options: Spa
   const planFor = (look: UnstartedGroup) => leftoverRepairs({homePods: look.homePods, remotes: remoteViews(look), rayClusters: look.rayClusters}, look.named ? `its RayCluster ${look.named} is gone` : `${look.kind.toLowerCase()}/${look.name} has no RayCluster`);
   let look = first;
   let plan = planFor(look);
-  if (plan.length === 0) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`);
+  if (plan.length === 0) throw new UnstartedError(`${look.unstarted}; try again once KubeRay has made it`, look.kind);
   const result: SpanResult = {group: look.name, kind: look.kind, namespace: look.namespace, home: look.home.client.context, rayCluster: look.named ?? '', moves: [], stuck: [], repairs: [], steps: [], dryRun: options.dryRun, warnings: []};
   if (options.dryRun) {
     result.repairs.push(...plan.map((r) => describeRepair(look, r)));

@@ -53,6 +53,12 @@ export function startWatch(args: string[]): {child: ChildProcess; lines: string[
     lines.push(...parts);
   });
   child.stderr!.on('data', (chunk: Buffer) => lines.push(`stderr: ${chunk.toString('utf8').trimEnd()}`));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // On close, not exit: only then has everything the child wrote been read, its last words included.
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      if (buffer !== '') lines.push(buffer);
+      resolve(code);
+    }),
+  );
   return {child, lines, exited};
 }
