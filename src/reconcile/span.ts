@@ -223,7 +223,12 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       const target = within.find((t) => rooms.get(t)!.fitAll(shape, set.pods.length));
       const nodes = target ? set.pods.map(() => bindPlaceholder()) : [];
       if (!target || nodes.some((n) => n === undefined)) {
-        const where = set.cluster ? `the cluster its replica began in (${within[0]?.client.context ?? set.cluster}) has no room for the rest of it` : `no other cluster of the fleet has room for all ${set.pods.length} hosts of a replica`;
+        const began = within[0]?.client.context;
+        const where = !set.cluster
+          ? `no other cluster of the fleet has room for all ${set.pods.length} hosts of a replica`
+          : began
+            ? `the cluster its replica began in (${began}) has no room for the rest of it`
+            : `its replica began in cluster ${set.cluster}, which this run may not move workers to`;
         stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: target ? `no Ready node in ${state.home.client.context} has room for the placeholders of a replica's hosts` : `worker group ${group} is multi-host (numOfHosts ${hosts.get(group)}), and ${where}`})));
         continue;
       }

@@ -93,7 +93,7 @@ describe('a RayJob whose first attempt fails, with backoffLimit 1', () => {
       );
       const told = events.map((e) => `${e.reason}: ${e.message}`);
       for (const rc of [first, second]) expect(told).toContainEqual(expect.stringMatching(new RegExp(`^Spanned: worker ${rc.metadata.name}-\\S+ of group cpu of RayCluster ${rc.metadata.name} did not fit here`)));
-      expect(told).toContainEqual(expect.stringMatching(new RegExp(`^(Repaired|Collected): .*delete-remote pod/${first.metadata.name}-\\S+ in onprem: `)));
+      expect(told).toContainEqual(expect.stringMatching(new RegExp(`^(Repaired|Collected): .*delete(-remote)? pod/${first.metadata.name}-\\S+ in onprem: `)));
     } finally {
       watch.child.kill('SIGTERM');
     }
