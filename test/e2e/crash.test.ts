@@ -1,4 +1,4 @@
-import {beforeAll, describe, expect, inject, it} from 'vitest';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
@@ -7,7 +7,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {fixture, freshNamespace, releaseNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -36,9 +36,16 @@ describe.each([
   let fleet: Fleet;
   const file = path.join(tempDir(), `crash-${autoscaling}.yaml`);
 
+  // Each run gets a namespace of its own; the next needs only their pods gone, not the namespaces.
+  const gone: Array<Promise<void>> = [];
+  const release = async (namespace: string) => gone.push((await releaseNamespace(fleet, namespace)).gone);
+
   beforeAll(() => {
     fleet = testFleet(kubeconfig);
     fs.writeFileSync(file, yaml.dump(app(autoscaling)));
+  });
+  afterAll(async () => {
+    await Promise.all(gone);
   });
 
   /** A placed group with its head and one worker Running on onprem and a second worker Pending there. */
@@ -84,7 +91,7 @@ describe.each([
       .map((w) => w.what);
     console.log(`a clean span makes ${writes.length} writes:\n  ${writes.join('\n  ')}`);
     await expectSpanned(clean.namespace, clean.running, clean.podsOf, 'clean run');
-    await removeNamespace(fleet, clean.namespace);
+    await release(clean.namespace);
     expect(writes.length).toBeGreaterThanOrEqual(4);
 
     for (let k = 1; k <= writes.length; k++) {
@@ -95,7 +102,7 @@ describe.each([
       expect(resumed.stderr, `span after a kill at write ${k}`).toBe('');
       expect(resumed.code).toBe(0);
       await expectSpanned(group.namespace, group.running, group.podsOf, `killed after write ${k} (${writes[k - 1]})`);
-      await removeNamespace(fleet, group.namespace);
+      await release(group.namespace);
     }
   }, 900_000);
 });

@@ -29,7 +29,16 @@ export function fixture<T extends KubeObject>(file: string): T {
  * the next test finds the clusters' capacity as the profile gives it.
  */
 export async function removeNamespace(fleet: Fleet, name: string): Promise<void> {
-  await Promise.all(
+  await (await releaseNamespace(fleet, name)).gone;
+}
+
+/**
+ * Deletes a test's namespace in every cluster and waits only until no pod is left in it: the room
+ * is free again then. `gone` settles once the namespace itself is gone, which takes the namespace
+ * controller seconds more (it sweeps every kind), for a test that makes many to wait on once.
+ */
+export async function releaseNamespace(fleet: Fleet, name: string): Promise<{gone: Promise<void>}> {
+  const released = await Promise.all(
     fleet.clusters.map(async (c) => {
       // Workers held by the tool's finalizer would keep the namespace from ever going away.
       const pods = await c.list<KubeObject>(RESOURCES.pods, {namespace: name}).catch(() => ({items: [] as KubeObject[]}));
@@ -37,7 +46,11 @@ export async function removeNamespace(fleet: Fleet, name: string): Promise<void>
         await c.patch(RESOURCES.pods, pod.metadata?.name ?? '', name, {metadata: {finalizers: null}}, 'merge').catch(() => undefined);
       }
       await c.delete(RESOURCES.namespaces, name).catch(() => undefined);
-      await waitFor(
+      await waitFor(`the pods of namespace ${name} to be gone from ${c.context}`, async () => ((await c.list<KubeObject>(RESOURCES.pods, {namespace: name})).items.length === 0 ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+      });
+      const gone = waitFor(
         `namespace ${name} to be gone from ${c.context}`,
         () =>
           c.get(RESOURCES.namespaces, name).then(
@@ -46,8 +59,12 @@ export async function removeNamespace(fleet: Fleet, name: string): Promise<void>
           ),
         {timeoutMs: 120_000, intervalMs: 250},
       );
+      // Awaited later, by whoever wants it gone: not an unhandled rejection meanwhile.
+      gone.catch(() => undefined);
+      return {gone};
     }),
   );
+  return {gone: Promise.all(released.map((r) => r.gone)).then(() => undefined)};
 }
 
 /** One request as the API server's audit log recorded it, at ResponseComplete. */
