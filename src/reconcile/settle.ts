@@ -183,6 +183,8 @@ export function waitingFor(state: GroupState, workerGroups: string[], wait: bool
  * wait ends only once KubeRay's own status has caught up with its spec.
  */
 export function kubeRayNotReady(state: GroupState): string[] {
+  // A suspended RayCluster is never ready, by design: there is nothing to wait for.
+  if ((state.rayCluster.spec as {suspend?: boolean} | undefined)?.suspend === true) return [];
   const status = (state.rayCluster as {status?: {state?: string; readyWorkerReplicas?: number; desiredWorkerReplicas?: number}}).status;
   const want = workerGroupSpecs(state).reduce((n, g) => n + desiredWorkerPods(g), 0);
   const ready = status?.readyWorkerReplicas ?? 0;
