@@ -70,6 +70,17 @@ describe.each(['endpoints', 'cilium'])('a RayService upgrade while spanned, --me
     const placed = await cli(['place', '-f', file, '-n', namespace, '--mesh', mesh, '--skip-capacity-relocate', ...fleetArgs]);
     expect(placed.code, placed.stderr).toBe(0);
 
+    // KubeRay v1.5 requeues a RayService whose reconcile failed with controller-runtime's per-object
+    // exponential backoff (up to 1000 s), and each failed look at a starting head's dashboard doubles
+    // it: on two busy cores the next look was once 4 minutes away, with nothing to wake it sooner (its
+    // RayClusters' status had stopped changing). A changed annotation wakes it at once (its watch
+    // predicates), as a user's kubectl annotate would; the waits below do that every 15 s.
+    let nudged = Date.now();
+    const nudge = async () => {
+      if (Date.now() - nudged < 15_000) return;
+      nudged = Date.now();
+      await onprem.patch(RESOURCES.rayservices, 'summarizer', namespace, {metadata: {annotations: {'e2e.superskyray.io/nudge': String(nudged)}}}, 'merge');
+    };
     const dashboardOf = (rayCluster: string) => `${rayCluster}-head-svc.${namespace}.svc.cluster.local:8265`;
     const running = async (rayCluster: string) => (await serveApps('onprem', dashboardOf(rayCluster)).catch(() => undefined))?.app?.deployments.Summarizer?.replicas.filter((r) => r.state === 'RUNNING') ?? [];
     const svcNow = () => onprem.get<RayService>(RESOURCES.rayservices, 'summarizer', namespace);
@@ -80,6 +91,7 @@ describe.each(['endpoints', 'cilium'])('a RayService upgrade while spanned, --me
     const grown = await cli(['scale', 'rayservice/summarizer', '--replicas', '2', '--serve', 'app.Summarizer=2', '--wait', '-n', namespace, ...fleetArgs]);
     expect(grown.code, grown.stderr).toBe(0);
     const first = await waitFor('the RayService ready with 2 Serve replicas', async () => {
+      await nudge();
       const svc = await svcNow();
       const name = svc.status?.activeServiceStatus?.rayClusterName;
       return name && svc.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && (await running(name)).length === 2 ? name : undefined;
@@ -118,7 +130,10 @@ describe.each(['endpoints', 'cilium'])('a RayService upgrade while spanned, --me
       // status shows both clusters during the switch.
       const both = await cli(['status', 'rayservice/summarizer', '-n', namespace, ...fleetArgs]);
       expect(both.stdout).toMatch(new RegExp(`also RayCluster (${first}|${second}), the other of the two a RayService switches between`));
-      await waitFor('KubeRay to switch traffic to it', async () => ((await svcNow()).status?.activeServiceStatus?.rayClusterName === second ? true : undefined), {giveUp, timeoutMs: 360_000, intervalMs: 2000});
+      await waitFor('KubeRay to switch traffic to it', async () => {
+        await nudge();
+        return (await svcNow()).status?.activeServiceStatus?.rayClusterName === second ? true : undefined;
+      }, {giveUp, timeoutMs: 360_000, intervalMs: 2000});
       phase('KubeRay switched to it');
       await waitFor('KubeRay to delete the old RayCluster', async () => ((await onprem.find(RESOURCES.rayclusters, first, namespace)) ? undefined : true), {giveUp, timeoutMs: 120_000, intervalMs: 1000});
       await waitFor('nothing of the old RayCluster left in cloud', async () => {
