@@ -5,12 +5,14 @@
  */
 import * as http from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {admit, checkUpdate} from './admission.js';
+import {admit, checkDelete, checkUpdate, withFieldDefaults} from './admission.js';
 import type {AuditLog} from './audit.js';
 import {selfSubjectReview, ServiceAccountTokens, type UserInfo} from './authn.js';
 import {fromFieldsV1, jsonPatch, mergePatch, ownerEntry, PatchError, recordUpdate, serverSideApply, strategicMergePatch, toFieldsV1, updateOwner, type Ownership} from './patch.js';
 import {apiVersionOf, groupList, openApiDocument, openApiPaths, resourceList, resourcePath, SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
+import {PRIORITY_CLASSES, SYSTEM_PRIORITY_CLASSES} from './pod-admission.js';
 import {fromProtobuf, PROTOBUF} from './protobuf.js';
+import {syncQuotaStatus} from './quota.js';
 import {type Attributes, authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, selfSubjectAccessReview, selfSubjectRulesReview} from './rbac.js';
 import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
 import {toTable} from './table.js';
@@ -168,6 +170,12 @@ export class SandboxApiServer {
     // The API server writes its own default policy, as a real one's bootstrap does.
     for (const {resource, object} of BOOTSTRAP_POLICY) {
       if (!this.store.get({resource, name: String(map(object.metadata).name)})) this.createAs('kube-apiserver', resource, object);
+    }
+    // And the system's PriorityClasses, as its scheduling bootstrap hook does.
+    if (this.resources.some((r) => storeName(r) === PRIORITY_CLASSES)) {
+      for (const object of SYSTEM_PRIORITY_CLASSES) {
+        if (!this.store.get({resource: PRIORITY_CLASSES, name: String(map(object.metadata).name)})) this.createAs('kube-apiserver', PRIORITY_CLASSES, object);
+      }
     }
   }
 
@@ -459,12 +467,6 @@ export class SandboxApiServer {
       }
       object.metadata.namespace = r.namespace;
     }
-    if (!object.metadata.name) {
-      if (typeof object.metadata.generateName !== 'string') {
-        throw new ApiError(422, 'Invalid', `${r.resource.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, {kind: r.resource.kind, causes: [{reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name'}]});
-      }
-      object.metadata.name = this.store.generateName(object.metadata.generateName);
-    }
     delete object.metadata.resourceVersion;
     delete object.metadata.uid;
     delete object.metadata.deletionTimestamp;
@@ -472,7 +474,18 @@ export class SandboxApiServer {
     if (user) checkGrant(this.store, user, admitted);
     const owned = withOwnership(admitted, recordUpdate({}, admitted, updateOwner(manager), {})) as NewObject;
     if (dryRun) return {...owned, metadata: {...owned.metadata, uid: 'dry-run', resourceVersion: '', creationTimestamp: new Date().toISOString()}} as StoredObject;
-    return this.store.create(storeName(r.resource), owned);
+    const created = this.store.create(storeName(r.resource), owned);
+    this.afterWrite(r.resource, created.metadata.namespace);
+    return created;
+  }
+
+  /**
+   * What a write sets going besides itself: quota usage, which the ResourceQuota plugin adds to at
+   * once and the quota controller recounts; both are done here, before the response.
+   */
+  private afterWrite(resource: SandboxResource, namespace: string | undefined): void {
+    if (resource.kind !== 'Pod' && resource.kind !== 'ResourceQuota') return;
+    this.store.as(`kube-apiserver/${SANDBOX_VERSION.gitVersion}`, () => syncQuotaStatus(this.store, namespace));
   }
 
   /** What an update may change: only status through /status, and not status through the object itself. */
@@ -484,15 +497,17 @@ export class SandboxApiServer {
   }
 
   private commit(r: Route, live: StoredObject, next: JsonMap, {manager, dryRun, user}: Write, ownership?: Ownership): StoredObject {
-    const candidate = this.merged(r, live, next) as StoredObject;
+    const candidate = withFieldDefaults(r.resource, this.merged(r, live, next)) as StoredObject;
     candidate.metadata = {...candidate.metadata, name: live.metadata.name, namespace: live.metadata.namespace, uid: live.metadata.uid, creationTimestamp: live.metadata.creationTimestamp} as StoredObject['metadata'];
     if (live.metadata.namespace === undefined) delete candidate.metadata.namespace;
-    checkUpdate(r.resource, live, candidate);
+    checkUpdate(r.resource, live, candidate, this.store);
     if (user) checkGrant(this.store, user, candidate);
     const owners = ownership ?? recordUpdate(live, candidate, updateOwner(manager), ownershipOf(live));
     const owned = withOwnership(candidate, owners) as StoredObject;
     if (dryRun) return owned;
-    return this.store.update(storeName(r.resource), owned);
+    const updated = this.store.update(storeName(r.resource), owned);
+    this.afterWrite(r.resource, live.metadata.namespace);
+    return updated;
   }
 
   private replace(r: Route, body: Json, write: Write): StoredObject {
@@ -549,10 +564,12 @@ export class SandboxApiServer {
     const live = this.get(r);
     const pre = isMap(options.preconditions) ? options.preconditions : {};
     const graceful = r.resource.resource === 'pods' && isMap(live.spec) && Boolean(live.spec.nodeName) && options.gracePeriodSeconds !== 0;
+    checkDelete(r.resource, live);
     if (dryRun) return live;
     const policy = options.propagationPolicy;
     const result = this.store.delete(this.key(r), {uid: pre.uid as string | undefined, resourceVersion: pre.resourceVersion as string | undefined, graceful: graceful || r.resource.resource === 'namespaces'});
     if (policy === 'Orphan') this.orphanDependents(live);
+    this.afterWrite(r.resource, live.metadata.namespace);
     return result;
   }
 

@@ -8,9 +8,10 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import {SandboxApiServer} from './apiserver.js';
 import {AuditLog} from './audit.js';
-import {endpointSlices, garbageCollect, kubelet, Loop, namespaces, podGc, schedule} from './controllers.js';
+import {endpointSlices, garbageCollect, kubelet, Loop, namespaces, podGc, pvcProtection, schedule} from './controllers.js';
 import {KubeRayOperator} from './kuberay.js';
 import {profileFor, type ClusterProfile, type FleetProfile} from './profile.js';
+import {syncQuotaStatus} from './quota.js';
 import {SANDBOX_RESOURCES, storeName, type SandboxResource} from './resources.js';
 import {Store} from './store.js';
 import {type Json, type JsonMap, now} from './json.js';
@@ -94,6 +95,9 @@ export class SandboxCluster {
       new Loop(this.store, controllerManager, () => namespaces(this.store, namespaced, create('kube-controller-manager'))),
       new Loop(this.store, controllerManager, () => garbageCollect(this.store, all)),
       new Loop(this.store, controllerManager, () => endpointSlices(this.store, create('kube-controller-manager'))),
+      // Writes by the components (the kubelet's deletes, pod GC's Failed) change quota usage too.
+      new Loop(this.store, controllerManager, () => syncQuotaStatus(this.store)),
+      new Loop(this.store, controllerManager, () => pvcProtection(this.store)),
     ];
     if (this.profile.kuberay !== false) this.operator = new KubeRayOperator(this.store, create('ray-operator'));
     this.port = await this.server.listen(port);

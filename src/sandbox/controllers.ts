@@ -2,9 +2,11 @@
  * The control plane of a simulated cluster, acting on its Store as the real components act through
  * the API: kube-scheduler (node-level fit, taints, selectors, FailedScheduling), a kubelet as KWOK
  * plays it (Running and Ready, pod IPs, graceful deletion), and the controller-manager's namespace,
- * garbage-collection, pod-GC and EndpointSlice controllers.
+ * garbage-collection, pod-GC, EndpointSlice and PVC-protection controllers (its quota controller is
+ * in quota.ts).
  */
 import {addInto, maxInto, parseResources, type ResourceAmounts} from '../placement/quantity.js';
+import {PVC_PROTECTION} from './admission.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
 import {type Json, type JsonMap, list, map, now} from './json.js';
 
@@ -403,5 +405,20 @@ export function endpointSlices(store: Store, create: (resource: string, object: 
         s.metadata.labels = labels;
       });
     }
+  }
+}
+
+/** Whether a pod that has not finished mounts the claim, by name or as its generic ephemeral volume. */
+function usesClaim(pod: StoredObject, claim: string): boolean {
+  if (isTerminal(pod)) return false;
+  return list(map(pod.spec).volumes).some((v) => map(map(v).persistentVolumeClaim).claimName === claim || (map(v).ephemeral !== undefined && `${pod.metadata.name}-${String(map(v).name)}` === claim));
+}
+
+/** PVC protection: a claim being deleted keeps its finalizer while a pod uses it, and goes after. */
+export function pvcProtection(store: Store): void {
+  for (const pvc of store.list('persistentvolumeclaims')) {
+    if (pvc.metadata.deletionTimestamp === undefined || !list(pvc.metadata.finalizers).includes(PVC_PROTECTION)) continue;
+    if (store.list('pods', pvc.metadata.namespace).some((p) => usesClaim(p, pvc.metadata.name))) continue;
+    update(store, 'persistentvolumeclaims', pvc, (o) => void (o.metadata.finalizers = list(o.metadata.finalizers).filter((f) => f !== PVC_PROTECTION)));
   }
 }

@@ -119,11 +119,21 @@ function buildHeadService(rc: StoredObject, head: JsonMap): JsonMap {
     : [['client', 10001], ['dashboard', 8265], ['gcs-server', 6379], ['serve', 8000]].map(([n, port]) => ({name: n as string, port: port as number, targetPort: port as number, protocol: 'TCP', appProtocol: 'tcp'}));
   if (!ports.some((p) => p.name === 'metrics')) ports.push({name: 'metrics', port: 8080, targetPort: 8080, protocol: 'TCP', appProtocol: 'tcp'});
   ports.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  // KubeRay: headGroupSpec.serviceType, and a custom headService's annotations; headless only as a ClusterIP.
+  const headGroup = map(map(rc.spec).headGroupSpec);
+  const type = typeof headGroup.serviceType === 'string' && headGroup.serviceType !== '' ? headGroup.serviceType : 'ClusterIP';
+  const annotations = map(map(map(headGroup.headService).metadata).annotations);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {name: `${name}-head-svc`, namespace: rc.metadata.namespace ?? null, labels: selector, ownerReferences: [ownerReference(rc)]},
-    spec: {clusterIP: 'None', publishNotReadyAddresses: true, selector, ports: ports as Json[]},
+    metadata: {
+      name: `${name}-head-svc`,
+      namespace: rc.metadata.namespace ?? null,
+      labels: selector,
+      ...(Object.keys(annotations).length > 0 ? {annotations} : {}),
+      ownerReferences: [ownerReference(rc)],
+    },
+    spec: type === 'ClusterIP' ? {clusterIP: 'None', publishNotReadyAddresses: true, selector, ports: ports as Json[]} : {type, selector, ports: ports as Json[]},
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Kubernetes' protobuf encoding, read only, for the kinds kubectl's typed subcommands send: `create
- * namespace|serviceaccount|configmap|secret|service|role|clusterrole|rolebinding|clusterrolebinding`,
+ * namespace|serviceaccount|configmap|secret|service|role|clusterrole|rolebinding|clusterrolebinding|
+ * priorityclass|quota`,
  * `create token`, `auth can-i [--list]` and `auth whoami`. They send nothing but protobuf and never
  * fall back to JSON, so these bodies are read into the JSON form the rest of the sandbox speaks. The
  * field numbers are those of the Kubernetes API's generated.proto files.
@@ -14,7 +15,7 @@ const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 type Scalar = 'string' | 'bytes' | 'int' | 'bool';
 interface Field {
   name: string;
-  type: Scalar | Schema | 'time' | 'intOrString';
+  type: Scalar | Schema | 'time' | 'intOrString' | 'quantity';
   repeated?: true;
   /** A map<string, X>: entries are messages of key 1 and value 2. */
   map?: true;
@@ -50,6 +51,8 @@ const LABEL_SELECTOR: Schema = {
 };
 const BINDING: Schema = {...META, 2: message('subjects', {1: s('kind'), 2: s('apiGroup'), 3: s('name'), 4: s('namespace')}, true), 3: message('roleRef', {1: s('apiGroup'), 2: s('kind'), 3: s('name')})};
 const NAME_REF: Schema = {1: s('name')};
+/** map<string, Quantity>, as resource lists are sent. */
+const quantities = (name: string): Field => ({name, type: 'quantity', map: true});
 
 const SERVICE_PORT: Schema = {1: s('name'), 2: s('protocol'), 3: {name: 'port', type: 'int'}, 4: {name: 'targetPort', type: 'intOrString'}, 5: {name: 'nodePort', type: 'int'}, 6: s('appProtocol')};
 const SERVICE_SPEC: Schema = {
@@ -79,6 +82,11 @@ const KINDS: Record<string, Schema> = {
   ClusterRole: {...META, 2: message('rules', POLICY_RULE, true), 3: message('aggregationRule', {1: message('clusterRoleSelectors', LABEL_SELECTOR, true)})},
   RoleBinding: BINDING,
   ClusterRoleBinding: BINDING,
+  PriorityClass: {...META, 2: {name: 'value', type: 'int'}, 3: {name: 'globalDefault', type: 'bool'}, 4: s('description'), 5: s('preemptionPolicy')},
+  ResourceQuota: {
+    ...META,
+    2: message('spec', {1: quantities('hard'), 2: strings('scopes'), 3: message('scopeSelector', {1: message('matchExpressions', {1: s('scopeName'), 2: s('operator'), 3: strings('values')}, true)})}),
+  },
   TokenRequest: {...META, 2: message('spec', {1: strings('audiences'), 3: message('boundObjectRef', {1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid')}), 4: {name: 'expirationSeconds', type: 'int'}})},
   SelfSubjectReview: META,
   SelfSubjectRulesReview: {...META, 2: message('spec', {1: s('namespace')})},
@@ -147,6 +155,8 @@ function scalar(type: Field['type'], value: bigint | Buffer): Json {
   if (!Buffer.isBuffer(value)) throw malformed();
   if (type === 'string') return value.toString('utf8');
   if (type === 'bytes') return value.toString('base64');
+  // A Quantity is a message of its text alone.
+  if (type === 'quantity') return String(decode(value, {1: s('string')}).string ?? '');
   if (type === 'intOrString') {
     const v = decode(value, {1: {name: 'type', type: 'int'}, 2: {name: 'intVal', type: 'int'}, 3: s('strVal')});
     return v.type === 1 ? (v.strVal ?? '') : (v.intVal ?? 0);

@@ -1,10 +1,13 @@
 /**
  * Server-side printing, as kubectl get asks for it (Accept: application/json;as=Table;g=meta.k8s.io):
- * the columns the real API server (and KubeRay's CRD) give pods, nodes, Services and RayClusters.
+ * the columns the real API server (and KubeRay's CRD) give pods, nodes, Services, RayClusters, the
+ * RBAC kinds, PriorityClasses, RuntimeClasses, ResourceQuotas, PersistentVolumeClaims and
+ * NetworkPolicies.
  */
 import type {SandboxResource} from './resources.js';
 import type {StoredObject} from './store.js';
-import {type Json, type JsonMap, list, map} from './json.js';
+import {type Json, type JsonMap, isMap, list, map} from './json.js';
+import {formatQuantity, parseQuantity} from './quantity.js';
 
 
 interface Column {
@@ -53,6 +56,49 @@ const BINDING: Column[] = [
   {name: 'ServiceAccounts', priority: 1, cell: subjectsOf('ServiceAccount')},
 ];
 
+/** A quantity as the server prints it back: canonical, whatever text it was written in. */
+function quantityText(v: Json | undefined): string {
+  const q = typeof v === 'string' || typeof v === 'number' ? parseQuantity(v) : undefined;
+  return q ? formatQuantity(q) : '0';
+}
+
+/** The Request or Limit column of a quota: `name: used/hard` for each of its hard limits, sorted. */
+const quotaColumn = (limits: boolean) => (o: StoredObject) => {
+  const status = map(o.status);
+  return Object.keys(map(status.hard))
+    .sort()
+    .filter((k) => k.startsWith('limits.') === limits)
+    .map((k) => `${k}: ${quantityText(map(status.used)[k])}/${quantityText(map(status.hard)[k])}`)
+    .join(', ');
+};
+
+const ACCESS_MODES: Array<[string, string]> = [
+  ['ReadWriteOnce', 'RWO'],
+  ['ReadOnlyMany', 'ROX'],
+  ['ReadWriteMany', 'RWX'],
+  ['ReadWriteOncePod', 'RWOP'],
+];
+
+/** A claim's capacity and access modes show once it is bound to a volume. */
+const bound = (o: StoredObject) => Boolean(map(o.spec).volumeName);
+
+/** metav1.FormatLabelSelector: requirements sorted by key, `<none>` for an empty selector. */
+function formatSelector(selector: JsonMap): string {
+  const parts: Array<[string, string]> = Object.entries(map(selector.matchLabels)).map(([k, v]) => [k, `${k}=${String(v)}`]);
+  for (const e of list(selector.matchExpressions).filter(isMap)) {
+    const key = String(e.key);
+    const values = `(${list(e.values).map(String).sort().join(',')})`;
+    const text = {In: `${key} in ${values}`, NotIn: `${key} notin ${values}`, Exists: key, DoesNotExist: `!${key}`}[String(e.operator)];
+    if (text) parts.push([key, text]);
+  }
+  return (
+    parts
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, text]) => text)
+      .join(',') || '<none>'
+  );
+}
+
 const COLUMNS: Record<string, Column[]> = {
   Role: [NAME, CREATED_AT],
   ClusterRole: [NAME, CREATED_AT],
@@ -86,6 +132,27 @@ const COLUMNS: Record<string, Column[]> = {
     AGE,
     {name: 'Selector', priority: 1, cell: (o) => Object.entries(map(map(o.spec).selector)).map(([k, v]) => `${k}=${String(v)}`).join(',') || '<none>'},
   ],
+  PriorityClass: [
+    NAME,
+    {name: 'Value', type: 'integer', cell: (o) => o.value ?? 0},
+    {name: 'Global-Default', type: 'boolean', cell: (o) => o.globalDefault === true},
+    AGE,
+    {name: 'PreemptionPolicy', priority: 1, cell: (o) => o.preemptionPolicy ?? ''},
+  ],
+  RuntimeClass: [NAME, {name: 'Handler', cell: (o) => o.handler ?? ''}, AGE],
+  ResourceQuota: [NAME, {name: 'Request', cell: quotaColumn(false)}, {name: 'Limit', cell: quotaColumn(true)}, AGE],
+  PersistentVolumeClaim: [
+    NAME,
+    {name: 'Status', cell: (o) => (o.metadata.deletionTimestamp !== undefined ? 'Terminating' : (map(o.status).phase ?? ''))},
+    {name: 'Volume', cell: (o) => map(o.spec).volumeName ?? ''},
+    {name: 'Capacity', cell: (o) => (bound(o) ? quantityText(map(map(o.status).capacity).storage) : '')},
+    {name: 'Access Modes', cell: (o) => (bound(o) ? ACCESS_MODES.filter(([mode]) => list(map(o.status).accessModes).includes(mode)).map(([, short]) => short).join(',') : '')},
+    {name: 'StorageClass', cell: (o) => map(o.metadata.annotations)['volume.beta.kubernetes.io/storage-class'] ?? map(o.spec).storageClassName ?? ''},
+    {name: 'VolumeAttributesClass', cell: (o) => map(o.spec).volumeAttributesClassName || '<unset>'},
+    AGE,
+    {name: 'VolumeMode', priority: 1, cell: (o) => map(o.spec).volumeMode ?? '<unset>'},
+  ],
+  NetworkPolicy: [NAME, {name: 'Pod-Selector', cell: (o) => formatSelector(map(map(o.spec).podSelector))}, AGE],
   RayCluster: [
     NAME,
     {name: 'Desired Workers', type: 'integer', cell: (o) => map(o.status).desiredWorkerReplicas ?? 0},

@@ -54,6 +54,18 @@ describe('reading the protobuf kubectl sends', () => {
         },
       },
     ],
+    [
+      'priorityclass.pb',
+      'create priorityclass high --value=1000 --description="high one" --preemption-policy=Never',
+      {apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: {name: 'high'}, value: 1000, globalDefault: false, description: 'high one', preemptionPolicy: 'Never'},
+    ],
+    ['priorityclass-default.pb', 'create priorityclass dflt --value=10 --global-default', {apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: {name: 'dflt'}, value: 10, globalDefault: true, preemptionPolicy: 'PreemptLowerPriority'}],
+    [
+      'resourcequota.pb',
+      'create quota q1 -n team --hard=pods=2,requests.cpu=1,requests.memory=1Gi,limits.cpu=2',
+      {apiVersion: 'v1', kind: 'ResourceQuota', metadata: {name: 'q1', namespace: 'team'}, spec: {hard: {'limits.cpu': '2', pods: '2', 'requests.cpu': '1', 'requests.memory': '1Gi'}}},
+    ],
+    ['resourcequota-scopes.pb', 'create quota q2 -n team --hard=pods=5 --scopes=BestEffort', {apiVersion: 'v1', kind: 'ResourceQuota', metadata: {name: 'q2', namespace: 'team'}, spec: {hard: {pods: '5'}, scopes: ['BestEffort']}}],
     ['tokenrequest.pb', 'create token bot --duration=20m', {apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: {}, spec: {expirationSeconds: 1200}}],
     [
       'selfsubjectaccessreview-resource.pb',
