@@ -6,7 +6,7 @@ import type {KubeObject} from '../kube/types.js';
 import {KUBE_SYSTEM} from './fleet-status.js';
 import type {GroupPolicy} from '../kuberay/group.js';
 import {hasKubeRay} from './place.js';
-import {autoscalerVersion, V1_SPAN_FIX} from '../kuberay/autoscaler.js';
+import {autoscalerVersion, v1SpanRefusal} from '../kuberay/autoscaler.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -43,6 +43,10 @@ export const PERMISSIONS: Array<{type: ResourceType; subresource?: string; verbs
   {type: RESOURCES.leases, verbs: ['get', 'create', 'patch', 'delete']},
   {type: RESOURCES.poddisruptionbudgets, verbs: ['get', 'create', 'delete']},
   {type: RESOURCES.events, verbs: ['create']},
+  {type: RESOURCES.resourcequotas, verbs: ['list']},
+  {type: RESOURCES.networkpolicies, verbs: ['list']},
+  {type: RESOURCES.priorityclasses, verbs: ['get']},
+  {type: RESOURCES.runtimeclasses, verbs: ['get']},
   {type: RESOURCES.rayclusters, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
   {type: RESOURCES.rayservices, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
   {type: RESOURCES.rayjobs, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
@@ -94,31 +98,440 @@ export function ciliumChecks(facts: CiliumFacts[]): Map<string, Check> {
   return out;
 }
 
+/** Where a Ray group's RayCluster spec is: its own spec, or the one its RayService or RayJob makes RayClusters from. */
+const CLUSTER_SPEC_OF: Record<string, (spec: Record<string, unknown> | undefined) => unknown> = {
+  RayCluster: (spec) => spec,
+  RayService: (spec) => spec?.rayClusterConfig,
+  RayJob: (spec) => spec?.rayClusterSpec,
+};
+
 /**
- * The Ray autoscaler each in-tree autoscaled RayCluster of the namespace gets, as the tool decides it
- * from the spec (src/kuberay/autoscaler.ts); a group on v1 is never spanned. Undefined when none
- * autoscales.
+ * The Ray version of each in-tree autoscaled Ray group of the namespace (RayCluster, RayService,
+ * RayJob) and the Ray autoscaler it gets, as the tool decides it (src/kuberay/autoscaler.ts); span
+ * and scale refuse a group on v1 with the same words (v1SpanRefusal). A RayCluster made by a
+ * RayService or RayJob among `groups` is that group's: it is not said twice. Undefined when none
+ * autoscales. `groups` carry their kind.
  */
-export function autoscalerCheck(rayClusters: KubeObject[]): Check | undefined {
-  const groups = rayClusters.flatMap((rc) => {
-    const choice = autoscalerVersion(rc.spec);
-    return choice ? [{name: rc.metadata?.name ?? '', ...choice}] : [];
-  });
-  if (groups.length === 0) return undefined;
-  const detail = groups.map((g) => `raycluster/${g.name}: ${g.version} (${g.because})`).join('; ');
-  const v1 = groups.filter((g) => g.version === 'v1');
-  if (v1.length === 0) return {check: 'ray autoscaler', status: 'ok', detail};
-  return {
-    check: 'ray autoscaler',
-    status: 'warn',
-    detail: `${detail}; ${v1.map((g) => `raycluster/${g.name}`).join(', ')} ${v1.length === 1 ? 'is' : 'are'} never spanned: v1 matches Ray nodes to pods by IP, and would never scale in a remote worker`,
-    fix: V1_SPAN_FIX,
-  };
+export function autoscalerCheck(groups: KubeObject[]): Check | undefined {
+  const owners = new Set(groups.filter((g) => g.kind !== 'RayCluster').map((g) => g.metadata?.uid).filter((uid) => uid !== undefined));
+  const lines: string[] = [];
+  let fix: string | undefined;
+  for (const group of groups) {
+    if (group.kind === 'RayCluster' && group.metadata?.ownerReferences?.some((r) => r.controller && owners.has(r.uid))) continue;
+    const spec = CLUSTER_SPEC_OF[group.kind ?? '']?.(group.spec as Record<string, unknown> | undefined);
+    const choice = autoscalerVersion(spec);
+    if (!choice) continue;
+    const rayVersion = (spec as {rayVersion?: string}).rayVersion;
+    const what = `${(group.kind ?? '').toLowerCase()}/${group.metadata?.name ?? ''}`;
+    // The reason names the Ray version when it is what decided.
+    const named = rayVersion ? choice.because.includes(`Ray ${rayVersion}`) : choice.because.includes('rayVersion');
+    const whatRay = named ? what : `${what} (${rayVersion ? `Ray ${rayVersion}` : 'no rayVersion'})`;
+    const refusal = v1SpanRefusal(spec, whatRay);
+    if (refusal) {
+      lines.push(`${refusal.message}, so the tool never spans it`);
+      fix = refusal.fix;
+    } else {
+      lines.push(`${whatRay}: autoscaler ${choice.version} (${choice.because})`);
+    }
+  }
+  if (lines.length === 0) return undefined;
+  return fix ? {check: 'ray autoscaler', status: 'warn', detail: lines.join('; '), fix} : {check: 'ray autoscaler', status: 'ok', detail: lines.join('; ')};
 }
 
 /** The cluster domain CoreDNS serves, from its Corefile ("kubernetes cluster.local in-addr.arpa ..."). */
 export function clusterDomainOf(corefile: string | undefined): string | undefined {
   return corefile ? /^\s*kubernetes\s+(\S+)/m.exec(corefile)?.[1] : undefined;
+}
+
+export interface DomainFacts {
+  context: string;
+  /** The domain CoreDNS's Corefile serves; undefined when there is no Corefile to read. */
+  domain?: string;
+  /** kube-system/coredns could not be read. */
+  forbidden?: boolean;
+}
+
+const DEFAULT_DOMAIN = 'cluster.local';
+
+/**
+ * One cluster domain across the fleet. KubeRay renders the head address with its home cluster's
+ * domain (`<svc>.<ns>.svc.<home domain>`), and a remote worker resolves it with the DNS of the
+ * cluster it runs in: where the domains differ, remote workers cannot join. So every cluster whose
+ * domain differs from another's fails. A Corefile that could not be read is a warn; where there is
+ * none to read (kube-dns, say), cluster.local is assumed, and said to be.
+ */
+export function clusterDomainChecks(facts: DomainFacts[]): Map<string, Check> {
+  const out = new Map<string, Check>();
+  const shown = (f: DomainFacts) => (f.domain ?? DEFAULT_DOMAIN) + (f.domain ? '' : f.forbidden ? ' (assumed: kube-system/coredns is not readable)' : ' (assumed: no CoreDNS Corefile to read)');
+  for (const f of facts) {
+    if (f.forbidden) {
+      out.set(f.context, {check: 'cluster domain', status: 'warn', detail: 'cannot read kube-system/coredns (forbidden); cluster.local is assumed', fix: DOCTOR_ROLE_FIX});
+      continue;
+    }
+    const mine = f.domain ?? DEFAULT_DOMAIN;
+    const others = new Map<string, DomainFacts[]>();
+    for (const o of facts) {
+      if (o.context !== f.context && (o.domain ?? DEFAULT_DOMAIN) !== mine) others.set(shown(o), [...(others.get(shown(o)) ?? []), o]);
+    }
+    if (others.size === 0) {
+      out.set(f.context, {check: 'cluster domain', status: 'ok', detail: shown(f)});
+      continue;
+    }
+    const there = [...others].map(([domain, fs]) => `${fs.map((o) => o.context).join(', ')} ${fs.length === 1 ? 'has' : 'have'} ${domain}`).join('; ');
+    out.set(f.context, {
+      check: 'cluster domain',
+      status: 'fail',
+      detail: `${shown(f)}, while ${there}: KubeRay renders the head address with the home cluster's domain (<svc>.<ns>.svc.<home domain>), and a remote worker in a cluster of another domain cannot resolve it`,
+      fix: "use one cluster domain in every cluster of the fleet (the kubelets' clusterDomain, CoreDNS's kubernetes zone and the KubeRay operator's CLUSTER_DOMAIN), or leave the clusters of another domain out of the fleet",
+    });
+  }
+  return out;
+}
+
+/** An IP range, as numbers: IPv4 and IPv6 are never compared with each other. */
+interface IpRange {
+  family: 4 | 6;
+  start: bigint;
+  end: bigint;
+}
+
+function ipv4(text: string): bigint | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
+  return parts.reduce((n, p) => (n << 8n) | BigInt(Number(p)), 0n);
+}
+
+function ipv6(text: string): bigint | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (half: string) => (half === '' ? [] : half.split(':'));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  // An IPv4 address in the last 32 bits (::ffff:10.0.0.1).
+  const last = tail.length > 0 ? tail : head;
+  const v4 = last.length > 0 && last[last.length - 1]!.includes('.') ? ipv4(last.pop()!) : undefined;
+  if (v4 === undefined && [...head, ...tail].some((g) => g.includes('.'))) return undefined;
+  const extra = v4 === undefined ? 0 : 2;
+  const missing = 8 - head.length - tail.length - extra;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  const n = all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  return v4 === undefined ? n : (n << 32n) | v4;
+}
+
+/** A CIDR (10.244.0.0/16, fd00::/64) as the range it covers; undefined when it is not one. */
+export function parseCidr(cidr: string): IpRange | undefined {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim());
+  if (!match) return undefined;
+  const family = match[1]!.includes(':') ? 6 : 4;
+  const address = family === 4 ? ipv4(match[1]!) : ipv6(match[1]!);
+  const bits = family === 4 ? 32n : 128n;
+  const prefix = BigInt(match[2]!);
+  if (address === undefined || prefix > bits) return undefined;
+  const host = (1n << (bits - prefix)) - 1n;
+  const start = address & ~host;
+  return {family, start, end: start | host};
+}
+
+const overlap = (a: IpRange, b: IpRange) => a.family === b.family && a.start <= b.end && b.start <= a.end;
+const within = (inner: IpRange, outer: IpRange) => inner.family === outer.family && outer.start <= inner.start && inner.end <= outer.end;
+
+/**
+ * Pairs of ranges, one from each list, that overlap: at least one pair per range of either list
+ * that overlaps any of the other's (enough to say so, without comparing every pair).
+ */
+function overlappingPairs(mine: string[], theirs: string[]): Array<[string, string]> {
+  type Tagged = IpRange & {cidr: string; side: 0 | 1};
+  const tagged: Tagged[] = [];
+  for (const [side, list] of [mine, theirs].entries()) {
+    for (const cidr of list) {
+      const range = parseCidr(cidr);
+      if (range) tagged.push({...range, cidr, side: side as 0 | 1});
+    }
+  }
+  const pairs = new Map<string, [string, string]>();
+  for (const family of [4, 6] as const) {
+    const sorted = tagged.filter((t) => t.family === family).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    // The range that reaches furthest, of each side, among those that start no later.
+    const furthest: [Tagged | undefined, Tagged | undefined] = [undefined, undefined];
+    for (const t of sorted) {
+      const other = furthest[t.side === 0 ? 1 : 0];
+      if (other && other.end >= t.start) {
+        const pair: [string, string] = t.side === 0 ? [t.cidr, other.cidr] : [other.cidr, t.cidr];
+        pairs.set(pair.join(' '), pair);
+      }
+      const own = furthest[t.side];
+      if (!own || t.end > own.end) furthest[t.side] = t;
+    }
+  }
+  return [...pairs.values()];
+}
+
+/** A few ranges and how many more, for a detail line. */
+function someOf(items: string[], max = 3): string {
+  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+}
+
+export interface PodCidrFacts {
+  context: string;
+  clusterId?: string;
+  /** Each node's spec.podCIDRs (or spec.podCIDR); undefined when the nodes were not listed. */
+  nodes?: Array<{name: string; cidrs: string[]}>;
+  /** Why the nodes were not listed: "forbidden", "not reached", or the error's words. */
+  unreadable?: string;
+}
+
+/** The distinct pod CIDRs of a cluster's nodes, or undefined when they could not be read. */
+export function podCidrsOf(f: PodCidrFacts): string[] | undefined {
+  return f.nodes && [...new Set(f.nodes.flatMap((n) => n.cidrs))].sort();
+}
+
+/**
+ * Distinct pod CIDRs across the fleet, from the nodes' spec.podCIDRs: pods reach each other across
+ * clusters by pod IP (Cluster Mesh or a flat network), which needs every address unique in the
+ * fleet. Two contexts of one cluster are not compared (that check is another's). Only the nodes'
+ * ranges are seen, not the cluster CIDR they are cut from; where no node has one (the pod network's
+ * own IPAM, say), nothing can be said.
+ */
+export function podCidrChecks(facts: PodCidrFacts[]): Map<string, Check> {
+  const out = new Map<string, Check>();
+  const ranges = new Map(facts.map((f) => [f.context, podCidrsOf(f)]));
+  for (const f of facts) {
+    const mine = ranges.get(f.context);
+    if (!mine) {
+      out.set(
+        f.context,
+        f.unreadable === 'forbidden'
+          ? {check: 'pod cidrs', status: 'warn', detail: 'cannot list the nodes (forbidden), so the pod CIDRs here are unknown', fix: 'bind the ClusterRole kubectl-superskyray-fleet (deploy/rbac/) to this user'}
+          : {check: 'pod cidrs', status: 'warn', detail: `cannot list the nodes (${f.unreadable ?? 'no answer'}), so the pod CIDRs here are unknown`},
+      );
+      continue;
+    }
+    if (mine.length === 0) {
+      out.set(f.context, {check: 'pod cidrs', status: 'ok', detail: f.nodes!.length === 0 ? 'not checked: no nodes here' : "not checked: no node has a spec.podCIDR (the pod network assigns addresses itself, e.g. Cilium's cluster-pool IPAM)"});
+      continue;
+    }
+    const others = facts.filter((o) => o.context !== f.context && !(f.clusterId && o.clusterId === f.clusterId));
+    const clashes: string[] = [];
+    const compared: string[] = [];
+    const unknown: string[] = [];
+    for (const o of others) {
+      const theirs = ranges.get(o.context);
+      if (!theirs || theirs.length === 0) {
+        unknown.push(o.context);
+        continue;
+      }
+      compared.push(o.context);
+      const pairs = overlappingPairs(mine, theirs);
+      if (pairs.length > 0) clashes.push(`${someOf(pairs.map(([a, b]) => `${f.context}'s ${a} overlaps ${o.context}'s ${b}`), 2)}`);
+    }
+    const nodes = `${someOf(mine)} (${f.nodes!.length} node${f.nodes!.length === 1 ? '' : 's'})`;
+    const notCompared = unknown.length > 0 ? `; not compared with ${unknown.join(', ')} (pod CIDRs unknown)` : '';
+    if (clashes.length > 0) {
+      out.set(f.context, {
+        check: 'pod cidrs',
+        status: 'fail',
+        detail: `${clashes.join('; ')}: pods reach each other across clusters by pod IP, which must be unique in the fleet${notCompared}`,
+        fix: "give each cluster of the fleet a pod CIDR of its own (kube-controller-manager's --cluster-cidr, or the pod network's IPAM pool)",
+      });
+    } else {
+      out.set(f.context, {check: 'pod cidrs', status: 'ok', detail: `${nodes}${compared.length > 0 ? `, apart from those of ${compared.join(', ')}` : ''}${notCompared}`});
+    }
+  }
+  return out;
+}
+
+type Labels = Record<string, string>;
+
+interface LabelSelector {
+  matchLabels?: Labels;
+  matchExpressions?: Array<{key: string; operator: string; values?: string[]}>;
+}
+
+/** A label selector (metav1.LabelSelector) against a pod's or a namespace's labels; an empty one matches all. */
+export function selectorMatches(selector: LabelSelector | undefined, labels: Labels): boolean {
+  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) if (labels[key] !== value) return false;
+  return (selector?.matchExpressions ?? []).every((e) => {
+    const has = Object.hasOwn(labels, e.key);
+    switch (e.operator) {
+      case 'In':
+        return has && (e.values ?? []).includes(labels[e.key]!);
+      case 'NotIn':
+        return !has || !(e.values ?? []).includes(labels[e.key]!);
+      case 'Exists':
+        return has;
+      case 'DoesNotExist':
+        return !has;
+      default:
+        return false;
+    }
+  });
+}
+
+/** The labels KubeRay gives every Ray pod it makes, head and worker; a remote worker keeps them. */
+export const KUBERAY_POD_LABELS: Labels[] = (['head', 'worker'] as const).map((type) => ({
+  'ray.io/is-ray-node': 'yes',
+  'ray.io/node-type': type,
+  'app.kubernetes.io/name': 'kuberay',
+  'app.kubernetes.io/created-by': 'kuberay-operator',
+}));
+
+/** The label Cilium gives every endpoint with its cluster's name, for policies across the mesh. */
+const CILIUM_CLUSTER_LABEL = 'io.cilium.k8s.policy.cluster';
+
+interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: {cidr: string; except?: string[]};
+}
+
+interface NetworkPolicySpec {
+  podSelector?: LabelSelector;
+  policyTypes?: string[];
+  ingress?: Array<{from?: NetworkPolicyPeer[]; ports?: Array<{protocol?: string; port?: number | string; endPort?: number}>}>;
+}
+
+export interface NetworkPolicyFacts {
+  context: string;
+  namespace: string;
+  mesh: GroupPolicy['mesh'];
+  /** The namespace's NetworkPolicies; `notServed` when networking.k8s.io/v1 is not; `unreadable` says why they were not listed. */
+  policies: KubeObject[] | {notServed: true} | {unreadable: string};
+  /** The labels of the Ray pods of the namespace here (ray.io/is-ray-node=yes), beside KubeRay's own. */
+  rayPods?: Labels[];
+  /** Why the Ray pods were not listed, if they were not. */
+  rayPodsUnreadable?: string;
+  /** The other clusters of the fleet and their pod CIDRs (undefined, or none, when unknown). */
+  others: Array<{context: string; cidrs?: string[]}>;
+  /** cilium-config's policy-default-local-cluster is on: a policy's label peers are pods of this cluster only. */
+  ciliumLocalOnly?: boolean;
+}
+
+/** How far one ingress rule admits the Ray pods' peers in the other clusters, best first. */
+type Admits = {level: 'all' | 'ports' | 'unknown' | 'no'; how: string};
+const LEVELS: Admits['level'][] = ['all', 'ports', 'unknown', 'no'];
+const better = (a: Admits, b: Admits) => (LEVELS.indexOf(b.level) < LEVELS.indexOf(a.level) ? b : a);
+
+function mentionsCluster(selector: LabelSelector | undefined): boolean {
+  return Object.hasOwn(selector?.matchLabels ?? {}, CILIUM_CLUSTER_LABEL) || (selector?.matchExpressions ?? []).some((e) => e.key === CILIUM_CLUSTER_LABEL);
+}
+
+/** One peer of an ingress rule: does it admit the other clusters' Ray pods? */
+function peerAdmits(peer: NetworkPolicyPeer, f: NetworkPolicyFacts, rayLabels: Labels[]): Admits {
+  if (peer.ipBlock) {
+    const block = `ipBlock ${peer.ipBlock.cidr}${peer.ipBlock.except?.length ? ` except ${peer.ipBlock.except.join(', ')}` : ''}`;
+    // Cilium matches the pods of its mesh by identity, never by ipBlock.
+    if (f.mesh === 'cilium') return {level: 'no', how: `${block} (Cilium applies no ipBlock to the pods of its mesh)`};
+    const outer = parseCidr(peer.ipBlock.cidr);
+    const except = (peer.ipBlock.except ?? []).map(parseCidr).filter((r): r is IpRange => r !== undefined);
+    const unknown = f.others.filter((o) => !o.cidrs?.length).map((o) => o.context);
+    const missed = f.others.flatMap((o) =>
+      (o.cidrs ?? [])
+        .filter((cidr) => {
+          const range = parseCidr(cidr);
+          return !range || !outer || !within(range, outer) || except.some((e) => overlap(e, range));
+        })
+        .map((cidr) => `${o.context}'s ${cidr}`),
+    );
+    if (missed.length > 0) return {level: 'no', how: `${block} (leaves out ${someOf(missed, 2)})`};
+    if (unknown.length > 0) return {level: 'unknown', how: `${block}, while the pod CIDRs of ${unknown.join(', ')} are unknown`};
+    return {level: 'all', how: `${block}, which covers the other clusters' pod CIDRs`};
+  }
+  // Label peers: pods of this cluster, but with Cilium those of every cluster of the mesh, unless
+  // policy-default-local-cluster is on (the default from Cilium 1.19), where only a peer naming
+  // clusters reaches beyond this one.
+  if (f.mesh !== 'cilium') return {level: 'no', how: 'a pod or namespace selector (pods of this cluster only)'};
+  if (mentionsCluster(peer.podSelector) || mentionsCluster(peer.namespaceSelector)) return {level: 'all', how: `a selector naming Cilium clusters (${CILIUM_CLUSTER_LABEL})`};
+  if (f.ciliumLocalOnly) return {level: 'no', how: "a pod or namespace selector (pods of this cluster only: Cilium's policy-default-local-cluster is on)"};
+  const ray = rayLabels.some((labels) => selectorMatches(peer.podSelector, labels));
+  const namespace = !peer.namespaceSelector || selectorMatches(peer.namespaceSelector, {'kubernetes.io/metadata.name': f.namespace});
+  return ray && namespace ? {level: 'all', how: "a selector of the Ray pods, which Cilium applies in every cluster of the mesh"} : {level: 'no', how: 'a pod or namespace selector that no Ray pod matches'};
+}
+
+function rulePorts(ports: NonNullable<NetworkPolicySpec['ingress']>[number]['ports']): string {
+  return (ports ?? []).map((p) => `${p.protocol ?? 'TCP'}/${p.port ?? '*'}${p.endPort ? `-${p.endPort}` : ''}`).join(', ');
+}
+
+/**
+ * NetworkPolicies that would drop Ray traffic between clusters. A policy selecting Ray pods with
+ * Ingress among its policyTypes (or none given) isolates them: only what the ingress rules of the
+ * policies selecting them admit comes in (the policies add up; no rule at all admits nothing). A
+ * rule admits the other clusters when it has no `from`, or a peer that reaches them: an ipBlock
+ * covering their pod CIDRs (not with Cilium, which matches the pods of its mesh by identity), or,
+ * with Cilium, a label peer that selects across the mesh. Only ingress is judged.
+ */
+export function networkPolicyCheck(f: NetworkPolicyFacts): Check {
+  const where = `namespace ${f.namespace}, context ${f.context}`;
+  if ('notServed' in f.policies) return {check: 'network policies', status: 'ok', detail: 'NetworkPolicies (networking.k8s.io/v1) are not served here: none can drop Ray traffic'};
+  if ('unreadable' in f.policies) {
+    const forbidden = f.policies.unreadable === 'forbidden';
+    return {
+      check: 'network policies',
+      status: 'warn',
+      detail: `cannot list the NetworkPolicies of ${where} (${f.policies.unreadable}), so whether one drops Ray traffic between clusters is unknown`,
+      ...(forbidden ? {fix: `grant this user list on networkpolicies (networking.k8s.io) in namespace ${f.namespace}`} : {}),
+    };
+  }
+  const policies = f.policies;
+  if (policies.length === 0) return {check: 'network policies', status: 'ok', detail: `no NetworkPolicy in namespace ${f.namespace}`};
+  if (f.others.length === 0) return {check: 'network policies', status: 'ok', detail: `${policies.length} in namespace ${f.namespace}, and no other cluster in the fleet to reach`};
+  const rayLabels = [...KUBERAY_POD_LABELS, ...(f.rayPods ?? [])];
+  const nameOf = (p: KubeObject) => `networkpolicy/${p.metadata?.name ?? ''}`;
+  const specOf = (p: KubeObject) => (p.spec ?? {}) as NetworkPolicySpec;
+  const isolatesIngress = (spec: NetworkPolicySpec) => (spec.policyTypes?.length ? spec.policyTypes.includes('Ingress') : true);
+  // Per kind of Ray pod: the policies that isolate it, and the best any of their rules admits.
+  const verdicts = rayLabels.map((labels) => {
+    const isolating = policies.filter((p) => isolatesIngress(specOf(p)) && selectorMatches(specOf(p).podSelector, labels));
+    let best: Admits & {policy?: string} = {level: 'no', how: 'no ingress rule: all ingress is denied'};
+    for (const p of isolating) {
+      for (const rule of specOf(p).ingress ?? []) {
+        let admits: Admits = rule.from?.length ? rule.from.map((peer) => peerAdmits(peer, f, rayLabels)).reduce(better) : {level: 'all', how: 'a rule without from (every source)'};
+        if (admits.level === 'all' && rule.ports?.length) admits = {level: 'ports', how: `${admits.how}, on ${rulePorts(rule.ports)} only`};
+        if (best.policy === undefined || LEVELS.indexOf(admits.level) < LEVELS.indexOf(best.level)) best = {...admits, policy: nameOf(p)};
+      }
+    }
+    return {isolating: isolating.map(nameOf), best};
+  });
+  const limited = verdicts.filter((v) => v.isolating.length > 0);
+  const podsNote = f.rayPodsUnreadable ? `; the Ray pods here were not listed (${f.rayPodsUnreadable}), so only KubeRay's own labels were matched` : '';
+  if (limited.length === 0) return {check: 'network policies', status: 'ok', detail: `${policies.length} in namespace ${f.namespace}, none limits ingress to the Ray pods${podsNote}`};
+  const worst = limited.reduce((a, b) => (LEVELS.indexOf(b.best.level) > LEVELS.indexOf(a.best.level) ? b : a));
+  const names = [...new Set(limited.flatMap((v) => v.isolating))];
+  if (worst.best.level === 'all') {
+    return {check: 'network policies', status: 'ok', detail: `ingress to the Ray pods is limited by ${names.join(', ')}, and admitted from the other clusters (${worst.best.policy}: ${worst.best.how})${podsNote}`};
+  }
+  const isolating = worst.isolating.join(', ');
+  const sources = f.others.map((o) => (o.cidrs?.length ? `${o.context} has ${someOf(o.cidrs, 2)}` : undefined)).filter((s) => s !== undefined);
+  const admitFix =
+    f.mesh === 'cilium'
+      ? f.ciliumLocalOnly
+        ? `admit ingress to the Ray pods from the Ray pods of each other cluster (a from podSelector with ray.io/is-ray-node: "yes" and ${CILIUM_CLUSTER_LABEL}: <its cluster name>), or add a rule without from`
+        : 'admit ingress to the Ray pods from the Ray pods (a from podSelector with ray.io/is-ray-node: "yes", which Cilium applies across the mesh), or add a rule without from'
+      : `admit ingress to the Ray pods from the other clusters' pod CIDRs (an ipBlock covering each one's${sources.length > 0 ? `: ${sources.join('; ')}` : ''}), or add a rule without from`;
+  switch (worst.best.level) {
+    case 'ports':
+      return {
+        check: 'network policies',
+        status: 'warn',
+        detail: `${worst.best.policy} (${where}) admits the other clusters to the Ray pods only on some ports (${worst.best.how}): Ray's raylet, object manager and workers listen on more${podsNote}`,
+        fix: "admit every port from the other clusters, or make sure the ports admitted are all Ray uses (ray start's --node-manager-port, --object-manager-port, --min-worker-port and --max-worker-port fix them)",
+      };
+    case 'unknown':
+      return {
+        check: 'network policies',
+        status: 'warn',
+        detail: `${isolating} (${where}) limit${worst.isolating.length === 1 ? 's' : ''} ingress to the Ray pods to ${worst.best.how}: cannot tell whether the other clusters' pods come in${podsNote}`,
+        fix: "make sure an ipBlock admits every other cluster's pod CIDR",
+      };
+    default:
+      return {
+        check: 'network policies',
+        status: 'warn',
+        detail: `${isolating} (${where}) select${worst.isolating.length === 1 ? 's' : ''} the Ray pods and admit${worst.isolating.length === 1 ? 's' : ''} no ingress from other clusters (${worst.best.how}): the head and the workers of a group spanned across clusters could not reach each other${podsNote}`,
+        fix: admitFix,
+      };
+  }
 }
 
 async function accessDenied(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<string[]> {
@@ -148,7 +561,12 @@ interface ClusterLook {
   domain?: string;
   domainForbidden?: boolean;
   hasNamespace?: boolean;
+  nodes?: {nodes?: PodCidrFacts['nodes']; unreadable?: string};
+  policies?: NetworkPolicyFacts['policies'];
+  rayPods?: {labels?: Labels[]; unreadable?: string};
 }
+
+/** NetworkPolicies: doctor only lists them (the sandbox may not serve them: a 404 is "not served"). */
 
 async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<ClusterLook> {
   const checks: Check[] = [];
@@ -199,27 +617,40 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
       throw err;
     }
   };
-  const [cilium, coredns, ns, rayClusters] = await Promise.all([
+  // One list per kind: what a list could not say is said as such, never taken to be empty.
+  const listed = <T extends KubeObject>(type: ResourceType, options: {namespace?: string; labelSelector?: string}) =>
+    client.list<T>(type, {...options, signal}).then(
+      (l) => l.items.map((o) => ({...o, kind: type.kind})),
+      (thrown: unknown) => normaliseError(thrown, {context: client.context}),
+    );
+  const rayLists = kubeRay ? [RESOURCES.rayclusters, RESOURCES.rayservices, RESOURCES.rayjobs].map((type) => listed(type, {namespace})) : [];
+  const [cilium, coredns, ns, nodes, policies, ...rayGroups] = await Promise.all([
     read('cilium-config'),
     read('coredns'),
     client.find(RESOURCES.namespaces, namespace, undefined, signal).then(
       (found) => found !== undefined,
       () => undefined,
     ),
-    kubeRay
-      ? client.list(RESOURCES.rayclusters, {namespace, signal}).then(
-          (l) => l.items,
-          (thrown: unknown) => normaliseError(thrown, {context: client.context}),
-        )
-      : Promise.resolve([]),
+    listed<KubeObject & {spec?: {podCIDR?: string; podCIDRs?: string[]}}>(RESOURCES.nodes, {}),
+    listed(RESOURCES.networkpolicies, {namespace}),
+    ...rayLists,
   ]);
-  if (rayClusters instanceof KubeError) {
-    const why = rayClusters.code === 403 ? 'forbidden' : rayClusters.detail;
-    checks.push({check: 'ray autoscaler', status: 'warn', detail: `cannot list the RayClusters of namespace ${namespace} (${why}), so which autoscaler each gets is unknown`, fix: 'bind the Role and ClusterRole in deploy/rbac/ to this user'});
-  } else {
-    const autoscaler = autoscalerCheck(rayClusters);
-    if (autoscaler) checks.push(autoscaler);
+  const rayKinds = [RESOURCES.rayclusters, RESOURCES.rayservices, RESOURCES.rayjobs];
+  const autoscaler = autoscalerCheck(rayGroups.flatMap((l) => (l instanceof KubeError ? [] : l)));
+  const unlisted = rayGroups.flatMap((l, i) => (l instanceof KubeError ? [`${rayKinds[i]!.resource} (${why(l)})`] : []));
+  if (unlisted.length > 0) {
+    const rbac = 'bind the Role and ClusterRole in deploy/rbac/ to this user';
+    checks.push({
+      check: 'ray autoscaler',
+      status: 'warn',
+      detail: `${autoscaler ? `${autoscaler.detail}; ` : ''}cannot list the ${unlisted.join(', ')} of namespace ${namespace}, so which autoscaler those get is unknown`,
+      fix: autoscaler?.fix ? `${autoscaler.fix}; ${rbac}` : rbac,
+    });
+  } else if (autoscaler) {
+    checks.push(autoscaler);
   }
+  // The Ray pods' own labels matter only to a policy's selectors: listed only when there is one.
+  const rayPods = Array.isArray(policies) && policies.length > 0 ? await listed<KubeObject>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/is-ray-node=yes'}) : [];
   return {
     result,
     kubeRay,
@@ -228,14 +659,23 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
     domain: clusterDomainOf(coredns.object?.data?.Corefile),
     domainForbidden: coredns.forbidden,
     hasNamespace: ns,
+    nodes: nodes instanceof KubeError ? {unreadable: why(nodes)} : {nodes: nodes.map((n) => ({name: n.metadata?.name ?? '', cidrs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])}))},
+    policies: policies instanceof KubeError ? (policies.code === 404 ? {notServed: true} : {unreadable: why(policies)}) : policies,
+    rayPods: rayPods instanceof KubeError ? {unreadable: why(rayPods)} : {labels: rayPods.map((p) => p.metadata?.labels ?? {})},
   };
+}
+
+/** A read's failure in a few words: "forbidden", or the server's (or the transport's). */
+function why(err: KubeError): string {
+  return err.code === 403 ? 'forbidden' : err.detail;
 }
 
 /**
  * Preflight per context: reachable, credentials, every verb the tool uses (SelfSubjectAccessReview),
- * the KubeRay CRDs, the Ray autoscaler of each autoscaled RayCluster, Cilium Cluster Mesh, one
- * cluster domain, and no cluster reached through two contexts. It only reads (access reviews write
- * nothing).
+ * the KubeRay CRDs, the Ray version and autoscaler of each autoscaled Ray group, Cilium Cluster
+ * Mesh, one cluster domain, pod CIDRs apart, NetworkPolicies that would drop Ray traffic between
+ * clusters, and no cluster reached through two contexts. It only reads (access reviews write
+ * nothing), with one look per cluster: one list per kind, never one per group.
  */
 export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<DoctorReport> {
   const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));
@@ -246,7 +686,10 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
   const byId = new Map<string, string[]>();
   for (const l of reached) if (l.result.clusterId) byId.set(l.result.clusterId, [...(byId.get(l.result.clusterId) ?? []), l.result.context]);
   const cilium = ciliumChecks(reached.map((l) => ({context: l.result.context, config: l.cilium, forbidden: l.ciliumForbidden})));
-  const domains = new Set(reached.map((l) => l.domain ?? 'cluster.local'));
+  const domains = clusterDomainChecks(reached.map((l) => ({context: l.result.context, domain: l.domain, forbidden: l.domainForbidden})));
+  // Every context, reached or not: one whose nodes were not read is unknown, never without pods.
+  const cidrFacts: PodCidrFacts[] = looks.map((l) => ({context: l.result.context, clusterId: l.result.clusterId, nodes: l.nodes?.nodes, unreadable: l.nodes?.unreadable ?? 'not reached'}));
+  const podCidrs = podCidrChecks(cidrFacts);
   // One cluster without KubeRay is a place for remote workers; a fleet without any has no home.
   const homeless = reached.length > 0 && reached.every((l) => l.kubeRay === false);
   const withoutNamespace = reached.filter((l) => l.hasNamespace === false);
@@ -278,13 +721,20 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
         ? cilium.get(l.result.context)!
         : {check: 'cilium cluster mesh', status: 'ok', detail: `not needed with --mesh ${options.mesh}: remote workers reach the head by pod IP over a flat network, which doctor cannot check`},
     );
-    const domain = l.domain ?? 'cluster.local';
+    checks.push(domains.get(l.result.context)!);
+    checks.push(podCidrs.get(l.result.context)!);
+    const others = cidrFacts.filter((o) => o.context !== l.result.context && !(l.result.clusterId && o.clusterId === l.result.clusterId));
     checks.push(
-      l.domainForbidden
-        ? {check: 'cluster domain', status: 'warn', detail: 'cannot read kube-system/coredns (forbidden); cluster.local is assumed', fix: DOCTOR_ROLE_FIX}
-        : domains.size > 1
-        ? {check: 'cluster domain', status: 'warn', detail: `${domain}${l.domain ? '' : ' (assumed: no CoreDNS Corefile to read)'}; the fleet has ${[...domains].join(', ')}`, fix: 'remote workers must reach the head by its home domain: use one cluster domain, or check the head address'}
-        : {check: 'cluster domain', status: 'ok', detail: `${domain}${l.domain ? '' : ' (assumed: no CoreDNS Corefile to read)'}`},
+      networkPolicyCheck({
+        context: l.result.context,
+        namespace: options.namespace,
+        mesh: options.mesh ?? 'cilium',
+        policies: l.policies ?? {unreadable: 'not read'},
+        rayPods: l.rayPods?.labels,
+        rayPodsUnreadable: l.rayPods?.unreadable,
+        others: others.map((o) => ({context: o.context, cidrs: podCidrsOf(o)})),
+        ciliumLocalOnly: l.cilium?.['policy-default-local-cluster'] === 'true',
+      }),
     );
   }
   return {namespace: options.namespace, clusters: looks.map((l) => l.result)};

@@ -55,7 +55,7 @@ describe('kubectl superskyray doctor', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
     for (const context of ['onprem', 'cloud']) {
-      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'namespace', 'cluster domain']) {
+      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'namespace', 'cluster domain', 'pod cidrs', 'network policies']) {
         expect(statusOf(report, context, check)?.status, `${context} ${check}`).toBe('ok');
       }
       expect(statusOf(report, context, 'cilium cluster mesh')).toMatchObject({status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here'});
@@ -85,12 +85,15 @@ describe('kubectl superskyray doctor', () => {
       expect(statusOf(report, 'onprem', 'ray autoscaler')).toEqual({
         check: 'ray autoscaler',
         status: 'warn',
-        detail: expect.stringMatching(/^raycluster\/(new|old): .*; raycluster\/old is never spanned: v1 matches Ray nodes to pods by IP, and would never scale in a remote worker$/),
+        detail: expect.stringMatching(/^raycluster\/(new|old)\b.*; raycluster\/(new|old)\b/),
         fix: 'set autoscalerOptions.version: v2 (Ray 2.10 or newer) and no RAY_enable_autoscaler_v2 on the head, or turn off in-tree autoscaling',
       });
+      // Each group with its Ray version, and the v1 one in span's own words.
       const detail = statusOf(report, 'onprem', 'ray autoscaler')!.detail;
-      expect(detail).toContain('raycluster/old: v1 (Ray 2.9.0 defaults to v1; v2 is the default from Ray 2.48)');
-      expect(detail).toContain('raycluster/new: v2 (autoscalerOptions.version is v2)');
+      expect(detail).toContain(
+        'raycluster/old runs the Ray autoscaler v1 (Ray 2.9.0 defaults to v1; v2 is the default from Ray 2.48), which matches Ray nodes to pods by IP: it would never scale in a worker spanned to another cluster, so the tool never spans it',
+      );
+      expect(detail).toContain('raycluster/new (Ray 2.9.0): autoscaler v2 (autoscalerOptions.version is v2)');
       // No RayCluster of the namespace in cloud: nothing to say there.
       expect(statusOf(report, 'cloud', 'ray autoscaler')).toBeUndefined();
     } finally {
@@ -127,6 +130,42 @@ describe('kubectl superskyray doctor', () => {
       await removeCluster(name);
     }
   }, 240_000);
+  it('fails each cluster of a fleet whose cluster domains differ, naming both domains', async () => {
+    // A cluster of its own, whose CoreDNS serves another domain: the shared ones keep theirs.
+    const name = `corp-${randomBytes(2).toString('hex')}`;
+    const corp = await addCluster(name, {kuberay: false, nodes: [{name: 'node', count: 1}]});
+    try {
+      await testFleet(corp, [name])
+        .cluster(name)
+        .create<KubeObject>(RESOURCES.configmaps, {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: {name: 'coredns', namespace: 'kube-system'},
+          data: {Corefile: '.:53 {\n    errors\n    kubernetes corp.example in-addr.arpa ip6.arpa {\n      pods insecure\n    }\n}\n'},
+        });
+      const since = new Date().toISOString();
+      const result = await cli(['doctor', '-o', 'json', '-n', 'default', '--kubeconfig', `${kubeconfig}:${corp}`, '--context', 'onprem', '--context', name]);
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout) as Report;
+      const why = ": KubeRay renders the head address with the home cluster's domain (<svc>.<ns>.svc.<home domain>), and a remote worker in a cluster of another domain cannot resolve it";
+      const fix = "use one cluster domain in every cluster of the fleet (the kubelets' clusterDomain, CoreDNS's kubernetes zone and the KubeRay operator's CLUSTER_DOMAIN), or leave the clusters of another domain out of the fleet";
+      expect(statusOf(report, name, 'cluster domain')).toEqual({check: 'cluster domain', status: 'fail', detail: expect.stringMatching(new RegExp(`^corp\\.example, while onprem has cluster\\.local\\b.*${why.replace(/[.()<>]/g, '\\$&')}$`)), fix});
+      expect(statusOf(report, 'onprem', 'cluster domain')).toEqual({check: 'cluster domain', status: 'fail', detail: expect.stringMatching(new RegExp(`^cluster\\.local\\b.*, while ${name} has corp\\.example${why.replace(/[.()<>]/g, '\\$&')}$`)), fix});
+      // The domains are the only failure: the new cluster's pod CIDRs are its own.
+      const failed = report.clusters.flatMap((c) => c.checks.filter((k) => k.status === 'fail').map((k) => `${c.context} ${k.check}`));
+      expect(failed.sort()).toEqual([`${name} cluster domain`, 'onprem cluster domain']);
+      expect(statusOf(report, name, 'pod cidrs')?.status).toBe('ok');
+      // It only read: its access reviews are all it created.
+      for (const cluster of [name, 'onprem']) expect(toolRequests(auditLog(cluster), since).writes.filter((w) => !w.uri.includes('/selfsubjectaccessreviews'))).toEqual([]);
+
+      const table = await cli(['doctor', '-n', 'default', '--kubeconfig', `${kubeconfig}:${corp}`, '--context', 'onprem', '--context', name]);
+      expect(table.code).toBe(1);
+      expect(table.stdout).toMatch(new RegExp(`^${name}\\s+cluster domain\\s+fail\\s+corp\\.example, while onprem has cluster\\.local`, 'm'));
+    } finally {
+      await removeCluster(name);
+    }
+  }, 240_000);
+
   it('fails a context whose token lacks verbs, naming them, and a cluster reached through two contexts', async () => {
     const onprem = fleet.cluster('onprem');
     // A user who may only read pods: a ServiceAccount with a Role that says so, and a token for it.
