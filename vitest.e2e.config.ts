@@ -10,11 +10,12 @@ export function scenarios(backend: Backend) {
   return {
     include: ['test/e2e/**/*.test.ts'],
     // The tests of the real test environment itself, those with real Ray, the drain (kubectl
-    // drain evicts through pods/eviction, which the sandbox does not serve) and a RayJob's retry
-    // (the sandbox has no RayJob controller) run only there.
+    // drain evicts through pods/eviction, which the sandbox does not serve), a RayJob's retry
+    // (the sandbox has no RayJob controller) and admission that injects a sidecar (the sandbox
+    // serves no MutatingAdmissionPolicy) run only there.
     exclude: [
       ...configDefaults.exclude,
-      ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**', 'test/e2e/drain.test.ts', 'test/e2e/rayjob-retry.test.ts'] : []),
+      ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**', 'test/e2e/drain.test.ts', 'test/e2e/rayjob-retry.test.ts', 'test/e2e/admission-sidecar.test.ts'] : []),
     ],
     environment: 'node' as const,
     env: {SUPERSKYRAY_E2E_BACKEND: backend},

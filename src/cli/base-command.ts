@@ -25,6 +25,12 @@ export const duration = Flags.custom<number>({
  * The flags every command shares. This module must stay light: it is loaded for --help, so it
  * imports neither @kubernetes/client-node nor ink; commands load those inside run().
  */
+/** For the commands that make placeholders: an image an air-gapped cluster can pull. */
+export const placeholderImage = Flags.string({
+  description: 'The image of the placeholders made at home, for a registry your clusters can pull from. [default: the fleet file\'s placeholderImage, else registry.k8s.io/pause:3.10]',
+  helpGroup: 'FLEET',
+});
+
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
     // A flag with a short form goes first in its group: oclif's help misaligns the group otherwise.
@@ -139,7 +145,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async openFleet(named?: string[]) {
     const {Fleet} = await import('../kube/fleet.js');
+    const image = (this.flags as {'placeholder-image'?: string})['placeholder-image'];
     return Fleet.open({
+      ...(image ? {placeholderImage: image} : {}),
       contexts: this.flags.context ?? named,
       fleetFile: this.flags.fleet,
       kubeconfig: this.flags.kubeconfig,

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, EXIT} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, EXIT} from '../cli/base-command.js';
 import {ConvergeTimeoutError} from '../errors.js';
 import type {ScaleResult} from '../reconcile/scale.js';
 
@@ -20,6 +20,7 @@ export default class Scale extends BaseCommand<typeof Scale> {
     serve: Flags.string({description: 'Set a Serve deployment\'s num_replicas in a RayService, as APP.DEPLOYMENT=N (repeatable).', multiple: true}),
     'skip-capacity-relocate': Flags.boolean({description: 'When growth does not fit at home, span it even if another cluster fits the whole group.'}),
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
+    'placeholder-image': placeholderImage,
     'dry-run': Flags.boolean({description: 'Print the plan with a reason for every decision, and change nothing.'}),
     wait: Flags.boolean({description: 'Also wait until every worker runs, showing progress on stderr.'}),
     'allow-pending': Flags.boolean({description: 'Grow even when some new workers fit no cluster of the fleet; they wait Pending at home (refused without it).'}),

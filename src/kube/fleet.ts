@@ -18,6 +18,8 @@ export interface FleetSpec {
   file?: string;
   /** A kubeconfig named by the fleet file, used when neither --kubeconfig nor KUBECONFIG is set. */
   kubeconfig?: string;
+  /** The fleet file's placeholderImage: the pause image from a registry the home clusters can pull from. */
+  placeholderImage?: string;
 }
 
 export interface FleetInputs {
@@ -81,6 +83,7 @@ function checkNames(names: string[], setting: string): string[] {
  *     - onprem
  *     - name: cloud
  *   kubeconfig: ~/.kube/fleet   # optional
+ *   placeholderImage: registry.internal/pause:3.10   # optional
  */
 export function readFleetFile(file: string): FleetSpec {
   const fail = (what: string): never => {
@@ -95,7 +98,7 @@ export function readFleetFile(file: string): FleetSpec {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return fail('must be a mapping with a "contexts" list');
   const record = doc as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (key !== 'contexts' && key !== 'kubeconfig') fail(`unknown field "${key}"`);
+    if (key !== 'contexts' && key !== 'kubeconfig' && key !== 'placeholderImage') fail(`unknown field "${key}"`);
   }
   if (!Array.isArray(record.contexts) || record.contexts.length === 0) return fail('"contexts" must be a non-empty list');
   const contexts = record.contexts.map((entry, i) => {
@@ -113,7 +116,9 @@ export function readFleetFile(file: string): FleetSpec {
     if (typeof record.kubeconfig !== 'string' || record.kubeconfig === '') return fail('"kubeconfig" must be a path');
     kubeconfig = path.resolve(path.dirname(file), record.kubeconfig.replace(/^~(?=$|\/)/, os.homedir()));
   }
-  return {contexts: checkNames(contexts, `fleet file ${file}`), source: 'fleet file', file, kubeconfig};
+  const image = record.placeholderImage;
+  if (image !== undefined && (typeof image !== 'string' || !/^\S+$/.test(image))) return fail('"placeholderImage" must be an image reference');
+  return {contexts: checkNames(contexts, `fleet file ${file}`), source: 'fleet file', file, kubeconfig, ...(image ? {placeholderImage: image as string} : {})};
 }
 
 export interface FleetOptions extends FleetInputs {
@@ -123,6 +128,8 @@ export interface FleetOptions extends FleetInputs {
   maxInFlight?: number;
   retry?: RetryPolicy;
   userAgent?: string;
+  /** --placeholder-image: wins over the fleet file's. */
+  placeholderImage?: string;
 }
 
 /** The clusters the tool works on: one client per context, most preferred first. */
@@ -132,6 +139,8 @@ export class Fleet {
     readonly spec: FleetSpec,
     /** The namespace each context sets, if it sets one. */
     private readonly contextNamespaces: ReadonlyMap<string, string> = new Map(),
+    /** The image of the placeholders this run makes; the default pause image when unset. */
+    readonly placeholderImage?: string,
   ) {}
 
   /**
@@ -175,7 +184,7 @@ export class Fleet {
       const ns = merged.contexts.get(c)?.namespace;
       return ns ? [[c, ns] as const] : [];
     }));
-    return new Fleet(clusters, spec, namespaces);
+    return new Fleet(clusters, spec, namespaces, options.placeholderImage ?? spec.placeholderImage);
   }
 
   cluster(context: string): ClusterClient {

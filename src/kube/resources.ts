@@ -25,6 +25,10 @@ export const RESOURCES = {
   endpointslices: {group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', kind: 'EndpointSlice', namespaced: true},
   leases: {group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true},
   poddisruptionbudgets: {group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true},
+  resourcequotas: core('resourcequotas', 'ResourceQuota', true),
+  networkpolicies: {group: 'networking.k8s.io', version: 'v1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true},
+  priorityclasses: {group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses', kind: 'PriorityClass', namespaced: false},
+  runtimeclasses: {group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses', kind: 'RuntimeClass', namespaced: false},
   selfsubjectaccessreviews: {
     group: 'authorization.k8s.io',
     version: 'v1',

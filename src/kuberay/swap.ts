@@ -162,7 +162,9 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nod
       namespace: pending.metadata?.namespace,
       labels: {...countedLabels(pending), ...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
       annotations: {...DO_NOT_DISRUPT_ANNOTATIONS, [REPLACES_ANNOTATION]: pending.metadata?.name ?? '', [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
-      ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: ctx.rayCluster.name, uid: ctx.rayCluster.uid, controller: true, blockOwnerDeletion: true}],
+      // No blockOwnerDeletion: under OwnerReferencesPermissionEnforcement (OpenShift) it needs
+      // rayclusters/finalizers, and nothing of the tool deletes a RayCluster in the foreground.
+      ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: ctx.rayCluster.name, uid: ctx.rayCluster.uid, controller: true}],
     },
     spec: {
       nodeName,
@@ -171,7 +173,9 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nod
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       readinessGates: [{conditionType: REMOTE_READY_GATE}],
-      securityContext: {runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: {type: 'RuntimeDefault'}},
+      // Non-root without a fixed UID: the pause image runs as 65535, and a platform that assigns
+      // UIDs from a range (OpenShift's SCC) gives it one of its own.
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}},
       containers: [
         {
           name: 'placeholder',
@@ -219,50 +223,175 @@ function isServiceAccountTokenVolume(volume: Record<string, unknown>): boolean {
   return projected?.sources?.some((source) => 'serviceAccountToken' in source) ?? false;
 }
 
-function withoutMounts(container: Container, names: Set<string>): Container {
-  const mounts = container.volumeMounts as Array<{name: string}> | undefined;
-  if (!mounts) return container;
-  return {...container, volumeMounts: mounts.filter((m) => !names.has(m.name))};
+/** The worker group of a RayCluster's spec, as far as the remote worker is built from it. */
+export interface WorkerGroupTemplate {
+  groupName?: string;
+  /** KubeRay (1.5+) merges these into the pods' labels beside the template's own. */
+  labels?: Record<string, string>;
+  template?: {metadata?: {labels?: Record<string, string>; annotations?: Record<string, string>}; spec?: PodSpec};
+}
+
+/** The worker group of that name in a RayCluster's spec, when it has the pod template KubeRay requires. */
+export function workerGroupTemplate(rayClusterSpec: unknown, groupName: string): WorkerGroupTemplate | undefined {
+  const group = (rayClusterSpec as {workerGroupSpecs?: WorkerGroupTemplate[]} | undefined)?.workerGroupSpecs?.find((g) => g.groupName === groupName);
+  return group?.template?.spec?.containers?.length ? group : undefined;
+}
+
+/** The init container KubeRay adds to every worker, which waits for the head's GCS. */
+export const WAIT_GCS_READY = 'wait-gcs-ready';
+/** Labels KubeRay puts on every pod it makes, beside the template's and the `ray.io/` ones. */
+const KUBERAY_LABELS = new Set(['app.kubernetes.io/name', 'app.kubernetes.io/created-by']);
+
+/**
+ * Pod fields that admission at home sets or changes, and that the remote worker takes from the
+ * template instead, so that the remote cluster's own admission decides them there: a default
+ * PriorityClass, a RuntimeClass's overhead, OpenShift's SCC UID and SELinux labels, a project's
+ * node selector, the ServiceAccount's pull secrets, the default tolerations.
+ */
+const FROM_TEMPLATE = [
+  'securityContext',
+  'priorityClassName',
+  'runtimeClassName',
+  'schedulerName',
+  'imagePullSecrets',
+  'serviceAccountName',
+  'automountServiceAccountToken',
+  'tolerations',
+  'affinity',
+  'nodeSelector',
+  'topologySpreadConstraints',
+  'readinessGates',
+  'dnsConfig',
+  'hostAliases',
+] as const;
+/** Set at home from other objects (the node, the PriorityClass, the RuntimeClass): admission sets them again there. */
+const HOME_ONLY = ['nodeName', 'priority', 'preemptionPolicy', 'overhead', 'serviceAccount'] as const;
+/** Container fields that admission changes (SCC UIDs, Istio's probe rewrite), from the template when it has them. */
+const CONTAINER_FROM_TEMPLATE = ['securityContext', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+
+/** The remote worker's content before it has a name, and what of the admitted pod it leaves out, said in a line each. */
+export interface RemoteWorker {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: PodSpec;
+  leftOut: string[];
+}
+
+const NOTED: ReadonlyArray<(typeof FROM_TEMPLATE)[number]> = ['securityContext', 'priorityClassName', 'runtimeClassName', 'schedulerName', 'nodeSelector', 'affinity'];
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === 'object' && Object.keys(value as object).length === 0);
+}
+
+/** What the API server defaults a field to, which a template that leaves it out gets back anyway. */
+const DEFAULTS: Record<string, unknown> = {schedulerName: 'default-scheduler'};
+
+function same(field: string, admitted: unknown, template: unknown): boolean {
+  const a = admitted === DEFAULTS[field] ? undefined : admitted;
+  const t = template === DEFAULTS[field] ? undefined : template;
+  return (isEmpty(a) && isEmpty(t)) || JSON.stringify(a) === JSON.stringify(t);
+}
+
+function quoted(names: string[]): string {
+  return names.join(', ');
 }
 
 /**
- * The remote worker: the Pending pod's spec as KubeRay generated it, under the placeholder's name
- * (autoscaler v2 maps Ray nodes to pods by name). What belongs to the home cluster goes: the node,
- * status, identity, owners, managed fields, the projected token volume, and the priority value
- * (admission sets it again from the class). The ray.io labels stay, since the worker's env reads them.
+ * The remote worker built from its worker group's template, as KubeRay renders it, not from the pod
+ * as admitted at home: the admitted pod gives what KubeRay generated (the `ray start` command, env
+ * with its fieldRefs, probes, the GCS wait, the shared-memory volume, resources), and the template
+ * says which of the rest is the user's. Containers, volumes, labels and annotations that home's
+ * admission added (Istio's or Vault's sidecars, Multus' networks, the ServiceAccount token) are left
+ * out, and the pod fields that admission decides come from the template, so that the remote
+ * cluster's own admission decides them there.
  */
-export function remoteWorkerPod(pending: Pod, name: string, ctx: SwapContext): Pod {
-  const spec = {...(pending.spec as PodSpec)};
-  const volumes = (spec.volumes as Array<Record<string, unknown> & {name: string}> | undefined) ?? [];
-  const dropped = new Set(volumes.filter(isServiceAccountTokenVolume).map((v) => v.name));
-  delete spec.nodeName;
-  delete spec.priority;
-  delete spec.preemptionPolicy;
-  if (volumes.length > 0) spec.volumes = volumes.filter((v) => !dropped.has(v.name));
-  spec.containers = spec.containers.map((c) => withoutMounts(c, dropped));
-  if (spec.initContainers) spec.initContainers = spec.initContainers.map((c) => withoutMounts(c, dropped));
-  const meta = pending.metadata ?? {};
+export function remoteWorker(pending: Pod, group: WorkerGroupTemplate): RemoteWorker {
+  const template = group.template?.spec ?? {containers: []};
+  const admitted = pending.spec as PodSpec;
+  const leftOut: string[] = [];
+  const spec: PodSpec = {...admitted};
+  for (const field of HOME_ONLY) delete spec[field];
+  for (const field of FROM_TEMPLATE) {
+    if (NOTED.includes(field) && !same(field, admitted[field], template[field])) {
+      leftOut.push(`${field} ${JSON.stringify(admitted[field] ?? null)}, set at home: ${isEmpty(template[field]) ? 'the template sets none, so the remote cluster decides' : "it takes the template's"}`);
+    }
+    if (template[field] === undefined) delete spec[field];
+    else (spec as Record<string, unknown>)[field] = template[field];
+  }
+  const templateVolumes = new Map(((template.volumes as Array<{name: string}> | undefined) ?? []).map((v) => [v.name, v]));
+  const volumes = (admitted.volumes as Array<Record<string, unknown> & {name: string}> | undefined) ?? [];
+  // KubeRay's own volumes are emptyDirs (shared memory, logs); any other volume not in the template
+  // is admission's, and its source (a token, a CA ConfigMap) is the home cluster's.
+  const kept = volumes.filter((v) => templateVolumes.has(v.name) || 'emptyDir' in v);
+  const dropped = volumes.filter((v) => !kept.includes(v));
+  const foreign = dropped.filter((v) => !isServiceAccountTokenVolume(v)).map((v) => v.name);
+  if (foreign.length > 0) leftOut.push(`volume(s) ${quoted(foreign)}: not in the worker group's template (added at home by admission)`);
+  if (admitted.volumes !== undefined) spec.volumes = kept.map((v) => templateVolumes.get(v.name) ?? v);
+  const keptNames = new Set(kept.map((v) => v.name));
+  const rayContainer = template.containers[0];
+  const fromTemplate = (c: Container, like: Container | undefined): Container => {
+    const out: Container = {...c};
+    for (const field of CONTAINER_FROM_TEMPLATE) {
+      if (like?.[field] !== undefined) out[field] = like[field];
+      else if (field === 'securityContext') delete out[field];
+    }
+    const mounts = out.volumeMounts as Array<{name: string}> | undefined;
+    if (mounts) out.volumeMounts = mounts.filter((m) => keptNames.has(m.name));
+    return out;
+  };
+  const byName = (list: Container[] | undefined) => new Map((list ?? []).map((c) => [c.name, c]));
+  const containers = byName(template.containers);
+  const inits = byName(template.initContainers);
+  const extra = admitted.containers.filter((c) => !containers.has(c.name)).map((c) => c.name);
+  if (extra.length > 0) leftOut.push(`container(s) ${quoted(extra)}: not in the worker group's template (injected at home by admission)`);
+  spec.containers = admitted.containers.filter((c) => containers.has(c.name)).map((c) => fromTemplate(c, containers.get(c.name)));
+  if (admitted.initContainers) {
+    const isKubeRays = (c: Container) => c.name === WAIT_GCS_READY && !inits.has(c.name);
+    const extraInit = admitted.initContainers.filter((c) => !inits.has(c.name) && !isKubeRays(c)).map((c) => c.name);
+    if (extraInit.length > 0) leftOut.push(`init container(s) ${quoted(extraInit)}: not in the worker group's template (injected at home by admission)`);
+    // KubeRay gives its GCS wait the Ray container's securityContext.
+    spec.initContainers = admitted.initContainers
+      .filter((c) => inits.has(c.name) || isKubeRays(c))
+      .map((c) => fromTemplate(c, isKubeRays(c) ? {name: c.name, ...(rayContainer?.securityContext ? {securityContext: rayContainer.securityContext} : {})} : inits.get(c.name)));
+  }
+  const labelsFrom = {...group.template?.metadata?.labels, ...group.labels};
+  const labels: Record<string, string> = {};
+  const droppedLabels: string[] = [];
+  for (const [key, value] of Object.entries(pending.metadata?.labels ?? {})) {
+    if (key in labelsFrom || key.startsWith('ray.io/') || KUBERAY_LABELS.has(key)) labels[key] = value;
+    else droppedLabels.push(key);
+  }
+  const annotationsFrom = group.template?.metadata?.annotations ?? {};
+  const annotations: Record<string, string> = {};
+  const droppedAnnotations: string[] = [];
+  for (const [key, value] of Object.entries(pending.metadata?.annotations ?? {})) {
+    if (key === SWAP_TO_ANNOTATION) continue;
+    if (key in annotationsFrom || key.startsWith('ray.io/')) annotations[key] = value;
+    else droppedAnnotations.push(key);
+  }
+  if (droppedLabels.length > 0) leftOut.push(`label(s) ${quoted(droppedLabels)}: not in the template (set at home by admission or a batch scheduler)`);
+  if (droppedAnnotations.length > 0) leftOut.push(`annotation(s) ${quoted(droppedAnnotations)}: not in the template (set at home by admission or a batch scheduler)`);
+  return {labels, annotations, spec, leftOut};
+}
+
+/**
+ * The remote worker: built by remoteWorker, under the placeholder's name (autoscaler v2 maps Ray
+ * nodes to pods by name), with the tool's labels. The ray.io labels stay, since the worker's env
+ * reads them.
+ */
+export function remoteWorkerPod(pending: Pod, group: WorkerGroupTemplate, name: string, ctx: SwapContext): Pod {
+  const worker = remoteWorker(pending, group);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name,
-      namespace: meta.namespace,
-      labels: {
-        ...meta.labels,
-        ...toolLabels(ctx, 'remote-worker'),
-        [HOME_CLUSTER_LABEL]: ctx.homeClusterId,
-        [RAYCLUSTER_UID_LABEL]: ctx.rayCluster.uid,
-      },
-      ...(meta.annotations ? {annotations: withoutKey(meta.annotations, SWAP_TO_ANNOTATION)} : {}),
+      namespace: pending.metadata?.namespace,
+      labels: {...worker.labels, ...toolLabels(ctx, 'remote-worker'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId, [RAYCLUSTER_UID_LABEL]: ctx.rayCluster.uid},
+      ...(Object.keys(worker.annotations).length > 0 ? {annotations: worker.annotations} : {}),
     },
-    spec,
+    spec: worker.spec,
   };
-}
-
-function withoutKey(record: Record<string, string>, key: string): Record<string, string> {
-  const {[key]: _, ...rest} = record;
-  return rest;
 }
 
 interface ServiceSpec {
@@ -293,10 +422,18 @@ export function localHeadServicePatch(): {metadata: {annotations: Record<string,
   return {metadata: {annotations: {[CILIUM_GLOBAL]: null, [MADE_GLOBAL_ANNOTATION]: null}}};
 }
 
+/** The fields of a Service port that say where traffic goes; never a nodePort, which would open every node. */
+function copiedPorts(ports: ServiceSpec['ports']): ServiceSpec['ports'] {
+  return ports?.map((p) => Object.fromEntries(Object.entries(p).filter(([key]) => ['name', 'port', 'targetPort', 'protocol', 'appProtocol'].includes(key))));
+}
+
 /**
  * The head-Service copy for Cilium Cluster Mesh: the same name, namespace, ports and headlessness
  * in the remote cluster, global and not sharing its own (absent) endpoints, so that the head's
- * address resolves there to the home cluster's head.
+ * address resolves there to the home cluster's head. It is only ever a ClusterIP (or headless)
+ * Service, whatever the home one is: a LoadBalancer or NodePort head Service copied as such would
+ * open the dashboard's job submission, GCS and client ports to the remote cluster's network, and
+ * none of the home Service's annotations (an internal-only load balancer's among them) come along.
  */
 export function ciliumHeadServiceCopy(head: KubeObject & {spec?: ServiceSpec}, ctx: SwapContext): KubeObject {
   const spec = head.spec ?? {};
@@ -310,9 +447,9 @@ export function ciliumHeadServiceCopy(head: KubeObject & {spec?: ServiceSpec}, c
       annotations: {[CILIUM_GLOBAL]: 'true', [CILIUM_SHARED]: 'false'},
     },
     spec: {
-      ...(spec.type ? {type: spec.type} : {}),
+      type: 'ClusterIP',
       ...(spec.clusterIP === 'None' ? {clusterIP: 'None'} : {}),
-      ports: spec.ports,
+      ports: copiedPorts(spec.ports),
       selector: spec.selector,
       ...(spec.publishNotReadyAddresses !== undefined ? {publishNotReadyAddresses: spec.publishNotReadyAddresses} : {}),
     },
@@ -362,6 +499,10 @@ export function podReferences(spec: PodSpec): PodReferences {
 /** On a dependency copy: the resourceVersion of the object at home it was made from. */
 export const SOURCE_VERSION_ANNOTATION = 'superskyray.io/source-resource-version';
 
+function withoutKeys(record: Record<string, string> | undefined, keys: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(record ?? {}).filter(([key]) => !keys.includes(key)));
+}
+
 /**
  * A dependency copy (ConfigMap, Secret, ServiceAccount) of an object at home: its content and
  * labels, the tool's labels, and the version it was made from, so that it follows the source.
@@ -374,7 +515,9 @@ export function dependencyCopy(source: KubeObject, ctx: SwapContext): KubeObject
       name: metadata?.name,
       namespace: metadata?.namespace,
       labels: {...metadata?.labels, ...toolLabels(ctx, 'dependency-copy'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
-      annotations: {[SOURCE_VERSION_ANNOTATION]: metadata?.resourceVersion ?? ''},
+      // A ServiceAccount's annotations bind it to a cloud identity (IRSA, Workload Identity); the
+      // last kubectl apply's record is the home object's, and would mislead an apply there.
+      annotations: {...withoutKeys(metadata?.annotations, ['kubectl.kubernetes.io/last-applied-configuration']), [SOURCE_VERSION_ANNOTATION]: metadata?.resourceVersion ?? ''},
     },
   };
   delete copy.status;

@@ -19,10 +19,19 @@ function containerRequests(container: Container): ResourceAmounts {
  * pod overhead. A sidecar is an init container with restartPolicy Always; it keeps running.
  */
 export function podRequests(spec: PodSpec): ResourceAmounts {
+  return podAmounts(spec, containerRequests);
+}
+
+/** A pod's limits, counted as its requests are: what a ResourceQuota's limits.* hold it to. */
+export function podLimits(spec: PodSpec): ResourceAmounts {
+  return podAmounts(spec, (c) => parseResources(c.resources?.limits));
+}
+
+function podAmounts(spec: PodSpec, of: (c: Container) => ResourceAmounts): ResourceAmounts {
   const sidecars: ResourceAmounts = {};
   const initPeak: ResourceAmounts = {};
   for (const init of spec.initContainers ?? []) {
-    const own = containerRequests(init);
+    const own = of(init);
     if (init.restartPolicy === 'Always') {
       addInto(sidecars, own);
       maxInto(initPeak, sidecars);
@@ -31,7 +40,7 @@ export function podRequests(spec: PodSpec): ResourceAmounts {
     }
   }
   const running = addInto({}, sidecars);
-  for (const container of spec.containers ?? []) addInto(running, containerRequests(container));
+  for (const container of spec.containers ?? []) addInto(running, of(container));
   const total = maxInto(running, initPeak);
   return addInto(total, parseResources(spec.overhead));
 }

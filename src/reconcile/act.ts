@@ -4,7 +4,7 @@ import {KubeError} from '../kube/errors.js';
 import {sleep} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
-import {HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
+import {MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {
   CILIUM_GLOBAL,
@@ -15,7 +15,6 @@ import {
   headEndpointSlice,
   copyUpdatePatch,
   dependencyCopy,
-  headEndpointSliceName,
   lockPatch,
   lockStatusPatch,
   placeholderBudget,
@@ -23,13 +22,16 @@ import {
   placeholderPod,
   podReferences,
   remoteReadyPatch,
+  remoteWorker,
   remoteWorkerPod,
+  workerGroupTemplate,
   unlockPatch,
   type SwapContext,
   type SwapTarget,
 } from '../kuberay/swap.js';
 import {headPodIP, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import type {ObservedCluster} from './observe.js';
+import {IN_THE_WAY_FIX, objectsInTheWay, subjectOf} from './preflight.js';
 import type {Repair, SwapStep} from './repair.js';
 
 /**
@@ -94,12 +96,6 @@ export function swapContext(state: GroupState, remoteClusterId: string): SwapCon
   };
 }
 
-/** Whether the tool made `object` in the role given for a group of home `homeClusterId`. */
-function madeFor(object: KubeObject, role: string, homeClusterId: string): boolean {
-  const labels = object.metadata?.labels ?? {};
-  return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[ROLE_LABEL] === role && labels[HOME_CLUSTER_LABEL] === homeClusterId;
-}
-
 /**
  * Reads what each target cluster lacks for the workers that go there, and checks it can be made:
  * a missing Secret is an error unless --copy-secrets was given. Nothing is written. `beforehand`:
@@ -140,15 +136,9 @@ export async function checkTargets(
       copies.push(dependencyCopy(source, ctx));
     }
     const namespaceMissing = (await cluster.client.find(RESOURCES.namespaces, namespace, undefined, signal)) === undefined;
-    const existing = namespaceMissing ? undefined : await cluster.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal);
-    // A Service of that name that the tool did not make for this home is someone else's: the head
-    // address would resolve to it, and it is never taken over.
-    if (existing && !madeFor(existing, 'head-service-copy', ctx.homeClusterId)) {
-      throw new InputError(
-        `${describeObject(RESOURCES.services, headName, namespace)} in context "${cluster.client.context}" is not kubectl-superskyray's head-Service copy from context "${home.client.context}", and that copy needs its name`,
-        `delete or rename it there, or keep the workers out of "${cluster.client.context}" (span --to another cluster)`,
-      );
-    }
+    const seen = namespaceMissing ? {lines: []} : await objectsInTheWay(subjectOf(state), cluster, signal);
+    if (seen.lines.length > 0) throw new InputError(seen.lines.join('; '), IN_THE_WAY_FIX);
+    const existing = seen.service;
     const hasCopy = existing !== undefined;
     const readiness: Readiness = {cluster, namespaceMissing, copies};
     headService ??= await home.client.find<KubeObject>(RESOURCES.services, headName, namespace, signal);
@@ -167,13 +157,7 @@ export async function checkTargets(
       }
       if (!ip) throw new Error(`the head pod of raycluster/${state.rayCluster.metadata.name} in context "${home.client.context}" has no IP yet, and mesh mode endpoints needs it; run again once the head runs`);
       if (!hasCopy) readiness.headServiceCopy = endpointsHeadServiceCopy(headService, ctx);
-      const slice = namespaceMissing ? undefined : await cluster.client.find<KubeObject>(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace, signal);
-      if (slice && !madeFor(slice, 'head-service-copy', ctx.homeClusterId)) {
-        throw new InputError(
-          `${describeObject(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace)} in context "${cluster.client.context}" is not kubectl-superskyray's from context "${home.client.context}", and the head-Service copy's endpoint needs its name`,
-          `delete or rename it there, or keep the workers out of "${cluster.client.context}" (span --to another cluster)`,
-        );
-      }
+      const slice = seen.slice;
       if (!slice) readiness.endpointSlice = headEndpointSlice(headService, ip, ctx);
     } else if (!hasCopy) {
       readiness.headServiceCopy = ciliumHeadServiceCopy(headService, ctx);
@@ -181,6 +165,11 @@ export async function checkTargets(
     out.push(readiness);
   }
   return out;
+}
+
+/** The Pod Security admission labels of a namespace (enforce, audit, warn and their versions). */
+export function podSecurityLabels(namespace: KubeObject | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(namespace?.metadata?.labels ?? {}).filter(([key]) => key.startsWith('pod-security.kubernetes.io/')));
 }
 
 /** Makes the writes of a plan: readiness first, then repairs, then moves, each step reported. */
@@ -219,6 +208,7 @@ export class Actor {
       await this.home.patch(RESOURCES.services, headName, namespace, globalHeadServicePatch(), 'merge', {signal});
       this.note('annotate', RESOURCES.services, headName, this.home, 'the head Service is global in the mesh');
     }
+    const podSecurity = readiness.some((r) => r.namespaceMissing) ? podSecurityLabels(await this.home.find<KubeObject>(RESOURCES.namespaces, namespace, undefined, signal)) : {};
     for (const r of readiness) {
       const client = r.cluster.client;
       if (r.namespaceMissing) {
@@ -226,8 +216,9 @@ export class Actor {
           apiVersion: 'v1',
           kind: 'Namespace',
           // Every group of the namespace may come to share it, so it carries no group's label, and
-          // nothing of the tool deletes it: that would delete all it holds.
-          metadata: {name: namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY}},
+          // nothing of the tool deletes it: that would delete all it holds. It enforces what home's
+          // does, never less: the workers run there under the same Pod Security as at home.
+          metadata: {name: namespace, labels: {...podSecurity, [MANAGED_BY_LABEL]: MANAGED_BY}},
         }, 'the workers run in the same namespace');
       }
       for (const copy of r.copies) await this.createIfAbsent(client, resourceForKind(copy.kind)!, copy, 'the workers need it');
@@ -331,11 +322,19 @@ export class Actor {
       const name = pod.metadata!.name!;
       const ctx = swapContext(this.state, s.target.cluster);
       if (s.steps.includes('placeholder')) {
-        await this.createIfAbsent(this.home, RESOURCES.pods, placeholderPod(pod, s.target.name, ctx, s.node!), `KubeRay counts it in place of ${name}; it runs on ${s.node}`);
+        await this.createIfAbsent(this.home, RESOURCES.pods, placeholderPod(pod, s.target.name, ctx, s.node!, this.state.placeholderImage), `KubeRay counts it in place of ${name}; it runs on ${s.node}`);
       }
       if (s.steps.includes('remote')) {
-        const remote = clusterById(this.state, s.target.cluster)!.client;
-        await this.createIfAbsent(remote, RESOURCES.pods, remoteWorkerPod(pod, s.target.name, ctx), s.why);
+        const group = workerGroupTemplate(this.state.rayCluster.spec, pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '');
+        if (!group) {
+          // Its group left the spec meanwhile: KubeRay deletes the placeholder, and the repairs what is left.
+          this.warnings.push(`worker group ${pod.metadata?.labels?.[RAY_GROUP_LABEL]} of ${name} is no longer in raycluster/${this.state.rayCluster.metadata.name}: its remote worker is not made`);
+        } else {
+          const remote = clusterById(this.state, s.target.cluster)!.client;
+          const worker = remoteWorkerPod(pod, group, s.target.name, ctx);
+          const leftOut = remoteWorker(pod, group).leftOut;
+          await this.createIfAbsent(remote, RESOURCES.pods, worker, leftOut.length > 0 ? `${s.why}; left out of it: ${leftOut.join('; ')}` : s.why);
+        }
       }
       await this.unlock(pod, `${s.target.name} stands in for it`);
     }

@@ -64,6 +64,8 @@ export interface GroupLook {
   policy?: Partial<GroupPolicy>;
   /** How remote workers reach the head (the policy's mesh mode). */
   mesh: GroupPolicy['mesh'];
+  /** The image of the placeholders made for it (--placeholder-image, the fleet file); the default when unset. */
+  placeholderImage?: string;
 }
 
 export interface GroupRayCluster {
@@ -265,6 +267,7 @@ export async function lookAtGroup(
     object: {...object, apiVersion: 'ray.io/v1', kind},
     policy: policyOf(object),
     mesh: policyOf(object)?.mesh ?? 'cilium',
+    ...(fleet.placeholderImage ? {placeholderImage: fleet.placeholderImage} : {}),
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,
     fleet: observed,

@@ -16,6 +16,9 @@ import type {ClusterStatus} from './fleet-status.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
 import type {LeaseSlot} from './lease.js';
 import {settleGroup, waitingFor, type Settled} from './settle.js';
+import {preflightTargets, templateWorker, type PreflightSubject} from './preflight.js';
+import {headServiceName} from '../kuberay/names.js';
+import {workerGroupTemplate} from '../kuberay/swap.js';
 
 export interface PlaceOptions {
   /** The file name, for messages. */
@@ -136,6 +139,44 @@ async function applyAtHome(client: ClusterClient, desired: KubeObject, options: 
 }
 
 /**
+ * The clusters other than the planned home that the plan gives workers, which the preflight finds
+ * may run none of them (with the remote workers built from the manifest's templates).
+ */
+async function refusedTargets(
+  decision: Decision,
+  candidates: ObservedCluster[],
+  ray: KubeObject,
+  options: {namespace: string; group: string; mesh: GroupPolicy['mesh']; copySecrets: boolean; signal?: AbortSignal},
+): Promise<Array<{cluster: ObservedCluster; refusals: string[]}>> {
+  const away = decision.assignments.filter((a) => a.cluster !== decision.home && Object.values(a.workers).some((n) => n > 0));
+  const home = candidates.find((o) => o.snapshot!.id === decision.home);
+  if (away.length === 0 || !home) return [];
+  const kind = ray.kind as RayKind;
+  const spec = ray.spec as Record<string, unknown> | undefined;
+  const clusterSpec = kind === 'RayCluster' ? spec : (spec?.[CLUSTER_SPEC_FIELD[kind].split('.')[1]!] as Record<string, unknown> | undefined);
+  const subject: PreflightSubject = {
+    namespace: options.namespace,
+    // A RayService's and a RayJob's RayCluster is named by KubeRay: no object can be in its way yet.
+    rayCluster: options.group,
+    ...(kind === 'RayCluster' ? {headService: headServiceName('RayCluster', options.group, clusterSpec)} : {}),
+    mesh: options.mesh,
+    homeClusterId: home.snapshot!.id,
+  };
+  const ctx = {group: options.group, homeClusterId: home.snapshot!.id, remoteClusterId: '', rayCluster: {name: options.group, uid: ''}};
+  const groups = [...new Set(away.flatMap((a) => Object.entries(a.workers).flatMap(([g, n]) => (n > 0 ? [g] : []))))];
+  const workers = groups.flatMap((g) => {
+    const template = workerGroupTemplate(clusterSpec, g);
+    return template ? [templateWorker(subject, template, ctx)] : [];
+  });
+  const targets = away.map((a) => candidates.find((o) => o.snapshot!.id === a.cluster)!).filter(Boolean);
+  const checks = await preflightTargets(subject, workers, targets, {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: true});
+  return targets.flatMap((cluster) => {
+    const refusals = checks.get(cluster.snapshot!.id)?.refusals ?? [];
+    return refusals.length > 0 ? [{cluster, refusals}] : [];
+  });
+}
+
+/**
  * Places a group: reads and checks the manifest, observes the fleet, picks the home (or keeps the
  * one it has), and applies every object there with server-side apply, writing only what differs.
  * Bad input fails before anything is contacted; an unreachable cluster stops it, because the group
@@ -182,6 +223,13 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
       throw new InputError('no cluster of the fleet has the KubeRay CRDs (ray.io/v1)', 'install the KubeRay operator in the cluster that should run the app');
     }
     decision = decidePlace(demand, candidates.map((o) => o.snapshot!));
+    // Workers the plan puts in other clusters: those clusters are checked first, and one that may
+    // run none of them is left out of the plan, with its reasons.
+    const skipped = await refusedTargets(decision, candidates, manifest.ray, {namespace, group, mesh: options.mesh ?? 'cilium', copySecrets: options.copySecrets ?? false, signal: options.signal});
+    if (skipped.length > 0) {
+      reasons.push(...skipped.map((s) => `${s.cluster.client.context} is skipped: ${s.refusals.join('; ')}`));
+      decision = decidePlace(demand, candidates.filter((o) => !skipped.some((s) => s.cluster === o)).map((o) => o.snapshot!));
+    }
     reasons.push(...decision.reasons.map(explain));
     if (!decision.home) throw new PlacementError(`${kind} "${group}": the head fits no cluster of the fleet (${reasons.join('; ')})`);
     home = candidates.find((o) => o.snapshot!.id === decision!.home)!;

@@ -6,7 +6,7 @@ import type {KubeObject} from '../kube/types.js';
 import {CLUSTER_SPEC_FIELD} from '../kuberay/demand.js';
 import {ownedBy, PLACEMENT_ANNOTATION, RELOCATED_FROM_ANNOTATION, RELOCATING_TO_ANNOTATION, relocatedObject} from '../kuberay/group.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL} from '../kuberay/labels.js';
-import type {Step} from './act.js';
+import {podSecurityLabels, type Step} from './act.js';
 import {recordEvent} from './events.js';
 import {liveRayClusterName, type GroupState} from './group.js';
 import type {ObservedCluster} from './observe.js';
@@ -81,7 +81,8 @@ export async function relocateGroup(state: GroupState, target: ObservedCluster, 
   note('annotate', `${state.kind.toLowerCase()}/${state.name}`, home.context, `moving to ${target.client.context}`);
   if (!(await target.client.find(RESOURCES.namespaces, state.namespace, undefined, signal))) {
     try {
-      await target.client.create(RESOURCES.namespaces, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: state.namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: state.name}}}, {signal});
+      const podSecurity = podSecurityLabels(await home.find<KubeObject>(RESOURCES.namespaces, state.namespace, undefined, signal));
+      await target.client.create(RESOURCES.namespaces, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: state.namespace, labels: {...podSecurity, [MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: state.name}}}, {signal});
       note('create', `namespace/${state.namespace}`, target.client.context, 'the group moves into the same namespace');
     } catch (err) {
       if (!(err instanceof KubeError && err.code === 409)) throw err;

@@ -8,13 +8,14 @@ import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js'
 import {RAY_GROUP_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {desiredReplicas, scaleChange, workerGroupPatch, type ScaleChange, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {withServeReplicas, type ServeChange, type ServeReplicas} from '../kuberay/serve.js';
-import {REMOTE_CLUSTER_ANNOTATION} from '../kuberay/swap.js';
+import {REMOTE_CLUSTER_ANNOTATION, workerGroupTemplate} from '../kuberay/swap.js';
 import {decideGrowth, shrinkOrder, type Decision, type WorkerRef} from '../placement/decide.js';
 import {explain} from '../placement/reasons.js';
 import {observeGroup, parseGroupRef, UnstartedError, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
-import {checkTargets} from './act.js';
+import {checkTargets, swapContext} from './act.js';
+import {preflightTargets, subjectOf, templateWorker} from './preflight.js';
 import {recordEvent} from './events.js';
 import {countedWorkers, settleGroup, waitingFor} from './settle.js';
 import {describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
@@ -220,8 +221,22 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
   if (to > from) {
     const relocate = options.skipCapacityRelocate ? 'never' : (state.policy?.relocate ?? 'if-fits');
     const demand = rayDemand(withReplicas(state.rayCluster, index, to), state.namespace);
-    const snapshots = state.fleet.flatMap((o) => (o.snapshot ? [o.snapshot] : []));
-    decision = decideGrowth(demand, snapshots, state.home.snapshot!.id, {namespace: state.namespace, rayCluster: state.rayCluster.metadata.name}, {relocate});
+    const decide = (skip: Set<string>) =>
+      decideGrowth(demand, state.fleet.flatMap((o) => (o.snapshot && !skip.has(o.snapshot.id) ? [o.snapshot] : [])), state.home.snapshot!.id, {namespace: state.namespace, rayCluster: state.rayCluster.metadata.name}, {relocate});
+    decision = decide(new Set());
+    const skippedWhy: string[] = [];
+    // New workers that would run elsewhere: the clusters they could go to are checked first, and
+    // one that may take none of them is left out of the decision, with its reasons.
+    const template = workerGroupTemplate(state.rayCluster.spec, workerGroup);
+    if (decision.action === 'span' && template) {
+      const targets = state.fleet.filter((o) => o !== state.home && o.snapshot);
+      const worker = templateWorker(subjectOf(state), template, swapContext(state, ''));
+      const checks = await preflightTargets(subjectOf(state), [worker], targets, {copySecrets: options.copySecrets, signal, dryRunCreate: true});
+      const skipped = targets.filter((t) => (checks.get(t.snapshot!.id)?.refusals.length ?? 0) > 0);
+      skippedWhy.push(...skipped.map((t) => `${t.client.context} is skipped: ${checks.get(t.snapshot!.id)!.refusals.join('; ')}`));
+      result.reasons.push(...skippedWhy);
+      if (skipped.length > 0) decision = decide(new Set(skipped.map((t) => t.snapshot!.id)));
+    }
     result.action = decision.action === 'place' ? 'fits' : decision.action;
     result.reasons.push(...decision.reasons.map(explain));
     const unplaced = Object.values(decision.unplaced).reduce((a, b) => a + b, 0);
@@ -229,7 +244,7 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
       const what = `${unplaced} of the ${to - from} new worker(s) of group ${workerGroup} fit no cluster of the fleet`;
       if (!options.allowPending) {
         throw new InputError(
-          `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}": ${what} (${decision.reasons.map(explain).join('; ')})`,
+          `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}": ${what} (${[...decision.reasons.map(explain), ...skippedWhy].join('; ')})`,
           'lower --replicas, add room, or pass --allow-pending to let them wait Pending',
         );
       }
@@ -238,11 +253,10 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     if (decision.action === 'span') {
       const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
       if (refusal) throw new InputError(refusal.message, refusal.fix);
-      // What the new workers need in the clusters they will run in (a Secret, say) is checked now,
-      // before replicas is written: a refusal after that write would leave them Pending.
-      const template = (workerGroupSpecs(state)[index] as {template?: {spec?: Pod['spec']}}).template;
+      // What the new workers need in the clusters they will run in (a ConfigMap at home, say) is
+      // checked now, before replicas is written: a refusal after that write would leave them Pending.
       const targets = decision.assignments.filter((a) => a.cluster !== state.home.snapshot!.id && Object.values(a.workers).some((n) => n > 0));
-      if (template?.spec) await checkTargets(state, targets.map((a) => ({pod: {spec: template.spec} as Pod, cluster: a.cluster})), {copySecrets: options.copySecrets, signal, beforehand: true});
+      if (template) await checkTargets(state, targets.map((a) => ({pod: templateWorker(subjectOf(state), template, swapContext(state, a.cluster)), cluster: a.cluster})), {copySecrets: options.copySecrets, signal, beforehand: true});
     }
     if (decision.action === 'relocate') {
       const target = state.fleet.find((o) => o.snapshot?.id === decision!.home)!;

@@ -10,7 +10,7 @@ import {isInSwap} from '../kuberay/swap.js';
 import type {Step} from './act.js';
 import {observeGroup, UnstartedError, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
-import {actOnPass, checkPass, describeMove, notReadyYet, planPass, tellSpanned, workerGroupSpecs, type Pass, type SpanMove, type SpanResult} from './span.js';
+import {actOnPass, checkedPass, checkPass, describeMove, notReadyYet, tellSpanned, workerGroupSpecs, type Pass, type SpanMove, type SpanResult} from './span.js';
 
 export interface SettleOptions {
   group: string;
@@ -72,7 +72,7 @@ export async function settleGroup(
         await pause(options.pollMs ?? 500, signal);
         continue;
       }
-      const pass = planPass(state, options);
+      const pass = await checkedPass(state, options);
       if (pass.repairs.length > 0 || pass.moves.length > 0) {
         await checkPass(state, pass, options);
         if (await holdLease(slot, state, leaseOptions)) continue;

@@ -5,13 +5,14 @@ import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, REPLICA_NAME_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 import {headServiceName} from '../kuberay/names.js';
-import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName, swapTargetOf} from '../kuberay/swap.js';
+import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName, remoteWorker, remoteWorkerPod, swapTargetOf, workerGroupTemplate} from '../kuberay/swap.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
-import {Actor, ALL_STEPS, checkTargets, type Move, type Step} from './act.js';
+import {Actor, ALL_STEPS, checkTargets, swapContext, type Move, type Step} from './act.js';
+import {preflightTargets, subjectOf, type TargetChecks} from './preflight.js';
 import {recordEvent} from './events.js';
 import {headPodIP, lookAtGroup, observeGroup, rayClusterNames, UnstartedError, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
@@ -43,10 +44,11 @@ export interface SpanOptions {
   /** How long to wait for another run's lease before giving up on this pass; default: until the deadline. */
   leaseWaitMs?: number;
   /**
-   * A group whose Ray autoscaler is v1 is never spanned: refuse (the commands: exit 2 before any
-   * write), or warn and leave its Pending workers at home (watch, which goes on with the others).
+   * A group whose Ray autoscaler is v1 is never spanned, nor one that no cluster may take (the
+   * preflight): refuse (the commands: exit 2 before any write), or warn and leave its Pending
+   * workers at home (watch, which goes on with the others).
    */
-  onV1Autoscaler?: 'refuse' | 'warn';
+  onRefusal?: 'refuse' | 'warn';
 }
 
 export interface SpanMove {
@@ -56,6 +58,8 @@ export interface SpanMove {
   /** The name it runs under, as placeholder at home and as remote worker there. */
   name: string;
   to: string;
+  /** What of the Pending worker as admitted at home its remote worker leaves out, and why. */
+  leftOut?: string[];
 }
 
 export interface SpanResult {
@@ -73,6 +77,8 @@ export interface SpanResult {
   stuck: Array<{pending: string; reason: string; hold?: 'multi-host' | 'head-service'}>;
   /** Repairs of an earlier, interrupted run and cleanup (planned, on a dry run). */
   repairs: Array<{action: string; object: string; context: string; why: string}>;
+  /** Clusters that may take no remote worker of the group (the preflight), and why. */
+  skipped?: Pass['skipped'];
   /** Every write made, in order. */
   steps: Step[];
   dryRun: boolean;
@@ -127,10 +133,14 @@ export function groupView(state: GroupState, incoming: string[] = [], bindPlaceh
 
 export interface Pass {
   repairs: Repair[];
-  moves: Array<Move & {workerGroup: string; to: string}>;
+  moves: Array<Move & {workerGroup: string; to: string; leftOut: string[]}>;
   stuck: SpanResult['stuck'];
   /** Pending workers left at home because the group's autoscaler is v1, and why. */
   refused?: {pending: string[]; message: string; fix: string};
+  /** Clusters the preflight found may take no remote worker of the group, and why. */
+  skipped: Array<{context: string; reasons: string[]}>;
+  /** Pending workers left at home because the preflight refused every cluster they could go to. */
+  noTarget?: {pending: string[]; message: string; fix: string};
 }
 
 /**
@@ -160,22 +170,39 @@ function spannable(state: GroupState, planned: Repair[]): Pod[] {
  * One pass of the group's reconciler: the repairs the invariants ask for, then the swaps of the
  * Pending workers that fit another cluster (in fleet order, or only `to`). Pure over the state.
  */
-export function planPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets?: boolean}): Pass {
+export function planPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets?: boolean; checks?: TargetChecks}): Pass {
   const bindPlaceholder = placeholderRoom(state);
   const first = repairs(groupView(state, [], bindPlaceholder, options.copySecrets));
-  const targets = state.fleet
-    .filter((o) => o !== state.home && o.snapshot && (!options.to || o.client.context === options.to))
-    .sort((a, b) => b.snapshot!.priority - a.snapshot!.priority);
+  const reachable = spanTargets(state, options.to);
+  const refusalsOf = (t: ObservedCluster) => options.checks?.get(t.snapshot!.id)?.refusals ?? [];
+  const skipped = reachable.flatMap((t) => (refusalsOf(t).length > 0 ? [{context: t.client.context, reasons: refusalsOf(t)}] : []));
+  const targets = reachable.filter((t) => refusalsOf(t).length === 0);
+  const quota = (t: ObservedCluster) => options.checks?.get(t.snapshot!.id)?.quota;
   const rooms = new Map<ObservedCluster, ClusterRoom>(targets.map((t) => [t, ClusterRoom.afterPending(t.snapshot!)]));
   const random = options.random ?? Math.random;
   const moves: Pass['moves'] = [];
   const stuck: Pass['stuck'] = [];
   const candidates = spannable(state, first);
   const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
-  if (refusal && candidates.length > 0) return {repairs: first, moves, stuck, refused: {...refusal, pending: candidates.map((p) => p.metadata?.name ?? '')}};
+  if (refusal && candidates.length > 0) return {repairs: first, moves, stuck, skipped, refused: {...refusal, pending: candidates.map((p) => p.metadata?.name ?? '')}};
+  if (candidates.length > 0 && reachable.length > 0 && targets.length === 0) {
+    const where = `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`;
+    const why = skipped.map((s) => `${s.context}: ${s.reasons.join('; ')}`).join('; ');
+    return {
+      repairs: first,
+      moves,
+      stuck: candidates.map((p) => ({pending: p.metadata?.name ?? '', reason: `every cluster it could go to is skipped: ${why}`})),
+      skipped,
+      noTarget: {
+        pending: candidates.map((p) => p.metadata?.name ?? ''),
+        message: `no cluster of the fleet may run the remote workers of ${where}: ${why}`,
+        fix: 'make the cluster(s) named ready for them as said, or leave them out of the fleet; nothing was changed',
+      },
+    };
+  }
   const hosts = new Map(workerGroupSpecs(state).map((g) => [g.groupName ?? '', g.numOfHosts ?? 1]));
   const multiHost = new Map<string, Pod[]>();
-  const move = (pod: Pod, target: ObservedCluster, node: string) =>
+  const move = (pod: Pod, target: ObservedCluster, node: string, leftOut: string[]) =>
     moves.push({
       pod,
       name: placeholderName(pod.metadata?.generateName ?? `${pod.metadata?.name}-`, random),
@@ -183,6 +210,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       cluster: target.snapshot!.id,
       workerGroup: pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '',
       to: target.client.context,
+      leftOut,
     });
   const headMissing = state.homeHead.read && !state.homeHead.service;
   for (const pod of candidates) {
@@ -193,24 +221,36 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       stuck.push({pending: pod.metadata?.name ?? '', hold: 'head-service', reason: `the head Service ${head} is not there yet, and a remote worker reaches the head through it`});
       continue;
     }
+    const podName = pod.metadata?.name ?? '';
+    const template = workerGroupTemplate(state.rayCluster.spec, group);
+    if (!template) {
+      stuck.push({pending: podName, reason: `raycluster/${state.rayCluster.metadata.name} has no pod template for worker group ${group} any more, and its remote worker is built from it`});
+      continue;
+    }
     if ((hosts.get(group) ?? 1) > 1) {
       multiHost.set(group, [...(multiHost.get(group) ?? []), pod]);
       continue;
     }
-    const shape = podShape(pod.spec!);
-    const target = targets.find((t) => rooms.get(t)!.fit(shape, 1) === 1);
-    const podName = pod.metadata?.name ?? '';
+    // What the remote worker asks there, without the sidecars and overhead home's admission added.
+    const worker = remoteWorker(pod, template);
+    const shape = podShape(worker.spec);
+    const target = targets.find((t) => !quota(t)?.check(worker.spec) && rooms.get(t)!.fit(shape, 1) === 1);
     if (!target) {
-      const why = targets.flatMap((t) => rooms.get(t)!.misses(shape).slice(0, 2).map((m) => explainMiss(t.client.context, m.node, m.miss)));
-      stuck.push({pending: podName, reason: why.join('; ') || 'no other cluster of the fleet answered'});
+      const why = targets.flatMap((t) => {
+        const over = quota(t)?.check(worker.spec);
+        return over ? [`${t.client.context}: ${over}`] : rooms.get(t)!.misses(shape).slice(0, 2).map((m) => explainMiss(t.client.context, m.node, m.miss));
+      });
+      const refused = skipped.map((s) => `${s.context} is skipped: ${s.reasons.join('; ')}`);
+      stuck.push({pending: podName, reason: [...why, ...refused].join('; ') || 'no other cluster of the fleet answered'});
       continue;
     }
+    quota(target)?.take(worker.spec);
     const node = bindPlaceholder();
     if (!node) {
       stuck.push({pending: podName, reason: `no Ready node in ${state.home.client.context} has room for its placeholder (1m CPU, 4Mi memory)`});
       continue;
     }
-    move(pod, target, node);
+    move(pod, target, node, worker.leftOut);
   }
   for (const [group, pending] of multiHost) {
     for (const set of replicaSets(state, group, hosts.get(group)!, pending)) {
@@ -218,9 +258,11 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
         stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: set.reason})));
         continue;
       }
-      const shape = podShape(set.pods[0]!.spec!);
+      const worker = remoteWorker(set.pods[0]!, workerGroupTemplate(state.rayCluster.spec, group)!);
+      const shape = podShape(worker.spec);
       const within = set.cluster ? targets.filter((t) => t.snapshot!.id === set.cluster) : targets;
-      const target = within.find((t) => rooms.get(t)!.fitAll(shape, set.pods.length));
+      const target = within.find((t) => !quota(t)?.check(worker.spec, set.pods.length) && rooms.get(t)!.fitAll(shape, set.pods.length));
+      if (target) quota(target)?.take(worker.spec, set.pods.length);
       const nodes = target ? set.pods.map(() => bindPlaceholder()) : [];
       if (!target || nodes.some((n) => n === undefined)) {
         const began = within[0]?.client.context;
@@ -232,12 +274,35 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
         stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: target ? `no Ready node in ${state.home.client.context} has room for the placeholders of a replica's hosts` : `worker group ${group} is multi-host (numOfHosts ${hosts.get(group)}), and ${where}`})));
         continue;
       }
-      set.pods.forEach((p, i) => move(p, target, nodes[i]!));
+      set.pods.forEach((p, i) => move(p, target, nodes[i]!, worker.leftOut));
     }
   }
   // Copies stay in the clusters that workers are about to move to.
   const all = moves.length > 0 ? repairs(groupView(state, moves.map((m) => m.cluster), placeholderRoom(state), options.copySecrets)) : first;
-  return {repairs: all, moves, stuck};
+  return {repairs: all, moves, stuck, skipped};
+}
+
+/** The clusters a pass may move workers to, most preferred first: every other one that answered, or only `to`. */
+function spanTargets(state: GroupState, to?: string): ObservedCluster[] {
+  return state.fleet.filter((o) => o !== state.home && o.snapshot && (!to || o.client.context === to)).sort((a, b) => b.snapshot!.priority - a.snapshot!.priority);
+}
+
+/**
+ * planPass, with every cluster the pass could move workers to checked first (preflight.ts): one
+ * that may take none is skipped, and the quota of each is taken worker by worker. The checks read,
+ * and ask a dry-run create; they are made only when some worker waits to move.
+ */
+export async function checkedPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets: boolean; signal?: AbortSignal}): Promise<Pass> {
+  const candidates = spannable(state, repairs(groupView(state, [], placeholderRoom(state), options.copySecrets)));
+  const byGroup = new Map<string, Pod>();
+  for (const pod of candidates) {
+    const group = pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
+    const template = workerGroupTemplate(state.rayCluster.spec, group);
+    if (template && !byGroup.has(group)) byGroup.set(group, remoteWorkerPod(pod, template, pod.metadata?.name ?? group, swapContext(state, '')));
+  }
+  if (byGroup.size === 0) return planPass(state, options);
+  const checks = await preflightTargets(subjectOf(state), [...byGroup.values()], spanTargets(state, options.to), {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: true});
+  return planPass(state, {...options, checks});
 }
 
 /** Hosts of a multi-host replica that move together, to `cluster` when a replica began there; or why they stay. */
@@ -277,7 +342,7 @@ export function replicaSets(state: GroupState, group: string, numOfHosts: number
 }
 
 export function describeMove(m: Pass['moves'][number]): SpanMove {
-  return {pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to};
+  return {pending: m.pod.metadata?.name ?? '', workerGroup: m.workerGroup, name: m.name, to: m.to, ...(m.leftOut.length > 0 ? {leftOut: m.leftOut} : {})};
 }
 
 export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): SpanResult['repairs'][number] {
@@ -417,12 +482,14 @@ async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOpti
   const stuckBefore = rayCluster ? [...result.stuck] : [];
   // Waiting for another run's lease, or a swap backed out, calls for a fresh look; a few rounds suffice.
   for (let round = 0; round < 4; round++) {
-    const pass = planPass(state, options);
-    if (pass.refused) {
-      if ((options.onV1Autoscaler ?? 'refuse') === 'refuse') throw new InputError(pass.refused.message, pass.refused.fix);
-      const warning = `${pass.refused.pending.join(', ')} not spanned: ${pass.refused.message} (${pass.refused.fix})`;
+    const pass = await checkedPass(state, options);
+    for (const refused of [pass.refused, pass.noTarget]) {
+      if (!refused) continue;
+      if ((options.onRefusal ?? 'refuse') === 'refuse') throw new InputError(refused.message, refused.fix);
+      const warning = `${refused.pending.join(', ')} not spanned: ${refused.message} (${refused.fix})`;
       if (!result.warnings.includes(warning)) result.warnings.push(warning);
     }
+    result.skipped = pass.skipped;
     // What waits is what the last look saw wait: a worker a later round moved is not stuck.
     const stuck = pass.stuck.filter((s) => !result.moves.slice(movedBefore).some((m) => m.pending === s.pending));
     result.stuck = [...stuckBefore, ...stuck];

@@ -264,7 +264,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
         // Another run holding the group's lease is acting on it: do not stall the other groups.
         leaseWaitMs: 3000,
         // A group it must not span is reported on every pass, and the others go on.
-        onV1Autoscaler: 'warn',
+        onRefusal: 'warn',
         onWait: (holder) => report({type: 'wait', at: now(), group: key, message: `waiting for ${holder}, which is changing this group`}),
       });
       if (result.rayCluster) {

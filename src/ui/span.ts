@@ -21,8 +21,10 @@ export function renderSpanResult(result: SpanResult): string {
         result.moves.map((m) => [m.pending, m.workerGroup, m.name, m.to]),
       ).trimEnd(),
     );
+    for (const m of result.moves) for (const why of m.leftOut ?? []) lines.push(`${m.name} in ${m.to} leaves out ${why}`);
   }
   for (const s of result.stuck) lines.push(stuckLine(s, 'fits no other cluster either'));
+  for (const s of result.skipped ?? []) lines.push(`${s.context} is skipped: ${s.reasons.join('; ')}`);
   return `${lines.join('\n')}\n`;
 }
 

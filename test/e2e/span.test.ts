@@ -7,7 +7,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {cli} from '../support/cli.js';
 import {auditLog} from '../support/backend.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {deletePlaced, fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -60,22 +60,14 @@ describe('kubectl superskyray span', () => {
     return {onprem, podsOf, running, pending};
   }
 
-  /** Frees onprem's one GPU, and cloud's: deletes the group of an earlier case and waits for its pods to go from both. */
-  async function remove(name: string) {
-    const removed = await cli(['delete', `raycluster/${name}`, '-n', namespace, ...fleetArgs]);
-    expect(removed.code, removed.stderr).toBe(0);
-    await waitFor(`the pods of ${name} to be gone`, async () => {
-      const left = await Promise.all(fleet.clusters.map((c) => c.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})));
-      return left.every((l) => l.items.length === 0) ? true : undefined;
-    });
-  }
+
 
   it.each([
     {mode: 'with in-tree autoscaling', name: 'auto', autoscaling: true},
     {mode: 'without autoscaling', name: 'manual', autoscaling: false},
   ])('$mode: swaps the Pending worker for a Running placeholder under KubeRay\'s group lock; nothing it ran is touched, nothing extra is made, and the placeholder is Ready once its remote worker is', async ({name, autoscaling}) => {
     const cloud = fleet.cluster('cloud');
-    if (!autoscaling) await remove('auto');
+    if (!autoscaling) await deletePlaced(fleet, namespace, 'auto', fleetArgs);
     const {podsOf, running, pending, onprem} = await placeAndGrow(name, autoscaling);
     const workersOf = async () => (await podsOf()).filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker');
 
@@ -163,7 +155,7 @@ describe('kubectl superskyray span', () => {
   });
 
   it('a 2-host worker group moves by whole replicas: a host whose replica runs at home stays there, a replica all Pending goes to one cluster', async () => {
-    await remove('manual');
+    await deletePlaced(fleet, namespace, 'manual', fleetArgs);
     const onprem = fleet.cluster('onprem');
     const app = gpuApp('slice', false);
     // Placed with no replica, then grown to one replica of two hosts of one GPU each: onprem's one

@@ -2,7 +2,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
-import {ciliumHeadServiceCopy, placeholderName, placeholderPod, remoteWorkerPod} from '../../src/kuberay/swap.js';
+import {ciliumHeadServiceCopy, placeholderName, placeholderPod, remoteWorkerPod, workerGroupTemplate} from '../../src/kuberay/swap.js';
 import {fixture, freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 import {waitFor} from '../support/poll.js';
 
@@ -54,7 +54,7 @@ describe('the objects of the swap, against real API servers', () => {
     expect(placeholder.metadata?.name).toBe(name);
 
     await cloud.create(RESOURCES.services, ciliumHeadServiceCopy(head, ctx), {namespace});
-    await cloud.create(RESOURCES.pods, remoteWorkerPod(pending, name, ctx), {namespace});
+    await cloud.create(RESOURCES.pods, remoteWorkerPod(pending, workerGroupTemplate(rayCluster.spec, 'cpu')!, name, ctx), {namespace});
     const running = await waitFor('the remote worker Running in cloud', async () => {
       const pod = await cloud.get<Pod>(RESOURCES.pods, name, namespace);
       return pod.status?.phase === 'Running' ? pod : undefined;

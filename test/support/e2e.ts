@@ -6,6 +6,7 @@ import {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
 import {KubeError} from '../../src/kube/errors.js';
+import {cli} from './cli.js';
 import {waitFor} from './poll.js';
 
 /** The real local clusters, through the tool's own fleet layer. */
@@ -98,7 +99,7 @@ const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection
 
 /**
  * The requests kubectl-superskyray made to a test cluster since `since` (an ISO time), as the API
- * server's audit log recorded them. `writes` keeps the ones that change something.
+ * server's audit log recorded them. `writes` keeps the ones that change something: not dry runs.
  */
 export function toolRequests(auditFile: string, since: string): {all: AuditedRequest[]; writes: AuditedRequest[]} {
   const all = fs
@@ -113,7 +114,8 @@ export function toolRequests(auditFile: string, since: string): {all: AuditedReq
         Date.parse(e.requestReceivedTimestamp) >= Date.parse(since),
     )
     .map((e) => ({verb: e.verb, uri: e.requestURI, userAgent: e.userAgent ?? '', at: e.requestReceivedTimestamp}));
-  return {all, writes: all.filter((r) => WRITES.has(r.verb))};
+  // A server-side dry run (the preflight's create of a remote worker) changes nothing.
+  return {all, writes: all.filter((r) => WRITES.has(r.verb) && !/[?&]dryRun=All\b/.test(r.uri))};
 }
 
 /**
@@ -155,4 +157,17 @@ export async function remoteWorkerOf(home: ClusterClient, remote: ClusterClient,
   const placeholders = await home.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/role=placeholder'});
   const placeholder = placeholders.items.find((p) => p.metadata?.annotations?.['superskyray.io/replaces'] === pending);
   return placeholder ? remote.find<KubeObject>(RESOURCES.pods, placeholder.metadata?.name ?? '', namespace) : undefined;
+}
+
+/**
+ * Deletes a RayCluster the tool placed, with `delete` (what it made in every cluster goes too), and
+ * waits until its pods are gone from every cluster, so that the next case finds the room free.
+ */
+export async function deletePlaced(fleet: Fleet, namespace: string, name: string, fleetArgs: string[]): Promise<void> {
+  const removed = await cli(['delete', `raycluster/${name}`, '-n', namespace, ...fleetArgs]);
+  if (removed.code !== 0) throw new Error(`delete raycluster/${name} exited ${removed.code}: ${removed.stderr}`);
+  await waitFor(`the pods of ${name} to be gone`, async () => {
+    const left = await Promise.all(fleet.clusters.map((c) => c.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})));
+    return left.every((l) => l.items.length === 0) ? true : undefined;
+  });
 }

@@ -113,6 +113,19 @@ describe('Fleet.open', () => {
     expect(Fleet.open({fleetFile: file, kubeconfig: elsewhere, env: {HOME: tempDir()}}).clusters[0]?.server).toBe('https://127.0.0.1:9443');
   });
 
+  it("takes the placeholder image from --placeholder-image, else the fleet file's placeholderImage", () => {
+    const dir = tempDir();
+    writeKubeconfig([{name: 'edge', server: 'https://127.0.0.1:8443'}], dir);
+    const file = path.join(dir, 'fleet.yaml');
+    fs.writeFileSync(file, 'contexts: [edge]\nkubeconfig: kubeconfig\nplaceholderImage: registry.internal/pause:3.10\n');
+    expect(Fleet.open({fleetFile: file, env: {HOME: tempDir()}}).placeholderImage).toBe('registry.internal/pause:3.10');
+    expect(Fleet.open({fleetFile: file, placeholderImage: 'mirror/pause:3.10', env: {HOME: tempDir()}}).placeholderImage).toBe('mirror/pause:3.10');
+    fs.writeFileSync(file, 'contexts: [edge]\nkubeconfig: kubeconfig\n');
+    expect(Fleet.open({fleetFile: file, env: {HOME: tempDir()}}).placeholderImage).toBeUndefined();
+    fs.writeFileSync(file, 'contexts: [edge]\nplaceholderImage: ""\n');
+    expect(() => Fleet.open({fleetFile: file, env: {HOME: tempDir()}})).toThrow(/"placeholderImage" must be an image reference/);
+  });
+
   it('takes the namespace the contexts set as the default for -n, and refuses two that differ', () => {
     const dir = tempDir();
     const kubeconfig = path.join(dir, 'kubeconfig');

@@ -16,15 +16,28 @@ import {
   podReferences,
   remoteReadyOf,
   remoteReadyPatch,
+  remoteWorker,
   remoteWorkerPod,
   swapTargetOf,
   unlockPatch,
+  type WorkerGroupTemplate,
 } from '../../../src/kuberay/swap.js';
 
 /** A Pending worker and a head Service as the real KubeRay v1.5 operator made them in the test clusters. */
 const read = <T>(file: string): T => JSON.parse(fs.readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')) as T;
 const pending = read<Pod>('pending-worker.json');
 const headService = read<KubeObject>('head-service.json');
+
+/** The gpu group of the RayCluster that made the fixture's Pending worker, as the user wrote it. */
+const gpuGroup: WorkerGroupTemplate = {
+  groupName: 'gpu',
+  template: {
+    spec: {
+      containers: [{name: 'ray-worker', image: 'rayproject/ray:2.9.0', resources: {limits: {cpu: '2', memory: '4Gi', 'nvidia.com/gpu': '2'}, requests: {cpu: '2', memory: '4Gi', 'nvidia.com/gpu': '2'}}, volumeMounts: [{mountPath: '/code', name: 'code'}]}],
+      volumes: [{name: 'code', configMap: {name: 'app-code'}}],
+    },
+  },
+};
 
 const ctx = {group: 'gpu-app', homeClusterId: 'home-uid', remoteClusterId: 'remote-uid', rayCluster: {name: 'gpu-app', uid: 'rc-uid'}};
 
@@ -52,8 +65,8 @@ describe('placeholderPod', () => {
     });
   });
 
-  it('is controlled by the RayCluster, as the Pending worker was, so that KubeRay reconciles on its events', () => {
-    expect(placeholder.metadata?.ownerReferences).toEqual([{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'gpu-app', uid: 'rc-uid', controller: true, blockOwnerDeletion: true}]);
+  it('is controlled by the RayCluster, as the Pending worker was, so that KubeRay reconciles on its events, without blocking its deletion (which needs rayclusters/finalizers)', () => {
+    expect(placeholder.metadata?.ownerReferences).toEqual([{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'gpu-app', uid: 'rc-uid', controller: true}]);
   });
 
   it('is bound to the node given, never queued for the scheduler, and gated on its remote worker being Ready', () => {
@@ -79,7 +92,11 @@ describe('placeholderPod', () => {
       resources: {requests: {cpu: '1m', memory: '4Mi'}},
       securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: ['ALL']}},
     });
-    expect(placeholder.spec?.securityContext).toMatchObject({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}});
+    expect(placeholder.spec?.securityContext).toEqual({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}});
+  });
+
+  it('runs the image given, for registries an air-gapped cluster can pull from', () => {
+    expect(placeholderPod(pending, 'p', ctx, 'n', 'registry.internal/pause:3.10').spec?.containers[0]?.image).toBe('registry.internal/pause:3.10');
   });
 
 });
@@ -119,8 +136,8 @@ describe('the lock of a swap', () => {
 
   it('leaves the finalizer and the target out of the remote worker', () => {
     const locked: Pod = {...pending, metadata: {...pending.metadata, finalizers: ['superskyray.io/swap'], annotations: {...pending.metadata?.annotations, 'superskyray.io/swap-to': 'x@y'}}};
-    const remote = remoteWorkerPod(locked, target.name, ctx);
-    expect(remote.metadata?.annotations).not.toHaveProperty('superskyray.io/swap-to');
+    const remote = remoteWorkerPod(locked, gpuGroup, target.name, ctx);
+    expect(remote.metadata?.annotations ?? {}).not.toHaveProperty('superskyray.io/swap-to');
     expect(remote.metadata).not.toHaveProperty('finalizers');
   });
 });
@@ -142,7 +159,7 @@ describe('the readiness gate of a placeholder', () => {
 });
 
 describe('remoteWorkerPod', () => {
-  const remote = remoteWorkerPod(pending, 'gpu-app-gpu-worker-bq9dl', ctx);
+  const remote = remoteWorkerPod(pending, gpuGroup, 'gpu-app-gpu-worker-bq9dl', ctx);
 
   it("takes the placeholder's name and keeps nothing of the home cluster's identity", () => {
     expect(remote.metadata?.name).toBe('gpu-app-gpu-worker-bq9dl');
@@ -181,10 +198,130 @@ describe('remoteWorkerPod', () => {
     expect(JSON.stringify(remote.spec?.containers[0]?.env)).toContain('fieldPath');
   });
 
+  it('leaves nothing out of a worker that admission did not change, and says nothing', () => {
+    expect(remoteWorker(pending, gpuGroup).leftOut).toEqual([]);
+    expect(remote.spec?.initContainers?.map((c) => c.name)).toEqual(['wait-gcs-ready']);
+  });
+
   it('leaves the Pending pod as it was', () => {
     const before = structuredClone(pending);
-    remoteWorkerPod(pending, 'another', ctx);
+    remoteWorkerPod(pending, gpuGroup, 'another', ctx);
     expect(pending).toEqual(before);
+  });
+});
+
+/** The fixture's Pending worker, changed as one admission plugin or webhook of the home cluster changes it. */
+function admitted(change: (pod: Pod) => void): Pod {
+  const pod = structuredClone(pending);
+  change(pod);
+  return pod;
+}
+
+describe('remoteWorker: what admission at home added stays there', () => {
+  const built = (pod: Pod, group = gpuGroup) => remoteWorker(pod, group);
+  const names = (list: Array<{name: string}> | undefined) => (list ?? []).map((c) => c.name);
+
+  it("leaves out Istio's sidecar, its volumes, its status annotation and its labels, and restores a probe it rewrote", () => {
+    const group: WorkerGroupTemplate = structuredClone(gpuGroup);
+    group.template!.spec!.containers[0]!.readinessProbe = {httpGet: {path: '/ready', port: 8080}};
+    group.template!.metadata = {annotations: {'sidecar.istio.io/inject': 'true'}};
+    const pod = admitted((p) => {
+      p.spec!.containers[0]!.readinessProbe = {httpGet: {path: '/app-health/ray-worker/readyz', port: 15020}};
+      p.spec!.containers.push({name: 'istio-proxy', image: 'istio/proxyv2', volumeMounts: [{name: 'istiod-ca-cert', mountPath: '/var/run/secrets/istio'}, {name: 'istio-envoy', mountPath: '/etc/istio/proxy'}]});
+      (p.spec!.volumes as unknown[]).push({name: 'istiod-ca-cert', configMap: {name: 'istio-ca-root-cert'}}, {name: 'istio-envoy', emptyDir: {medium: 'Memory'}}, {name: 'istio-token', projected: {sources: [{serviceAccountToken: {audience: 'istio-ca', path: 'istio-token'}}]}});
+      p.metadata!.annotations = {'sidecar.istio.io/inject': 'true', 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}'};
+      p.metadata!.labels = {...p.metadata!.labels, 'security.istio.io/tlsMode': 'istio', 'service.istio.io/canonical-name': 'gpu-app'};
+    });
+    const worker = built(pod, group);
+    expect(names(worker.spec.containers)).toEqual(['ray-worker']);
+    expect(names(worker.spec.volumes as Array<{name: string}>)).toEqual(['code', 'shared-mem', 'istio-envoy']);
+    expect(worker.spec.containers[0]!.readinessProbe).toEqual({httpGet: {path: '/ready', port: 8080}});
+    expect(worker.annotations).toEqual({'sidecar.istio.io/inject': 'true'});
+    expect(worker.labels).not.toHaveProperty('security.istio.io/tlsMode');
+    expect(worker.labels).toMatchObject({'ray.io/group': 'gpu', 'app.kubernetes.io/created-by': 'kuberay-operator'});
+    expect(worker.leftOut).toEqual([
+      'volume(s) istiod-ca-cert: not in the worker group\'s template (added at home by admission)',
+      "container(s) istio-proxy: not in the worker group's template (injected at home by admission)",
+      'label(s) security.istio.io/tlsMode, service.istio.io/canonical-name: not in the template (set at home by admission or a batch scheduler)',
+      'annotation(s) sidecar.istio.io/status: not in the template (set at home by admission or a batch scheduler)',
+    ]);
+    // The copies follow the pod: a home-only CA ConfigMap is never asked of the remote cluster.
+    expect(podReferences(worker.spec).configMaps).toEqual(['app-code']);
+  });
+
+  it("leaves out init containers admission added, native sidecars included, and keeps KubeRay's GCS wait", () => {
+    const pod = admitted((p) => {
+      p.spec!.initContainers!.unshift({name: 'vault-agent-init', image: 'hashicorp/vault'});
+      p.spec!.initContainers!.push({name: 'istio-proxy', image: 'istio/proxyv2', restartPolicy: 'Always'});
+    });
+    const worker = built(pod);
+    expect(names(worker.spec.initContainers)).toEqual(['wait-gcs-ready']);
+    expect(worker.leftOut).toEqual(["init container(s) vault-agent-init, istio-proxy: not in the worker group's template (injected at home by admission)"]);
+  });
+
+  it("takes the template's init containers, and its own securityContexts rather than the UIDs and SELinux labels of OpenShift's SCC", () => {
+    const group: WorkerGroupTemplate = structuredClone(gpuGroup);
+    group.template!.spec!.initContainers = [{name: 'fetch-model', image: 'busybox'}];
+    group.template!.spec!.containers[0]!.securityContext = {allowPrivilegeEscalation: false};
+    const pod = admitted((p) => {
+      p.spec!.initContainers!.unshift({name: 'fetch-model', image: 'busybox', securityContext: {runAsUser: 1000680000}});
+      p.spec!.securityContext = {fsGroup: 1000680000, seLinuxOptions: {level: 's0:c26,c15'}};
+      p.spec!.containers[0]!.securityContext = {allowPrivilegeEscalation: false, runAsUser: 1000680000};
+      p.spec!.initContainers![1]!.securityContext = {allowPrivilegeEscalation: false, runAsUser: 1000680000};
+      p.metadata!.annotations = {'openshift.io/scc': 'restricted-v2'};
+    });
+    const worker = built(pod, group);
+    expect(worker.spec).not.toHaveProperty('securityContext');
+    expect(worker.spec.containers[0]!.securityContext).toEqual({allowPrivilegeEscalation: false});
+    expect(names(worker.spec.initContainers)).toEqual(['fetch-model', 'wait-gcs-ready']);
+    expect(worker.spec.initContainers![0]).not.toHaveProperty('securityContext');
+    // KubeRay gives its GCS wait the Ray container's securityContext.
+    expect(worker.spec.initContainers![1]!.securityContext).toEqual({allowPrivilegeEscalation: false});
+    expect(worker.annotations).toEqual({});
+    expect(worker.leftOut[0]).toBe('securityContext {"fsGroup":1000680000,"seLinuxOptions":{"level":"s0:c26,c15"}}, set at home: the template sets none, so the remote cluster decides');
+  });
+
+  it("leaves out the Multus networks a webhook added, and keeps those the template asks for", () => {
+    const withNetworks: WorkerGroupTemplate = {...gpuGroup, template: {...gpuGroup.template, metadata: {annotations: {'k8s.v1.cni.cncf.io/networks': 'rdma-net'}}}};
+    const pod = admitted((p) => {
+      p.metadata!.annotations = {'k8s.v1.cni.cncf.io/networks': 'rdma-net'};
+    });
+    expect(built(pod, withNetworks).annotations).toEqual({'k8s.v1.cni.cncf.io/networks': 'rdma-net'});
+    expect(built(pod).annotations).toEqual({});
+    expect(built(pod).leftOut).toEqual(['annotation(s) k8s.v1.cni.cncf.io/networks: not in the template (set at home by admission or a batch scheduler)']);
+  });
+
+  it.each([
+    ['a default PriorityClass', (p: Pod) => Object.assign(p.spec!, {priorityClassName: 'team-default', priority: 1000}), 'priorityClassName "team-default", set at home: the template sets none, so the remote cluster decides'],
+    ["a project's node selector", (p: Pod) => Object.assign(p.spec!, {nodeSelector: {'node-role.kubernetes.io/app': ''}}), 'nodeSelector {"node-role.kubernetes.io/app":""}, set at home: the template sets none, so the remote cluster decides'],
+    ["KubeRay's batch scheduler, with its gang's annotation and queue label", (p: Pod) => {
+      Object.assign(p.spec!, {schedulerName: 'volcano'});
+      p.metadata!.annotations = {'scheduling.k8s.io/group-name': 'ray-gpu-app-pg'};
+      p.metadata!.labels!['volcano.sh/queue-name'] = 'default';
+    }, 'schedulerName "volcano", set at home: the template sets none, so the remote cluster decides'],
+  ])('leaves %s to the remote cluster', (_, change, note) => {
+    const worker = built(admitted(change));
+    expect(worker.leftOut[0]).toBe(note);
+    for (const field of ['priorityClassName', 'priority', 'preemptionPolicy', 'nodeSelector', 'schedulerName']) expect(worker.spec).not.toHaveProperty(field);
+    expect(worker.labels).not.toHaveProperty('volcano.sh/queue-name');
+    expect(worker.annotations).toEqual({});
+  });
+
+  it("keeps what the template asks for: its PriorityClass, RuntimeClass, scheduler and node selector, without the values home's admission derived from them", () => {
+    const group: WorkerGroupTemplate = structuredClone(gpuGroup);
+    Object.assign(group.template!.spec!, {priorityClassName: 'batch-high', runtimeClassName: 'nvidia', schedulerName: 'default-scheduler', nodeSelector: {gpu: 'a100'}});
+    const pod = admitted((p) => Object.assign(p.spec!, {priorityClassName: 'batch-high', priority: 100000, preemptionPolicy: 'Never', runtimeClassName: 'nvidia', overhead: {cpu: '250m'}, schedulerName: 'default-scheduler', nodeSelector: {gpu: 'a100'}}));
+    const worker = built(pod, group);
+    expect(worker.spec).toMatchObject({priorityClassName: 'batch-high', runtimeClassName: 'nvidia', schedulerName: 'default-scheduler', nodeSelector: {gpu: 'a100'}});
+    for (const field of ['priority', 'preemptionPolicy', 'overhead', 'nodeName', 'serviceAccount']) expect(worker.spec).not.toHaveProperty(field);
+    expect(worker.leftOut).toEqual([]);
+  });
+
+  it('keeps the labels the worker group sets at its top level, as KubeRay merges them', () => {
+    const group: WorkerGroupTemplate = {...gpuGroup, labels: {team: 'vision'}};
+    const worker = built(admitted((p) => (p.metadata!.labels!.team = 'vision')), group);
+    expect(worker.labels.team).toBe('vision');
+    expect(worker.leftOut).toEqual([]);
   });
 });
 
@@ -289,6 +426,18 @@ describe('dependency copies follow their source', () => {
     const account = dependencyCopy({apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'ray', resourceVersion: '3'}, secrets: [{name: 'ray-token-x'}], imagePullSecrets: [{name: 'pull'}]} as KubeObject, ctx);
     expect(account).not.toHaveProperty('secrets');
     expect(account).toHaveProperty('imagePullSecrets', [{name: 'pull'}]);
+  });
+
+  it("keeps a ServiceAccount's identity binding (IRSA, Workload Identity), but not the home object's last kubectl apply", () => {
+    const account = dependencyCopy(
+      {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: {name: 'ray', resourceVersion: '3', annotations: {'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/ray', 'kubectl.kubernetes.io/last-applied-configuration': '{}'}},
+      } as KubeObject,
+      ctx,
+    );
+    expect(account.metadata?.annotations).toEqual({'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/ray', 'superskyray.io/source-resource-version': '3'});
   });
 
   it('is updated by a patch that holds only if the copy is still as observed, and removes the keys the source lost', () => {

@@ -6,6 +6,8 @@ import {groupStatus, type GroupStatus, type HeadServiceLook} from '../../../src/
 import type {GroupState, RemoteSide} from '../../../src/reconcile/group.js';
 import type {ObservedCluster} from '../../../src/reconcile/observe.js';
 import {clusterSnapshot} from '../../../src/placement/snapshot.js';
+import {QuotaRoom, type Quota} from '../../../src/placement/preflight.js';
+import {planPass} from '../../../src/reconcile/span.js';
 
 const NS = 'ml';
 const UID = 'rc-uid';
@@ -133,7 +135,7 @@ function state(f: Fixture): GroupState {
       apiVersion: 'ray.io/v1',
       kind: 'RayCluster',
       metadata: {name: 'app', uid: UID},
-      spec: {rayVersion: f.rayVersion ?? '2.60.0', enableInTreeAutoscaling: f.autoscaling ?? false, workerGroupSpecs: f.workerGroups ?? [{groupName: 'gpu', replicas: 2}]},
+      spec: {rayVersion: f.rayVersion ?? '2.60.0', enableInTreeAutoscaling: f.autoscaling ?? false, workerGroupSpecs: (f.workerGroups ?? [{groupName: 'gpu', replicas: 2}]).map((g) => ({template: {spec: {containers: [{name: 'ray'}]}}, ...g}))},
     },
     mesh: meshOf(f.policy),
     autoscaling: f.autoscaling ?? false,
@@ -570,5 +572,56 @@ describe('groupStatus: placeholders and Pending workers', () => {
     const before = JSON.stringify(st, (k, v) => (k === 'client' ? undefined : v));
     groupStatus(st, globalHead);
     expect(JSON.stringify(st, (k, v) => (k === 'client' ? undefined : v))).toBe(before);
+  });
+});
+
+describe("planPass with the preflight's checks of the clusters workers could go to", () => {
+  const NO_GPU = '0/1 nodes are available: 1 Insufficient nvidia.com/gpu.';
+  const twoFit = (): Fixture => ({
+    workerGroups: [{groupName: 'gpu', replicas: 3}],
+    home: [head(), pod('app-gpu-worker-aaaaa', 'worker', {node: 'onprem-0', gpu: 1}), pod('app-gpu-worker-fitsa', 'worker', {gpu: 1, unschedulable: NO_GPU}), pod('app-gpu-worker-fitsb', 'worker', {gpu: 1, unschedulable: NO_GPU})],
+    remotes: [
+      {context: 'cloud', nodes: [gpuNode('cloud-0', 4)]},
+      {context: 'edge', nodes: [gpuNode('edge-0', 4)]},
+    ],
+  });
+  const check = (refusals: string[], quota: Quota[] = []) => ({refusals, quota: new QuotaRoom(quota)});
+
+  it('skips a cluster the preflight refused, saying why, and moves the workers to the next', () => {
+    const pass = planPass(state(twoFit()), {random: () => 0, checks: new Map([['cloud-id', check(['PriorityClass batch is not there in cloud'])]])});
+    expect(pass.skipped).toEqual([{context: 'cloud', reasons: ['PriorityClass batch is not there in cloud']}]);
+    expect(pass.moves.map((m) => m.to)).toEqual(['edge', 'edge']);
+    expect(pass.noTarget).toBeUndefined();
+  });
+
+  it('moves nothing when every cluster is refused, and says so for the command to refuse', () => {
+    const checks = new Map([
+      ['cloud-id', check(['PriorityClass batch is not there in cloud'])],
+      ['edge-id', check(['a dry-run create of a remote worker is refused in edge: violates PodSecurity "restricted:latest"'])],
+    ]);
+    const pass = planPass(state(twoFit()), {random: () => 0, checks});
+    expect(pass.moves).toEqual([]);
+    expect(pass.noTarget?.pending).toEqual(['app-gpu-worker-fitsa', 'app-gpu-worker-fitsb']);
+    expect(pass.noTarget?.message).toBe(
+      'no cluster of the fleet may run the remote workers of raycluster/app in context "onprem": cloud: PriorityClass batch is not there in cloud; edge: a dry-run create of a remote worker is refused in edge: violates PodSecurity "restricted:latest"',
+    );
+    expect(pass.stuck.map((s) => s.pending)).toEqual(['app-gpu-worker-fitsa', 'app-gpu-worker-fitsb']);
+  });
+
+  it("takes each cluster's quota worker by worker: the worker past it goes to the next cluster", () => {
+    const full = [{name: 'team', hard: {pods: '1'}, used: {pods: '0'}, scoped: false}];
+    const pass = planPass(state(twoFit()), {random: () => 0, checks: new Map([['cloud-id', check([], full)], ['edge-id', check([], full)]])});
+    expect(pass.moves.map((m) => m.to)).toEqual(['cloud', 'edge']);
+    const none = planPass(state(twoFit()), {random: () => 0, to: 'cloud', checks: new Map([['cloud-id', check([], full)]])});
+    expect(none.moves.map((m) => m.to)).toEqual(['cloud']);
+    expect(none.stuck).toEqual([{pending: 'app-gpu-worker-fitsb', reason: 'cloud: ResourceQuota team has no room for another worker: pods would be 2 of 1 (1 used)'}]);
+  });
+
+  it('says what the remote worker leaves out of the Pending worker as admitted at home', () => {
+    const fixture = twoFit();
+    fixture.home[2]!.spec!.containers.push({name: 'istio-proxy', resources: {requests: {cpu: '100m'}}});
+    const pass = planPass(state(fixture), {random: () => 0});
+    expect(pass.moves[0]?.leftOut).toEqual(["container(s) istio-proxy: not in the worker group's template (injected at home by admission)"]);
+    expect(pass.moves[1]?.leftOut).toEqual([]);
   });
 });

@@ -1,0 +1,146 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import type {Fleet} from '../../src/kube/fleet.js';
+import {RESOURCES} from '../../src/kube/resources.js';
+import type {KubeObject, Pod} from '../../src/kube/types.js';
+import {cli} from '../support/cli.js';
+import {auditLog} from '../support/backend.js';
+import {fixture, deletePlaced, freshNamespace, remoteWorkerOf, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {tempDir} from '../support/kubeconfig.js';
+import {waitFor} from '../support/poll.js';
+
+const kubeconfig = inject('kubeconfig');
+const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
+
+type RayClusterObject = KubeObject & {
+  metadata: {name: string};
+  spec: {headGroupSpec: Record<string, unknown>; workerGroupSpecs: Array<{replicas: number; template: {spec: Record<string, unknown> & {containers: Array<Record<string, unknown>>}}}>};
+};
+
+const UNSCHEDULABLE = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable') ?? false;
+
+/**
+ * What the other clusters of a fleet lack, or would expose, that the home cluster has: the tool
+ * either makes a remote worker that starts there, or refuses before its first write, naming what
+ * is missing, the cluster and the fix, with exit code 2.
+ */
+describe('remote workers that start in any cluster, and copies that expose nothing', () => {
+  let fleet: Fleet;
+  let namespace: string;
+  const cleanup: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    fleet = testFleet(kubeconfig);
+    namespace = await freshNamespace(fleet, 'admit');
+  });
+  afterAll(async () => {
+    for (const undo of cleanup) await undo();
+    await removeNamespace(fleet, namespace);
+  });
+
+  /** A RayCluster whose one worker only cloud's nodes can take: Pending at home, as the scheduler left it. */
+  async function pendingApp(name: string, change: (app: RayClusterObject) => void = () => undefined) {
+    const onprem = fleet.cluster('onprem');
+    const app = fixture<RayClusterObject>('raycluster-small.yaml');
+    app.metadata.name = name;
+    const group = app.spec.workerGroupSpecs[0]!;
+    group.replicas = 1;
+    group.template.spec.containers[0]!.resources = {requests: {cpu: '1', memory: '1Gi'}, limits: {cpu: '1', memory: '1Gi'}};
+    group.template.spec.nodeSelector = {'superskyray.io/test-cluster': 'cloud'};
+    change(app);
+    // Placed with no worker, which fits at home; then the test plays the autoscaler (or `scale`).
+    group.replicas = 0;
+    const file = path.join(tempDir(), `${name}.yaml`);
+    fs.writeFileSync(file, yaml.dump(app));
+    const placed = await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs]);
+    expect(placed.code, placed.stderr).toBe(0);
+    await onprem.patch(RESOURCES.rayclusters, name, namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 1}], 'json');
+    const pending = await waitFor(`the worker of ${name} Pending at home, unschedulable`, async () => {
+      const pods = await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name},ray.io/node-type=worker`});
+      return pods.items.find(UNSCHEDULABLE);
+    });
+    await waitFor(`the head Service of ${name}`, () => onprem.find(RESOURCES.services, `${name}-head-svc`, namespace));
+    return pending;
+  }
+
+
+
+  /** Runs span, expecting it to refuse before any write: exit 2 and one line naming `what`. */
+  async function refused(name: string, what: RegExp) {
+    const since = new Date().toISOString();
+    for (const dryRun of [['--dry-run'], []]) {
+      const result = await cli(['span', `raycluster/${name}`, '-n', namespace, ...dryRun, ...fleetArgs]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(what);
+      expect(result.stderr).toContain('cloud');
+    }
+    for (const context of ['onprem', 'cloud']) expect(toolRequests(auditLog(context), since).writes).toEqual([]);
+  }
+
+  it('refuses a worker whose PriorityClass is only at home, and spans it once cloud has one, which sets its priority there', async () => {
+    const priorityClass = `${namespace}-batch`;
+    const make = (value: number) => ({apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: {name: priorityClass}, value});
+    await fleet.cluster('onprem').create(RESOURCES.priorityclasses, make(1000));
+    cleanup.push(...fleet.clusters.map((c) => () => c.delete(RESOURCES.priorityclasses, priorityClass).catch(() => undefined)));
+    const pending = await pendingApp('prio', (app) => (app.spec.workerGroupSpecs[0]!.template.spec.priorityClassName = priorityClass));
+    expect(pending.spec?.priority).toBe(1000);
+
+    await refused('prio', new RegExp(`PriorityClass ${priorityClass} is not there in cloud`));
+
+    await fleet.cluster('cloud').create(RESOURCES.priorityclasses, make(50));
+    const spanned = await cli(['span', 'raycluster/prio', '-n', namespace, ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    const remote = await waitFor('the remote worker of prio in cloud', () => remoteWorkerOf(fleet.cluster('onprem'), fleet.cluster('cloud'), namespace, pending.metadata!.name!));
+    expect((remote as Pod).spec).toMatchObject({priorityClassName: priorityClass, priority: 50});
+    await deletePlaced(fleet, namespace, 'prio', fleetArgs);
+  });
+
+  it('refuses a worker that mounts a PersistentVolumeClaim: its data is at home', async () => {
+    await pendingApp('claim', (app) => {
+      const spec = app.spec.workerGroupSpecs[0]!.template.spec;
+      spec.volumes = [{name: 'data', persistentVolumeClaim: {claimName: 'datasets'}}];
+      spec.containers[0]!.volumeMounts = [{name: 'data', mountPath: '/data'}];
+    });
+    await refused('claim', /PersistentVolumeClaim\(s\) datasets, whose data is in the home cluster/);
+    await deletePlaced(fleet, namespace, 'claim', fleetArgs);
+  });
+
+  it('refuses a cluster where a Service of the head-Service copy\'s name is not the tool\'s', async () => {
+    await fleet.cluster('cloud').create(RESOURCES.services, {apiVersion: 'v1', kind: 'Service', metadata: {name: 'taken-head-svc', namespace}, spec: {ports: [{name: 'gcs', port: 6379}]}});
+    await pendingApp('taken');
+    await refused('taken', /Service taken-head-svc in cloud is not kubectl-superskyray's head-Service copy/);
+    await fleet.cluster('cloud').delete(RESOURCES.services, 'taken-head-svc', namespace);
+    await deletePlaced(fleet, namespace, 'taken', fleetArgs);
+  });
+
+  it('refuses a cluster whose quota has no room for the worker, saying how much is used', async () => {
+    await fleet.cluster('cloud').create(RESOURCES.resourcequotas, {apiVersion: 'v1', kind: 'ResourceQuota', metadata: {name: 'small', namespace}, spec: {hard: {'requests.cpu': '500m'}}});
+    await pendingApp('quota');
+    await refused('quota', /ResourceQuota small has no room for another worker: requests\.cpu would be \d+m of 500m/);
+    await fleet.cluster('cloud').delete(RESOURCES.resourcequotas, 'small', namespace);
+    await deletePlaced(fleet, namespace, 'quota', fleetArgs);
+  });
+
+  it('copies a LoadBalancer head Service as a ClusterIP one: no load balancer, no node port, none of its annotations', async () => {
+    const pending = await pendingApp('lb', (app) => {
+      app.spec.headGroupSpec.serviceType = 'LoadBalancer';
+      app.spec.headGroupSpec.headService = {metadata: {annotations: {'service.beta.kubernetes.io/aws-load-balancer-internal': 'true'}}};
+    });
+    const home = await fleet.cluster('onprem').get<KubeObject & {spec: {type: string; ports: Array<{nodePort?: number}>}}>(RESOURCES.services, 'lb-head-svc', namespace);
+    expect(home.spec.type).toBe('LoadBalancer');
+    expect(home.spec.ports.every((p) => p.nodePort !== undefined)).toBe(true);
+
+    const spanned = await cli(['span', 'raycluster/lb', '-n', namespace, ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    await waitFor('the remote worker of lb in cloud', () => remoteWorkerOf(fleet.cluster('onprem'), fleet.cluster('cloud'), namespace, pending.metadata!.name!));
+    const copy = await fleet.cluster('cloud').get<KubeObject & {spec: {type: string; ports: Array<Record<string, unknown>>}}>(RESOURCES.services, 'lb-head-svc', namespace);
+    expect(copy.spec.type).toBe('ClusterIP');
+    expect(copy.spec.ports.length).toBe(home.spec.ports.length);
+    for (const port of copy.spec.ports) expect(port).not.toHaveProperty('nodePort');
+    expect(copy.metadata?.annotations).toEqual({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
+    await deletePlaced(fleet, namespace, 'lb', fleetArgs);
+  });
+});
