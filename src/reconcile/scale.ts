@@ -242,11 +242,13 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     const unplaced = Object.values(decision.unplaced).reduce((a, b) => a + b, 0);
     if (unplaced > 0) {
       const what = `${unplaced} of the ${to - from} new worker(s) of group ${workerGroup} fit no cluster of the fleet`;
+      const where = `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`;
+      // A cluster the preflight refused is the news: its reasons, not the room of each node.
+      if (!options.allowPending && skippedWhy.length > 0) {
+        throw new InputError(`${where}: ${what}: ${skippedWhy.join('; ')}`, 'fix what is named there, lower --replicas, or pass --allow-pending to let them wait Pending');
+      }
       if (!options.allowPending) {
-        throw new InputError(
-          `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}": ${what} (${[...decision.reasons.map(explain), ...skippedWhy].join('; ')})`,
-          'lower --replicas, add room, or pass --allow-pending to let them wait Pending',
-        );
+        throw new InputError(`${where}: ${what} (${decision.reasons.map(explain).join('; ')})`, 'lower --replicas, add room, or pass --allow-pending to let them wait Pending');
       }
       result.warnings.push(`${what}: they wait Pending at home (--allow-pending)`);
     }

@@ -9,7 +9,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli, REPO, RUN_JS} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries, remoteWorkerOf} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries, isDryRun, remoteWorkerOf} from '../support/e2e.js';
 import {tempDir, writeKubeconfig} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -119,7 +119,7 @@ describe('a fleet cluster that accepts connections and never answers', () => {
       const name = placeholder.metadata?.annotations?.['superskyray.io/replaces'] ?? '';
       await waitFor('its remote worker created in cloud', async () => ((await remoteWorkerOf(onprem, fleet.cluster('cloud'), namespace, name)) ? true : undefined), {timeoutMs: 30_000});
       const verdict = audit('onprem').find((e) => e.objectRef?.name === name && e.objectRef.subresource === 'status' && (e.userAgent ?? '').startsWith('kube-scheduler/'));
-      const created = audit('cloud').find((e) => e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef.namespace === namespace && Date.parse(e.requestReceivedTimestamp) >= Date.parse(since));
+      const created = audit('cloud').find((e) => e.verb === 'create' && !isDryRun(e) && e.objectRef?.resource === 'pods' && e.objectRef.namespace === namespace && Date.parse(e.requestReceivedTimestamp) >= Date.parse(since));
       expect(verdict).toBeDefined();
       expect(created).toBeDefined();
       const latency = Date.parse(created!.requestReceivedTimestamp) - Date.parse(verdict!.requestReceivedTimestamp);

@@ -148,7 +148,9 @@ describe('scale that would need what a target cluster lacks', () => {
     for (const extra of [['--dry-run'], []]) {
       const refused = await cli(['scale', 'secretive', '--replicas', '4', ...extra, '-n', namespace, ...fleetArgs]);
       expect(refused.code, refused.stderr).toBe(2);
-      expect(refused.stderr).toBe(`error: secrets "creds" in namespace "${namespace}" is missing in context "cloud", and the workers need it; create it there, or pass --copy-secrets to copy it from the home cluster\n`);
+      expect(refused.stderr).toBe(
+        'error: raycluster/secretive in context "onprem": 1 of the 2 new worker(s) of group cpu fit no cluster of the fleet: cloud is skipped: Secret(s) creds that the workers need are not there in cloud; create them there, or pass --copy-secrets; fix what is named there, lower --replicas, or pass --allow-pending to let them wait Pending\n',
+      );
     }
     expect(toolRequests(auditLog('onprem'), since).writes).toEqual([]);
     expect(toolRequests(auditLog('cloud'), since).writes).toEqual([]);

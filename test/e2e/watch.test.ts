@@ -8,7 +8,7 @@ import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli, REPO, RUN_JS, startWatch} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries} from '../support/e2e.js';
+import {fixture, freshNamespace, removeNamespace, testFleet, auditEntries, isDryRun} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -84,7 +84,7 @@ describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () =
       const verdict = audit('onprem').find(
         (e) => e.objectRef?.name === replaced && e.objectRef?.subresource === 'status' && (e.userAgent ?? '').startsWith('kube-scheduler/'),
       );
-      const created = audit('cloud').find((e) => e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef?.namespace === namespace && (e.userAgent ?? '').startsWith('kubectl-superskyray/'));
+      const created = audit('cloud').find((e) => e.verb === 'create' && !isDryRun(e) && e.objectRef?.resource === 'pods' && e.objectRef?.namespace === namespace && (e.userAgent ?? '').startsWith('kubectl-superskyray/'));
       expect(verdict).toBeDefined();
       expect(created).toBeDefined();
       const latency = Date.parse(created!.requestReceivedTimestamp) - Date.parse(verdict!.requestReceivedTimestamp);
@@ -142,7 +142,7 @@ describe('kubectl superskyray watch: the seed\'s autoscaler-driven growth', () =
       await waitFor('the watch that acted to say so', () => (spannedLines().length > 0 ? true : undefined), {timeoutMs: 15_000});
       expect(remote).toHaveLength(1);
       const creates = audit('cloud').filter(
-        (e) => Date.parse(e.requestReceivedTimestamp) >= since && e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef.namespace === namespace && (e.userAgent ?? '').startsWith('kubectl-superskyray/'),
+        (e) => Date.parse(e.requestReceivedTimestamp) >= since && e.verb === 'create' && !isDryRun(e) && e.objectRef?.resource === 'pods' && e.objectRef.namespace === namespace && (e.userAgent ?? '').startsWith('kubectl-superskyray/'),
       );
       expect(creates).toHaveLength(1);
       expect(spannedLines()).toHaveLength(1);

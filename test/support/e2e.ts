@@ -71,11 +71,17 @@ export async function releaseNamespace(fleet: Fleet, name: string): Promise<{gon
 /** One request as the API server's audit log recorded it, at ResponseComplete. */
 export interface AuditEntry {
   verb: string;
+  requestURI: string;
   requestReceivedTimestamp: string;
   userAgent?: string;
   objectRef?: {resource?: string; namespace?: string; name?: string; subresource?: string};
   requestObject?: {status?: {conditions?: Array<{type: string; reason?: string}>}};
   stage: string;
+}
+
+/** A server-side dry run (the preflight's create of a remote worker): it changes nothing. */
+export function isDryRun(request: {requestURI?: string; uri?: string}): boolean {
+  return /[?&]dryRun=All\b/.test(request.requestURI ?? request.uri ?? '');
 }
 
 /** Every completed request in an audit log file, whoever made it. */
@@ -114,8 +120,7 @@ export function toolRequests(auditFile: string, since: string): {all: AuditedReq
         Date.parse(e.requestReceivedTimestamp) >= Date.parse(since),
     )
     .map((e) => ({verb: e.verb, uri: e.requestURI, userAgent: e.userAgent ?? '', at: e.requestReceivedTimestamp}));
-  // A server-side dry run (the preflight's create of a remote worker) changes nothing.
-  return {all, writes: all.filter((r) => WRITES.has(r.verb) && !/[?&]dryRun=All\b/.test(r.uri))};
+  return {all, writes: all.filter((r) => WRITES.has(r.verb) && !isDryRun(r))};
 }
 
 /**
