@@ -25,6 +25,13 @@ export const duration = Flags.custom<number>({
  * The flags every command shares. This module must stay light: it is loaded for --help, so it
  * imports neither @kubernetes/client-node nor ink; commands load those inside run().
  */
+/** For the commands that make remote workers: how long one may take to start before it is given up on. */
+export const joinTimeout = duration({
+  description: 'How long a remote worker may take to start (scheduled, its images pulled, the head reached) before it is deleted, with its placeholder, and its worker group is not sent to that cluster again until its template changes.',
+  defaultHelp: async () => '5m',
+  helpGroup: 'TIMING',
+});
+
 /** For the commands that make placeholders: an image an air-gapped cluster can pull. */
 export const placeholderImage = Flags.string({
   description: 'The image of the placeholders made at home, for a registry your clusters can pull from. [default: the fleet file\'s placeholderImage, else registry.k8s.io/pause:3.10]',
@@ -145,9 +152,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async openFleet(named?: string[]) {
     const {Fleet} = await import('../kube/fleet.js');
-    const image = (this.flags as {'placeholder-image'?: string})['placeholder-image'];
+    const {'placeholder-image': image, 'join-timeout': join} = this.flags as {'placeholder-image'?: string; 'join-timeout'?: number};
     return Fleet.open({
       ...(image ? {placeholderImage: image} : {}),
+      ...(join ? {joinTimeoutMs: join} : {}),
       contexts: this.flags.context ?? named,
       fleetFile: this.flags.fleet,
       kubeconfig: this.flags.kubeconfig,

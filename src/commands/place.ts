@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout} from '../cli/base-command.js';
 import {InputError} from '../errors.js';
 
 export default class Place extends BaseCommand<typeof Place> {
@@ -22,6 +22,7 @@ export default class Place extends BaseCommand<typeof Place> {
     'force-conflicts': Flags.boolean({description: 'Take over fields that another field manager owns, as kubectl apply --server-side --force-conflicts does.'}),
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers placed in other clusters need (never done without this flag).'}),
     'placeholder-image': placeholderImage,
+    'join-timeout': joinTimeout,
     wait: Flags.boolean({description: 'Also wait until every worker runs, in every cluster, and KubeRay counts it ready.'}),
   };
 

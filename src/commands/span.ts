@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout} from '../cli/base-command.js';
 import {ConvergeTimeoutError} from '../errors.js';
 import type {SpanResult} from '../reconcile/span.js';
 
@@ -15,6 +15,7 @@ export default class Span extends BaseCommand<typeof Span> {
     'dry-run': Flags.boolean({description: 'Print which workers would move where, and change nothing.'}),
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to the other cluster (never done without this flag).'}),
     'placeholder-image': placeholderImage,
+    'join-timeout': joinTimeout,
     wait: Flags.boolean({description: 'Also wait until every remote worker is Ready, and KubeRay counts its placeholder as ready.'}),
   };
 

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage, EXIT} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout, EXIT} from '../cli/base-command.js';
 
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Reconcile continuously: span new workers that do not fit at home, follow shrinks, collapse.';
@@ -17,6 +17,7 @@ export default class Watch extends BaseCommand<typeof Watch> {
     'no-tui': Flags.boolean({description: 'Plain lines even on a terminal.'}),
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
     'placeholder-image': placeholderImage,
+    'join-timeout': joinTimeout,
   };
 
   async run(): Promise<void> {

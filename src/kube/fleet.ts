@@ -130,6 +130,8 @@ export interface FleetOptions extends FleetInputs {
   userAgent?: string;
   /** --placeholder-image: wins over the fleet file's. */
   placeholderImage?: string;
+  /** --join-timeout: how long a remote worker may take to start. */
+  joinTimeoutMs?: number;
 }
 
 /** The clusters the tool works on: one client per context, most preferred first. */
@@ -141,6 +143,8 @@ export class Fleet {
     private readonly contextNamespaces: ReadonlyMap<string, string> = new Map(),
     /** The image of the placeholders this run makes; the default pause image when unset. */
     readonly placeholderImage?: string,
+    /** How long a remote worker may take to start before it is given up on; the default when unset. */
+    readonly joinTimeoutMs?: number,
   ) {}
 
   /**
@@ -184,7 +188,7 @@ export class Fleet {
       const ns = merged.contexts.get(c)?.namespace;
       return ns ? [[c, ns] as const] : [];
     }));
-    return new Fleet(clusters, spec, namespaces, options.placeholderImage ?? spec.placeholderImage);
+    return new Fleet(clusters, spec, namespaces, options.placeholderImage ?? spec.placeholderImage, options.joinTimeoutMs);
   }
 
   cluster(context: string): ClusterClient {

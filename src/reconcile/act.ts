@@ -32,6 +32,8 @@ import {
 import {headPodIP, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import type {ObservedCluster} from './observe.js';
 import {IN_THE_WAY_FIX, objectsInTheWay, subjectOf} from './preflight.js';
+import {recordEvent} from './events.js';
+import {notJoinedPatch, templateHash} from '../kuberay/joins.js';
 import type {Repair, SwapStep} from './repair.js';
 
 /**
@@ -270,6 +272,22 @@ export class Actor {
       }
       case 'delete-placeholder':
         return this.deleteIfPresent(this.home, RESOURCES.pods, r.pod, r.why);
+      case 'give-up': {
+        // Recorded before anything goes: a run stopped after the deletes would otherwise send the
+        // worker there again.
+        const state = this.state;
+        const template = workerGroupTemplate(state.rayCluster.spec, r.workerGroup);
+        const type = resourceForKind(state.kind)!;
+        const remote = clusterById(state, r.cluster)!.client;
+        const entry = {template: template ? templateHash(template) : '', reason: r.reason, at: new Date().toISOString()};
+        await this.home.patch(type, state.name, namespace, notJoinedPatch(state.object, r.workerGroup, r.cluster, entry), 'merge', {signal});
+        this.note('annotate', type, state.name, this.home, `worker group ${r.workerGroup} is not sent to ${remote.context} again until its template changes`);
+        await this.deleteIfPresent(remote, RESOURCES.pods, r.remote, r.why);
+        await this.deleteIfPresent(this.home, RESOURCES.pods, r.pod, 'its remote worker did not join, so KubeRay makes a Pending worker at home again');
+        const failed = await recordEvent(this.home, state.object, 'NotJoined', `remote worker ${r.remote.metadata?.name} of group ${r.workerGroup} did not join in ${remote.context}: ${r.reason}; it is not sent there again until the group's template changes`, signal);
+        if (failed) this.warnings.push(`the NotJoined event was not recorded: ${failed}`);
+        return;
+      }
       case 'set-ready': {
         const name = r.pod.metadata!.name!;
         try {

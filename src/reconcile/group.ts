@@ -66,6 +66,10 @@ export interface GroupLook {
   mesh: GroupPolicy['mesh'];
   /** The image of the placeholders made for it (--placeholder-image, the fleet file); the default when unset. */
   placeholderImage?: string;
+  /** How long a remote worker may take to start before it is given up on (--join-timeout); the default when unset. */
+  joinTimeoutMs?: number;
+  /** When it was looked at (ms since the epoch): how old a remote worker is, is judged from it. */
+  observedAt?: number;
 }
 
 export interface GroupRayCluster {
@@ -268,6 +272,8 @@ export async function lookAtGroup(
     policy: policyOf(object),
     mesh: policyOf(object)?.mesh ?? 'cilium',
     ...(fleet.placeholderImage ? {placeholderImage: fleet.placeholderImage} : {}),
+    ...(fleet.joinTimeoutMs !== undefined ? {joinTimeoutMs: fleet.joinTimeoutMs} : {}),
+    observedAt: Date.now(),
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,
     fleet: observed,

@@ -17,6 +17,7 @@ import {
   swapTargetOf,
   type SwapTarget,
 } from '../kuberay/swap.js';
+import {notJoining} from '../kuberay/joins.js';
 import {isPodReady} from '../placement/capacity.js';
 
 export interface RemoteView {
@@ -59,6 +60,9 @@ export interface GroupView {
   copySecrets?: boolean;
   /** Binds one more placeholder: a home node with room for it, or undefined when none has. */
   bindPlaceholder: () => string | undefined;
+  /** When the group was looked at (ms since the epoch), and how long a remote worker may take to start. */
+  now: number;
+  joinTimeoutMs: number;
 }
 
 /**
@@ -75,6 +79,12 @@ export type Repair =
   | {do: 'unlock'; pod: Pod; why: string}
   | {do: 'delete-remote'; cluster: string; pod: Pod; why: string}
   | {do: 'delete-placeholder'; pod: Pod; why: string}
+  /**
+   * A remote worker that did not join where it was sent: the cluster is recorded on the Ray object
+   * for its worker group (first, so that no crash forgets it), then it and its placeholder go, and
+   * KubeRay makes a Pending worker again, which is not sent there until the template changes.
+   */
+  | {do: 'give-up'; pod: Pod; cluster: string; remote: Pod; workerGroup: string; reason: string; why: string}
   /** The placeholder's readiness gate follows its remote worker's Ready. */
   | {do: 'set-ready'; pod: Pod; ready: boolean; why: string}
   | {do: 'delete-copy'; cluster: string; object: KubeObject; why: string}
@@ -197,6 +207,8 @@ export function repairs(view: GroupView): Repair[] {
     if (swapping.has(`${cluster}/${n}`)) continue;
     const side = remotes.get(cluster);
     const twin = twinIn(cluster, n);
+    // Its gate, written once the remote worker was first seen Ready, says it joined once.
+    const stuck = twin ? notJoining(twin, remoteReadyOf(p) !== undefined, view.now, view.joinTimeoutMs) : undefined;
     if (doomed.has(n)) {
       if (twin) deleteRemote(cluster, twin, `${n} is in workersToDelete`);
     } else if (twin && ended(twin)) {
@@ -204,6 +216,8 @@ export function repairs(view: GroupView): Repair[] {
       out.push({do: 'delete-placeholder', pod: p, why: `remote worker ${n} ended, so KubeRay replaces it`});
     } else if (!twin && side?.observed) {
       out.push({do: 'delete-placeholder', pod: p, why: `placeholder ${n} has no remote worker, so KubeRay replaces it`});
+    } else if (twin && stuck) {
+      out.push({do: 'give-up', pod: p, cluster, remote: twin, workerGroup: groupOf(p), reason: stuck, why: `remote worker ${n} did not join there: ${stuck}; its worker group is not sent there again until its template changes`});
     } else if (twin && (remoteReadyOf(p) ?? false) !== isPodReady(twin)) {
       out.push({do: 'set-ready', pod: p, ready: isPodReady(twin), why: `remote worker ${n} is ${isPodReady(twin) ? 'Ready' : 'not Ready'}`});
     }

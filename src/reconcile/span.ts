@@ -5,8 +5,9 @@ import type {RayKind} from '../kuberay/demand.js';
 import {RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, REPLICA_NAME_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 import {headServiceName} from '../kuberay/names.js';
-import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName, remoteWorker, remoteWorkerPod, swapTargetOf, workerGroupTemplate} from '../kuberay/swap.js';
+import {isInSwap, MADE_GLOBAL_ANNOTATION, PLACEHOLDER_RESOURCES, placeholderBudgetName, placeholderName, remoteWorker, remoteWorkerPod, swapTargetOf, workerGroupTemplate, type WorkerGroupTemplate} from '../kuberay/swap.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
+import {DEFAULT_JOIN_TIMEOUT_MS, notJoinedOf, notJoinedThere, templateHash} from '../kuberay/joins.js';
 import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
@@ -125,6 +126,8 @@ export function groupView(state: GroupState, incoming: string[] = [], bindPlaceh
     copySources: state.copySources,
     copySecrets,
     incoming,
+    now: state.observedAt ?? Date.now(),
+    joinTimeoutMs: state.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
     ...(state.homeHead.read && state.homeHead.service?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHead.service.metadata.name} : {}),
   };
@@ -234,14 +237,15 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
     // What the remote worker asks there, without the sidecars and overhead home's admission added.
     const worker = remoteWorker(pod, template);
     const shape = podShape(worker.spec);
-    const target = targets.find((t) => !quota(t)?.check(worker.spec) && rooms.get(t)!.fit(shape, 1) === 1);
+    const {open, barred} = joinable(state, group, template, targets);
+    const target = open.find((t) => !quota(t)?.check(worker.spec) && rooms.get(t)!.fit(shape, 1) === 1);
     if (!target) {
-      const why = targets.flatMap((t) => {
+      const why = open.flatMap((t) => {
         const over = quota(t)?.check(worker.spec);
         return over ? [`${t.client.context}: ${over}`] : rooms.get(t)!.misses(shape).slice(0, 2).map((m) => explainMiss(t.client.context, m.node, m.miss));
       });
       const refused = skipped.map((s) => `${s.context} is skipped: ${s.reasons.join('; ')}`);
-      stuck.push({pending: podName, reason: [...why, ...refused].join('; ') || 'no other cluster of the fleet answered'});
+      stuck.push({pending: podName, reason: [...why, ...barred, ...refused].join('; ') || 'no other cluster of the fleet answered'});
       continue;
     }
     quota(target)?.take(worker.spec);
@@ -258,9 +262,11 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
         stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: set.reason})));
         continue;
       }
-      const worker = remoteWorker(set.pods[0]!, workerGroupTemplate(state.rayCluster.spec, group)!);
+      const template = workerGroupTemplate(state.rayCluster.spec, group)!;
+      const worker = remoteWorker(set.pods[0]!, template);
       const shape = podShape(worker.spec);
-      const within = set.cluster ? targets.filter((t) => t.snapshot!.id === set.cluster) : targets;
+      const {open} = joinable(state, group, template, targets);
+      const within = set.cluster ? open.filter((t) => t.snapshot!.id === set.cluster) : open;
       const target = within.find((t) => !quota(t)?.check(worker.spec, set.pods.length) && rooms.get(t)!.fitAll(shape, set.pods.length));
       if (target) quota(target)?.take(worker.spec, set.pods.length);
       const nodes = target ? set.pods.map(() => bindPlaceholder()) : [];
@@ -280,6 +286,23 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   // Copies stay in the clusters that workers are about to move to.
   const all = moves.length > 0 ? repairs(groupView(state, moves.map((m) => m.cluster), placeholderRoom(state), options.copySecrets)) : first;
   return {repairs: all, moves, stuck, skipped};
+}
+
+/**
+ * The targets a worker group's remote workers may still be sent to: not those where one did not
+ * join under its current template (joins.ts), which are `barred`, each said in a line.
+ */
+function joinable(state: GroupState, group: string, template: WorkerGroupTemplate, targets: ObservedCluster[]): {open: ObservedCluster[]; barred: string[]} {
+  const record = notJoinedOf(state.object);
+  const hash = templateHash(template);
+  const open: ObservedCluster[] = [];
+  const barred: string[] = [];
+  for (const t of targets) {
+    const entry = notJoinedThere(record, group, t.snapshot!.id, hash);
+    if (entry) barred.push(`${t.client.context}: a remote worker of group ${group} did not join there at ${entry.at} (${entry.reason}), and it is not tried again until the group's template changes`);
+    else open.push(t);
+  }
+  return {open, barred};
 }
 
 /** The clusters a pass may move workers to, most preferred first: every other one that answered, or only `to`. */
@@ -351,6 +374,8 @@ export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): S
   switch (r.do) {
     case 'delete-remote':
       return {action: r.do, object: `pod/${r.pod.metadata?.name}`, context: context(r.cluster), why: r.why};
+    case 'give-up':
+      return {action: r.do, object: `pod/${r.remote.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'delete-copy':
     case 'update-copy':
     case 'update-endpoints':
@@ -512,7 +537,8 @@ async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOpti
     result.warnings.push(...actor.warnings);
     for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
     // The budget comes and goes with the span itself: not a repair worth an event.
-    const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget');
+    // A worker that did not join has an event of its own (NotJoined).
+    const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget' && r.do !== 'give-up');
     if (repaired.length > 0) {
       await tell(state, 'Repaired', repairsTold(state, repaired), result.warnings, signal);
     }

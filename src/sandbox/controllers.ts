@@ -234,6 +234,43 @@ function gatesPass(pod: StoredObject): boolean {
 }
 
 /**
+ * Images of this registry cannot be pulled by any kubelet of the sandbox, nor of test/env (a KWOK
+ * stage there): a pod with one stays Pending in ImagePullBackOff, for tests of a worker that never starts.
+ */
+export const UNPULLABLE_REGISTRY = 'unpullable.invalid/';
+
+/** A bound pod with an unpullable image, as a kubelet leaves it: Pending, its containers waiting. */
+function backOff(pod: StoredObject, time: string): void {
+  const waiting = (c: Json) => ({
+    name: map(c).name ?? '',
+    image: map(c).image ?? '',
+    imageID: '',
+    ready: false,
+    started: false,
+    restartCount: 0,
+    state: {waiting: {reason: 'ImagePullBackOff', message: `Back-off pulling image "${String(map(c).image ?? '')}"`}},
+  });
+  const status = map(pod.status);
+  const scheduled = list(status.conditions).map(map).find((c) => c.type === 'PodScheduled') ?? {type: 'PodScheduled', status: 'True', lastTransitionTime: time};
+  const inits = list(map(pod.spec).initContainers);
+  pod.status = {
+    ...status,
+    phase: 'Pending',
+    startTime: time,
+    conditions: [
+      {type: 'Initialized', status: 'False', lastProbeTime: null, lastTransitionTime: time},
+      {type: 'Ready', status: 'False', lastProbeTime: null, lastTransitionTime: time},
+      {type: 'ContainersReady', status: 'False', lastProbeTime: null, lastTransitionTime: time},
+      scheduled,
+    ],
+    ...(inits.length > 0 ? {initContainerStatuses: inits.map(waiting)} : {}),
+    containerStatuses: list(map(pod.spec).containers).map(waiting),
+  };
+}
+
+const unpullable = (pod: StoredObject) => [...list(map(pod.spec).initContainers), ...list(map(pod.spec).containers)].some((c) => String(map(c).image ?? '').startsWith(UNPULLABLE_REGISTRY));
+
+/**
  * The kubelet, as KWOK plays it: bound pods run and are ready once their readiness gates pass (Ready
  * follows the gates' conditions, which others write); bound pods being deleted go.
  */
@@ -268,6 +305,10 @@ export function kubelet(store: Store): void {
       continue;
     }
     if (!node || map(pod.status).phase !== 'Pending') continue;
+    if (unpullable(pod)) {
+      if (map(pod.status).containerStatuses === undefined) update(store, 'pods', pod, (p) => backOff(p, now()));
+      continue;
+    }
     const ip = nextPodIp(node, taken);
     taken.add(ip);
     const time = now();

@@ -108,14 +108,6 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     await deletePlaced(fleet, namespace, 'claim', fleetArgs);
   });
 
-  it('refuses a cluster where a Service of the head-Service copy\'s name is not the tool\'s', async () => {
-    await fleet.cluster('cloud').create(RESOURCES.services, {apiVersion: 'v1', kind: 'Service', metadata: {name: 'taken-head-svc', namespace}, spec: {ports: [{name: 'gcs', port: 6379}]}});
-    await pendingApp('taken');
-    await refused('taken', /Service taken-head-svc in cloud is not kubectl-superskyray's head-Service copy/);
-    await fleet.cluster('cloud').delete(RESOURCES.services, 'taken-head-svc', namespace);
-    await deletePlaced(fleet, namespace, 'taken', fleetArgs);
-  });
-
   it('refuses a cluster whose quota has no room for the worker, saying how much is used', async () => {
     await fleet.cluster('cloud').create(RESOURCES.resourcequotas, {apiVersion: 'v1', kind: 'ResourceQuota', metadata: {name: 'small', namespace}, spec: {hard: {'requests.cpu': '500m'}}});
     await pendingApp('quota');
@@ -142,5 +134,47 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     for (const port of copy.spec.ports) expect(port).not.toHaveProperty('nodePort');
     expect(copy.metadata?.annotations).toEqual({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
     await deletePlaced(fleet, namespace, 'lb', fleetArgs);
+  });
+
+  it('gives up on a remote worker whose image cannot be pulled there, once: its worker waits at home, saying why, and is not sent there again', async () => {
+    const onprem = fleet.cluster('onprem');
+    const cloud = fleet.cluster('cloud');
+    const since = new Date().toISOString();
+    const first = await pendingApp('nopull', (app) => (app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.image = 'unpullable.invalid/ray:2.9.0'));
+    const spanned = await cli(['span', 'raycluster/nopull', '-n', namespace, ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    const remote = (await waitFor('the remote worker in ImagePullBackOff in cloud', async () => {
+      const w = (await remoteWorkerOf(onprem, cloud, namespace, first.metadata!.name!)) as Pod | undefined;
+      const statuses = (w?.status?.containerStatuses ?? []) as Array<{state?: {waiting?: {reason?: string}}}>;
+      return statuses.some((c) => c.state?.waiting?.reason === 'ImagePullBackOff') ? w : undefined;
+    })) as Pod;
+
+    // The next pass gives up on it at once: a pull that backs off does not end by waiting.
+    const gaveUp = await cli(['span', 'raycluster/nopull', '-n', namespace, ...fleetArgs]);
+    expect(gaveUp.code, gaveUp.stderr).toBe(0);
+    expect(gaveUp.stdout).toMatch(new RegExp(`give-up\\s+pod/${remote.metadata!.name}\\s+cloud\\s+remote worker ${remote.metadata!.name} did not join there: container \\S+ is ImagePullBackOff`));
+    const rayCluster = await onprem.get<KubeObject>(RESOURCES.rayclusters, 'nopull', namespace);
+    const record = JSON.parse(rayCluster.metadata?.annotations?.['superskyray.io/not-joined'] ?? '{}') as Record<string, Record<string, {reason: string}>>;
+    expect(Object.values(record.cpu ?? {}).map((e) => e.reason)).toEqual([expect.stringMatching(/ImagePullBackOff/)]);
+    const events = await onprem.list<KubeObject & {reason?: string; message?: string}>(RESOURCES.events, {namespace, fieldSelector: 'involvedObject.name=nopull,reason=NotJoined'});
+    expect(events.items.map((e) => e.message)).toEqual([expect.stringMatching(/did not join in cloud: container \S+ is ImagePullBackOff/)]);
+
+    // KubeRay makes a Pending worker again; it stays at home, and says why.
+    const again = await waitFor('a new Pending worker at home', async () => {
+      const pods = await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=nopull,ray.io/node-type=worker'});
+      return pods.items.find((p) => p.metadata?.name !== first.metadata?.name && !p.metadata?.labels?.['superskyray.io/role'] && UNSCHEDULABLE(p));
+    });
+    const stays = await cli(['span', 'raycluster/nopull', '-n', namespace, ...fleetArgs]);
+    expect(stays.code, stays.stderr).toBe(0);
+    expect(stays.stdout).toContain(`${again.metadata!.name} fits no other cluster either`);
+    expect(stays.stdout).toMatch(/cloud: a remote worker of group cpu did not join there at \S+ \(container \S+ is ImagePullBackOff/);
+    const status = await cli(['status', 'raycluster/nopull', '-n', namespace, '-o', 'wide', ...fleetArgs]);
+    expect(status.stdout).toMatch(/did not join there/);
+
+    // One remote worker was ever made, and none is left.
+    const creates = toolRequests(auditLog('cloud'), since).writes.filter((r) => r.verb === 'create' && /\/namespaces\/[^/]+\/pods(\?|$)/.test(r.uri));
+    expect(creates).toHaveLength(1);
+    expect((await cloud.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=nopull'})).items).toEqual([]);
+    await deletePlaced(fleet, namespace, 'nopull', fleetArgs);
   });
 });

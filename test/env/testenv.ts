@@ -20,6 +20,7 @@ import {fileURLToPath} from 'node:url';
 import yaml from 'js-yaml';
 import {alive} from '../../src/sandbox/daemon.js';
 import {profileFor, readProfile, type ClusterProfile} from '../../src/sandbox/profile.js';
+import {UNPULLABLE_REGISTRY} from '../../src/sandbox/controllers.js';
 import {waitFor} from '../support/poll.js';
 import {
   addEndpointNetns,
@@ -326,6 +327,40 @@ function readinessGateStage(ready: boolean): Record<string, unknown> {
   };
 }
 
+/** jq: whether a pod runs an image of UNPULLABLE_REGISTRY, which no kubelet of the test clusters can pull. */
+const UNPULLABLE = `[(.spec.initContainers[]?, .spec.containers[]) | .image | startswith("${UNPULLABLE_REGISTRY}")] | any`;
+
+/**
+ * A bound pod with an image that cannot be pulled stays Pending in ImagePullBackOff, as a kubelet
+ * leaves it: its containers waiting, Initialized and Ready False. (The pod-ready stage skips it.)
+ */
+function unpullableStage(): Record<string, unknown> {
+  const waiting = (list: string) =>
+    `${list}:\n{{ range .spec.${list === 'initContainerStatuses' ? 'initContainers' : 'containers'} }}\n- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n  imageID: ""\n  ready: false\n  restartCount: 0\n  started: false\n  state:\n    waiting:\n      reason: ImagePullBackOff\n      message: {{ printf "Back-off pulling image %q" .image | Quote }}\n{{ end }}\n`;
+  return {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'Stage',
+    metadata: {name: 'pod-image-unpullable'},
+    spec: {
+      resourceRef: {apiGroup: 'v1', kind: 'Pod'},
+      selector: {
+        matchExpressions: [
+          {key: '.metadata.deletionTimestamp', operator: 'DoesNotExist'},
+          {key: '.status.phase', operator: 'In', values: ['Pending']},
+          {key: UNPULLABLE, operator: 'In', values: ['true']},
+          {key: '.status.containerStatuses', operator: 'DoesNotExist'},
+        ],
+      },
+      next: {
+        statusTemplate:
+          '{{ $now := Now }}\nconditions:\n- lastTransitionTime: {{ $now | Quote }}\n  status: "False"\n  type: Initialized\n- lastTransitionTime: {{ $now | Quote }}\n  status: "False"\n  type: Ready\n- lastTransitionTime: {{ $now | Quote }}\n  status: "False"\n  type: ContainersReady\n' +
+          '{{ if .spec.initContainers }}' + waiting('initContainerStatuses') + '{{ end }}' + waiting('containerStatuses') +
+          'phase: Pending\nstartTime: {{ $now | Quote }}\n',
+      },
+    },
+  };
+}
+
 /**
  * The KWOK stages (node start and heartbeat, pod ready, complete and delete) that build.sh gathered,
  * with readiness gates as a kubelet has them: KWOK's own pod-ready stage sets every gate's condition
@@ -342,8 +377,9 @@ function kwokStages(): string {
   const ready = /(\n *- lastTransitionTime: [^\n]*\n *)status: "True"(\n *type: Ready\n)/;
   if (!gates.test(template) || !ready.test(template)) throw new Error(`${source}: the pod-ready stage is not as expected (readiness gates, Ready); check kwok's kustomize/stage/pod/fast`);
   podReady!.spec.next!.statusTemplate = template.replace(gates, '').replace(ready, '$1status: {{ if .spec.readinessGates }}"False"{{ else }}"True"{{ end }}$2');
+  (podReady!.spec as {selector: {matchExpressions: unknown[]}}).selector.matchExpressions.push({key: UNPULLABLE, operator: 'NotIn', values: ['true']});
   const file = path.join(STATE, 'kwok-stages.yaml');
-  fs.writeFileSync(file, [...stages.filter(Boolean), readinessGateStage(true), readinessGateStage(false)].map((s) => yaml.dump(s, {lineWidth: -1})).join('---\n'));
+  fs.writeFileSync(file, [...stages.filter(Boolean), readinessGateStage(true), readinessGateStage(false), unpullableStage()].map((s) => yaml.dump(s, {lineWidth: -1})).join('---\n'));
   return file;
 }
 

@@ -8,6 +8,7 @@ import type {ObservedCluster} from '../../../src/reconcile/observe.js';
 import {clusterSnapshot} from '../../../src/placement/snapshot.js';
 import {QuotaRoom, type Quota} from '../../../src/placement/preflight.js';
 import {planPass} from '../../../src/reconcile/span.js';
+import {templateHash} from '../../../src/kuberay/joins.js';
 
 const NS = 'ml';
 const UID = 'rc-uid';
@@ -615,6 +616,22 @@ describe("planPass with the preflight's checks of the clusters workers could go 
     const none = planPass(state(twoFit()), {random: () => 0, to: 'cloud', checks: new Map([['cloud-id', check([], full)]])});
     expect(none.moves.map((m) => m.to)).toEqual(['cloud']);
     expect(none.stuck).toEqual([{pending: 'app-gpu-worker-fitsb', reason: 'cloud: ResourceQuota team has no room for another worker: pods would be 2 of 1 (1 used)'}]);
+  });
+
+  it('does not send a worker group again where one of its remote workers did not join under the same template', () => {
+    const barred = (template: string) => {
+      const st = state(twoFit());
+      const at = '2026-12-06T10:00:00Z';
+      st.object.metadata!.annotations = {'superskyray.io/not-joined': JSON.stringify({gpu: {'cloud-id': {template, reason: 'container ray is ImagePullBackOff', at}}})};
+      return st;
+    };
+    const hash = templateHash({template: {spec: {containers: [{name: 'ray'}]}}});
+    expect(planPass(barred(hash), {random: () => 0}).moves.map((m) => m.to)).toEqual(['edge', 'edge']);
+    const onlyCloud = planPass(barred(hash), {random: () => 0, to: 'cloud'});
+    expect(onlyCloud.moves).toEqual([]);
+    expect(onlyCloud.stuck[0]?.reason).toBe("cloud: a remote worker of group gpu did not join there at 2026-12-06T10:00:00Z (container ray is ImagePullBackOff), and it is not tried again until the group's template changes");
+    // A changed template is tried there again.
+    expect(planPass(barred('an-older-one'), {random: () => 0, to: 'cloud'}).moves.map((m) => m.to)).toEqual(['cloud', 'cloud']);
   });
 
   it('says what the remote worker leaves out of the Pending worker as admitted at home', () => {

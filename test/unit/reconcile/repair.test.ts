@@ -4,6 +4,7 @@ import {leftoverRepairs, repairs, type GroupView, type RemoteView, type Repair} 
 
 const UID = 'rc-uid';
 const DELETED = '2025-01-01T00:00:00Z';
+const NOW = Date.parse('2025-01-01T01:00:00Z');
 const OWNER = [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: 'app', uid: UID, controller: true}];
 
 interface PodOptions {
@@ -81,7 +82,18 @@ const remote = (id: string, workers: Pod[] = [], copies: KubeObject[] = [], obse
 function view(v: Partial<GroupView> & {room?: number}): GroupView {
   const nodes = ['onprem-0', 'onprem-1'].slice(0, v.room ?? 2);
   const {room: _, ...rest} = v;
-  return {autoscaling: false, rayClusterUid: UID, rayClusters: [{uid: UID, headService: 'app-head-svc'}], workerGroups: [{name: 'gpu', replicas: 2, workersToDelete: []}], homePods: [], remotes: [], bindPlaceholder: () => nodes.shift(), ...rest};
+  return {
+    autoscaling: false,
+    rayClusterUid: UID,
+    rayClusters: [{uid: UID, headService: 'app-head-svc'}],
+    workerGroups: [{name: 'gpu', replicas: 2, workersToDelete: []}],
+    homePods: [],
+    remotes: [],
+    bindPlaceholder: () => nodes.shift(),
+    now: NOW,
+    joinTimeoutMs: 300_000,
+    ...rest,
+  };
 }
 
 /** The observable plan: what is done, where, and to which object, in order. */
@@ -107,6 +119,8 @@ function plan(rs: Repair[]): string[] {
       case 'make-budget':
       case 'delete-budget':
         return r.do;
+      case 'give-up':
+        return `give-up ${r.pod.metadata?.name} ${r.cluster} ${r.remote.metadata?.name}: ${r.reason}`;
       default:
         return `${r.do} ${r.pod.metadata?.name}`;
     }
@@ -737,3 +751,27 @@ describe('leftoverRepairs: what is left of a RayCluster that is gone', () => {
   });
 });
 
+describe('a remote worker that never joins', () => {
+  /** A remote worker made `ageS` seconds before the look, not Ready, in the state given. */
+  const starting = (ageS: number, status: Partial<NonNullable<Pod['status']>> = {}): Pod => {
+    const w = worker(W, {ready: false});
+    w.metadata!.creationTimestamp = new Date(NOW - ageS * 1000).toISOString();
+    w.status = {...w.status, ...status};
+    return w;
+  };
+  const pulling = {containerStatuses: [{name: 'ray-worker', state: {waiting: {reason: 'ImagePullBackOff', message: 'Back-off pulling image "unpullable.invalid/ray"'}}}]};
+  const initialising = {conditions: [{type: 'PodScheduled', status: 'True'}, {type: 'Initialized', status: 'False'}, {type: 'Ready', status: 'False'}]};
+  const unscheduled = {phase: 'Pending', conditions: [{type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 Insufficient cpu.'}]};
+
+  it.each([
+    ['an image it cannot pull, at once', starting(10, pulling), undefined, [`give-up ${W} cloud ${W}: container ray-worker is ImagePullBackOff (Back-off pulling image "unpullable.invalid/ray")`]],
+    ['a crash loop, at once', starting(10, {containerStatuses: [{name: 'ray-worker', state: {waiting: {reason: 'CrashLoopBackOff'}}}]}), undefined, [`give-up ${W} cloud ${W}: container ray-worker is CrashLoopBackOff`]],
+    ['an init container that never finishes, after the bound', starting(301, initialising), undefined, [`give-up ${W} cloud ${W}: its init containers did not finish within 300 s (wait-gcs-ready waits for the head's GCS)`]],
+    ['no node there, after the bound', starting(400, unscheduled), undefined, [`give-up ${W} cloud ${W}: it was not scheduled there within 300 s (0/2 nodes are available: 2 Insufficient cpu.)`]],
+    ['an init container still waiting, within the bound', starting(299, initialising), undefined, []],
+    ['one that joined once and is unready now, whatever its state', starting(4000, pulling), true, [`set-ready ${W} false`]],
+  ])('gives up on %s', (_, remoteWorker, gate, want) => {
+    const p = placeholder(W, 'cloud', {ready: gate});
+    expect(plan(repairs(view({homePods: [p], remotes: [remote('cloud', [remoteWorker])]})))).toEqual(want);
+  });
+});
