@@ -98,6 +98,39 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     await deletePlaced(fleet, namespace, 'prio', fleetArgs);
   });
 
+  it("refuses a worker whose RuntimeClass cloud lacks; once cloud has one, the remote worker runs without home's overhead", async () => {
+    const runtimeClass = `${namespace}-sandboxed`;
+    const make = (overhead?: Record<string, string>) => ({apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: {name: runtimeClass}, handler: 'runsc', ...(overhead ? {overhead: {podFixed: overhead}} : {})});
+    await fleet.cluster('onprem').create(RESOURCES.runtimeclasses, make({cpu: '250m', memory: '120Mi'}));
+    cleanup.push(...fleet.clusters.map((c) => () => c.delete(RESOURCES.runtimeclasses, runtimeClass).catch(() => undefined)));
+    const pending = await pendingApp('sandboxed', (app) => (app.spec.workerGroupSpecs[0]!.template.spec.runtimeClassName = runtimeClass));
+    expect(pending.spec?.overhead).toEqual({cpu: '250m', memory: '120Mi'});
+
+    await refused('sandboxed', new RegExp(`RuntimeClass ${runtimeClass} is not there in cloud`));
+
+    await fleet.cluster('cloud').create(RESOURCES.runtimeclasses, make());
+    const spanned = await cli(['span', 'raycluster/sandboxed', '-n', namespace, '--placeholder-image', 'registry.internal.example/pause:3.10', ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    const remote = (await waitFor('the remote worker of sandboxed in cloud', () => remoteWorkerOf(fleet.cluster('onprem'), fleet.cluster('cloud'), namespace, pending.metadata!.name!))) as Pod;
+    expect(remote.spec?.runtimeClassName).toBe(runtimeClass);
+    expect(remote.spec).not.toHaveProperty('overhead');
+    const placeholder = await fleet.cluster('onprem').get<Pod>(RESOURCES.pods, remote.metadata!.name!, namespace);
+    expect(placeholder.spec?.containers[0]?.image).toBe('registry.internal.example/pause:3.10');
+    await deletePlaced(fleet, namespace, 'sandboxed', fleetArgs);
+  });
+
+  it('refuses a cluster where a RayCluster of the same name, not the group\'s, would count the remote workers as its own', async () => {
+    const twin = fixture<RayClusterObject>('raycluster-small.yaml');
+    twin.metadata.name = 'twin';
+    (twin.spec as Record<string, unknown>).suspend = true;
+    // Made once the group is placed at home: place would take a same-named Ray object for the group's own.
+    await pendingApp('twin');
+    await fleet.cluster('cloud').create(RESOURCES.rayclusters, twin, {namespace});
+    await refused('twin', /RayCluster twin in cloud would count the remote workers as its own, since they carry its ray.io\/cluster label/);
+    await fleet.cluster('cloud').delete(RESOURCES.rayclusters, 'twin', namespace);
+    await deletePlaced(fleet, namespace, 'twin', fleetArgs);
+  });
+
   it('refuses a worker that mounts a PersistentVolumeClaim: its data is at home', async () => {
     await pendingApp('claim', (app) => {
       const spec = app.spec.workerGroupSpecs[0]!.template.spec;
