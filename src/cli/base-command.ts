@@ -32,6 +32,24 @@ export const joinTimeout = duration({
   helpGroup: 'TIMING',
 });
 
+/** For the commands that make remote workers: the claim they mount in place of a home one. */
+export const claim = Flags.string({
+  description: 'HOME=REMOTE: remote workers mount the PersistentVolumeClaim REMOTE (which must exist in each other cluster, with the same data) where the worker group mounts HOME. Repeatable. Without it, a worker group that mounts a claim stays at home. [default: the fleet file\'s claims]',
+  multiple: true,
+  helpGroup: 'FLEET',
+});
+
+/** --claim HOME=REMOTE values as a map; a malformed one is bad input. */
+export function parseClaims(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const [home, remote, ...rest] = value.split('=');
+    if (!home || !remote || rest.length > 0) throw new InputError(`--claim ${value} is not HOME=REMOTE`, 'name the home claim and the claim remote workers mount instead, e.g. --claim datasets=datasets-replica');
+    out[home] = remote;
+  }
+  return out;
+}
+
 /** For the commands that make placeholders: an image an air-gapped cluster can pull. */
 export const placeholderImage = Flags.string({
   description: 'The image of the placeholders made at home, for a registry your clusters can pull from. [default: the fleet file\'s placeholderImage, else registry.k8s.io/pause:3.10]',
@@ -152,8 +170,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async openFleet(named?: string[]) {
     const {Fleet} = await import('../kube/fleet.js');
-    const {'placeholder-image': image, 'join-timeout': join} = this.flags as {'placeholder-image'?: string; 'join-timeout'?: number};
+    const {'placeholder-image': image, 'join-timeout': join, claim} = this.flags as {'placeholder-image'?: string; 'join-timeout'?: number; claim?: string[]};
     return Fleet.open({
+      ...(claim ? {claims: parseClaims(claim)} : {}),
       ...(image ? {placeholderImage: image} : {}),
       ...(join ? {joinTimeoutMs: join} : {}),
       contexts: this.flags.context ?? named,

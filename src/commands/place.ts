@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage, joinTimeout} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout, claim} from '../cli/base-command.js';
 import {InputError} from '../errors.js';
 
 export default class Place extends BaseCommand<typeof Place> {
@@ -23,6 +23,7 @@ export default class Place extends BaseCommand<typeof Place> {
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers placed in other clusters need (never done without this flag).'}),
     'placeholder-image': placeholderImage,
     'join-timeout': joinTimeout,
+    claim,
     wait: Flags.boolean({description: 'Also wait until every worker runs, in every cluster, and KubeRay counts it ready.'}),
   };
 

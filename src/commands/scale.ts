@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage, joinTimeout, EXIT} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout, claim, EXIT} from '../cli/base-command.js';
 import {ConvergeTimeoutError} from '../errors.js';
 import type {ScaleResult} from '../reconcile/scale.js';
 
@@ -22,6 +22,7 @@ export default class Scale extends BaseCommand<typeof Scale> {
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
     'placeholder-image': placeholderImage,
     'join-timeout': joinTimeout,
+    claim,
     'dry-run': Flags.boolean({description: 'Print the plan with a reason for every decision, and change nothing.'}),
     wait: Flags.boolean({description: 'Also wait until every worker runs, showing progress on stderr.'}),
     'allow-pending': Flags.boolean({description: 'Grow even when some new workers fit no cluster of the fleet; they wait Pending at home (refused without it).'}),

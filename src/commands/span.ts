@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage, joinTimeout} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout, claim} from '../cli/base-command.js';
 import {ConvergeTimeoutError} from '../errors.js';
 import type {SpanResult} from '../reconcile/span.js';
 
@@ -16,6 +16,7 @@ export default class Span extends BaseCommand<typeof Span> {
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to the other cluster (never done without this flag).'}),
     'placeholder-image': placeholderImage,
     'join-timeout': joinTimeout,
+    claim,
     wait: Flags.boolean({description: 'Also wait until every remote worker is Ready, and KubeRay counts its placeholder as ready.'}),
   };
 

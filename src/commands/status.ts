@@ -5,7 +5,7 @@ export default class Status extends BaseCommand<typeof Status> {
   static override summary = 'Show every cluster of the fleet: reachable or not, version, identity and capacity; or, given GROUP, where that Ray app runs.';
   static override description =
     'Asks every fleet context at once. An unreachable cluster is shown as such, never as empty; the others are still reported, and the exit code is 1.\n\n' +
-    'With GROUP: its home cluster, live RayCluster and mode (single, spanned or relocating), its local, Pending, placeholder and remote workers per cluster and worker group, and its head Service and head-Service copies. -o wide adds why each Pending worker waits and where each placeholder\'s remote worker runs. Nothing is changed.';
+    'With GROUP: its home cluster, live RayCluster and mode (single, spanned or relocating), its local, Pending, placeholder and remote workers per cluster and worker group, and its head Service and head-Service copies. -o wide adds why each Pending worker waits, the clusters it may not go to and why (the span preflight\'s reads), and where each placeholder\'s remote worker runs. Nothing is changed.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> --context onprem --context cloud',
     'SUPERSKYRAY_CONTEXTS=onprem,cloud <%= config.bin %> <%= command.id %> -o json',
@@ -18,7 +18,7 @@ export default class Status extends BaseCommand<typeof Status> {
     const data = this.outputFormat === 'json' || this.outputFormat === 'yaml';
     if (this.args.group) {
       const {observeGroupStatus} = await import('../reconcile/group-status.js');
-      const status = await observeGroupStatus(fleet, this.args.group, this.namespaceIn(fleet), this.runSignal());
+      const status = await observeGroupStatus(fleet, this.args.group, this.namespaceIn(fleet), this.runSignal(), {preflight: this.outputFormat !== 'table'});
       const ui = await import('../ui/group-status.js');
       await this.output(status, {document: ui.groupStatusDocument, text: ui.renderGroupStatus});
       if (!data) for (const line of ui.renderGroupProblems(status)) this.say(line);

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, placeholderImage, joinTimeout, EXIT} from '../cli/base-command.js';
+import {BaseCommand, placeholderImage, joinTimeout, claim, EXIT} from '../cli/base-command.js';
 
 export default class Watch extends BaseCommand<typeof Watch> {
   static override summary = 'Reconcile continuously: span new workers that do not fit at home, follow shrinks, collapse.';
@@ -18,6 +18,7 @@ export default class Watch extends BaseCommand<typeof Watch> {
     'copy-secrets': Flags.boolean({description: 'Copy the Secrets the workers need to other clusters (never done without this flag).'}),
     'placeholder-image': placeholderImage,
     'join-timeout': joinTimeout,
+    claim,
   };
 
   async run(): Promise<void> {

@@ -20,6 +20,8 @@ export interface FleetSpec {
   kubeconfig?: string;
   /** The fleet file's placeholderImage: the pause image from a registry the home clusters can pull from. */
   placeholderImage?: string;
+  /** The fleet file's claims: home PersistentVolumeClaim -> the claim remote workers mount instead. */
+  claims?: Record<string, string>;
 }
 
 export interface FleetInputs {
@@ -84,6 +86,7 @@ function checkNames(names: string[], setting: string): string[] {
  *     - name: cloud
  *   kubeconfig: ~/.kube/fleet   # optional
  *   placeholderImage: registry.internal/pause:3.10   # optional
+ *   claims: {datasets: datasets-replica}             # optional
  */
 export function readFleetFile(file: string): FleetSpec {
   const fail = (what: string): never => {
@@ -98,7 +101,7 @@ export function readFleetFile(file: string): FleetSpec {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return fail('must be a mapping with a "contexts" list');
   const record = doc as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (key !== 'contexts' && key !== 'kubeconfig' && key !== 'placeholderImage') fail(`unknown field "${key}"`);
+    if (!['contexts', 'kubeconfig', 'placeholderImage', 'claims'].includes(key)) fail(`unknown field "${key}"`);
   }
   if (!Array.isArray(record.contexts) || record.contexts.length === 0) return fail('"contexts" must be a non-empty list');
   const contexts = record.contexts.map((entry, i) => {
@@ -118,7 +121,18 @@ export function readFleetFile(file: string): FleetSpec {
   }
   const image = record.placeholderImage;
   if (image !== undefined && (typeof image !== 'string' || !/^\S+$/.test(image))) return fail('"placeholderImage" must be an image reference');
-  return {contexts: checkNames(contexts, `fleet file ${file}`), source: 'fleet file', file, kubeconfig, ...(image ? {placeholderImage: image as string} : {})};
+  const claims = record.claims;
+  const isClaims = (v: unknown): v is Record<string, string> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, c]) => k !== '' && typeof c === 'string' && c !== '');
+  if (claims !== undefined && !isClaims(claims)) return fail('"claims" must map each home claim to the claim remote workers mount instead');
+  return {
+    contexts: checkNames(contexts, `fleet file ${file}`),
+    source: 'fleet file',
+    file,
+    kubeconfig,
+    ...(image ? {placeholderImage: image as string} : {}),
+    ...(claims ? {claims} : {}),
+  };
 }
 
 export interface FleetOptions extends FleetInputs {
@@ -132,6 +146,8 @@ export interface FleetOptions extends FleetInputs {
   placeholderImage?: string;
   /** --join-timeout: how long a remote worker may take to start. */
   joinTimeoutMs?: number;
+  /** --claim HOME=REMOTE, repeated: win over the fleet file's claims, claim by claim. */
+  claims?: Record<string, string>;
 }
 
 /** The clusters the tool works on: one client per context, most preferred first. */
@@ -145,6 +161,8 @@ export class Fleet {
     readonly placeholderImage?: string,
     /** How long a remote worker may take to start before it is given up on; the default when unset. */
     readonly joinTimeoutMs?: number,
+    /** Home PersistentVolumeClaim -> the claim remote workers mount in its place, in every other cluster. */
+    readonly claims: Readonly<Record<string, string>> = {},
   ) {}
 
   /**
@@ -188,7 +206,7 @@ export class Fleet {
       const ns = merged.contexts.get(c)?.namespace;
       return ns ? [[c, ns] as const] : [];
     }));
-    return new Fleet(clusters, spec, namespaces, options.placeholderImage ?? spec.placeholderImage, options.joinTimeoutMs);
+    return new Fleet(clusters, spec, namespaces, options.placeholderImage ?? spec.placeholderImage, options.joinTimeoutMs, {...spec.claims, ...options.claims});
   }
 
   cluster(context: string): ClusterClient {

@@ -26,6 +26,7 @@ export const RESOURCES = {
   leases: {group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true},
   poddisruptionbudgets: {group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true},
   resourcequotas: core('resourcequotas', 'ResourceQuota', true),
+  persistentvolumeclaims: core('persistentvolumeclaims', 'PersistentVolumeClaim', true),
   networkpolicies: {group: 'networking.k8s.io', version: 'v1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true},
   priorityclasses: {group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses', kind: 'PriorityClass', namespaced: false},
   runtimeclasses: {group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses', kind: 'RuntimeClass', namespaced: false},

@@ -55,6 +55,8 @@ export interface SwapContext {
   remoteClusterId: string;
   /** The live RayCluster KubeRay counts the pods for. */
   rayCluster: {name: string; uid: string};
+  /** --claim: the claim a remote worker mounts in place of each home claim named (claimsFor). */
+  claims?: Readonly<Record<string, string>>;
 }
 
 function toolLabels(ctx: SwapContext, role: Role): Record<string, string> {
@@ -231,6 +233,18 @@ export interface WorkerGroupTemplate {
   template?: {metadata?: {labels?: Record<string, string>; annotations?: Record<string, string>}; spec?: PodSpec};
 }
 
+/**
+ * A PersistentVolumeClaim volume as the remote worker mounts it: the claim --claim names for the home
+ * one, said in a line; an unnamed one stays, and the preflight refuses it (its data is at home).
+ */
+function withClaim<V extends {name: string; persistentVolumeClaim?: {claimName?: string}}>(volume: V, claims: Readonly<Record<string, string>>, leftOut: string[]): V {
+  const claim = volume.persistentVolumeClaim;
+  const there = claim?.claimName ? claims[claim.claimName] : undefined;
+  if (!claim || !there) return volume;
+  leftOut.push(`claim ${claim.claimName} of volume ${volume.name}: it mounts ${there} there instead (--claim)`);
+  return {...volume, persistentVolumeClaim: {...claim, claimName: there}};
+}
+
 /** The worker group of that name in a RayCluster's spec, when it has the pod template KubeRay requires. */
 export function workerGroupTemplate(rayClusterSpec: unknown, groupName: string): WorkerGroupTemplate | undefined {
   const group = (rayClusterSpec as {workerGroupSpecs?: WorkerGroupTemplate[]} | undefined)?.workerGroupSpecs?.find((g) => g.groupName === groupName);
@@ -305,7 +319,7 @@ function quoted(names: string[]): string {
  * out, and the pod fields that admission decides come from the template, so that the remote
  * cluster's own admission decides them there.
  */
-export function remoteWorker(pending: Pod, group: WorkerGroupTemplate): RemoteWorker {
+export function remoteWorker(pending: Pod, group: WorkerGroupTemplate, claims: Readonly<Record<string, string>> = {}): RemoteWorker {
   const template = group.template?.spec ?? {containers: []};
   const admitted = pending.spec as PodSpec;
   const leftOut: string[] = [];
@@ -326,7 +340,7 @@ export function remoteWorker(pending: Pod, group: WorkerGroupTemplate): RemoteWo
   const dropped = volumes.filter((v) => !kept.includes(v));
   const foreign = dropped.filter((v) => !isServiceAccountTokenVolume(v)).map((v) => v.name);
   if (foreign.length > 0) leftOut.push(`volume(s) ${quoted(foreign)}: not in the worker group's template (added at home by admission)`);
-  if (admitted.volumes !== undefined) spec.volumes = kept.map((v) => templateVolumes.get(v.name) ?? v);
+  if (admitted.volumes !== undefined) spec.volumes = kept.map((v) => withClaim((templateVolumes.get(v.name) ?? v) as typeof v, claims, leftOut));
   const keptNames = new Set(kept.map((v) => v.name));
   const rayContainer = template.containers[0];
   const fromTemplate = (c: Container, like: Container | undefined): Container => {
@@ -380,7 +394,7 @@ export function remoteWorker(pending: Pod, group: WorkerGroupTemplate): RemoteWo
  * reads them.
  */
 export function remoteWorkerPod(pending: Pod, group: WorkerGroupTemplate, name: string, ctx: SwapContext): Pod {
-  const worker = remoteWorker(pending, group);
+  const worker = remoteWorker(pending, group, ctx.claims);
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -27,6 +27,8 @@ export interface TargetFacts {
   priorityClasses: Record<string, boolean>;
   runtimeClasses: Record<string, boolean>;
   quotas: Quota[];
+  /** The claims --claim named for remote workers, and whether each is there. */
+  claims: Record<string, boolean>;
   /** Objects in the way, each said in a line: a Service or RayCluster of the names the copies need that the tool did not make. */
   inTheWay: string[];
   /** What the workers need there that is missing and will not be copied, each said in a line. */
@@ -50,9 +52,11 @@ export function targetRefusals(specs: PodSpec[], facts: TargetFacts): string[] {
   const out: string[] = [];
   const where = `in ${facts.context}`;
   const claims = [...new Set(specs.flatMap(claimsOf))];
-  if (claims.length > 0) {
-    out.push(`the workers mount PersistentVolumeClaim(s) ${claims.join(', ')}, whose data is in the home cluster; a claim of that name ${where} would be other data`);
+  const unnamed = claims.filter((c) => !(c in facts.claims));
+  if (unnamed.length > 0) {
+    out.push(`the workers mount PersistentVolumeClaim(s) ${unnamed.join(', ')}, whose data is in the home cluster; a claim of that name ${where} would be other data (name one there with the same data: --claim HOME=REMOTE)`);
   }
+  for (const c of claims.filter((c) => facts.claims[c] === false)) out.push(`PersistentVolumeClaim ${c}, which --claim names for the workers, is not there ${where}`);
   for (const [name, exists] of Object.entries(facts.priorityClasses)) {
     if (!exists) out.push(`PriorityClass ${name} is not there ${where}, and its admission refuses a pod that names it`);
   }

@@ -95,6 +95,7 @@ export function swapContext(state: GroupState, remoteClusterId: string): SwapCon
     homeClusterId: state.home.snapshot!.id,
     remoteClusterId,
     rayCluster: {name: state.rayCluster.metadata.name, uid: state.rayCluster.metadata.uid},
+    ...(state.claims ? {claims: state.claims} : {}),
   };
 }
 
@@ -350,7 +351,7 @@ export class Actor {
         } else {
           const remote = clusterById(this.state, s.target.cluster)!.client;
           const worker = remoteWorkerPod(pod, group, s.target.name, ctx);
-          const leftOut = remoteWorker(pod, group).leftOut;
+          const leftOut = remoteWorker(pod, group, ctx.claims).leftOut;
           await this.createIfAbsent(remote, RESOURCES.pods, worker, leftOut.length > 0 ? `${s.why}; left out of it: ${leftOut.join('; ')}` : s.why);
         }
       }

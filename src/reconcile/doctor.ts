@@ -44,6 +44,7 @@ export const PERMISSIONS: Array<{type: ResourceType; subresource?: string; verbs
   {type: RESOURCES.poddisruptionbudgets, verbs: ['get', 'create', 'delete']},
   {type: RESOURCES.events, verbs: ['create']},
   {type: RESOURCES.resourcequotas, verbs: ['list']},
+  {type: RESOURCES.persistentvolumeclaims, verbs: ['get']},
   {type: RESOURCES.networkpolicies, verbs: ['list']},
   {type: RESOURCES.priorityclasses, verbs: ['get']},
   {type: RESOURCES.runtimeclasses, verbs: ['get']},

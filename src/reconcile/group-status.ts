@@ -18,7 +18,8 @@ import {podShape} from '../placement/snapshot.js';
 import type {ClusterProblem, ClusterState} from './fleet-status.js';
 import {lookAtGroup, type GroupLook, type GroupState, type HeadServiceLook, type UnstartedGroup} from './group.js';
 import type {ObservedCluster} from './observe.js';
-import {describeRepair, planPass, workerGroupSpecs} from './span.js';
+import {describeRepair, planPass, targetChecks, workerGroupSpecs} from './span.js';
+import type {TargetChecks} from './preflight.js';
 
 /**
  * single: everything at home. spanned: remote workers or placeholders exist. relocating: the group
@@ -120,6 +121,8 @@ export interface GroupStatus {
   otherRayClusters: Array<{name: string; exists: boolean; remote: Array<{context: string; workers: number}>}>;
   /** What a span would repair now: what an interrupted run left, or copies left after a collapse. */
   repairs: Array<{action: string; object: string; context: string; why: string}>;
+  /** Clusters a Pending worker may not go to (the preflight's reads; with -o wide), and why. */
+  skipped?: Array<{context: string; reasons: string[]}>;
   warnings: string[];
 }
 
@@ -204,9 +207,9 @@ function whyNotHome(state: GroupState, pod: Pod): string {
   return `${context}: ${verdict?.message ?? verdict?.reason ?? 'the scheduler found no node'}`;
 }
 
-function pendingWorkers(state: GroupState, pending: Pod[]): Pick<GroupStatus, 'pending' | 'repairs'> {
+function pendingWorkers(state: GroupState, pending: Pod[], checks?: TargetChecks): Pick<GroupStatus, 'pending' | 'repairs' | 'skipped'> {
   // A fixed source of names: only the target of each move is shown, never the name it would get.
-  const pass = planPass(state, {random: () => 0});
+  const pass = planPass(state, {random: () => 0, ...(checks ? {checks} : {})});
   const moves = new Map(pass.moves.map((m) => [nameOf(m.pod), m]));
   const stuck = new Map(pass.stuck.map((s) => [s.pending, s.reason]));
   const refused = new Set(pass.refused?.pending ?? []);
@@ -231,6 +234,7 @@ function pendingWorkers(state: GroupState, pending: Pod[]): Pick<GroupStatus, 'p
       return {...base, reason: `${state.home.client.context}: ${verdict.reason ?? 'not scheduled'}${verdict.message ? `: ${verdict.message}` : ''}`};
     }),
     repairs: pass.repairs.map((r) => describeRepair(state, r)),
+    ...(pass.skipped.length > 0 ? {skipped: pass.skipped} : {}),
   };
 }
 
@@ -266,7 +270,7 @@ function otherRayClusters(look: GroupLook & {rayCluster?: GroupState['rayCluster
 }
 
 /** Where one group runs across the fleet, from one observation. Pure. */
-export function groupStatus(state: GroupState, head: HeadServiceLook = {read: false, problem: 'it was not read'}): GroupStatus {
+export function groupStatus(state: GroupState, head: HeadServiceLook = {read: false, problem: 'it was not read'}, checks?: TargetChecks): GroupStatus {
   const warnings: string[] = [];
   const relocate = policyOf(state, warnings);
   const specs = workerGroupSpecs(state);
@@ -366,7 +370,7 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
     clusters: [homeCluster, ...others],
     otherRayClusters: otherRayClusters(state),
     placeholders: placeholdersOf(state, placeholders),
-    ...pendingWorkers(state, pending),
+    ...pendingWorkers(state, pending, checks),
     warnings,
   };
 }
@@ -421,8 +425,10 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
  * Observes the group (its home head Service included), and describes it. Reads only: a status never
  * writes, whatever it finds out of step.
  */
-export async function observeGroupStatus(fleet: Fleet, group: string, namespace: string, signal?: AbortSignal): Promise<GroupStatus> {
+export async function observeGroupStatus(fleet: Fleet, group: string, namespace: string, signal?: AbortSignal, options: {preflight?: boolean} = {}): Promise<GroupStatus> {
   const state = await lookAtGroup(fleet, group, namespace, signal);
   if ('unstarted' in state) return unstartedStatus(state);
-  return groupStatus(state, state.homeHead);
+  // -o wide: which clusters a Pending worker could not go to, and why, from reads only (no dry-run create).
+  const checks = options.preflight ? await targetChecks(state, {copySecrets: false, signal, dryRunCreate: false}) : undefined;
+  return groupStatus(state, state.homeHead, checks);
 }

@@ -70,6 +70,8 @@ export interface GroupLook {
   joinTimeoutMs?: number;
   /** When it was looked at (ms since the epoch): how old a remote worker is, is judged from it. */
   observedAt?: number;
+  /** --claim and the fleet file's claims: the claim remote workers mount in place of a home one. */
+  claims?: Readonly<Record<string, string>>;
 }
 
 export interface GroupRayCluster {
@@ -274,6 +276,7 @@ export async function lookAtGroup(
     ...(fleet.placeholderImage ? {placeholderImage: fleet.placeholderImage} : {}),
     ...(fleet.joinTimeoutMs !== undefined ? {joinTimeoutMs: fleet.joinTimeoutMs} : {}),
     observedAt: Date.now(),
+    ...(Object.keys(fleet.claims).length > 0 ? {claims: fleet.claims} : {}),
     homePods: homePods.items.map((p) => ({...p, apiVersion: 'v1', kind: 'Pod'})),
     remotes,
     fleet: observed,

@@ -146,7 +146,7 @@ async function refusedTargets(
   decision: Decision,
   candidates: ObservedCluster[],
   ray: KubeObject,
-  options: {namespace: string; group: string; mesh: GroupPolicy['mesh']; copySecrets: boolean; signal?: AbortSignal},
+  options: {namespace: string; group: string; mesh: GroupPolicy['mesh']; copySecrets: boolean; claims: Readonly<Record<string, string>>; signal?: AbortSignal},
 ): Promise<Array<{cluster: ObservedCluster; refusals: string[]}>> {
   const away = decision.assignments.filter((a) => a.cluster !== decision.home && Object.values(a.workers).some((n) => n > 0));
   const home = candidates.find((o) => o.snapshot!.id === decision.home);
@@ -161,8 +161,9 @@ async function refusedTargets(
     ...(kind === 'RayCluster' ? {headService: headServiceName('RayCluster', options.group, clusterSpec)} : {}),
     mesh: options.mesh,
     homeClusterId: home.snapshot!.id,
+    claims: options.claims,
   };
-  const ctx = {group: options.group, homeClusterId: home.snapshot!.id, remoteClusterId: '', rayCluster: {name: options.group, uid: ''}};
+  const ctx = {group: options.group, homeClusterId: home.snapshot!.id, remoteClusterId: '', rayCluster: {name: options.group, uid: ''}, claims: options.claims};
   const groups = [...new Set(away.flatMap((a) => Object.entries(a.workers).flatMap(([g, n]) => (n > 0 ? [g] : []))))];
   const workers = groups.flatMap((g) => {
     const template = workerGroupTemplate(clusterSpec, g);
@@ -225,7 +226,7 @@ export async function placeGroup(fleet: Fleet, options: PlaceOptions): Promise<P
     decision = decidePlace(demand, candidates.map((o) => o.snapshot!));
     // Workers the plan puts in other clusters: those clusters are checked first, and one that may
     // run none of them is left out of the plan, with its reasons.
-    const skipped = await refusedTargets(decision, candidates, manifest.ray, {namespace, group, mesh: options.mesh ?? 'cilium', copySecrets: options.copySecrets ?? false, signal: options.signal});
+    const skipped = await refusedTargets(decision, candidates, manifest.ray, {namespace, group, mesh: options.mesh ?? 'cilium', copySecrets: options.copySecrets ?? false, claims: fleet.claims, signal: options.signal});
     if (skipped.length > 0) {
       reasons.push(...skipped.map((s) => `${s.cluster.client.context} is skipped: ${s.refusals.join('; ')}`));
       decision = decidePlace(demand, candidates.filter((o) => !skipped.some((s) => s.cluster === o)).map((o) => o.snapshot!));

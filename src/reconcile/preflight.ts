@@ -4,7 +4,7 @@ import type {KubeObject, Pod, PodSpec} from '../kube/types.js';
 import {HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {headEndpointSliceName, podReferences, RAY_NODE_LABEL, remoteWorkerPod, type SwapContext, type WorkerGroupTemplate} from '../kuberay/swap.js';
-import {QuotaRoom, targetRefusals, type Quota, type TargetFacts} from '../placement/preflight.js';
+import {claimsOf, QuotaRoom, targetRefusals, type Quota, type TargetFacts} from '../placement/preflight.js';
 import type {GroupState} from './group.js';
 import type {ObservedCluster} from './observe.js';
 
@@ -18,6 +18,8 @@ export interface PreflightSubject {
   homeClusterId: string;
   /** A cluster the group is relocating to, where its own RayCluster is no foreign one. */
   relocatingTo?: ObservedCluster;
+  /** --claim: the claims remote workers mount in place of home ones. */
+  claims?: Readonly<Record<string, string>>;
 }
 
 export function subjectOf(state: GroupState): PreflightSubject {
@@ -28,6 +30,7 @@ export function subjectOf(state: GroupState): PreflightSubject {
     mesh: state.mesh,
     homeClusterId: state.home.snapshot!.id,
     ...(state.relocation ? {relocatingTo: state.relocation.target} : {}),
+    ...(state.claims ? {claims: state.claims} : {}),
   };
 }
 
@@ -114,14 +117,16 @@ async function checkTarget(subject: PreflightSubject, workers: Pod[], target: Ob
     Object.fromEntries(await Promise.all(names.map(async (n) => [n, await unlessForbidden(client.find(type, n, undefined, signal).then((o) => o !== undefined), true)] as const)));
   const namespaceExists = (await client.find(RESOURCES.namespaces, namespace, undefined, signal)) !== undefined;
   const refs = specs.map(podReferences);
-  const [priorityClasses, runtimeClasses, quotas, inTheWay, missing] = await Promise.all([
+  const mapped = [...new Set(specs.flatMap(claimsOf))].filter((c) => Object.values(subject.claims ?? {}).includes(c));
+  const [priorityClasses, runtimeClasses, quotas, inTheWay, missing, claims] = await Promise.all([
     exists(named('priorityClassName'), RESOURCES.priorityclasses),
     exists(named('runtimeClassName'), RESOURCES.runtimeclasses),
     namespaceExists ? unlessForbidden(readQuotas(namespace, target, signal), []) : [],
     namespaceExists ? objectsInTheWay(subject, target, signal).then((seen) => seen.lines.map((line) => `${line} (${IN_THE_WAY_FIX})`)) : [],
     namespaceExists && !options.copySecrets ? missingSecrets(target, namespace, refs.flatMap((r) => r.secrets), signal) : [],
+    Promise.all(mapped.map(async (c) => [c, namespaceExists && (await client.find(RESOURCES.persistentvolumeclaims, c, namespace, signal)) !== undefined] as const)).then(Object.fromEntries),
   ]);
-  const facts: TargetFacts = {context: client.context, namespace, namespaceExists, priorityClasses, runtimeClasses, quotas, inTheWay, missing};
+  const facts: TargetFacts = {context: client.context, namespace, namespaceExists, priorityClasses, runtimeClasses, quotas, inTheWay, missing, claims};
   if (!namespaceExists && !options.copySecrets) {
     const secrets = [...new Set(refs.flatMap((r) => r.secrets))];
     if (secrets.length > 0) facts.missing.push(`the workers need Secret(s) ${secrets.join(', ')}, and namespace ${namespace} is not there yet in ${client.context}; create them there, or pass --copy-secrets`);

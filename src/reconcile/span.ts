@@ -235,7 +235,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       continue;
     }
     // What the remote worker asks there, without the sidecars and overhead home's admission added.
-    const worker = remoteWorker(pod, template);
+    const worker = remoteWorker(pod, template, state.claims);
     const shape = podShape(worker.spec);
     const {open, barred} = joinable(state, group, template, targets);
     const target = open.find((t) => !quota(t)?.check(worker.spec) && rooms.get(t)!.fit(shape, 1) === 1);
@@ -263,7 +263,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
         continue;
       }
       const template = workerGroupTemplate(state.rayCluster.spec, group)!;
-      const worker = remoteWorker(set.pods[0]!, template);
+      const worker = remoteWorker(set.pods[0]!, template, state.claims);
       const shape = podShape(worker.spec);
       const {open} = joinable(state, group, template, targets);
       const within = set.cluster ? open.filter((t) => t.snapshot!.id === set.cluster) : open;
@@ -311,11 +311,11 @@ function spanTargets(state: GroupState, to?: string): ObservedCluster[] {
 }
 
 /**
- * planPass, with every cluster the pass could move workers to checked first (preflight.ts): one
- * that may take none is skipped, and the quota of each is taken worker by worker. The checks read,
- * and ask a dry-run create; they are made only when some worker waits to move.
+ * The preflight of every cluster a pass could move workers to (preflight.ts), for the workers that
+ * wait to move (one per worker group); undefined when none waits. `dryRunCreate`: also ask each
+ * cluster's admission, which a read-only command (status) does not.
  */
-export async function checkedPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets: boolean; signal?: AbortSignal}): Promise<Pass> {
+export async function targetChecks(state: GroupState, options: {to?: string; copySecrets: boolean; signal?: AbortSignal; dryRunCreate: boolean}): Promise<TargetChecks | undefined> {
   const candidates = spannable(state, repairs(groupView(state, [], placeholderRoom(state), options.copySecrets)));
   const byGroup = new Map<string, Pod>();
   for (const pod of candidates) {
@@ -323,9 +323,14 @@ export async function checkedPass(state: GroupState, options: {to?: string; rand
     const template = workerGroupTemplate(state.rayCluster.spec, group);
     if (template && !byGroup.has(group)) byGroup.set(group, remoteWorkerPod(pod, template, pod.metadata?.name ?? group, swapContext(state, '')));
   }
-  if (byGroup.size === 0) return planPass(state, options);
-  const checks = await preflightTargets(subjectOf(state), [...byGroup.values()], spanTargets(state, options.to), {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: true});
-  return planPass(state, {...options, checks});
+  if (byGroup.size === 0) return undefined;
+  return preflightTargets(subjectOf(state), [...byGroup.values()], spanTargets(state, options.to), options);
+}
+
+/** planPass, with every cluster the pass could move workers to checked first: one that may take none is skipped, and the quota of each is taken worker by worker. */
+export async function checkedPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets: boolean; signal?: AbortSignal}): Promise<Pass> {
+  const checks = await targetChecks(state, {...options, dryRunCreate: true});
+  return planPass(state, {...options, ...(checks ? {checks} : {})});
 }
 
 /** Hosts of a multi-host replica that move together, to `cluster` when a replica began there; or why they stay. */

@@ -84,6 +84,9 @@ export function renderGroupStatus(status: GroupStatus, wide: boolean): string {
         ).trimEnd(),
       );
     }
+    if (status.skipped?.length) {
+      sections.push(renderTable(['SKIPPED CLUSTER', 'WHY'], status.skipped.map((s) => [s.context, s.reasons.join('; ')])).trimEnd());
+    }
     if (status.repairs.length > 0) {
       sections.push(
         renderTable(['REPAIR DUE', 'OBJECT', 'CONTEXT', 'WHY'], status.repairs.map((r) => [r.action, r.object, r.context, r.why])).trimEnd(),

@@ -89,6 +89,8 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     expect(pending.spec?.priority).toBe(1000);
 
     await refused('prio', new RegExp(`PriorityClass ${priorityClass} is not there in cloud`));
+    const status = await cli(['status', 'raycluster/prio', '-n', namespace, '-o', 'wide', ...fleetArgs]);
+    expect(status.stdout).toMatch(new RegExp(`SKIPPED CLUSTER\\s+WHY\\n\\s*cloud\\s+PriorityClass ${priorityClass} is not there in cloud`));
 
     await fleet.cluster('cloud').create(RESOURCES.priorityclasses, make(50));
     const spanned = await cli(['span', 'raycluster/prio', '-n', namespace, ...fleetArgs]);
@@ -131,13 +133,26 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     await deletePlaced(fleet, namespace, 'twin', fleetArgs);
   });
 
-  it('refuses a worker that mounts a PersistentVolumeClaim: its data is at home', async () => {
-    await pendingApp('claim', (app) => {
+  it('refuses a worker that mounts a PersistentVolumeClaim, whose data is at home, unless --claim names one in cloud', async () => {
+    const pending = await pendingApp('claim', (app) => {
       const spec = app.spec.workerGroupSpecs[0]!.template.spec;
       spec.volumes = [{name: 'data', persistentVolumeClaim: {claimName: 'datasets'}}];
       spec.containers[0]!.volumeMounts = [{name: 'data', mountPath: '/data'}];
     });
     await refused('claim', /PersistentVolumeClaim\(s\) datasets, whose data is in the home cluster/);
+    const claimArgs = ['--claim', 'datasets=datasets-replica'];
+    const missing = await cli(['span', 'raycluster/claim', '-n', namespace, ...claimArgs, ...fleetArgs]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('PersistentVolumeClaim datasets-replica, which --claim names for the workers, is not there in cloud');
+
+    const replica = {apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: {name: 'datasets-replica', namespace}, spec: {accessModes: ['ReadOnlyMany'], resources: {requests: {storage: '1Gi'}}}};
+    await fleet.cluster('cloud').create(RESOURCES.persistentvolumeclaims, replica);
+    const spanned = await cli(['span', 'raycluster/claim', '-n', namespace, '--dry-run', ...claimArgs, ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    expect(spanned.stdout).toMatch(/leaves out claim datasets of volume data: it mounts datasets-replica there instead \(--claim\)/);
+    expect((await cli(['span', 'raycluster/claim', '-n', namespace, ...claimArgs, ...fleetArgs])).code).toBe(0);
+    const remote = (await waitFor('the remote worker of claim in cloud', () => remoteWorkerOf(fleet.cluster('onprem'), fleet.cluster('cloud'), namespace, pending.metadata!.name!))) as Pod;
+    expect(remote.spec?.volumes).toContainEqual({name: 'data', persistentVolumeClaim: {claimName: 'datasets-replica'}});
     await deletePlaced(fleet, namespace, 'claim', fleetArgs);
   });
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, duration, formatDuration, placeholderImage, joinTimeout} from '../../cli/base-command.js';
+import {BaseCommand, duration, formatDuration, placeholderImage, joinTimeout, claim} from '../../cli/base-command.js';
 import {ConvergeTimeoutError, InputError, InterruptedError} from '../../errors.js';
 
 export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
@@ -19,6 +19,7 @@ export default class RunbookRun extends BaseCommand<typeof RunbookRun> {
     'dry-run': Flags.boolean({description: 'Check the runbook and print its steps, variables filled in; contact no cluster.'}),
     'placeholder-image': placeholderImage,
     'join-timeout': joinTimeout,
+    claim,
     timeout: duration({
       description: 'How long the whole run may take, e.g. 30m; 0 waits forever (each wait step has its own timeout).',
       default: 0,

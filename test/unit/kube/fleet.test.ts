@@ -126,6 +126,17 @@ describe('Fleet.open', () => {
     expect(() => Fleet.open({fleetFile: file, env: {HOME: tempDir()}})).toThrow(/"placeholderImage" must be an image reference/);
   });
 
+  it("takes the claims remote workers mount from the fleet file, --claim winning claim by claim", () => {
+    const dir = tempDir();
+    writeKubeconfig([{name: 'edge', server: 'https://127.0.0.1:8443'}], dir);
+    const file = path.join(dir, 'fleet.yaml');
+    fs.writeFileSync(file, 'contexts: [edge]\nkubeconfig: kubeconfig\nclaims: {datasets: datasets-replica, models: models-cache}\n');
+    expect(Fleet.open({fleetFile: file, env: {HOME: tempDir()}}).claims).toEqual({datasets: 'datasets-replica', models: 'models-cache'});
+    expect(Fleet.open({fleetFile: file, claims: {models: 'models-nvme'}, env: {HOME: tempDir()}}).claims).toEqual({datasets: 'datasets-replica', models: 'models-nvme'});
+    fs.writeFileSync(file, 'contexts: [edge]\nclaims: [datasets]\n');
+    expect(() => Fleet.open({fleetFile: file, env: {HOME: tempDir()}})).toThrow(/"claims" must map each home claim/);
+  });
+
   it('takes the namespace the contexts set as the default for -n, and refuses two that differ', () => {
     const dir = tempDir();
     const kubeconfig = path.join(dir, 'kubeconfig');

@@ -317,6 +317,18 @@ describe('remoteWorker: what admission at home added stays there', () => {
     expect(worker.leftOut).toEqual([]);
   });
 
+  it('mounts the claim --claim names in place of a home one, and says so; a claim it does not name stays for the preflight to refuse', () => {
+    const pod = admitted((p) => {
+      (p.spec!.volumes as unknown[]).push({name: 'data', persistentVolumeClaim: {claimName: 'datasets'}}, {name: 'scratch', persistentVolumeClaim: {claimName: 'scratch'}});
+    });
+    const group: WorkerGroupTemplate = structuredClone(gpuGroup);
+    group.template!.spec!.volumes = [...(group.template!.spec!.volumes as unknown[]), {name: 'data', persistentVolumeClaim: {claimName: 'datasets'}}, {name: 'scratch', persistentVolumeClaim: {claimName: 'scratch'}}];
+    const worker = remoteWorker(pod, group, {datasets: 'datasets-replica'});
+    expect(worker.spec.volumes).toContainEqual({name: 'data', persistentVolumeClaim: {claimName: 'datasets-replica'}});
+    expect(worker.spec.volumes).toContainEqual({name: 'scratch', persistentVolumeClaim: {claimName: 'scratch'}});
+    expect(worker.leftOut).toEqual(['claim datasets of volume data: it mounts datasets-replica there instead (--claim)']);
+  });
+
   it('keeps the labels the worker group sets at its top level, as KubeRay merges them', () => {
     const group: WorkerGroupTemplate = {...gpuGroup, labels: {team: 'vision'}};
     const worker = built(admitted((p) => (p.metadata!.labels!.team = 'vision')), group);

@@ -15,6 +15,7 @@ const facts = (extra: Partial<TargetFacts> = {}): TargetFacts => ({
   priorityClasses: {},
   runtimeClasses: {},
   quotas: [],
+  claims: {},
   inTheWay: [],
   missing: [],
   ...extra,
@@ -34,7 +35,13 @@ describe('targetRefusals', () => {
       'a PersistentVolumeClaim, whatever the cluster',
       worker({volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'datasets'}}]}),
       facts(),
-      'the workers mount PersistentVolumeClaim(s) datasets, whose data is in the home cluster; a claim of that name in cloud would be other data',
+      'the workers mount PersistentVolumeClaim(s) datasets, whose data is in the home cluster; a claim of that name in cloud would be other data (name one there with the same data: --claim HOME=REMOTE)',
+    ],
+    [
+      'a claim --claim names that is not there',
+      worker({volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'datasets-replica'}}]}),
+      facts({claims: {'datasets-replica': false}}),
+      'PersistentVolumeClaim datasets-replica, which --claim names for the workers, is not there in cloud',
     ],
     ['a quota with no room for one worker', worker(), facts({quotas: [quota({'requests.cpu': '4'}, {'requests.cpu': '3'})]}), 'ResourceQuota team has no room for another worker: requests.cpu would be 5000m of 4 (3000m used) in cloud'],
     ['what the server refused on a dry run', worker(), facts({dryRunRefusal: 'pods "x" is forbidden: violates PodSecurity "restricted:latest"'}), 'a dry-run create of a remote worker is refused in cloud: pods "x" is forbidden: violates PodSecurity "restricted:latest"'],
@@ -42,6 +49,10 @@ describe('targetRefusals', () => {
     ['a Secret it lacks', worker(), facts({missing: ['Secret(s) pull that the workers need are not there in cloud']}), 'Secret(s) pull that the workers need are not there in cloud'],
   ])('refuses %s', (_, spec, target, reason) => {
     expect(targetRefusals([spec], target)).toEqual([reason]);
+  });
+
+  it('lets a worker mount a claim --claim names, where it is there', () => {
+    expect(targetRefusals([worker({volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'datasets-replica'}}]})], facts({claims: {'datasets-replica': true}}))).toEqual([]);
   });
 
   it('names each claim once, over the worker groups', () => {

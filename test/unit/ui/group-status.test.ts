@@ -115,6 +115,15 @@ describe('group status rendering', () => {
     );
   });
 
+  it('lists, when wide, the clusters the preflight found may take no worker, and why', () => {
+    const skipped: GroupStatus = {...spanned, skipped: [{context: 'edge', reasons: ['PriorityClass batch is not there in edge, and its admission refuses a pod that names it', 'Secret(s) creds that the workers need are not there in edge']}]};
+    const lines = renderGroupStatus(skipped, true).split('\n');
+    const at = lines.indexOf('SKIPPED CLUSTER   WHY');
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toBe('edge              PriorityClass batch is not there in edge, and its admission refuses a pod that names it; Secret(s) creds that the workers need are not there in edge');
+    expect(renderGroupStatus(skipped, false)).not.toContain('SKIPPED CLUSTER');
+  });
+
   it('shows a single group with nothing waiting, and no hint', () => {
     const single: GroupStatus = {
       ...spanned,
