@@ -442,6 +442,24 @@ function copiedPorts(ports: ServiceSpec['ports']): ServiceSpec['ports'] {
 }
 
 /**
+ * Why a head-Service copy exposes more than a ClusterIP Service, or undefined when it does not: one
+ * made by a version of the tool that copied the home Service's type and node ports.
+ */
+export function exposedCopy(copy: KubeObject & {spec?: ServiceSpec}): string | undefined {
+  const type = copy.spec?.type ?? 'ClusterIP';
+  if (type !== 'ClusterIP') return `it is a ${type} Service`;
+  return copy.spec?.ports?.some((p) => p.nodePort !== undefined) ? 'it has node ports' : undefined;
+}
+
+/** The merge patch that makes an exposed head-Service copy a ClusterIP Service again, only if it is still as observed. */
+export function closeCopyPatch(copy: KubeObject & {spec?: ServiceSpec}): Record<string, unknown> {
+  return {
+    metadata: {resourceVersion: copy.metadata?.resourceVersion},
+    spec: {type: 'ClusterIP', ports: copiedPorts(copy.spec?.ports), externalTrafficPolicy: null, allocateLoadBalancerNodePorts: null, loadBalancerClass: null, loadBalancerSourceRanges: null, healthCheckNodePort: null},
+  };
+}
+
+/**
  * The head-Service copy for Cilium Cluster Mesh: the same name, namespace, ports and headlessness
  * in the remote cluster, global and not sharing its own (absent) endpoints, so that the head's
  * address resolves there to the home cluster's head. It is only ever a ClusterIP (or headless)

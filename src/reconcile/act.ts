@@ -13,6 +13,7 @@ import {
   endpointsHeadServiceCopy,
   globalHeadServicePatch,
   headEndpointSlice,
+  closeCopyPatch,
   copyUpdatePatch,
   dependencyCopy,
   lockPatch,
@@ -139,7 +140,7 @@ export async function checkTargets(
       copies.push(dependencyCopy(source, ctx));
     }
     const namespaceMissing = (await cluster.client.find(RESOURCES.namespaces, namespace, undefined, signal)) === undefined;
-    const seen = namespaceMissing ? {lines: []} : await objectsInTheWay(subjectOf(state), cluster, signal);
+    const seen = namespaceMissing ? {lines: []} : await objectsInTheWay(subjectOf(state), {client: cluster.client, id}, signal);
     if (seen.lines.length > 0) throw new InputError(seen.lines.join('; '), IN_THE_WAY_FIX);
     const existing = seen.service;
     const hasCopy = existing !== undefined;
@@ -251,6 +252,18 @@ export class Actor {
           this.note('update', type, name, client, r.why);
         } catch (err) {
           // Changed or gone since it was observed: the next pass looks again.
+          if (!(err instanceof KubeError && (err.code === 409 || err.code === 404))) throw err;
+          this.conflicts++;
+        }
+        return;
+      }
+      case 'close-copy': {
+        const client = clusterById(this.state, r.cluster)!.client;
+        const name = r.object.metadata!.name!;
+        try {
+          await client.patch(RESOURCES.services, name, namespace, closeCopyPatch(r.object), 'merge', {signal});
+          this.note('update', RESOURCES.services, name, client, r.why);
+        } catch (err) {
           if (!(err instanceof KubeError && (err.code === 409 || err.code === 404))) throw err;
           this.conflicts++;
         }

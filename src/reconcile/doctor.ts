@@ -7,6 +7,10 @@ import {KUBE_SYSTEM} from './fleet-status.js';
 import type {GroupPolicy} from '../kuberay/group.js';
 import {hasKubeRay} from './place.js';
 import {autoscalerVersion, v1SpanRefusal} from '../kuberay/autoscaler.js';
+import {headServiceName} from '../kuberay/names.js';
+import {workerGroupTemplate} from '../kuberay/swap.js';
+import {policyOf} from './group.js';
+import {preflightTargets, templateWorker, type PreflightSubject} from './preflight.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -565,6 +569,8 @@ interface ClusterLook {
   nodes?: {nodes?: PodCidrFacts['nodes']; unreadable?: string};
   policies?: NetworkPolicyFacts['policies'];
   rayPods?: {labels?: Labels[]; unreadable?: string};
+  /** The Ray objects of the namespace here, when they could be listed. */
+  groups?: KubeObject[];
 }
 
 /** NetworkPolicies: doctor only lists them (the sandbox may not serve them: a 404 is "not served"). */
@@ -663,7 +669,70 @@ async function checkCluster(client: ClusterClient, namespace: string, copySecret
     nodes: nodes instanceof KubeError ? {unreadable: why(nodes)} : {nodes: nodes.map((n) => ({name: n.metadata?.name ?? '', cidrs: n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])}))},
     policies: policies instanceof KubeError ? (policies.code === 404 ? {notServed: true} : {unreadable: why(policies)}) : policies,
     rayPods: rayPods instanceof KubeError ? {unreadable: why(rayPods)} : {labels: rayPods.map((p) => p.metadata?.labels ?? {})},
+    groups: rayGroups.flatMap((l) => (l instanceof KubeError ? [] : l)),
   };
+}
+
+/**
+ * The span preflight (preflight.ts), as doctor's `remote workers` check of each cluster: whether it
+ * could run the remote workers of each Ray group of the namespace that lives in another cluster of
+ * the fleet, built from the group's templates. Reads only: no dry-run create.
+ */
+async function remoteWorkerChecks(fleet: Fleet, reached: ClusterLook[], options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<Map<string, Check>> {
+  const problems = new Map<string, string[]>();
+  const fine = new Map<string, string[]>();
+  const add = (into: Map<string, string[]>, context: string, line: string) => into.set(context, [...(into.get(context) ?? []), line]);
+  for (const home of reached) {
+    const homeId = home.result.clusterId;
+    if (!homeId) continue;
+    const targets = reached.filter((t) => t.result.clusterId && t.result.clusterId !== homeId).map((t) => ({client: fleet.cluster(t.result.context), id: t.result.clusterId!}));
+    const owners = new Set((home.groups ?? []).filter((g) => g.kind !== 'RayCluster').map((g) => g.metadata?.uid));
+    for (const object of home.groups ?? []) {
+      // A RayService's or RayJob's RayCluster is checked as its owner.
+      if (object.kind === 'RayCluster' && object.metadata?.ownerReferences?.some((r) => r.controller && owners.has(r.uid))) continue;
+      const name = object.metadata?.name ?? '';
+      const what = `${object.kind?.toLowerCase()}/${name} (home ${home.result.context})`;
+      const clusterSpec = CLUSTER_SPEC_OF[object.kind ?? '']?.(object.spec as Record<string, unknown> | undefined);
+      const subject: PreflightSubject = {
+        namespace: options.namespace,
+        rayCluster: name,
+        ...(object.kind === 'RayCluster' ? {headService: headServiceName('RayCluster', name, clusterSpec)} : {}),
+        mesh: policyOf(object)?.mesh ?? options.mesh ?? 'cilium',
+        homeClusterId: homeId,
+        claims: fleet.claims,
+      };
+      const ctx = {group: name, homeClusterId: homeId, remoteClusterId: '', rayCluster: {name, uid: object.metadata?.uid ?? ''}, claims: fleet.claims};
+      const groups = ((clusterSpec as {workerGroupSpecs?: Array<{groupName?: string}>} | undefined)?.workerGroupSpecs ?? []).flatMap((g) => {
+        const template = workerGroupTemplate(clusterSpec, g.groupName ?? '');
+        return template ? [templateWorker(subject, template, ctx)] : [];
+      });
+      if (groups.length === 0) continue;
+      try {
+        const checks = await preflightTargets(subject, groups, targets, {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: false});
+        for (const t of targets) {
+          const refusals = checks.get(t.id)?.refusals ?? [];
+          if (refusals.length > 0) add(problems, t.client.context, `${what}: ${refusals.join('; ')}`);
+          else add(fine, t.client.context, what);
+        }
+      } catch (thrown) {
+        const err = normaliseError(thrown, {context: home.result.context});
+        for (const t of targets) add(problems, t.client.context, `${what}: not checked (${why(err)})`);
+      }
+    }
+  }
+  const out = new Map<string, Check>();
+  for (const look of reached) {
+    const context = look.result.context;
+    const bad = problems.get(context);
+    const good = fine.get(context);
+    out.set(
+      context,
+      bad
+        ? {check: 'remote workers', status: 'warn', detail: `could not run the remote workers of ${bad.join(' | ')}`, fix: 'make what is named ready here for those workers, or keep them out of this cluster; span skips it until then'}
+        : {check: 'remote workers', status: 'ok', detail: good ? `could run the remote workers of ${good.join(', ')}` : `no Ray group of namespace ${options.namespace} in another cluster to check`},
+    );
+  }
+  return out;
 }
 
 /** A read's failure in a few words: "forbidden", or the server's (or the transport's). */
@@ -693,6 +762,7 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
   const podCidrs = podCidrChecks(cidrFacts);
   // One cluster without KubeRay is a place for remote workers; a fleet without any has no home.
   const homeless = reached.length > 0 && reached.every((l) => l.kubeRay === false);
+  const remoteWorkers = await remoteWorkerChecks(fleet, reached, options);
   const withoutNamespace = reached.filter((l) => l.hasNamespace === false);
   for (const l of reached) {
     const {checks} = l.result;
@@ -737,6 +807,7 @@ export async function doctor(fleet: Fleet, options: {namespace: string; copySecr
         ciliumLocalOnly: l.cilium?.['policy-default-local-cluster'] === 'true',
       }),
     );
+    checks.push(remoteWorkers.get(l.result.context)!);
   }
   return {namespace: options.namespace, clusters: looks.map((l) => l.result)};
 }

@@ -1,3 +1,4 @@
+import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
 import {RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Pod, PodSpec} from '../kube/types.js';
@@ -16,8 +17,8 @@ export interface PreflightSubject {
   headService?: string;
   mesh: GroupState['mesh'];
   homeClusterId: string;
-  /** A cluster the group is relocating to, where its own RayCluster is no foreign one. */
-  relocatingTo?: ObservedCluster;
+  /** The id of a cluster the group is relocating to, where its own RayCluster is no foreign one. */
+  relocatingTo?: string;
   /** --claim: the claims remote workers mount in place of home ones. */
   claims?: Readonly<Record<string, string>>;
 }
@@ -29,7 +30,7 @@ export function subjectOf(state: GroupState): PreflightSubject {
     headService: headServiceName('RayCluster', state.rayCluster.metadata.name, state.rayCluster.spec),
     mesh: state.mesh,
     homeClusterId: state.home.snapshot!.id,
-    ...(state.relocation ? {relocatingTo: state.relocation.target} : {}),
+    ...(state.relocation ? {relocatingTo: state.relocation.target.snapshot?.id ?? ''} : {}),
     ...(state.claims ? {claims: state.claims} : {}),
   };
 }
@@ -102,12 +103,23 @@ async function unlessForbidden<T>(read: Promise<T>, otherwise: T): Promise<T> {
  * placement/preflight.ts, and the dry-run create. A target that did not answer is left out, as the
  * fit leaves it out.
  */
-export async function preflightTargets(subject: PreflightSubject, workers: Pod[], targets: ObservedCluster[], options: PreflightOptions): Promise<Map<string, TargetCheck>> {
-  const checks = await Promise.all(targets.map(async (target) => [target.snapshot!.id, await checkTarget(subject, workers, target, options)] as const));
+export async function preflightTargets(subject: PreflightSubject, workers: Pod[], targets: Array<ObservedCluster | PreflightTarget>, options: PreflightOptions): Promise<Map<string, TargetCheck>> {
+  const checks = await Promise.all(
+    targets.map(async (t) => {
+      const target = 'id' in t ? t : {client: t.client, id: t.snapshot!.id};
+      return [target.id, await checkTarget(subject, workers, target, options)] as const;
+    }),
+  );
   return new Map(checks);
 }
 
-async function checkTarget(subject: PreflightSubject, workers: Pod[], target: ObservedCluster, options: PreflightOptions): Promise<TargetCheck> {
+/** A cluster to check: its client and its id (the kube-system Namespace's UID). */
+export interface PreflightTarget {
+  client: ClusterClient;
+  id: string;
+}
+
+async function checkTarget(subject: PreflightSubject, workers: Pod[], target: PreflightTarget, options: PreflightOptions): Promise<TargetCheck> {
   const {client} = target;
   const {namespace} = subject;
   const {signal} = options;
@@ -144,7 +156,7 @@ async function checkTarget(subject: PreflightSubject, workers: Pod[], target: Ob
   return {refusals: targetRefusals(specs, facts), quota: new QuotaRoom(facts.quotas)};
 }
 
-async function readQuotas(namespace: string, target: ObservedCluster, signal?: AbortSignal): Promise<Quota[]> {
+async function readQuotas(namespace: string, target: PreflightTarget, signal?: AbortSignal): Promise<Quota[]> {
   const list = await target.client.list<KubeObject & {spec?: {scopes?: string[]; scopeSelector?: unknown}; status?: {hard?: Record<string, string>; used?: Record<string, string>}}>(RESOURCES.resourcequotas, {namespace, signal});
   return list.items.map((q) => ({
     name: q.metadata?.name ?? '',
@@ -163,7 +175,7 @@ export const IN_THE_WAY_FIX = 'delete or rename it there, or keep the workers ou
  */
 export async function objectsInTheWay(
   subject: PreflightSubject,
-  target: ObservedCluster,
+  target: PreflightTarget,
   signal?: AbortSignal,
 ): Promise<{lines: string[]; service?: KubeObject; slice?: KubeObject}> {
   const {client} = target;
@@ -185,14 +197,14 @@ export async function objectsInTheWay(
   if (slice && !madeFor(slice, 'head-service-copy', homeId)) {
     out.push(`EndpointSlice ${headEndpointSliceName(headName)} in ${client.context} is not kubectl-superskyray's, and the head-Service copy's endpoint needs its name`);
   }
-  const relocating = subject.relocatingTo === target;
+  const relocating = subject.relocatingTo === target.id;
   if (sameName && !relocating) {
     out.push(`RayCluster ${rayCluster} in ${client.context} would count the remote workers as its own, since they carry its ray.io/cluster label`);
   }
   return {lines: out, ...(service ? {service} : {}), ...(slice ? {slice} : {})};
 }
 
-async function missingSecrets(target: ObservedCluster, namespace: string, names: string[], signal?: AbortSignal): Promise<string[]> {
+async function missingSecrets(target: PreflightTarget, namespace: string, names: string[], signal?: AbortSignal): Promise<string[]> {
   const absent = [];
   for (const name of [...new Set(names)].sort()) {
     if (!(await target.client.find(RESOURCES.secrets, name, namespace, signal))) absent.push(name);
@@ -205,7 +217,7 @@ async function missingSecrets(target: ObservedCluster, namespace: string, names:
  * Its ServiceAccount may be one the tool is yet to copy there: the dry run then names `default`,
  * which ServiceAccount admission always finds, so that it refuses only for what a real create would.
  */
-async function dryRunRefusal(target: ObservedCluster, worker: Pod, namespace: string, signal?: AbortSignal): Promise<string | undefined> {
+async function dryRunRefusal(target: PreflightTarget, worker: Pod, namespace: string, signal?: AbortSignal): Promise<string | undefined> {
   const account = (worker.spec?.serviceAccountName as string | undefined) ?? 'default';
   const accountThere = account === 'default' || (await target.client.find(RESOURCES.serviceaccounts, account, namespace, signal)) !== undefined;
   const {name: _name, ...metadata} = worker.metadata ?? {};

@@ -7,6 +7,7 @@ import type {KubeObject, Pod} from '../kube/types.js';
 import {RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {
   endpointSliceAddress,
+  exposedCopy,
   RAYCLUSTER_UID_LABEL,
   REMOTE_CLUSTER_ANNOTATION,
   SERVICE_NAME_LABEL,
@@ -88,6 +89,8 @@ export type Repair =
   /** The placeholder's readiness gate follows its remote worker's Ready. */
   | {do: 'set-ready'; pod: Pod; ready: boolean; why: string}
   | {do: 'delete-copy'; cluster: string; object: KubeObject; why: string}
+  /** A head-Service copy that exposes the head beyond its cluster (made so by an older version) becomes a ClusterIP one. */
+  | {do: 'close-copy'; cluster: string; object: KubeObject; why: string}
   /** A dependency copy follows its source at home (a rotated Secret, an edited ConfigMap). */
   | {do: 'update-copy'; cluster: string; object: KubeObject; source: KubeObject; why: string}
   /** Point an EndpointSlice copy at the head pod's current IP (the head restarted). */
@@ -315,6 +318,13 @@ export function repairs(view: GroupView): Repair[] {
     if (!side.observed || !staying.has(side.id)) continue;
     for (const object of side.copies) {
       if (!terminating(object) && !headCopyIsLive(object, view.rayClusters)) plan.push({do: 'delete-copy', cluster: side.id, object, why: 'it is the head-Service copy of a RayCluster that is gone'});
+    }
+  }
+  for (const side of view.remotes) {
+    if (!side.observed || !staying.has(side.id)) continue;
+    for (const object of side.copies) {
+      const exposed = object.kind === 'Service' && !terminating(object) && object.metadata?.labels?.[ROLE_LABEL] === 'head-service-copy' ? exposedCopy(object) : undefined;
+      if (exposed) plan.push({do: 'close-copy', cluster: side.id, object, why: `${exposed}, which opens the head's ports beyond that cluster; a head-Service copy is ClusterIP`});
     }
   }
   for (const side of view.remotes) {

@@ -382,6 +382,7 @@ export function describeRepair(state: GroupState | UnstartedGroup, r: Repair): S
     case 'give-up':
       return {action: r.do, object: `pod/${r.remote.metadata?.name}`, context: context(r.cluster), why: r.why};
     case 'delete-copy':
+    case 'close-copy':
     case 'update-copy':
     case 'update-endpoints':
       return {action: r.do, object: `${r.object.kind?.toLowerCase()}/${r.object.metadata?.name}`, context: context(r.cluster), why: r.why};

@@ -55,7 +55,7 @@ describe('kubectl superskyray doctor', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
     for (const context of ['onprem', 'cloud']) {
-      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'namespace', 'cluster domain', 'pod cidrs', 'network policies']) {
+      for (const check of ['reachable', 'credentials', 'permissions', 'kuberay crds', 'one context per cluster', 'namespace', 'cluster domain', 'pod cidrs', 'network policies', 'remote workers']) {
         expect(statusOf(report, context, check)?.status, `${context} ${check}`).toBe('ok');
       }
       expect(statusOf(report, context, 'cilium cluster mesh')).toMatchObject({status: 'warn', detail: 'no kube-system/cilium-config: Cilium is not installed here'});
@@ -66,6 +66,32 @@ describe('kubectl superskyray doctor', () => {
     for (const context of ['onprem', 'cloud']) expect(statusOf(JSON.parse(flat.stdout) as Report, context, 'cilium cluster mesh')?.status).toBe('ok');
   });
 
+
+  it('checks each cluster as span would for the remote workers of the groups that live in another, and says what it lacks', async () => {
+    const onprem = fleet.cluster('onprem');
+    const priorityClass = `${namespace}-home-only`;
+    await onprem.create(RESOURCES.priorityclasses, {apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: {name: priorityClass}, value: 100});
+    const rc = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: Record<string, unknown>}}>}}>('raycluster-small.yaml');
+    rc.metadata.name = 'needy';
+    rc.spec.workerGroupSpecs[0]!.replicas = 0;
+    rc.spec.workerGroupSpecs[0]!.template.spec.priorityClassName = priorityClass;
+    await onprem.create(RESOURCES.rayclusters, rc, {namespace});
+    try {
+      const since = new Date().toISOString();
+      const result = await cli(['doctor', '-o', 'json', '-n', namespace, '--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud']);
+      expect(result.code, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout) as Report;
+      expect(statusOf(report, 'cloud', 'remote workers')).toMatchObject({
+        status: 'warn',
+        detail: expect.stringContaining(`raycluster/needy (home onprem): PriorityClass ${priorityClass} is not there in cloud`),
+      });
+      expect(statusOf(report, 'onprem', 'remote workers')?.status).toBe('ok');
+      for (const cluster of ['onprem', 'cloud']) expect(toolRequests(auditLog(cluster), since).writes.filter((w) => !w.uri.includes('/selfsubjectaccessreviews'))).toEqual([]);
+    } finally {
+      await onprem.delete(RESOURCES.rayclusters, 'needy', namespace);
+      await onprem.delete(RESOURCES.priorityclasses, priorityClass);
+    }
+  });
 
   it('says which Ray autoscaler each autoscaled RayCluster gets, and warns that one on v1 is never spanned', async () => {
     const onprem = fleet.cluster('onprem');

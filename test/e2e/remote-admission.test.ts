@@ -41,7 +41,7 @@ describe('remote workers that start in any cluster, and copies that expose nothi
   });
 
   /** A RayCluster whose one worker only cloud's nodes can take: Pending at home, as the scheduler left it. */
-  async function pendingApp(name: string, change: (app: RayClusterObject) => void = () => undefined) {
+  async function pendingApp(name: string, change: (app: RayClusterObject) => void = () => undefined, ns = namespace) {
     const onprem = fleet.cluster('onprem');
     const app = fixture<RayClusterObject>('raycluster-small.yaml');
     app.metadata.name = name;
@@ -54,18 +54,16 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     group.replicas = 0;
     const file = path.join(tempDir(), `${name}.yaml`);
     fs.writeFileSync(file, yaml.dump(app));
-    const placed = await cli(['place', '-f', file, '-n', namespace, '--skip-capacity-relocate', ...fleetArgs]);
+    const placed = await cli(['place', '-f', file, '-n', ns, '--skip-capacity-relocate', ...fleetArgs]);
     expect(placed.code, placed.stderr).toBe(0);
-    await onprem.patch(RESOURCES.rayclusters, name, namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 1}], 'json');
+    await onprem.patch(RESOURCES.rayclusters, name, ns, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 1}], 'json');
     const pending = await waitFor(`the worker of ${name} Pending at home, unschedulable`, async () => {
-      const pods = await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name},ray.io/node-type=worker`});
+      const pods = await onprem.list<Pod>(RESOURCES.pods, {namespace: ns, labelSelector: `ray.io/cluster=${name},ray.io/node-type=worker`});
       return pods.items.find(UNSCHEDULABLE);
     });
-    await waitFor(`the head Service of ${name}`, () => onprem.find(RESOURCES.services, `${name}-head-svc`, namespace));
+    await waitFor(`the head Service of ${name}`, () => onprem.find(RESOURCES.services, `${name}-head-svc`, ns));
     return pending;
   }
-
-
 
   /** Runs span, expecting it to refuse before any write: exit 2 and one line naming `what`. */
   async function refused(name: string, what: RegExp) {
@@ -133,6 +131,25 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     await deletePlaced(fleet, namespace, 'twin', fleetArgs);
   });
 
+  it("makes the namespace in cloud with home's Pod Security labels, and copies the ServiceAccount with its cloud identity binding", async () => {
+    const home = `${namespace}-home`;
+    const onprem = fleet.cluster('onprem');
+    await onprem.create(RESOURCES.namespaces, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: home, labels: {'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted'}}});
+    cleanup.push(() => removeNamespace(fleet, home));
+    const role = 'arn:aws:iam::123456789012:role/ray-worker';
+    await onprem.create(RESOURCES.serviceaccounts, {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'ray-worker', namespace: home, annotations: {'eks.amazonaws.com/role-arn': role}}});
+    const pending = await pendingApp('identity', (app) => (app.spec.workerGroupSpecs[0]!.template.spec.serviceAccountName = 'ray-worker'), home);
+    expect(await fleet.cluster('cloud').find(RESOURCES.namespaces, home)).toBeUndefined();
+
+    const spanned = await cli(['span', 'raycluster/identity', '-n', home, ...fleetArgs]);
+    expect(spanned.code, spanned.stderr).toBe(0);
+    await waitFor('the remote worker of identity in cloud', () => remoteWorkerOf(onprem, fleet.cluster('cloud'), home, pending.metadata!.name!));
+    const made = await fleet.cluster('cloud').get<KubeObject>(RESOURCES.namespaces, home);
+    expect(made.metadata?.labels).toMatchObject({'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted'});
+    const account = await fleet.cluster('cloud').get<KubeObject>(RESOURCES.serviceaccounts, 'ray-worker', home);
+    expect(account.metadata?.annotations?.['eks.amazonaws.com/role-arn']).toBe(role);
+  });
+
   it('refuses a worker that mounts a PersistentVolumeClaim, whose data is at home, unless --claim names one in cloud', async () => {
     const pending = await pendingApp('claim', (app) => {
       const spec = app.spec.workerGroupSpecs[0]!.template.spec;
@@ -181,6 +198,15 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     expect(copy.spec.ports.length).toBe(home.spec.ports.length);
     for (const port of copy.spec.ports) expect(port).not.toHaveProperty('nodePort');
     expect(copy.metadata?.annotations).toEqual({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
+
+    // A copy an older version made as the home Service was is made ClusterIP again by the next pass.
+    await fleet.cluster('cloud').patch(RESOURCES.services, 'lb-head-svc', namespace, {spec: {type: 'LoadBalancer'}}, 'merge');
+    const repaired = await cli(['span', 'raycluster/lb', '-n', namespace, ...fleetArgs]);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toMatch(/close-copy\s+service\/lb-head-svc\s+cloud\s+it is a LoadBalancer Service/);
+    const closed = await fleet.cluster('cloud').get<KubeObject & {spec: {type: string; ports: Array<Record<string, unknown>>}}>(RESOURCES.services, 'lb-head-svc', namespace);
+    expect(closed.spec.type).toBe('ClusterIP');
+    for (const port of closed.spec.ports) expect(port).not.toHaveProperty('nodePort');
     await deletePlaced(fleet, namespace, 'lb', fleetArgs);
   });
 

@@ -3,6 +3,8 @@ import {describe, expect, it} from 'vitest';
 import type {KubeObject, Pod} from '../../../src/kube/types.js';
 import {
   ciliumHeadServiceCopy,
+  closeCopyPatch,
+  exposedCopy,
   copyUpdatePatch,
   dependencyCopy,
   endpointSliceAddress,
@@ -350,6 +352,31 @@ describe('ciliumHeadServiceCopy', () => {
     expect(spec.clusterIP).toBe('None');
     expect(spec.ports).toEqual((headService.spec as Record<string, unknown>).ports);
     expect(spec).not.toHaveProperty('clusterIPs');
+  });
+});
+
+describe('a head Service that is not ClusterIP at home', () => {
+  const loadBalancer = {
+    ...headService,
+    metadata: {...headService.metadata, annotations: {'service.beta.kubernetes.io/aws-load-balancer-internal': 'true'}},
+    spec: {...(headService.spec as Record<string, unknown>), type: 'LoadBalancer', clusterIP: '10.64.0.9', externalTrafficPolicy: 'Local', ports: [{name: 'gcs-server', port: 6379, targetPort: 6379, nodePort: 31234, protocol: 'TCP', appProtocol: 'tcp'}]},
+  } as KubeObject & {spec?: Record<string, unknown>};
+
+  it('is copied as ClusterIP, its ports without node ports, none of its annotations', () => {
+    const copy = ciliumHeadServiceCopy(loadBalancer, ctx) as KubeObject & {spec: Record<string, unknown>};
+    expect(copy.spec).toEqual({type: 'ClusterIP', ports: [{name: 'gcs-server', port: 6379, targetPort: 6379, protocol: 'TCP', appProtocol: 'tcp'}], selector: (headService.spec as Record<string, unknown>).selector, publishNotReadyAddresses: (headService.spec as Record<string, unknown>).publishNotReadyAddresses});
+    expect(copy.metadata?.annotations).toEqual({'service.cilium.io/global': 'true', 'service.cilium.io/shared': 'false'});
+    expect(exposedCopy(copy)).toBeUndefined();
+  });
+
+  it('makes a copy an older version exposed ClusterIP again, only if it is still as observed', () => {
+    const old = {...loadBalancer, metadata: {...loadBalancer.metadata, resourceVersion: '77'}};
+    expect(exposedCopy(old)).toBe('it is a LoadBalancer Service');
+    expect(exposedCopy({spec: {type: 'ClusterIP', ports: [{port: 1, nodePort: 30001}]}})).toBe('it has node ports');
+    expect(closeCopyPatch(old)).toEqual({
+      metadata: {resourceVersion: '77'},
+      spec: {type: 'ClusterIP', ports: [{name: 'gcs-server', port: 6379, targetPort: 6379, protocol: 'TCP', appProtocol: 'tcp'}], externalTrafficPolicy: null, allocateLoadBalancerNodePorts: null, loadBalancerClass: null, loadBalancerSourceRanges: null, healthCheckNodePort: null},
+    });
   });
 });
 

@@ -107,7 +107,8 @@ function plan(rs: Repair[]): string[] {
       case 'set-ready':
         return `set-ready ${r.pod.metadata?.name} ${r.ready}`;
       case 'delete-copy':
-        return `delete-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name}`;
+      case 'close-copy':
+        return `${r.do} ${r.cluster} ${r.object.kind}/${r.object.metadata?.name}`;
       case 'update-copy':
         return `update-copy ${r.cluster} ${r.object.kind}/${r.object.metadata?.name} to ${r.source.metadata?.resourceVersion}`;
       case 'clear-workers-to-delete':
@@ -773,5 +774,18 @@ describe('a remote worker that never joins', () => {
   ])('gives up on %s', (_, remoteWorker, gate, want) => {
     const p = placeholder(W, 'cloud', {ready: gate});
     expect(plan(repairs(view({homePods: [p], remotes: [remote('cloud', [remoteWorker])]})))).toEqual(want);
+  });
+});
+
+describe('a head-Service copy that exposes the head', () => {
+  const exposed = (spec: Record<string, unknown>): KubeObject => ({...headServiceCopy(), spec});
+  it.each([
+    ['a LoadBalancer one, made by an older version', {type: 'LoadBalancer', ports: [{name: 'gcs', port: 6379, nodePort: 31234}]}, ['close-copy cloud Service/app-head-svc']],
+    ['a NodePort one', {type: 'NodePort', ports: [{name: 'gcs', port: 6379, nodePort: 31234}]}, ['close-copy cloud Service/app-head-svc']],
+    ['a ClusterIP one', {type: 'ClusterIP', ports: [{name: 'gcs', port: 6379}]}, []],
+    ['a headless one', {clusterIP: 'None', ports: [{name: 'gcs', port: 6379}]}, []],
+  ])('becomes ClusterIP where workers stay: %s', (_, spec, want) => {
+    const p = placeholder(W, 'cloud');
+    expect(plan(repairs(view({homePods: [p], remotes: [remote('cloud', [worker(W)], [exposed(spec)])]})))).toEqual(want);
   });
 });
