@@ -21,13 +21,9 @@ export const duration = Flags.custom<number>({
   },
 });
 
-/**
- * The flags every command shares. This module must stay light: it is loaded for --help, so it
- * imports neither @kubernetes/client-node nor ink; commands load those inside run().
- */
 /** For the commands that make remote workers: how long one may take to start before it is given up on. */
 export const joinTimeout = duration({
-  description: 'How long a remote worker may take to start (scheduled, its images pulled, the head reached) before it is deleted, with its placeholder, and its worker group is not sent to that cluster again until its template changes.',
+  description: 'How long a remote worker may take to start (scheduled, its images pulled, the head reached) before it is deleted, with its placeholder, and its worker group is not sent to that cluster again until its template changes; 0 never gives up on one.',
   defaultHelp: async () => '5m',
   helpGroup: 'TIMING',
 });
@@ -56,6 +52,10 @@ export const placeholderImage = Flags.string({
   helpGroup: 'FLEET',
 });
 
+/**
+ * The flags every command shares. This module must stay light: it is loaded for --help, so it
+ * imports neither @kubernetes/client-node nor ink; commands load those inside run().
+ */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
     // A flag with a short form goes first in its group: oclif's help misaligns the group otherwise.
@@ -174,7 +174,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return Fleet.open({
       ...(claim ? {claims: parseClaims(claim)} : {}),
       ...(image ? {placeholderImage: image} : {}),
-      ...(join ? {joinTimeoutMs: join} : {}),
+      ...(join !== undefined ? {joinTimeoutMs: join} : {}),
       contexts: this.flags.context ?? named,
       fleetFile: this.flags.fleet,
       kubeconfig: this.flags.kubeconfig,

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags';
-import {BaseCommand, EXIT} from '../cli/base-command.js';
+import {BaseCommand, claim, EXIT} from '../cli/base-command.js';
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
   static override summary = 'Check every context of the fleet before trusting the tool with it.';
@@ -9,6 +9,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
   static override flags = {
     'copy-secrets': Flags.boolean({description: 'Also check the Secret verbs that --copy-secrets needs.'}),
     mesh: Flags.option({options: ['cilium', 'endpoints'] as const, default: 'cilium' as const, description: 'The mesh mode the groups use (place --mesh): Cilium Cluster Mesh is checked only for cilium.'})(),
+    claim,
   };
 
   async run(): Promise<void> {

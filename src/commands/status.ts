@@ -1,17 +1,18 @@
 import * as Args from '@oclif/core/args';
-import {BaseCommand, EXIT} from '../cli/base-command.js';
+import {BaseCommand, claim, EXIT} from '../cli/base-command.js';
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = 'Show every cluster of the fleet: reachable or not, version, identity and capacity; or, given GROUP, where that Ray app runs.';
   static override description =
     'Asks every fleet context at once. An unreachable cluster is shown as such, never as empty; the others are still reported, and the exit code is 1.\n\n' +
-    'With GROUP: its home cluster, live RayCluster and mode (single, spanned or relocating), its local, Pending, placeholder and remote workers per cluster and worker group, and its head Service and head-Service copies. -o wide adds why each Pending worker waits, the clusters it may not go to and why (the span preflight\'s reads), and where each placeholder\'s remote worker runs. Nothing is changed.';
+    'With GROUP: its home cluster, live RayCluster and mode (single, spanned or relocating), its local, Pending, placeholder and remote workers per cluster and worker group, and its head Service and head-Service copies. -o wide adds why each Pending worker waits, the clusters it may not go to and why (the span preflight\'s reads, which -o json and yaml make too), and where each placeholder\'s remote worker runs. Nothing is changed.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> --context onprem --context cloud',
     'SUPERSKYRAY_CONTEXTS=onprem,cloud <%= config.bin %> <%= command.id %> -o json',
     '<%= config.bin %> <%= command.id %> raycluster/my-app -n ml -o wide --context onprem --context cloud',
   ];
   static override args = {group: Args.string({description: 'rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME; without it, the fleet', required: false})};
+  static override flags = {claim};
 
   async run(): Promise<void> {
     const fleet = await this.openFleet();

@@ -15,6 +15,13 @@ export function isRayKind(kind: unknown): kind is RayKind {
 }
 
 /** Where each kind keeps the RayCluster spec it runs on (what `scale` patches). */
+/** A Ray object's RayCluster spec: its own spec, or the one its RayService or RayJob makes RayClusters from. */
+export function clusterSpecOf(kind: string | undefined, spec: unknown): Record<string, unknown> | undefined {
+  const own = spec as Record<string, unknown> | undefined;
+  const inner = kind === 'RayService' ? own?.rayClusterConfig : kind === 'RayJob' ? own?.rayClusterSpec : kind === 'RayCluster' ? own : undefined;
+  return inner as Record<string, unknown> | undefined;
+}
+
 export const CLUSTER_SPEC_FIELD: Record<RayKind, string> = {
   RayCluster: 'spec',
   RayService: 'spec.rayClusterConfig',
@@ -291,7 +298,7 @@ export function rayDemand(obj: KubeObject, defaultNamespace: string, options: Ku
     submissionMode = mode as SubmissionMode;
   }
   const clusterSpecField = CLUSTER_SPEC_FIELD[kind];
-  const clusterSpecValue = kind === 'RayCluster' ? spec : kind === 'RayService' ? spec.rayClusterConfig : spec.rayClusterSpec;
+  const clusterSpecValue = clusterSpecOf(kind, spec);
   const cluster = problems.requiredFields(clusterSpecValue, clusterSpecField, 'the RayCluster spec with headGroupSpec and workerGroupSpecs');
   if (kind !== 'RayCluster') managers.push([cluster.managedBy, `${clusterSpecField}.managedBy`]);
 

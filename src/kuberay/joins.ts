@@ -14,8 +14,14 @@ export const NOT_JOINED_ANNOTATION = 'superskyray.io/not-joined';
 /** How long a remote worker may take to start before it is given up on, unless a flag says otherwise. */
 export const DEFAULT_JOIN_TIMEOUT_MS = 5 * 60_000;
 
-/** Container states that do not end by waiting: the pod will not start as it is. */
-const STUCK_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'CrashLoopBackOff']);
+/** Container states that no retry ends: the pod will not start as it is. */
+const BROKEN = new Set(['InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError']);
+/**
+ * Container states a retry may end (a registry that throttles, a head that restarts), given up on
+ * once they have lasted STUCK_GRACE_MS, or the bound when it is shorter.
+ */
+const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'CreateContainerError', 'RunContainerError', 'CrashLoopBackOff']);
+export const STUCK_GRACE_MS = 60_000;
 
 export interface NotJoined {
   /** templateHash of the worker group when it did not join: a changed template is tried again. */
@@ -68,21 +74,25 @@ export function notJoinedThere(record: NotJoinedRecord, workerGroup: string, clu
 
 /**
  * Why a remote worker has not joined and will not, or undefined while it may yet. Only one never
- * seen Ready counts (its placeholder's readiness gate was never written): a worker that ran and
- * joined is not given up on for being unready a while. A container stuck in a state that does not
- * end by waiting (an image that cannot be pulled, a crash loop) counts at once; otherwise the
+ * seen Ready counts (its placeholder's readiness gate was never written, and it is not Ready now):
+ * a worker that ran and joined is not given up on for being unready a while. A container in a
+ * state no retry ends (an invalid image name, a missing ConfigMap key) counts at once, one a retry
+ * may end (an image pull backing off, a crash loop) once it has lasted a minute; otherwise the
  * worker has `boundMs` from its creation to become Ready (scheduled there, its init containers
- * done, the head's GCS reached).
+ * done, the head's GCS reached). Its age is this machine's clock against the API server's
+ * creationTimestamp: clocks apart by minutes shorten or lengthen the bound as much.
  */
 export function notJoining(remote: Pod, everReady: boolean, now: number, boundMs: number): string | undefined {
-  if (everReady || remote.metadata?.deletionTimestamp) return undefined;
+  if (everReady || remote.metadata?.deletionTimestamp || !Number.isFinite(boundMs)) return undefined;
+  const created = Date.parse(remote.metadata?.creationTimestamp ?? '');
+  const age = Number.isNaN(created) ? 0 : now - created;
   const statuses = [...((remote.status?.initContainerStatuses as ContainerStatus[] | undefined) ?? []), ...((remote.status?.containerStatuses as ContainerStatus[] | undefined) ?? [])];
   for (const s of statuses) {
     const waiting = s.state?.waiting;
-    if (waiting?.reason && STUCK_REASONS.has(waiting.reason)) return `container ${s.name} is ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}`;
+    const lasting = waiting?.reason !== undefined && STUCK.has(waiting.reason) && age >= Math.min(STUCK_GRACE_MS, boundMs);
+    if (waiting?.reason && (BROKEN.has(waiting.reason) || lasting)) return `container ${s.name} is ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}`;
   }
-  const created = Date.parse(remote.metadata?.creationTimestamp ?? '');
-  if (Number.isNaN(created) || now - created < boundMs) return undefined;
+  if (Number.isNaN(created) || age < boundMs) return undefined;
   const after = `${Math.round(boundMs / 1000)} s`;
   const condition = (type: string) => remote.status?.conditions?.find((c) => c.type === type);
   const scheduled = condition('PodScheduled');

@@ -13,3 +13,6 @@ export const ROLE_LABEL = 'superskyray.io/role';
 export const HOME_CLUSTER_LABEL = 'superskyray.io/home-cluster';
 
 export type Role = 'placeholder' | 'placeholder-budget' | 'remote-worker' | 'head-service-copy' | 'dependency-copy';
+
+/** The app labels KubeRay gives every pod it makes, beside its `ray.io/` ones. */
+export const KUBERAY_APP_LABELS: Readonly<Record<string, string>> = {'app.kubernetes.io/name': 'kuberay', 'app.kubernetes.io/created-by': 'kuberay-operator'};

@@ -7,6 +7,7 @@ import type {Container, KubeObject, ObjectMeta, Pod, PodSpec} from '../kube/type
 import {
   GROUP_LABEL,
   HOME_CLUSTER_LABEL,
+  KUBERAY_APP_LABELS,
   MANAGED_BY,
   MANAGED_BY_LABEL,
   RAY_CLUSTER_LABEL,
@@ -20,6 +21,8 @@ export const RAYCLUSTER_UID_LABEL = 'superskyray.io/raycluster-uid';
 /** On a placeholder: the Pending pod it replaces, and the cluster id its remote worker runs in. */
 export const REPLACES_ANNOTATION = 'superskyray.io/replaces';
 export const REMOTE_CLUSTER_ANNOTATION = 'superskyray.io/remote-cluster';
+/** On a placeholder: the digest of the worker group's template its remote worker was built from (joins.ts). */
+export const TEMPLATE_ANNOTATION = 'superskyray.io/template';
 /** The label KubeRay puts on every Ray pod; the placeholder carries it too, as KubeRay's own would. */
 export const RAY_NODE_LABEL = 'ray.io/is-ray-node';
 
@@ -155,7 +158,7 @@ export function remoteReadyOf(pod: Pod): boolean | undefined {
  * bound at once to a home node with room (never in the scheduler's queue), is Ready only while its
  * remote worker is, and asks the autoscalers of the home cluster not to move it.
  */
-export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nodeName: string, image = DEFAULT_PLACEHOLDER_IMAGE): Pod {
+export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nodeName: string, image = DEFAULT_PLACEHOLDER_IMAGE, template?: string): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -163,7 +166,12 @@ export function placeholderPod(pending: Pod, name: string, ctx: SwapContext, nod
       name,
       namespace: pending.metadata?.namespace,
       labels: {...countedLabels(pending), ...toolLabels(ctx, 'placeholder'), [HOME_CLUSTER_LABEL]: ctx.homeClusterId},
-      annotations: {...DO_NOT_DISRUPT_ANNOTATIONS, [REPLACES_ANNOTATION]: pending.metadata?.name ?? '', [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId},
+      annotations: {
+        ...DO_NOT_DISRUPT_ANNOTATIONS,
+        [REPLACES_ANNOTATION]: pending.metadata?.name ?? '',
+        [REMOTE_CLUSTER_ANNOTATION]: ctx.remoteClusterId,
+        ...(template ? {[TEMPLATE_ANNOTATION]: template} : {}),
+      },
       // No blockOwnerDeletion: under OwnerReferencesPermissionEnforcement (OpenShift) it needs
       // rayclusters/finalizers, and nothing of the tool deletes a RayCluster in the foreground.
       ownerReferences: [{apiVersion: 'ray.io/v1', kind: 'RayCluster', name: ctx.rayCluster.name, uid: ctx.rayCluster.uid, controller: true}],
@@ -253,8 +261,6 @@ export function workerGroupTemplate(rayClusterSpec: unknown, groupName: string):
 
 /** The init container KubeRay adds to every worker, which waits for the head's GCS. */
 export const WAIT_GCS_READY = 'wait-gcs-ready';
-/** Labels KubeRay puts on every pod it makes, beside the template's and the `ray.io/` ones. */
-const KUBERAY_LABELS = new Set(['app.kubernetes.io/name', 'app.kubernetes.io/created-by']);
 
 /**
  * Pod fields that admission at home sets or changes, and that the remote worker takes from the
@@ -372,7 +378,7 @@ export function remoteWorker(pending: Pod, group: WorkerGroupTemplate, claims: R
   const labels: Record<string, string> = {};
   const droppedLabels: string[] = [];
   for (const [key, value] of Object.entries(pending.metadata?.labels ?? {})) {
-    if (key in labelsFrom || key.startsWith('ray.io/') || KUBERAY_LABELS.has(key)) labels[key] = value;
+    if (key in labelsFrom || key.startsWith('ray.io/') || key in KUBERAY_APP_LABELS) labels[key] = value;
     else droppedLabels.push(key);
   }
   const annotationsFrom = group.template?.metadata?.annotations ?? {};

@@ -4,6 +4,7 @@
  * functions over what was read of the target; the reads are the reconciler's.
  */
 import type {PodSpec} from '../kube/types.js';
+import {podReferences} from '../kuberay/swap.js';
 import {podLimits, podRequests} from './capacity.js';
 import {addInto, parseResources, type ResourceAmounts} from './quantity.js';
 
@@ -23,18 +24,18 @@ export interface TargetFacts {
   namespace: string;
   /** Whether the namespace is there (the tool makes it when it is not, with home's Pod Security labels). */
   namespaceExists: boolean;
-  /** PriorityClasses and RuntimeClasses the remote workers name, and whether each is there. */
+  /** The PriorityClasses, RuntimeClasses, claims (--claim's) and Secrets the remote workers name, and whether each is there. */
   priorityClasses: Record<string, boolean>;
   runtimeClasses: Record<string, boolean>;
-  quotas: Quota[];
-  /** The claims --claim named for remote workers, and whether each is there. */
   claims: Record<string, boolean>;
+  secrets: Record<string, boolean>;
+  /** --copy-secrets: a Secret that is not there is copied, not missing. */
+  copySecrets: boolean;
+  quotas: Quota[];
   /** Objects in the way, each said in a line: a Service or RayCluster of the names the copies need that the tool did not make. */
   inTheWay: string[];
-  /** What the workers need there that is missing and will not be copied, each said in a line. */
-  missing: string[];
-  /** The server's refusal of a dry-run create of a remote worker there (every admission plugin and webhook), if it refused. */
-  dryRunRefusal?: string;
+  /** What could not be read there, and why, each said in a line: nothing is taken to be absent. */
+  unreadable: string[];
 }
 
 /** The claims of the PersistentVolumeClaim volumes of a pod: their data is in the home cluster. */
@@ -44,31 +45,31 @@ export function claimsOf(spec: PodSpec): string[] {
 }
 
 /**
- * Why `facts.context` may not run remote workers of these specs (one per worker group that moves),
- * each reason a line; none when it may. Room on its nodes is the fit's business, and room in its
- * quota for more than one worker is QuotaRoom's.
+ * Why `facts.context` may not run remote workers of this spec (a worker group's), each reason a
+ * line; none when it may. Room on its nodes is the fit's business, and room in its quota the
+ * QuotaRoom's: only a quota that could never hold one worker refuses. `dryRunRefusal`: what the
+ * server said to a dry-run create of one.
  */
-export function targetRefusals(specs: PodSpec[], facts: TargetFacts): string[] {
-  const out: string[] = [];
+export function workerRefusals(spec: PodSpec, facts: TargetFacts, dryRunRefusal?: string): string[] {
+  const out: string[] = [...facts.unreadable, ...facts.inTheWay];
   const where = `in ${facts.context}`;
-  const claims = [...new Set(specs.flatMap(claimsOf))];
+  const claims = [...new Set(claimsOf(spec))];
   const unnamed = claims.filter((c) => !(c in facts.claims));
   if (unnamed.length > 0) {
     out.push(`the workers mount PersistentVolumeClaim(s) ${unnamed.join(', ')}, whose data is in the home cluster; a claim of that name ${where} would be other data (name one there with the same data: --claim HOME=REMOTE)`);
   }
   for (const c of claims.filter((c) => facts.claims[c] === false)) out.push(`PersistentVolumeClaim ${c}, which --claim names for the workers, is not there ${where}`);
-  for (const [name, exists] of Object.entries(facts.priorityClasses)) {
-    if (!exists) out.push(`PriorityClass ${name} is not there ${where}, and its admission refuses a pod that names it`);
-  }
-  for (const [name, exists] of Object.entries(facts.runtimeClasses)) {
-    if (!exists) out.push(`RuntimeClass ${name} is not there ${where}, and its admission refuses a pod that names it`);
-  }
-  out.push(...facts.inTheWay, ...facts.missing);
-  for (const spec of specs) {
-    const over = new QuotaRoom(facts.quotas).check(spec);
-    if (over) out.push(`${over} ${where}`);
-  }
-  if (facts.dryRunRefusal) out.push(`a dry-run create of a remote worker is refused ${where}: ${facts.dryRunRefusal}`);
+  const named = (field: string, known: Record<string, boolean>, kind: string) => {
+    const name = spec[field];
+    if (typeof name === 'string' && known[name] === false) out.push(`${kind} ${name} is not there ${where}, and its admission refuses a pod that names it`);
+  };
+  named('priorityClassName', facts.priorityClasses, 'PriorityClass');
+  named('runtimeClassName', facts.runtimeClasses, 'RuntimeClass');
+  const absent = podReferences(spec).secrets.filter((n) => facts.secrets[n] === false);
+  if (absent.length > 0 && !facts.copySecrets) out.push(`Secret(s) ${absent.join(', ')} that the workers need are not there ${where}; create them there, or pass --copy-secrets`);
+  const never = new QuotaRoom(facts.quotas).never(spec);
+  if (never) out.push(`${never} ${where}`);
+  if (dryRunRefusal) out.push(`a dry-run create of a remote worker is refused ${where}: ${dryRunRefusal}`);
   return [...new Set(out)];
 }
 
@@ -98,6 +99,18 @@ export class QuotaRoom {
 
   /** Why `count` more workers of this spec do not fit a quota, or undefined when they do; takes nothing. */
   check(spec: PodSpec, count = 1): string | undefined {
+    const over = this.over(spec, count, true);
+    if (!over) return undefined;
+    return `ResourceQuota ${over.quota} has no room for ${count === 1 ? 'another worker' : `${count} more workers`}: ${over.key} would be ${show(over.unit, over.after)} of ${over.hard} (${show(over.unit, over.used)} used)`;
+  }
+
+  /** Why not even one worker of this spec would fit a quota, empty as it may become; undefined when one would. */
+  never(spec: PodSpec): string | undefined {
+    const over = this.over(spec, 1, false);
+    return over && `ResourceQuota ${over.quota} could never hold one worker: it asks ${over.key} ${show(over.unit, over.after)}, and the quota holds ${over.hard}`;
+  }
+
+  private over(spec: PodSpec, count: number, withUsed: boolean): {quota: string; key: string; unit: string; hard: string; used: number; after: number} | undefined {
     const adds = usage(spec);
     for (const quota of this.quotas.filter((q) => !q.scoped)) {
       for (const [key, hardText] of Object.entries(quota.hard)) {
@@ -106,10 +119,8 @@ export class QuotaRoom {
         if (!resource || add === 0) continue;
         const unit = resource.replace(/^(requests|limits)\./, '');
         const parse = (text: string) => parseResources({[unit]: text})[unit]!;
-        const used = parse(quota.used[key] ?? '0') + (this.taken[resource] ?? 0);
-        if (used + add > parse(hardText)) {
-          return `ResourceQuota ${quota.name} has no room for ${count === 1 ? 'another worker' : `${count} more workers`}: ${key} would be ${show(unit, used + add)} of ${hardText} (${show(unit, used)} used)`;
-        }
+        const used = withUsed ? parse(quota.used[key] ?? '0') + (this.taken[resource] ?? 0) : 0;
+        if (used + add > parse(hardText)) return {quota: quota.name, key, unit, hard: hardText, used, after: used + add};
       }
     }
     return undefined;

@@ -22,6 +22,7 @@ import {
   placeholderBudgetName,
   placeholderPod,
   podReferences,
+  TEMPLATE_ANNOTATION,
   remoteReadyPatch,
   remoteWorker,
   remoteWorkerPod,
@@ -183,6 +184,8 @@ export class Actor {
   conflicts = 0;
   /** What did not go as planned and the user should know. */
   readonly warnings: string[] = [];
+  /** The Ray object as this run last wrote it (the not-joined record). */
+  private rayObject?: KubeObject;
 
   /** A group whose RayCluster is gone gets only deletes and unlocks, which need no RayCluster. */
   constructor(
@@ -290,11 +293,14 @@ export class Actor {
         // Recorded before anything goes: a run stopped after the deletes would otherwise send the
         // worker there again.
         const state = this.state;
-        const template = workerGroupTemplate(state.rayCluster.spec, r.workerGroup);
+        const current = workerGroupTemplate(state.rayCluster.spec, r.workerGroup);
+        // The template it was built from: a template fixed since is tried again.
+        const template = r.pod.metadata?.annotations?.[TEMPLATE_ANNOTATION] ?? (current ? templateHash(current) : '');
         const type = resourceForKind(state.kind)!;
         const remote = clusterById(state, r.cluster)!.client;
-        const entry = {template: template ? templateHash(template) : '', reason: r.reason, at: new Date().toISOString()};
-        await this.home.patch(type, state.name, namespace, notJoinedPatch(state.object, r.workerGroup, r.cluster, entry), 'merge', {signal});
+        const entry = {template, reason: r.reason, at: new Date().toISOString()};
+        // Each give-up of a pass adds to what the one before it wrote, not to what the pass observed.
+        this.rayObject = await this.home.patch<KubeObject>(type, state.name, namespace, notJoinedPatch(this.rayObject ?? state.object, r.workerGroup, r.cluster, entry), 'merge', {signal});
         this.note('annotate', type, state.name, this.home, `worker group ${r.workerGroup} is not sent to ${remote.context} again until its template changes`);
         await this.deleteIfPresent(remote, RESOURCES.pods, r.remote, r.why);
         await this.deleteIfPresent(this.home, RESOURCES.pods, r.pod, 'its remote worker did not join, so KubeRay makes a Pending worker at home again');
@@ -354,7 +360,9 @@ export class Actor {
       const name = pod.metadata!.name!;
       const ctx = swapContext(this.state, s.target.cluster);
       if (s.steps.includes('placeholder')) {
-        await this.createIfAbsent(this.home, RESOURCES.pods, placeholderPod(pod, s.target.name, ctx, s.node!, this.state.placeholderImage), `KubeRay counts it in place of ${name}; it runs on ${s.node}`);
+        const group = workerGroupTemplate(this.state.rayCluster.spec, pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '');
+        const placeholder = placeholderPod(pod, s.target.name, ctx, s.node!, this.state.placeholderImage, group && templateHash(group));
+        await this.createIfAbsent(this.home, RESOURCES.pods, placeholder, `KubeRay counts it in place of ${name}; it runs on ${s.node}`);
       }
       if (s.steps.includes('remote')) {
         const group = workerGroupTemplate(this.state.rayCluster.spec, pod.metadata?.labels?.[RAY_GROUP_LABEL] ?? '');

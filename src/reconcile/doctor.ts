@@ -7,10 +7,12 @@ import {KUBE_SYSTEM} from './fleet-status.js';
 import type {GroupPolicy} from '../kuberay/group.js';
 import {hasKubeRay} from './place.js';
 import {autoscalerVersion, v1SpanRefusal} from '../kuberay/autoscaler.js';
+import {clusterSpecOf} from '../kuberay/demand.js';
+import {KUBERAY_APP_LABELS} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {workerGroupTemplate} from '../kuberay/swap.js';
 import {policyOf} from './group.js';
-import {preflightTargets, templateWorker, type PreflightSubject} from './preflight.js';
+import {preflightTargets, refusalsFor, templateWorker, type PreflightSubject} from './preflight.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -103,12 +105,6 @@ export function ciliumChecks(facts: CiliumFacts[]): Map<string, Check> {
   return out;
 }
 
-/** Where a Ray group's RayCluster spec is: its own spec, or the one its RayService or RayJob makes RayClusters from. */
-const CLUSTER_SPEC_OF: Record<string, (spec: Record<string, unknown> | undefined) => unknown> = {
-  RayCluster: (spec) => spec,
-  RayService: (spec) => spec?.rayClusterConfig,
-  RayJob: (spec) => spec?.rayClusterSpec,
-};
 
 /**
  * The Ray version of each in-tree autoscaled Ray group of the namespace (RayCluster, RayService,
@@ -123,7 +119,7 @@ export function autoscalerCheck(groups: KubeObject[]): Check | undefined {
   let fix: string | undefined;
   for (const group of groups) {
     if (group.kind === 'RayCluster' && group.metadata?.ownerReferences?.some((r) => r.controller && owners.has(r.uid))) continue;
-    const spec = CLUSTER_SPEC_OF[group.kind ?? '']?.(group.spec as Record<string, unknown> | undefined);
+    const spec = clusterSpecOf(group.kind, group.spec);
     const choice = autoscalerVersion(spec);
     if (!choice) continue;
     const rayVersion = (spec as {rayVersion?: string}).rayVersion;
@@ -378,8 +374,7 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Lab
 export const KUBERAY_POD_LABELS: Labels[] = (['head', 'worker'] as const).map((type) => ({
   'ray.io/is-ray-node': 'yes',
   'ray.io/node-type': type,
-  'app.kubernetes.io/name': 'kuberay',
-  'app.kubernetes.io/created-by': 'kuberay-operator',
+  ...KUBERAY_APP_LABELS,
 }));
 
 /** The label Cilium gives every endpoint with its cluster's name, for policies across the mesh. */
@@ -573,8 +568,6 @@ interface ClusterLook {
   groups?: KubeObject[];
 }
 
-/** NetworkPolicies: doctor only lists them (the sandbox may not serve them: a 404 is "not served"). */
-
 async function checkCluster(client: ClusterClient, namespace: string, copySecrets: boolean, signal?: AbortSignal): Promise<ClusterLook> {
   const checks: Check[] = [];
   const result: ClusterChecks = {context: client.context, checks};
@@ -682,6 +675,7 @@ async function remoteWorkerChecks(fleet: Fleet, reached: ClusterLook[], options:
   const problems = new Map<string, string[]>();
   const fine = new Map<string, string[]>();
   const add = (into: Map<string, string[]>, context: string, line: string) => into.set(context, [...(into.get(context) ?? []), line]);
+  const checked: Array<Promise<void>> = [];
   for (const home of reached) {
     const homeId = home.result.clusterId;
     if (!homeId) continue;
@@ -692,7 +686,7 @@ async function remoteWorkerChecks(fleet: Fleet, reached: ClusterLook[], options:
       if (object.kind === 'RayCluster' && object.metadata?.ownerReferences?.some((r) => r.controller && owners.has(r.uid))) continue;
       const name = object.metadata?.name ?? '';
       const what = `${object.kind?.toLowerCase()}/${name} (home ${home.result.context})`;
-      const clusterSpec = CLUSTER_SPEC_OF[object.kind ?? '']?.(object.spec as Record<string, unknown> | undefined);
+      const clusterSpec = clusterSpecOf(object.kind, object.spec);
       const subject: PreflightSubject = {
         namespace: options.namespace,
         rayCluster: name,
@@ -702,29 +696,30 @@ async function remoteWorkerChecks(fleet: Fleet, reached: ClusterLook[], options:
         claims: fleet.claims,
       };
       const ctx = {group: name, homeClusterId: homeId, remoteClusterId: '', rayCluster: {name, uid: object.metadata?.uid ?? ''}, claims: fleet.claims};
-      const groups = ((clusterSpec as {workerGroupSpecs?: Array<{groupName?: string}>} | undefined)?.workerGroupSpecs ?? []).flatMap((g) => {
-        const template = workerGroupTemplate(clusterSpec, g.groupName ?? '');
-        return template ? [templateWorker(subject, template, ctx)] : [];
-      });
-      if (groups.length === 0) continue;
-      try {
-        const checks = await preflightTargets(subject, groups, targets, {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: false});
-        for (const t of targets) {
-          const refusals = checks.get(t.id)?.refusals ?? [];
-          if (refusals.length > 0) add(problems, t.client.context, `${what}: ${refusals.join('; ')}`);
-          else add(fine, t.client.context, what);
-        }
-      } catch (thrown) {
-        const err = normaliseError(thrown, {context: home.result.context});
-        for (const t of targets) add(problems, t.client.context, `${what}: not checked (${why(err)})`);
-      }
+      const groups = new Map(
+        ((clusterSpec as {workerGroupSpecs?: Array<{groupName?: string}>} | undefined)?.workerGroupSpecs ?? []).flatMap((g) => {
+          const template = workerGroupTemplate(clusterSpec, g.groupName ?? '');
+          return template ? [[g.groupName ?? '', templateWorker(subject, template, ctx)] as const] : [];
+        }),
+      );
+      if (groups.size === 0) continue;
+      checked.push(
+        preflightTargets(subject, groups, targets, {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: false}).then((checks) => {
+          for (const t of targets) {
+            const refusals = refusalsFor(checks.get(t.id), [...groups.keys()]);
+            if (refusals.length > 0) add(problems, t.client.context, `${what}: ${refusals.join('; ')}`);
+            else add(fine, t.client.context, what);
+          }
+        }),
+      );
     }
   }
+  await Promise.all(checked);
   const out = new Map<string, Check>();
   for (const look of reached) {
     const context = look.result.context;
-    const bad = problems.get(context);
-    const good = fine.get(context);
+    const bad = problems.get(context)?.sort();
+    const good = fine.get(context)?.sort();
     out.set(
       context,
       bad
@@ -744,8 +739,9 @@ function why(err: KubeError): string {
  * Preflight per context: reachable, credentials, every verb the tool uses (SelfSubjectAccessReview),
  * the KubeRay CRDs, the Ray version and autoscaler of each autoscaled Ray group, Cilium Cluster
  * Mesh, one cluster domain, pod CIDRs apart, NetworkPolicies that would drop Ray traffic between
- * clusters, and no cluster reached through two contexts. It only reads (access reviews write
- * nothing), with one look per cluster: one list per kind, never one per group.
+ * clusters, no cluster reached through two contexts, and whether each cluster could run the remote
+ * workers of the namespace's groups. It only reads (access reviews write nothing), with one look per
+ * cluster (one list per kind), and the remote-workers check's gets per group and cluster, in parallel.
  */
 export async function doctor(fleet: Fleet, options: {namespace: string; copySecrets: boolean; mesh?: GroupPolicy['mesh']; signal?: AbortSignal}): Promise<DoctorReport> {
   const looks = await Promise.all(fleet.clusters.map((c) => checkCluster(c, options.namespace, options.copySecrets, options.signal)));

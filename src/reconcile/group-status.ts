@@ -5,7 +5,7 @@
  */
 import type {Fleet} from '../kube/fleet.js';
 import type {KubeObject, Pod} from '../kube/types.js';
-import {CLUSTER_SPEC_FIELD, type RayKind} from '../kuberay/demand.js';
+import {clusterSpecOf, type RayKind} from '../kuberay/demand.js';
 import {desiredReplicas, type WorkerGroupBounds} from '../kuberay/scale.js';
 import {POLICY_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
@@ -383,8 +383,7 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
   const why = look.named ? 'KubeRay deleted it (a RayJob does once its job ends) or has yet to make it' : 'it is suspended, or its KubeRay operator is not running';
   const warnings = [`${look.unstarted}: ${why}; there is nothing to span until KubeRay makes one`];
   const relocate = policyOf(look, warnings);
-  let spec = look.object as Record<string, any> | undefined;
-  for (const key of CLUSTER_SPEC_FIELD[look.kind].split('.')) spec = spec?.[key];
+  const spec = clusterSpecOf(look.kind, look.object.spec);
   const specs = (spec?.workerGroupSpecs ?? []) as WorkerGroupBounds[];
   const groups = specs.map((g) => g.groupName ?? '');
   const others = look.fleet

@@ -4,7 +4,7 @@ import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {describeObject, RESOURCES, resourceForKind} from '../kube/resources.js';
 import type {KubeObject} from '../kube/types.js';
-import {CLUSTER_SPEC_FIELD, rayDemand, type RayKind} from '../kuberay/demand.js';
+import {CLUSTER_SPEC_FIELD, clusterSpecOf, rayDemand, type RayKind} from '../kuberay/demand.js';
 import {desiredGroupObjects, keepLiveSizes, ownedBy, PLACEMENT_ANNOTATION, type GroupPolicy} from '../kuberay/group.js';
 import {policyOf} from './group.js';
 import {readGroupManifest} from '../kuberay/manifest.js';
@@ -16,7 +16,7 @@ import type {ClusterStatus} from './fleet-status.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
 import type {LeaseSlot} from './lease.js';
 import {settleGroup, waitingFor, type Settled} from './settle.js';
-import {preflightTargets, templateWorker, type PreflightSubject} from './preflight.js';
+import {preflightTargets, refusalsFor, templateWorker, type PreflightSubject} from './preflight.js';
 import {headServiceName} from '../kuberay/names.js';
 import {workerGroupTemplate} from '../kuberay/swap.js';
 
@@ -152,8 +152,7 @@ async function refusedTargets(
   const home = candidates.find((o) => o.snapshot!.id === decision.home);
   if (away.length === 0 || !home) return [];
   const kind = ray.kind as RayKind;
-  const spec = ray.spec as Record<string, unknown> | undefined;
-  const clusterSpec = kind === 'RayCluster' ? spec : (spec?.[CLUSTER_SPEC_FIELD[kind].split('.')[1]!] as Record<string, unknown> | undefined);
+  const clusterSpec = clusterSpecOf(kind, ray.spec);
   const subject: PreflightSubject = {
     namespace: options.namespace,
     // A RayService's and a RayJob's RayCluster is named by KubeRay: no object can be in its way yet.
@@ -165,14 +164,18 @@ async function refusedTargets(
   };
   const ctx = {group: options.group, homeClusterId: home.snapshot!.id, remoteClusterId: '', rayCluster: {name: options.group, uid: ''}, claims: options.claims};
   const groups = [...new Set(away.flatMap((a) => Object.entries(a.workers).flatMap(([g, n]) => (n > 0 ? [g] : []))))];
-  const workers = groups.flatMap((g) => {
-    const template = workerGroupTemplate(clusterSpec, g);
-    return template ? [templateWorker(subject, template, ctx)] : [];
-  });
+  const workers = new Map(
+    groups.flatMap((g) => {
+      const template = workerGroupTemplate(clusterSpec, g);
+      return template ? [[g, templateWorker(subject, template, ctx)] as const] : [];
+    }),
+  );
   const targets = away.map((a) => candidates.find((o) => o.snapshot!.id === a.cluster)!).filter(Boolean);
   const checks = await preflightTargets(subject, workers, targets, {copySecrets: options.copySecrets, signal: options.signal, dryRunCreate: true});
+  // A cluster is left out of the plan if a group it was to take may not run there: the plan is made again without it.
   return targets.flatMap((cluster) => {
-    const refusals = checks.get(cluster.snapshot!.id)?.refusals ?? [];
+    const planned = Object.entries(away.find((a) => a.cluster === cluster.snapshot!.id)!.workers).flatMap(([g, n]) => (n > 0 ? [g] : []));
+    const refusals = refusalsFor(checks.get(cluster.snapshot!.id), planned);
     return refusals.length > 0 ? [{cluster, refusals}] : [];
   });
 }

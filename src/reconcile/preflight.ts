@@ -1,11 +1,11 @@
 import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
-import {RESOURCES} from '../kube/resources.js';
+import {RESOURCES, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Pod, PodSpec} from '../kube/types.js';
 import {HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {headEndpointSliceName, podReferences, RAY_NODE_LABEL, remoteWorkerPod, type SwapContext, type WorkerGroupTemplate} from '../kuberay/swap.js';
-import {claimsOf, QuotaRoom, targetRefusals, type Quota, type TargetFacts} from '../placement/preflight.js';
+import {claimsOf, QuotaRoom, workerRefusals, type Quota, type TargetFacts} from '../placement/preflight.js';
 import type {GroupState} from './group.js';
 import type {ObservedCluster} from './observe.js';
 
@@ -23,6 +23,12 @@ export interface PreflightSubject {
   claims?: Readonly<Record<string, string>>;
 }
 
+/** A target's refusals for the worker groups given, one line each, the group named when there are several. */
+export function refusalsFor(check: TargetCheck | undefined, groups: string[]): string[] {
+  const lines = groups.flatMap((g) => (check?.refusals.get(g) ?? []).map((r) => (groups.length > 1 ? `worker group ${g}: ${r}` : r)));
+  return [...new Set(lines)];
+}
+
 export function subjectOf(state: GroupState): PreflightSubject {
   return {
     namespace: state.namespace,
@@ -35,9 +41,9 @@ export function subjectOf(state: GroupState): PreflightSubject {
   };
 }
 
-/** What the preflight found of one target: why it may take no remote worker, and its quota room. */
+/** What the preflight found of one target: why it may take no remote worker of each worker group, and its quota room. */
 export interface TargetCheck {
-  refusals: string[];
+  refusals: ReadonlyMap<string, string[]>;
   quota: QuotaRoom;
 }
 
@@ -82,28 +88,19 @@ export function madeFor(object: KubeObject, role: string, homeClusterId: string)
 }
 
 const isNotFound = (err: unknown) => err instanceof KubeError && err.code === 404;
-const isForbidden = (err: unknown) => err instanceof KubeError && err.code === 403;
-
-/**
- * A read the tool's role may not be granted in every cluster (PriorityClasses are cluster-wide):
- * forbidden, it says nothing, and the dry-run create is what checks it.
- */
-async function unlessForbidden<T>(read: Promise<T>, otherwise: T): Promise<T> {
-  try {
-    return await read;
-  } catch (err) {
-    if (isForbidden(err)) return otherwise;
-    throw err;
-  }
-}
 
 /**
  * Checks every target of the fleet for the remote workers given (one per worker group that may
- * move, as they would be made), before anything is written for them: the reads of
- * placement/preflight.ts, and the dry-run create. A target that did not answer is left out, as the
- * fit leaves it out.
+ * move, by group, as they would be made), before anything is written for them: the reads of
+ * placement/preflight.ts, and the dry-run create. A read that fails (forbidden, a timeout) refuses
+ * the target, saying so: nothing is taken to be absent.
  */
-export async function preflightTargets(subject: PreflightSubject, workers: Pod[], targets: Array<ObservedCluster | PreflightTarget>, options: PreflightOptions): Promise<Map<string, TargetCheck>> {
+export async function preflightTargets(
+  subject: PreflightSubject,
+  workers: ReadonlyMap<string, Pod>,
+  targets: Array<ObservedCluster | PreflightTarget>,
+  options: PreflightOptions,
+): Promise<Map<string, TargetCheck>> {
   const checks = await Promise.all(
     targets.map(async (t) => {
       const target = 'id' in t ? t : {client: t.client, id: t.snapshot!.id};
@@ -119,41 +116,53 @@ export interface PreflightTarget {
   id: string;
 }
 
-async function checkTarget(subject: PreflightSubject, workers: Pod[], target: PreflightTarget, options: PreflightOptions): Promise<TargetCheck> {
+/** A read's failure, as a line: what could not be read there, and why. */
+function unreadable(what: string, context: string, err: unknown): string {
+  const reason = err instanceof KubeError ? (err.code === 403 ? 'forbidden: bind the roles of deploy/rbac there' : err.detail) : String(err);
+  return `cannot read ${what} in ${context} (${reason}), so whether the workers may run there is unknown`;
+}
+
+async function checkTarget(subject: PreflightSubject, workers: ReadonlyMap<string, Pod>, target: PreflightTarget, options: PreflightOptions): Promise<TargetCheck> {
   const {client} = target;
   const {namespace} = subject;
   const {signal} = options;
-  const specs = workers.map((w) => w.spec as PodSpec);
-  const named = (field: 'priorityClassName' | 'runtimeClassName') => [...new Set(specs.flatMap((s) => (typeof s[field] === 'string' ? [s[field] as string] : [])))];
-  const exists = async (names: string[], type: typeof RESOURCES.priorityclasses | typeof RESOURCES.runtimeclasses) =>
-    Object.fromEntries(await Promise.all(names.map(async (n) => [n, await unlessForbidden(client.find(type, n, undefined, signal).then((o) => o !== undefined), true)] as const)));
-  const namespaceExists = (await client.find(RESOURCES.namespaces, namespace, undefined, signal)) !== undefined;
-  const refs = specs.map(podReferences);
-  const mapped = [...new Set(specs.flatMap(claimsOf))].filter((c) => Object.values(subject.claims ?? {}).includes(c));
-  const [priorityClasses, runtimeClasses, quotas, inTheWay, missing, claims] = await Promise.all([
-    exists(named('priorityClassName'), RESOURCES.priorityclasses),
-    exists(named('runtimeClassName'), RESOURCES.runtimeclasses),
-    namespaceExists ? unlessForbidden(readQuotas(namespace, target, signal), []) : [],
-    namespaceExists ? objectsInTheWay(subject, target, signal).then((seen) => seen.lines.map((line) => `${line} (${IN_THE_WAY_FIX})`)) : [],
-    namespaceExists && !options.copySecrets ? missingSecrets(target, namespace, refs.flatMap((r) => r.secrets), signal) : [],
-    Promise.all(mapped.map(async (c) => [c, namespaceExists && (await client.find(RESOURCES.persistentvolumeclaims, c, namespace, signal)) !== undefined] as const)).then(Object.fromEntries),
-  ]);
-  const facts: TargetFacts = {context: client.context, namespace, namespaceExists, priorityClasses, runtimeClasses, quotas, inTheWay, missing, claims};
-  if (!namespaceExists && !options.copySecrets) {
-    const secrets = [...new Set(refs.flatMap((r) => r.secrets))];
-    if (secrets.length > 0) facts.missing.push(`the workers need Secret(s) ${secrets.join(', ')}, and namespace ${namespace} is not there yet in ${client.context}; create them there, or pass --copy-secrets`);
-  }
-  // Asked only of a target nothing else refuses: the server's answer adds what the reads cannot see.
-  if (options.dryRunCreate && namespaceExists && targetRefusals(specs, facts).length === 0) {
-    for (const worker of workers) {
-      const refusal = await dryRunRefusal(target, worker, namespace, signal);
-      if (refusal) {
-        facts.dryRunRefusal = refusal;
-        break;
-      }
+  const specs = [...workers.values()].map((w) => w.spec as PodSpec);
+  const failed: string[] = [];
+  // Each read is one line of its own when it fails; 404 is an answer (absent), anything else is not.
+  const read = async <T>(what: string, fetch: () => Promise<T>, otherwise: T): Promise<T> => {
+    try {
+      return await fetch();
+    } catch (err) {
+      signal?.throwIfAborted();
+      failed.push(unreadable(what, client.context, err));
+      return otherwise;
     }
+  };
+  const exists = async (type: ResourceType, names: string[], ns?: string) =>
+    Object.fromEntries(
+      await Promise.all(names.map(async (n) => [n, await read(`${type.kind} ${n}`, async () => (await client.find(type, n, ns, signal)) !== undefined, true)] as const)),
+    ) as Record<string, boolean>;
+  const named = (field: 'priorityClassName' | 'runtimeClassName') => [...new Set(specs.flatMap((s) => (typeof s[field] === 'string' ? [s[field] as string] : [])))];
+  const namespaceExists = await read(`namespace ${namespace}`, async () => (await client.find(RESOURCES.namespaces, namespace, undefined, signal)) !== undefined, false);
+  const inNamespace = async (type: ResourceType, names: string[]) => (namespaceExists ? exists(type, names, namespace) : Object.fromEntries(names.map((n) => [n, false])));
+  const mapped = [...new Set(specs.flatMap(claimsOf))].filter((c) => Object.values(subject.claims ?? {}).includes(c));
+  const [priorityClasses, runtimeClasses, quotas, inTheWay, secrets, claims] = await Promise.all([
+    exists(RESOURCES.priorityclasses, named('priorityClassName')),
+    exists(RESOURCES.runtimeclasses, named('runtimeClassName')),
+    namespaceExists ? read(`the ResourceQuotas of namespace ${namespace}`, () => readQuotas(namespace, target, signal), []) : [],
+    namespaceExists ? read('the objects of the head-Service copy\'s names', () => objectsInTheWay(subject, target, signal).then((seen) => seen.lines.map((line) => `${line} (${IN_THE_WAY_FIX})`)), []) : [],
+    options.copySecrets ? {} : inNamespace(RESOURCES.secrets, [...new Set(specs.flatMap((s) => podReferences(s).secrets))].sort()),
+    inNamespace(RESOURCES.persistentvolumeclaims, mapped),
+  ]);
+  const facts: TargetFacts = {context: client.context, namespace, namespaceExists, priorityClasses, runtimeClasses, claims, secrets, copySecrets: options.copySecrets, quotas, inTheWay, unreadable: failed};
+  const refusals = new Map<string, string[]>();
+  for (const [group, worker] of workers) {
+    let reasons = workerRefusals(worker.spec as PodSpec, facts);
+    // Asked only where the reads find nothing: the server's answer adds what they cannot see.
+    if (reasons.length === 0 && options.dryRunCreate && namespaceExists) reasons = workerRefusals(worker.spec as PodSpec, facts, await dryRunRefusal(target, worker, namespace, signal));
+    refusals.set(group, reasons);
   }
-  return {refusals: targetRefusals(specs, facts), quota: new QuotaRoom(facts.quotas)};
+  return {refusals, quota: new QuotaRoom(facts.quotas)};
 }
 
 async function readQuotas(namespace: string, target: PreflightTarget, signal?: AbortSignal): Promise<Quota[]> {
@@ -186,7 +195,7 @@ export async function objectsInTheWay(
     subject.mesh === 'endpoints' ? client.find<KubeObject>(RESOURCES.endpointslices, headEndpointSliceName(headName), namespace, signal) : undefined,
     client.find<KubeObject>(RESOURCES.rayclusters, rayCluster, namespace, signal).catch((err: unknown) => {
       // A cluster without KubeRay's CRDs has no RayCluster in the way.
-      if (isNotFound(err) || isForbidden(err)) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }),
   ]);
@@ -202,14 +211,6 @@ export async function objectsInTheWay(
     out.push(`RayCluster ${rayCluster} in ${client.context} would count the remote workers as its own, since they carry its ray.io/cluster label`);
   }
   return {lines: out, ...(service ? {service} : {}), ...(slice ? {slice} : {})};
-}
-
-async function missingSecrets(target: PreflightTarget, namespace: string, names: string[], signal?: AbortSignal): Promise<string[]> {
-  const absent = [];
-  for (const name of [...new Set(names)].sort()) {
-    if (!(await target.client.find(RESOURCES.secrets, name, namespace, signal))) absent.push(name);
-  }
-  return absent.length > 0 ? [`Secret(s) ${absent.join(', ')} that the workers need are not there in ${target.client.context}; create them there, or pass --copy-secrets`] : [];
 }
 
 /**
@@ -230,6 +231,8 @@ async function dryRunRefusal(target: PreflightTarget, worker: Pod, namespace: st
     await target.client.create(RESOURCES.pods, probe, {namespace, dryRun: true, signal});
     return undefined;
   } catch (err) {
+    // A quota full now is room to wait for, as a full node is: the QuotaRoom counts it worker by worker.
+    if (err instanceof KubeError && err.code === 403 && /exceeded quota/.test(err.detail)) return undefined;
     if (err instanceof KubeError && [400, 403, 422].includes(err.code ?? 0)) return err.detail;
     throw err;
   }

@@ -210,8 +210,8 @@ export function repairs(view: GroupView): Repair[] {
     if (swapping.has(`${cluster}/${n}`)) continue;
     const side = remotes.get(cluster);
     const twin = twinIn(cluster, n);
-    // Its gate, written once the remote worker was first seen Ready, says it joined once.
-    const stuck = twin ? notJoining(twin, remoteReadyOf(p) !== undefined, view.now, view.joinTimeoutMs) : undefined;
+    // Its gate, written once the remote worker was first seen Ready, says it joined once; one Ready now has too.
+    const stuck = twin ? notJoining(twin, remoteReadyOf(p) !== undefined || isPodReady(twin), view.now, view.joinTimeoutMs) : undefined;
     if (doomed.has(n)) {
       if (twin) deleteRemote(cluster, twin, `${n} is in workersToDelete`);
     } else if (twin && ended(twin)) {

@@ -15,10 +15,10 @@ import {observeGroup, parseGroupRef, UnstartedError, type GroupState} from './gr
 import {holdLease, type LeaseSlot} from './lease.js';
 import {finishRelocation, relocateGroup} from './relocate.js';
 import {checkTargets, swapContext} from './act.js';
-import {preflightTargets, subjectOf, templateWorker} from './preflight.js';
+import {preflightTargets, refusalsFor, subjectOf, templateWorker} from './preflight.js';
 import {recordEvent} from './events.js';
 import {countedWorkers, settleGroup, waitingFor} from './settle.js';
-import {describeRepair, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
+import {describeRepair, joinable, planPass, tell, workerGroupSpecs, type SpanResult} from './span.js';
 import {v1SpanRefusal} from '../kuberay/autoscaler.js';
 
 export interface ScaleOptions {
@@ -226,16 +226,19 @@ async function scaleWithLease(fleet: Fleet, options: ScaleOptions, slot: LeaseSl
     decision = decide(new Set());
     const skippedWhy: string[] = [];
     // New workers that would run elsewhere: the clusters they could go to are checked first, and
-    // one that may take none of them is left out of the decision, with its reasons.
+    // one that may take none of them (or where one of the group's did not join) is left out of the
+    // decision, with its reasons.
     const template = workerGroupTemplate(state.rayCluster.spec, workerGroup);
     if (decision.action === 'span' && template) {
       const targets = state.fleet.filter((o) => o !== state.home && o.snapshot);
+      const {open, barred} = joinable(state, workerGroup, template, targets);
       const worker = templateWorker(subjectOf(state), template, swapContext(state, ''));
-      const checks = await preflightTargets(subjectOf(state), [worker], targets, {copySecrets: options.copySecrets, signal, dryRunCreate: true});
-      const skipped = targets.filter((t) => (checks.get(t.snapshot!.id)?.refusals.length ?? 0) > 0);
-      skippedWhy.push(...skipped.map((t) => `${t.client.context} is skipped: ${checks.get(t.snapshot!.id)!.refusals.join('; ')}`));
+      const checks = await preflightTargets(subjectOf(state), new Map([[workerGroup, worker]]), open, {copySecrets: options.copySecrets, signal, dryRunCreate: true});
+      const refusals = (t: (typeof open)[number]) => refusalsFor(checks.get(t.snapshot!.id), [workerGroup]);
+      const skipped = open.filter((t) => refusals(t).length > 0);
+      skippedWhy.push(...barred, ...skipped.map((t) => `${t.client.context} is skipped: ${refusals(t).join('; ')}`));
       result.reasons.push(...skippedWhy);
-      if (skipped.length > 0) decision = decide(new Set(skipped.map((t) => t.snapshot!.id)));
+      if (skippedWhy.length > 0) decision = decide(new Set(targets.filter((t) => !open.includes(t) || skipped.includes(t)).map((t) => t.snapshot!.id)));
     }
     result.action = decision.action === 'place' ? 'fits' : decision.action;
     result.reasons.push(...decision.reasons.map(explain));

@@ -13,7 +13,7 @@ import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
 import {podShape} from '../placement/snapshot.js';
 import {Actor, ALL_STEPS, checkTargets, swapContext, type Move, type Step} from './act.js';
-import {preflightTargets, subjectOf, type TargetChecks} from './preflight.js';
+import {preflightTargets, refusalsFor, subjectOf, type TargetChecks} from './preflight.js';
 import {recordEvent} from './events.js';
 import {headPodIP, lookAtGroup, observeGroup, rayClusterNames, UnstartedError, type GroupLook, type GroupState, type UnstartedGroup} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
@@ -127,7 +127,8 @@ export function groupView(state: GroupState, incoming: string[] = [], bindPlaceh
     copySecrets,
     incoming,
     now: state.observedAt ?? Date.now(),
-    joinTimeoutMs: state.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
+    // 0: never given up on.
+    joinTimeoutMs: state.joinTimeoutMs === 0 ? Infinity : (state.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS),
     ...(state.mesh === 'endpoints' ? {headEndpoint: headPodIP(state)} : {}),
     ...(state.homeHead.read && state.homeHead.service?.metadata?.annotations?.[MADE_GLOBAL_ANNOTATION] === 'true' ? {headMadeGlobal: state.homeHead.service.metadata.name} : {}),
   };
@@ -177,30 +178,32 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   const bindPlaceholder = placeholderRoom(state);
   const first = repairs(groupView(state, [], bindPlaceholder, options.copySecrets));
   const reachable = spanTargets(state, options.to);
-  const refusalsOf = (t: ObservedCluster) => options.checks?.get(t.snapshot!.id)?.refusals ?? [];
-  const skipped = reachable.flatMap((t) => (refusalsOf(t).length > 0 ? [{context: t.client.context, reasons: refusalsOf(t)}] : []));
-  const targets = reachable.filter((t) => refusalsOf(t).length === 0);
+  const candidates = spannable(state, first);
+  const groupOf = (p: Pod) => p.metadata?.labels?.[RAY_GROUP_LABEL] ?? '';
+  const moving = [...new Set(candidates.map(groupOf))];
+  const refusalsOf = (t: ObservedCluster, groups: string[]) => refusalsFor(options.checks?.get(t.snapshot!.id), groups);
+  const skipped = reachable.flatMap((t) => (refusalsOf(t, moving).length > 0 ? [{context: t.client.context, reasons: refusalsOf(t, moving)}] : []));
+  /** The clusters a worker group's remote workers may go to: those the preflight did not refuse for it. */
+  const targetsFor = (group: string) => reachable.filter((t) => refusalsOf(t, [group]).length === 0);
   const quota = (t: ObservedCluster) => options.checks?.get(t.snapshot!.id)?.quota;
-  const rooms = new Map<ObservedCluster, ClusterRoom>(targets.map((t) => [t, ClusterRoom.afterPending(t.snapshot!)]));
+  const rooms = new Map<ObservedCluster, ClusterRoom>(reachable.map((t) => [t, ClusterRoom.afterPending(t.snapshot!)]));
   const random = options.random ?? Math.random;
   const moves: Pass['moves'] = [];
   const stuck: Pass['stuck'] = [];
-  const candidates = spannable(state, first);
   const refusal = state.autoscaling ? v1SpanRefusal(state.rayCluster.spec, `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`) : undefined;
   if (refusal && candidates.length > 0) return {repairs: first, moves, stuck, skipped, refused: {...refusal, pending: candidates.map((p) => p.metadata?.name ?? '')}};
-  if (candidates.length > 0 && reachable.length > 0 && targets.length === 0) {
+  // Remote workers given up on in this very pass: their group is not sent there again now either.
+  const givingUp = new Set(first.flatMap((r) => (r.do === 'give-up' ? [`${r.workerGroup}@${r.cluster}`] : [])));
+  const skippedFor = (group: string) => reachable.filter((t) => refusalsOf(t, [group]).length > 0).map((t) => `${t.client.context} is skipped: ${refusalsOf(t, [group]).join('; ')}`);
+  if (candidates.length > 0 && reachable.length > 0 && moving.every((g) => targetsFor(g).length === 0)) {
     const where = `${state.kind.toLowerCase()}/${state.name} in context "${state.home.client.context}"`;
     const why = skipped.map((s) => `${s.context}: ${s.reasons.join('; ')}`).join('; ');
     return {
       repairs: first,
       moves,
-      stuck: candidates.map((p) => ({pending: p.metadata?.name ?? '', reason: `every cluster it could go to is skipped: ${why}`})),
+      stuck: candidates.map((p) => ({pending: p.metadata?.name ?? '', reason: `every cluster it could go to is skipped: ${skippedFor(groupOf(p)).join('; ')}`})),
       skipped,
-      noTarget: {
-        pending: candidates.map((p) => p.metadata?.name ?? ''),
-        message: `no cluster of the fleet may run the remote workers of ${where}: ${why}`,
-        fix: 'make the cluster(s) named ready for them as said, or leave them out of the fleet; nothing was changed',
-      },
+      noTarget: {pending: candidates.map((p) => p.metadata?.name ?? ''), message: `no cluster of the fleet may run the remote workers of ${where}: ${why}`, fix: 'make the cluster(s) named ready for them as said, or leave them out of the fleet'},
     };
   }
   const hosts = new Map(workerGroupSpecs(state).map((g) => [g.groupName ?? '', g.numOfHosts ?? 1]));
@@ -237,15 +240,14 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
     // What the remote worker asks there, without the sidecars and overhead home's admission added.
     const worker = remoteWorker(pod, template, state.claims);
     const shape = podShape(worker.spec);
-    const {open, barred} = joinable(state, group, template, targets);
+    const {open, barred} = joinable(state, group, template, targetsFor(group), givingUp);
     const target = open.find((t) => !quota(t)?.check(worker.spec) && rooms.get(t)!.fit(shape, 1) === 1);
     if (!target) {
       const why = open.flatMap((t) => {
         const over = quota(t)?.check(worker.spec);
         return over ? [`${t.client.context}: ${over}`] : rooms.get(t)!.misses(shape).slice(0, 2).map((m) => explainMiss(t.client.context, m.node, m.miss));
       });
-      const refused = skipped.map((s) => `${s.context} is skipped: ${s.reasons.join('; ')}`);
-      stuck.push({pending: podName, reason: [...why, ...barred, ...refused].join('; ') || 'no other cluster of the fleet answered'});
+      stuck.push({pending: podName, reason: [...why, ...barred, ...skippedFor(group)].join('; ') || 'no other cluster of the fleet answered'});
       continue;
     }
     quota(target)?.take(worker.spec);
@@ -265,7 +267,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       const template = workerGroupTemplate(state.rayCluster.spec, group)!;
       const worker = remoteWorker(set.pods[0]!, template, state.claims);
       const shape = podShape(worker.spec);
-      const {open} = joinable(state, group, template, targets);
+      const {open} = joinable(state, group, template, targetsFor(group), givingUp);
       const within = set.cluster ? open.filter((t) => t.snapshot!.id === set.cluster) : open;
       const target = within.find((t) => !quota(t)?.check(worker.spec, set.pods.length) && rooms.get(t)!.fitAll(shape, set.pods.length));
       if (target) quota(target)?.take(worker.spec, set.pods.length);
@@ -292,7 +294,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
  * The targets a worker group's remote workers may still be sent to: not those where one did not
  * join under its current template (joins.ts), which are `barred`, each said in a line.
  */
-function joinable(state: GroupState, group: string, template: WorkerGroupTemplate, targets: ObservedCluster[]): {open: ObservedCluster[]; barred: string[]} {
+export function joinable(state: GroupState, group: string, template: WorkerGroupTemplate, targets: ObservedCluster[], givingUp = new Set<string>()): {open: ObservedCluster[]; barred: string[]} {
   const record = notJoinedOf(state.object);
   const hash = templateHash(template);
   const open: ObservedCluster[] = [];
@@ -300,6 +302,7 @@ function joinable(state: GroupState, group: string, template: WorkerGroupTemplat
   for (const t of targets) {
     const entry = notJoinedThere(record, group, t.snapshot!.id, hash);
     if (entry) barred.push(`${t.client.context}: a remote worker of group ${group} did not join there at ${entry.at} (${entry.reason}), and it is not tried again until the group's template changes`);
+    else if (givingUp.has(`${group}@${t.snapshot!.id}`)) barred.push(`${t.client.context}: a remote worker of group ${group} is given up on there in this pass`);
     else open.push(t);
   }
   return {open, barred};
@@ -324,11 +327,18 @@ export async function targetChecks(state: GroupState, options: {to?: string; cop
     if (template && !byGroup.has(group)) byGroup.set(group, remoteWorkerPod(pod, template, pod.metadata?.name ?? group, swapContext(state, '')));
   }
   if (byGroup.size === 0) return undefined;
-  return preflightTargets(subjectOf(state), [...byGroup.values()], spanTargets(state, options.to), options);
+  return preflightTargets(subjectOf(state), byGroup, spanTargets(state, options.to), options);
 }
 
-/** planPass, with every cluster the pass could move workers to checked first: one that may take none is skipped, and the quota of each is taken worker by worker. */
+/**
+ * planPass, with every cluster the pass could move workers to checked first: one that may take none
+ * is skipped, and the quota of each is taken worker by worker. A pass that would move nothing anyway
+ * (no room anywhere) checks nothing: watch makes one on every event, and a worker waiting for room
+ * would otherwise cost each cluster its reads and a dry-run create every time.
+ */
 export async function checkedPass(state: GroupState, options: {to?: string; random?: () => number; copySecrets: boolean; signal?: AbortSignal}): Promise<Pass> {
+  const unchecked = planPass(state, options);
+  if (unchecked.moves.length === 0) return unchecked;
   const checks = await targetChecks(state, {...options, dryRunCreate: true});
   return planPass(state, {...options, ...(checks ? {checks} : {})});
 }
@@ -514,9 +524,12 @@ async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOpti
   // Waiting for another run's lease, or a swap backed out, calls for a fresh look; a few rounds suffice.
   for (let round = 0; round < 4; round++) {
     const pass = await checkedPass(state, options);
+    // Refused before anything is written, or said as a warning: after a write (an earlier round, the
+    // live RayCluster's pass) or beside repairs that are due, which go ahead.
+    const untouched = round === 0 && !rayCluster && result.steps.length === 0 && pass.repairs.length === 0;
     for (const refused of [pass.refused, pass.noTarget]) {
       if (!refused) continue;
-      if ((options.onRefusal ?? 'refuse') === 'refuse') throw new InputError(refused.message, refused.fix);
+      if ((options.onRefusal ?? 'refuse') === 'refuse' && untouched) throw new InputError(refused.message, refused === pass.noTarget ? `${refused.fix}; nothing was changed` : refused.fix);
       const warning = `${refused.pending.join(', ')} not spanned: ${refused.message} (${refused.fix})`;
       if (!result.warnings.includes(warning)) result.warnings.push(warning);
     }

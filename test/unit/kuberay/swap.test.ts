@@ -97,6 +97,10 @@ describe('placeholderPod', () => {
     expect(placeholder.spec?.securityContext).toEqual({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}});
   });
 
+  it('records the digest of the template its remote worker is built from, when given', () => {
+    expect(placeholderPod(pending, 'p', ctx, 'n', undefined, 'abc123').metadata?.annotations?.['superskyray.io/template']).toBe('abc123');
+  });
+
   it('runs the image given, for registries an air-gapped cluster can pull from', () => {
     expect(placeholderPod(pending, 'p', ctx, 'n', 'registry.internal/pause:3.10').spec?.containers[0]?.image).toBe('registry.internal/pause:3.10');
   });

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import type {PodSpec} from '../../../src/kube/types.js';
-import {claimsOf, QuotaRoom, targetRefusals, type Quota, type TargetFacts} from '../../../src/placement/preflight.js';
+import {claimsOf, QuotaRoom, workerRefusals, type Quota, type TargetFacts} from '../../../src/placement/preflight.js';
 
 const worker = (extra: Partial<PodSpec> = {}): PodSpec => ({
   containers: [{name: 'ray-worker', resources: {requests: {cpu: '2', memory: '4Gi'}, limits: {cpu: '2', memory: '4Gi'}}}],
@@ -14,18 +14,20 @@ const facts = (extra: Partial<TargetFacts> = {}): TargetFacts => ({
   namespaceExists: true,
   priorityClasses: {},
   runtimeClasses: {},
-  quotas: [],
   claims: {},
+  secrets: {},
+  copySecrets: false,
+  quotas: [],
   inTheWay: [],
-  missing: [],
+  unreadable: [],
   ...extra,
 });
 
 const quota = (hard: Record<string, string>, used: Record<string, string> = {}, scoped = false): Quota => ({name: 'team', hard, used, scoped});
 
-describe('targetRefusals', () => {
-  it('has nothing against a cluster that has what the workers name', () => {
-    expect(targetRefusals([worker({priorityClassName: 'batch'})], facts({priorityClasses: {batch: true}}))).toEqual([]);
+describe('workerRefusals', () => {
+  it('has nothing against a cluster that has what the worker names', () => {
+    expect(workerRefusals(worker({priorityClassName: 'batch'}), facts({priorityClasses: {batch: true}}))).toEqual([]);
   });
 
   it.each([
@@ -43,22 +45,28 @@ describe('targetRefusals', () => {
       facts({claims: {'datasets-replica': false}}),
       'PersistentVolumeClaim datasets-replica, which --claim names for the workers, is not there in cloud',
     ],
-    ['a quota with no room for one worker', worker(), facts({quotas: [quota({'requests.cpu': '4'}, {'requests.cpu': '3'})]}), 'ResourceQuota team has no room for another worker: requests.cpu would be 5000m of 4 (3000m used) in cloud'],
-    ['what the server refused on a dry run', worker(), facts({dryRunRefusal: 'pods "x" is forbidden: violates PodSecurity "restricted:latest"'}), 'a dry-run create of a remote worker is refused in cloud: pods "x" is forbidden: violates PodSecurity "restricted:latest"'],
+    ['a Secret it lacks', worker({imagePullSecrets: [{name: 'pull'}]}), facts({secrets: {pull: false}}), 'Secret(s) pull that the workers need are not there in cloud; create them there, or pass --copy-secrets'],
+    ['a quota that could never hold one worker', worker(), facts({quotas: [quota({'requests.cpu': '1'}, {'requests.cpu': '0'})]}), 'ResourceQuota team could never hold one worker: it asks requests.cpu 2000m, and the quota holds 1 in cloud'],
+    ['what the server refused on a dry run', worker(), facts(), 'a dry-run create of a remote worker is refused in cloud: pods "x" is forbidden: violates PodSecurity "restricted:latest"', 'pods "x" is forbidden: violates PodSecurity "restricted:latest"'],
     ['an object in the way', worker(), facts({inTheWay: ['Service app-head-svc in cloud is not ours']}), 'Service app-head-svc in cloud is not ours'],
-    ['a Secret it lacks', worker(), facts({missing: ['Secret(s) pull that the workers need are not there in cloud']}), 'Secret(s) pull that the workers need are not there in cloud'],
-  ])('refuses %s', (_, spec, target, reason) => {
-    expect(targetRefusals([spec], target)).toEqual([reason]);
+    ['what could not be read', worker(), facts({unreadable: ['cannot read the ResourceQuotas of namespace ml in cloud (forbidden)']}), 'cannot read the ResourceQuotas of namespace ml in cloud (forbidden)'],
+  ])('refuses %s', (_, spec, target, reason, dryRun?: string) => {
+    expect(workerRefusals(spec, target, dryRun)).toEqual([reason]);
+  });
+
+  it('leaves a quota full now to the room counted worker by worker, and a Secret that is not there to --copy-secrets', () => {
+    expect(workerRefusals(worker(), facts({quotas: [quota({'requests.cpu': '4'}, {'requests.cpu': '4'})]}))).toEqual([]);
+    expect(workerRefusals(worker({imagePullSecrets: [{name: 'pull'}]}), facts({secrets: {pull: false}, copySecrets: true}))).toEqual([]);
   });
 
   it('lets a worker mount a claim --claim names, where it is there', () => {
-    expect(targetRefusals([worker({volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'datasets-replica'}}]})], facts({claims: {'datasets-replica': true}}))).toEqual([]);
+    expect(workerRefusals(worker({volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'datasets-replica'}}]}), facts({claims: {'datasets-replica': true}}))).toEqual([]);
   });
 
-  it('names each claim once, over the worker groups', () => {
-    const a = worker({volumes: [{name: 'd', persistentVolumeClaim: {claimName: 'x'}}, {name: 'e', emptyDir: {}}]});
-    expect(claimsOf(a)).toEqual(['x']);
-    expect(targetRefusals([a, a], facts())).toHaveLength(1);
+  it('names each claim once', () => {
+    const a = worker({volumes: [{name: 'd', persistentVolumeClaim: {claimName: 'x'}}, {name: 'e', emptyDir: {}}, {name: 'f', persistentVolumeClaim: {claimName: 'x'}}]});
+    expect(claimsOf(a)).toEqual(['x', 'x']);
+    expect(workerRefusals(a, facts())).toHaveLength(1);
   });
 });
 
@@ -84,5 +92,6 @@ describe('QuotaRoom', () => {
 
   it('leaves scoped quotas to the dry-run create, which knows which pods they hold', () => {
     expect(new QuotaRoom([quota({pods: '0'}, {}, true)]).check(worker())).toBeUndefined();
+    expect(new QuotaRoom([quota({pods: '0'}, {}, true)]).never(worker())).toBeUndefined();
   });
 });

@@ -586,7 +586,7 @@ describe("planPass with the preflight's checks of the clusters workers could go 
       {context: 'edge', nodes: [gpuNode('edge-0', 4)]},
     ],
   });
-  const check = (refusals: string[], quota: Quota[] = []) => ({refusals, quota: new QuotaRoom(quota)});
+  const check = (refusals: string[], quota: Quota[] = []) => ({refusals: new Map([['gpu', refusals]]), quota: new QuotaRoom(quota)});
 
   it('skips a cluster the preflight refused, saying why, and moves the workers to the next', () => {
     const pass = planPass(state(twoFit()), {random: () => 0, checks: new Map([['cloud-id', check(['PriorityClass batch is not there in cloud'])]])});
@@ -607,6 +607,31 @@ describe("planPass with the preflight's checks of the clusters workers could go 
       'no cluster of the fleet may run the remote workers of raycluster/app in context "onprem": cloud: PriorityClass batch is not there in cloud; edge: a dry-run create of a remote worker is refused in edge: violates PodSecurity "restricted:latest"',
     );
     expect(pass.stuck.map((s) => s.pending)).toEqual(['app-gpu-worker-fitsa', 'app-gpu-worker-fitsb']);
+  });
+
+  it('does not send a worker, in the same pass, to where a remote worker of its group is given up on', () => {
+    const fixture = twoFit();
+    const stuck = pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0', gpu: 1});
+    stuck.metadata!.creationTimestamp = new Date(Date.now() - 600_000).toISOString();
+    stuck.status = {phase: 'Pending', containerStatuses: [{name: 'ray', state: {waiting: {reason: 'ImagePullBackOff'}}}]};
+    fixture.home.push(pod(READY, 'worker', {placeholder: 'unready', remote: 'cloud-id', node: 'onprem-0'}));
+    fixture.remotes![0]!.workers = [stuck];
+    const pass = planPass(state(fixture), {random: () => 0, to: 'cloud'});
+    expect(pass.repairs.map((r) => r.do)).toContain('give-up');
+    expect(pass.moves).toEqual([]);
+    expect(pass.stuck[0]?.reason).toBe('cloud: a remote worker of group gpu is given up on there in this pass');
+  });
+
+  it("refuses a cluster for one worker group only: the group it may run still goes there", () => {
+    const fixture = twoFit();
+    fixture.workerGroups = [{groupName: 'gpu', replicas: 3}, {groupName: 'cpu', replicas: 1}];
+    fixture.home.push(pod('app-cpu-worker-movee', 'worker', {group: 'cpu', unschedulable: NO_GPU}));
+    const checks = new Map([['cloud-id', {refusals: new Map([['gpu', ['the workers mount PersistentVolumeClaim(s) datasets']], ['cpu', []]]), quota: new QuotaRoom([])}]]);
+    const pass = planPass(state(fixture), {random: () => 0, to: 'cloud', checks});
+    expect(pass.moves.map((m) => `${m.workerGroup}->${m.to}`)).toEqual(['cpu->cloud']);
+    expect(pass.noTarget).toBeUndefined();
+    expect(pass.stuck.map((s) => s.reason)).toEqual(['cloud is skipped: the workers mount PersistentVolumeClaim(s) datasets', 'cloud is skipped: the workers mount PersistentVolumeClaim(s) datasets']);
+    expect(pass.skipped).toEqual([{context: 'cloud', reasons: ['worker group gpu: the workers mount PersistentVolumeClaim(s) datasets']}]);
   });
 
   it("takes each cluster's quota worker by worker: the worker past it goes to the next cluster", () => {

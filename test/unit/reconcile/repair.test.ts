@@ -765,12 +765,15 @@ describe('a remote worker that never joins', () => {
   const unscheduled = {phase: 'Pending', conditions: [{type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 Insufficient cpu.'}]};
 
   it.each([
-    ['an image it cannot pull, at once', starting(10, pulling), undefined, [`give-up ${W} cloud ${W}: container ray-worker is ImagePullBackOff (Back-off pulling image "unpullable.invalid/ray")`]],
-    ['a crash loop, at once', starting(10, {containerStatuses: [{name: 'ray-worker', state: {waiting: {reason: 'CrashLoopBackOff'}}}]}), undefined, [`give-up ${W} cloud ${W}: container ray-worker is CrashLoopBackOff`]],
+    ['an invalid image name, at once', starting(5, {containerStatuses: [{name: 'ray-worker', state: {waiting: {reason: 'InvalidImageName'}}}]}), undefined, [`give-up ${W} cloud ${W}: container ray-worker is InvalidImageName`]],
+    ['an image pull backing off, not within a minute', starting(59, pulling), undefined, []],
+    ['an image pull backing off for a minute', starting(60, pulling), undefined, [`give-up ${W} cloud ${W}: container ray-worker is ImagePullBackOff (Back-off pulling image "unpullable.invalid/ray")`]],
+    ['a crash loop that lasted a minute', starting(61, {containerStatuses: [{name: 'ray-worker', state: {waiting: {reason: 'CrashLoopBackOff'}}}]}), undefined, [`give-up ${W} cloud ${W}: container ray-worker is CrashLoopBackOff`]],
     ['an init container that never finishes, after the bound', starting(301, initialising), undefined, [`give-up ${W} cloud ${W}: its init containers did not finish within 300 s (wait-gcs-ready waits for the head's GCS)`]],
     ['no node there, after the bound', starting(400, unscheduled), undefined, [`give-up ${W} cloud ${W}: it was not scheduled there within 300 s (0/2 nodes are available: 2 Insufficient cpu.)`]],
     ['an init container still waiting, within the bound', starting(299, initialising), undefined, []],
     ['one that joined once and is unready now, whatever its state', starting(4000, pulling), true, [`set-ready ${W} false`]],
+    ['one Ready now that no pass saw Ready before', {...starting(4000), status: {phase: 'Running', conditions: [{type: 'Ready', status: 'True'}]}}, undefined, [`set-ready ${W} true`]],
   ])('gives up on %s', (_, remoteWorker, gate, want) => {
     const p = placeholder(W, 'cloud', {ready: gate});
     expect(plan(repairs(view({homePods: [p], remotes: [remote('cloud', [remoteWorker])]})))).toEqual(want);
