@@ -173,10 +173,10 @@ describe('remote workers that start in any cluster, and copies that expose nothi
     await deletePlaced(fleet, namespace, 'claim', fleetArgs);
   });
 
-  it('refuses a cluster whose quota has no room for the worker, saying how much is used', async () => {
+  it('refuses a cluster whose quota could never hold the worker, saying how much it asks', async () => {
     await fleet.cluster('cloud').create(RESOURCES.resourcequotas, {apiVersion: 'v1', kind: 'ResourceQuota', metadata: {name: 'small', namespace}, spec: {hard: {'requests.cpu': '500m'}}});
     await pendingApp('quota');
-    await refused('quota', /ResourceQuota small has no room for another worker: requests\.cpu would be \d+m of 500m/);
+    await refused('quota', /ResourceQuota small could never hold one worker: it asks requests\.cpu 1000m, and the quota holds 500m in cloud/);
     await fleet.cluster('cloud').delete(RESOURCES.resourcequotas, 'small', namespace);
     await deletePlaced(fleet, namespace, 'quota', fleetArgs);
   });
