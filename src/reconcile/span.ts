@@ -250,12 +250,12 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       stuck.push({pending: podName, reason: [...why, ...barred, ...skippedFor(group)].join('; ') || 'no other cluster of the fleet answered'});
       continue;
     }
-    quota(target)?.take(worker.spec);
     const node = bindPlaceholder();
     if (!node) {
       stuck.push({pending: podName, reason: `no Ready node in ${state.home.client.context} has room for its placeholder (1m CPU, 4Mi memory)`});
       continue;
     }
+    quota(target)?.take(worker.spec);
     move(pod, target, node, worker.leftOut);
   }
   for (const [group, pending] of multiHost) {
@@ -270,7 +270,6 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       const {open} = joinable(state, group, template, targetsFor(group), givingUp);
       const within = set.cluster ? open.filter((t) => t.snapshot!.id === set.cluster) : open;
       const target = within.find((t) => !quota(t)?.check(worker.spec, set.pods.length) && rooms.get(t)!.fitAll(shape, set.pods.length));
-      if (target) quota(target)?.take(worker.spec, set.pods.length);
       const nodes = target ? set.pods.map(() => bindPlaceholder()) : [];
       if (!target || nodes.some((n) => n === undefined)) {
         const began = within[0]?.client.context;
@@ -282,6 +281,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
         stuck.push(...set.pods.map((p) => ({pending: p.metadata?.name ?? '', hold: 'multi-host' as const, reason: target ? `no Ready node in ${state.home.client.context} has room for the placeholders of a replica's hosts` : `worker group ${group} is multi-host (numOfHosts ${hosts.get(group)}), and ${where}`})));
         continue;
       }
+      quota(target)?.take(worker.spec, set.pods.length);
       set.pods.forEach((p, i) => move(p, target, nodes[i]!, worker.leftOut));
     }
   }
