@@ -159,7 +159,10 @@ async function checkTarget(subject: PreflightSubject, workers: ReadonlyMap<strin
   for (const [group, worker] of workers) {
     let reasons = workerRefusals(worker.spec as PodSpec, facts);
     // Asked only where the reads find nothing: the server's answer adds what they cannot see.
-    if (reasons.length === 0 && options.dryRunCreate && namespaceExists) reasons = workerRefusals(worker.spec as PodSpec, facts, await dryRunRefusal(target, worker, namespace, signal));
+    if (reasons.length === 0 && options.dryRunCreate && namespaceExists) {
+      const refused = await read('the answer to a dry-run create of a remote worker', () => dryRunRefusal(target, worker, namespace, signal), undefined);
+      reasons = workerRefusals(worker.spec as PodSpec, facts, refused);
+    }
     refusals.set(group, reasons);
   }
   return {refusals, quota: new QuotaRoom(facts.quotas)};

@@ -78,6 +78,9 @@ describe('preflightTargets', () => {
     servers.push(quotaFull);
     const full = await preflightTargets(subject, new Map([['gpu', worker()]]), [{client: clientFor(quotaFull, {context: 'cloud'}), id: 'cloud-id'}], {copySecrets: false, dryRunCreate: true});
     expect(full.get('cloud-id')?.refusals.get('gpu')).toEqual([]);
+    const failing = await target(cluster((req) => (req.method === 'POST' ? {code: 500, reason: 'InternalError'} : undefined)));
+    const unknown = await preflightTargets(subject, new Map([['gpu', worker()]]), [{client: failing.client, id: 'cloud-id'}], {copySecrets: false, dryRunCreate: true});
+    expect(unknown.get('cloud-id')?.refusals.get('gpu')).toEqual(['cannot read the answer to a dry-run create of a remote worker in cloud (InternalError on purpose), so whether the workers may run there is unknown']);
     const {client} = await target(refusing);
     const refused = await preflightTargets(subject, new Map([['gpu', worker()]]), [{client, id: 'cloud-id'}], {copySecrets: false, dryRunCreate: true});
     expect(refused.get('cloud-id')?.refusals.get('gpu')).toEqual(['a dry-run create of a remote worker is refused in cloud: Forbidden on purpose']);
