@@ -6,11 +6,12 @@ import {collectionPath, describeObject, objectPath, type ResourceType} from './r
 import {StopError} from '../errors.js';
 import {DEFAULT_RETRY, mayRetry, retryDelayMs, sleep, unanswered, type RetryPolicy} from './retry.js';
 import type {KubeList, KubeObject, ServerVersion, WatchEvent} from './types.js';
+import type {ClusterCache} from './informer.js';
 
 /** Supplies one context's credentials. Each context has its own, so no token ever goes to another cluster. */
 export interface Credentials {
-  /** The agent (carrying TLS material) and the headers (carrying the user's token) for one request. */
-  prepare(): Promise<{agent: http.Agent; headers: Record<string, string>}>;
+  /** The agent (carrying TLS material) and the headers (carrying the user's token) for one request, or a watch. */
+  prepare(use?: {watch?: boolean}): Promise<{agent: http.Agent; headers: Record<string, string>}>;
 }
 
 export interface ClusterClientOptions {
@@ -104,6 +105,11 @@ export class ClusterClient {
   private readonly limiter: Limiter;
   private readonly retry: RetryPolicy;
   private readonly userAgent: string;
+  /**
+   * Set by `watch` only: reads it can answer come from its informers, and every write is told to it,
+   * so that a read after a write waits for the write to come back through the watch.
+   */
+  cache?: ClusterCache;
 
   constructor(options: ClusterClientOptions) {
     this.context = options.context;
@@ -176,7 +182,12 @@ export class ClusterClient {
   }
 
   async get<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
-    return this.request<T>({path: objectPath(type, name, namespace), object: describeObject(type, name, namespace), signal});
+    const cached = await this.cache?.get(type, name, namespace, signal);
+    if (cached === null) throw this.cache!.notFound(type, name, namespace);
+    if (cached) return cached as T;
+    const object = await this.request<T>({path: objectPath(type, name, namespace), object: describeObject(type, name, namespace), signal});
+    this.cache?.got(type, object);
+    return object;
   }
 
   /** Like get, but an object that is not there is `undefined` rather than an error. */
@@ -191,6 +202,8 @@ export class ClusterClient {
 
   /** Lists every object that matches, following `continue` page by page. */
   async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<KubeList<T>> {
+    const cached = await this.cache?.list(type, options);
+    if (cached) return cached as KubeList<T>;
     const pageSize = options.limit ?? DEFAULT_PAGE_SIZE;
     const object = describeObject(type, undefined, options.namespace);
     const items: T[] = [];
@@ -233,7 +246,7 @@ export class ClusterClient {
   async create<T extends KubeObject>(type: ResourceType, obj: T, options: {namespace?: string; dryRun?: boolean; signal?: AbortSignal} = {}): Promise<T> {
     const namespace = options.namespace ?? obj.metadata?.namespace;
     const name = obj.metadata?.name;
-    return this.request<T>({
+    const created = await this.request<T>({
       method: 'POST',
       path: collectionPath(type, namespace),
       query: {fieldManager: FIELD_MANAGER, dryRun: options.dryRun ? 'All' : undefined},
@@ -243,6 +256,8 @@ export class ClusterClient {
       object: describeObject(type, name ?? `${obj.metadata?.generateName ?? ''}*`, namespace),
       signal: options.signal,
     });
+    if (!options.dryRun) this.cache?.wrote(type, created);
+    return created;
   }
 
   async patch<T extends KubeObject>(
@@ -253,7 +268,7 @@ export class ClusterClient {
     patchType: PatchType,
     options: {force?: boolean; dryRun?: boolean; signal?: AbortSignal; subresource?: 'status'} = {},
   ): Promise<T> {
-    return this.request<T>({
+    const patched = await this.request<T>({
       method: 'PATCH',
       path: `${objectPath(type, name, namespace)}${options.subresource ? `/${options.subresource}` : ''}`,
       query: {
@@ -268,6 +283,8 @@ export class ClusterClient {
       object: describeObject(type, name, namespace),
       signal: options.signal,
     });
+    if (!options.dryRun) this.cache?.wrote(type, patched);
+    return patched;
   }
 
   async delete(
@@ -287,10 +304,15 @@ export class ClusterClient {
       object: describeObject(type, name, namespace),
       signal: options.signal,
     });
+    if (!options.dryRun) this.cache?.deleted(type, name, namespace);
   }
 
   async version(signal?: AbortSignal): Promise<ServerVersion> {
-    return this.request<ServerVersion>({path: '/version', object: 'server version', signal});
+    const cached = this.cache?.cachedVersion();
+    if (cached) return cached;
+    const version = await this.request<ServerVersion>({path: '/version', object: 'server version', signal});
+    this.cache?.rememberVersion(version);
+    return version;
   }
 
   /**
@@ -302,7 +324,7 @@ export class ClusterClient {
     const where = {context: this.context, object: describeObject(type, undefined, options.namespace)};
     const timeoutSeconds = options.timeoutSeconds ?? 300;
     if (this.silence) throw this.stillSilent(where);
-    const {agent, headers} = await this.credentials.prepare();
+    const {agent, headers} = await this.credentials.prepare({watch: true});
     const url = this.url(collectionPath(type, options.namespace), {
       watch: true,
       allowWatchBookmarks: true,
@@ -325,7 +347,9 @@ export class ClusterClient {
         : undefined;
       req.on('response', (res) => {
         clearTimeout(headerTimer);
-        req.setTimeout((timeoutSeconds + 30) * 1000, () =>
+        // The server sends a bookmark about once a minute: silence for well over two is a watch
+        // that stopped without closing (kubernetes-client/javascript #958), and is resumed.
+        req.setTimeout(Math.min(timeoutSeconds + 30, 150) * 1000, () =>
           req.destroy(Object.assign(new Error('watch connection went silent'), {name: 'TimeoutError'})),
         );
         resolve(res);

@@ -85,6 +85,7 @@ export function contextKubeConfig(merged: MergedKubeconfig, contextName: string)
 /** One context's credentials, with a keep-alive agent built once from its TLS material. */
 export class KubeconfigCredentials implements Credentials {
   private agent: http.Agent | undefined;
+  private watchAgent: http.Agent | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -95,7 +96,7 @@ export class KubeconfigCredentials implements Credentials {
     return this.kc.getCurrentCluster()?.server ?? '';
   }
 
-  async prepare(): Promise<{agent: http.Agent; headers: Record<string, string>}> {
+  async prepare(use: {watch?: boolean} = {}): Promise<{agent: http.Agent; headers: Record<string, string>}> {
     const options: https.RequestOptions = {};
     // Runs exec and OIDC plugins as needed; they cache tokens until expiry.
     await this.kc.applyToHTTPSOptions(options);
@@ -104,25 +105,27 @@ export class KubeconfigCredentials implements Credentials {
       if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
     }
     if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-    return {agent: this.agentFor(options), headers};
+    // A proxy agent from client-node is used as it comes; it is rare and carries the proxy settings.
+    if (this.kc.getCurrentCluster()?.proxyUrl && options.agent) return {agent: options.agent as http.Agent, headers};
+    const agent = use.watch ? (this.watchAgent ??= this.agentFor(options, Infinity)) : (this.agent ??= this.agentFor(options, this.maxSockets));
+    return {agent, headers};
   }
 
-  private agentFor(options: https.RequestOptions): http.Agent {
-    // A proxy agent from client-node is used as it comes; it is rare and carries the proxy settings.
-    if (this.kc.getCurrentCluster()?.proxyUrl && options.agent) return options.agent as http.Agent;
-    if (!this.agent) {
-      this.agent = this.server.startsWith('http:')
-        ? new http.Agent({keepAlive: true, maxSockets: this.maxSockets})
+  /**
+   * Requests share a few sockets; watches, each holding one open for minutes, get sockets of their
+   * own, so that the informers of `watch` never leave a request waiting for one.
+   */
+  private agentFor(options: https.RequestOptions, maxSockets: number): http.Agent {
+    return this.server.startsWith('http:')
+        ? new http.Agent({keepAlive: true, maxSockets})
         : new https.Agent({
             keepAlive: true,
-            maxSockets: this.maxSockets,
+            maxSockets,
             ca: options.ca,
             cert: options.cert,
             key: options.key,
             rejectUnauthorized: options.rejectUnauthorized,
             servername: (options as {servername?: string}).servername,
           });
-    }
-    return this.agent;
   }
 }

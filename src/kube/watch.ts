@@ -14,6 +14,8 @@ export interface WatchHandlers<T extends KubeObject> {
   onEvent(event: WatchEvent<T>): void | Promise<void>;
   /** A connection problem. The watch goes on by itself; this is for showing the cluster as degraded. */
   onError?(err: KubeError): void;
+  /** The server answered the watch (an event, a bookmark, or a clean close): any problem is over. */
+  onAnswer?(): void;
 }
 
 export interface WatchResourceOptions {
@@ -56,9 +58,12 @@ export async function watchResource<T extends KubeObject>(
       for await (const event of events) {
         failures = 0;
         received++;
+        handlers.onAnswer?.();
         resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
         if (event.type !== 'BOOKMARK') await handlers.onEvent(event);
       }
+      failures = 0;
+      handlers.onAnswer?.();
       // A server that closes watches at once would otherwise have us reconnect in a tight loop.
       if (received === 0 && Date.now() - started < 1000) await sleep(1000, signal).catch(() => undefined);
     } catch (thrown) {

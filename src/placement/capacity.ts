@@ -19,8 +19,14 @@ function containerRequests(container: Container): ResourceAmounts {
  * pod overhead. A sidecar is an init container with restartPolicy Always; it keeps running.
  */
 export function podRequests(spec: PodSpec): ResourceAmounts {
-  return podAmounts(spec, containerRequests);
+  // watch keeps the pods of whole clusters frozen, and counts each one's room on every pass.
+  if (!Object.isFrozen(spec)) return podAmounts(spec, containerRequests);
+  let amounts = frozenRequests.get(spec);
+  if (!amounts) frozenRequests.set(spec, (amounts = Object.freeze(podAmounts(spec, containerRequests))));
+  return amounts;
 }
+
+const frozenRequests = new WeakMap<PodSpec, ResourceAmounts>();
 
 /** A pod's limits, counted as its requests are: what a ResourceQuota's limits.* hold it to. */
 export function podLimits(spec: PodSpec): ResourceAmounts {

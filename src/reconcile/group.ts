@@ -230,7 +230,8 @@ export async function lookAtGroup(
   const {home, kind, object} = found[0]!;
   const rcName = options.rayCluster ?? liveRayClusterName(kind, object);
   const homeId = home.snapshot!.id;
-  const toolSelector = `${GROUP_LABEL}=${ref.name},${HOME_CLUSTER_LABEL}=${homeId}`;
+  // Everything the tool makes carries its managed-by label: with it, watch's cache answers this list.
+  const toolSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${GROUP_LABEL}=${ref.name},${HOME_CLUSTER_LABEL}=${homeId}`;
   // Without a live RayCluster, what is the group's is what carries its label.
   const homeSelector = rcName ? `${RAY_CLUSTER_LABEL}=${rcName}` : `${GROUP_LABEL}=${ref.name}`;
 

@@ -1,14 +1,15 @@
 import {setMaxListeners} from 'node:events';
 import {InputError} from '../errors.js';
 import type {ClusterClient} from '../kube/client.js';
-import type {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Pod} from '../kube/types.js';
 import {timeLimit, withTimeLimit} from '../kube/time-limit.js';
-import {watchResource} from '../kube/watch.js';
+import {ClusterCache} from '../kube/informer.js';
+import {KubeError} from '../kube/errors.js';
 import {RAY_KINDS, type RayKind} from '../kuberay/demand.js';
-import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL} from '../kuberay/labels.js';
+import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL} from '../kuberay/labels.js';
+import {informerSpecs, REMEMBERED} from './informed.js';
 import {fleetStatus, KUBE_SYSTEM, refuseSharedClusters, type FleetStatus} from './fleet-status.js';
 import {collectLeftovers, type CollectResult} from './collect.js';
 import {NotPlacedError, parseGroupRef, rayClusterNames, UnstartedError} from './group.js';
@@ -134,9 +135,10 @@ class WorkQueue {
 export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{failedPasses: number; degraded: string[]}> {
   const wanted = options.groups.map((g) => parseGroupRef(g));
   const {signal, report} = options;
-  // Every watch stream (a pod watch and one per Ray kind, per cluster), every request in flight (8
-  // per cluster at most) and the probes listen to this one signal at once: that is not a leak.
-  setMaxListeners(fleet.clusters.length * (RAY_KINDS.length + 1 + 8 + 2) + 16, signal);
+  // Every watch stream (an informer's, per kind and cluster), every request in flight (8 per
+  // cluster at most), every read waiting for the cache and the probes listen to this one signal at
+  // once: that is not a leak.
+  setMaxListeners(fleet.clusters.length * (informerSpecs(options.namespace).length + 8 + 8 + 2) + 16, signal);
   const groups = new Map<string, WatchedGroup>();
   /** ns/raycluster -> group key, and ns/group name -> group key. */
   const byRayCluster = new Map<string, string>();
@@ -311,8 +313,6 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     await collect('once');
     return {failedPasses, degraded: degraded()};
   }
-  // Groups gone while nothing watched them: what was left of them goes now, beside the first passes.
-  void collect('start');
 
   /**
    * While paused (the TUI's p) nothing is written, but the group rows still follow what happens:
@@ -342,46 +342,59 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     if (key) queue.add(key, `pod ${pod.metadata?.name} changed in ${context}`);
   };
 
-  const watches: Array<Promise<void>> = [];
-  for (const client of fleet.clusters) {
-    const onError = (err: KubeError) => setCluster(client.context, 'Degraded', err.message);
-    watches.push(
-      watchResource<Pod>(client, RESOURCES.pods, {namespace: options.namespace, labelSelector: RAY_NODE_TYPE_LABEL, timeoutSeconds: 300, signal}, {
-        onSync: () => {
-          setCluster(client.context, 'Ready');
-          enqueueAll(`pods (re)listed in ${client.context}`);
-        },
-        onEvent: (e) => {
-          setCluster(client.context, 'Ready');
-          onPod(client.context, e.object);
-        },
-        onError,
-      }).catch((err: Error) => report({type: 'error', at: now(), message: `the pod watch of context "${client.context}" stopped: ${err.message}`})),
-    );
-    for (const kind of RAY_KINDS) {
-      watches.push(
-        watchResource<KubeObject>(client, resourceForKind(kind)!, {namespace: options.namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, timeoutSeconds: 300, signal}, {
-          onSync: (items) => {
-            for (const o of items) if (kind !== 'RayCluster' || !o.metadata?.ownerReferences?.some((r) => r.controller)) remember(client.context, kind, o);
-            enqueueAll(`${kind} objects (re)listed in ${client.context}`);
-          },
-          onEvent: (e) => {
-            const owner = kind === 'RayCluster' ? e.object.metadata?.ownerReferences?.find((r) => r.controller) : undefined;
-            if (owner) {
-              // A RayService's or RayJob's cluster: its changes (replicas, say, or its deletion) concern its owner's group.
-              const ns = e.object.metadata?.namespace;
-              const key = byRayCluster.get(`${ns}/${e.object.metadata?.name}`) ?? groups.get(groupKey(ns ?? '', owner.kind as RayKind, owner.name))?.key;
-              if (key) queue.add(key, `raycluster/${e.object.metadata?.name} ${e.type.toLowerCase()} in ${client.context}`);
-              return;
-            }
-            const key = remember(client.context, kind, e.object);
-            if (key) queue.add(key, `${kind.toLowerCase()}/${e.object.metadata?.name} ${e.type.toLowerCase()} in ${client.context}`);
-          },
-          onError,
-        }).catch((err: Error) => report({type: 'error', at: now(), message: `the ${kind} watch of context "${client.context}" stopped: ${err.message}`})),
-      );
+  const onRayObject = (context: string, kind: RayKind, type: string, object: KubeObject) => {
+    const owner = kind === 'RayCluster' ? object.metadata?.ownerReferences?.find((r) => r.controller) : undefined;
+    const ns = object.metadata?.namespace ?? '';
+    if (owner) {
+      // A RayService's or RayJob's cluster: its changes (replicas, say, or its deletion) concern its owner's group.
+      const key = byRayCluster.get(`${ns}/${object.metadata?.name}`) ?? groups.get(groupKey(ns, owner.kind as RayKind, owner.name))?.key;
+      if (key) queue.add(key, `raycluster/${object.metadata?.name} ${type.toLowerCase()} in ${context}`);
+      return;
     }
+    const what = `${kind.toLowerCase()}/${object.metadata?.name} ${type.toLowerCase()} in ${context}`;
+    if (object.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) {
+      const key = remember(context, kind, object);
+      if (key) queue.add(key, what);
+      return;
+    }
+    // No longer the tool's (its label taken off): the pass finds it gone, and collects.
+    const known = groups.get(groupKey(ns, kind, object.metadata?.name ?? ''));
+    if (known) queue.add(known.key, what);
+  };
+
+  const running: Array<Promise<void>> = [];
+  for (const client of fleet.clusters) {
+    const cache = new ClusterCache(client, informerSpecs(options.namespace), REMEMBERED);
+    client.cache = cache;
+    for (const informer of cache.informers) {
+      const {type} = informer.spec;
+      const kind = RAY_KINDS.find((k) => resourceForKind(k) === type);
+      const rayPods = type === RESOURCES.pods && informer.spec.labelSelector !== undefined;
+      informer.listen({
+        sync: (items) => {
+          setCluster(client.context, 'Ready');
+          if (kind) for (const o of items) if (o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && !(kind === 'RayCluster' && o.metadata.ownerReferences?.some((r) => r.controller))) remember(client.context, kind, o);
+          if (kind || rayPods) enqueueAll(`${kind ? `${kind} objects` : 'pods'} (re)listed in ${client.context}`);
+        },
+        event: (type, object) => {
+          setCluster(client.context, 'Ready');
+          if (rayPods) onPod(client.context, object as Pod);
+          else if (kind) onRayObject(client.context, kind, type, object);
+        },
+        error: (err) => setCluster(client.context, 'Degraded', err.message),
+        stopped: (err) => {
+          // Without the secrets role there are no Secret copies to watch; reads of them go to the API as before.
+          if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return;
+          report({type: 'error', at: now(), message: `the ${type.resource} watch of context "${client.context}" stopped: ${err.message}; those reads go to the API from now on`});
+        },
+      });
+    }
+    // Not waited for: each first list queues every group, and until then a read of a kind goes to
+    // the API, so that a cluster that does not answer holds up nothing of the others.
+    running.push(cache.start(signal).running);
   }
+  // Groups gone while nothing watched them: what was left of them goes now, beside the first passes.
+  void collect('start');
 
   const fleetLook = options.detail
     ? setInterval(() => {
@@ -416,7 +429,8 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   } finally {
     clearInterval(resync);
     if (fleetLook) clearInterval(fleetLook);
-    await Promise.all(watches);
+    await Promise.all(running);
+    for (const client of fleet.clusters) client.cache = undefined;
   }
   return {failedPasses, degraded: degraded()};
 }

@@ -14,7 +14,7 @@ import {PRIORITY_CLASSES, SYSTEM_PRIORITY_CLASSES} from './pod-admission.js';
 import {fromProtobuf, PROTOBUF} from './protobuf.js';
 import {syncQuotaStatus} from './quota.js';
 import {type Attributes, authorize, BOOTSTRAP_POLICY, checkGrant, forbidden, impersonated, requestAttributes, selfSubjectAccessReview, selfSubjectRulesReview} from './rbac.js';
-import {BadSelectorError, fieldSelector, labelSelector} from './selectors.js';
+import {BadSelectorError, fieldSelector, labelSelector} from '../kube/selectors.js';
 import {toTable} from './table.js';
 import {ApiError, type NewObject, type StoredObject, type Store, type StoreEvent} from './store.js';
 import {type Json, type JsonMap, isMap, map, now} from './json.js';
@@ -413,7 +413,12 @@ export class SandboxApiServer {
     const write = (type: string, object: unknown) => res.write(`${JSON.stringify({type, object})}\n`);
     const onEvent = (event: StoreEvent) => {
       if (event.resource !== resource || !inScope(event.object)) return;
-      if (matches(event.object)) write(event.type, event.object);
+      const now = matches(event.object);
+      // As the real server's watch cache does: an object that comes into or leaves the selection is
+      // ADDED or DELETED for this watch, whatever the write was.
+      const was = event.previous ? matches(event.previous) : now;
+      if (now) write(event.type === 'MODIFIED' && !was ? 'ADDED' : event.type, event.object);
+      else if (was && event.type === 'MODIFIED') write('DELETED', event.object);
     };
     // Throws a 410 before anything is written when the version is too old.
     let stop: () => void = () => undefined;

@@ -7,7 +7,7 @@
 import {serviceAccountUser, type UserInfo} from './authn.js';
 import {isMap, list, map, strings, type Json, type JsonMap} from './json.js';
 import {resourcePath} from './resources.js';
-import {exactMatch} from './selectors.js';
+import {exactMatch} from '../kube/selectors.js';
 import {ApiError, type Store, type StoredObject} from './store.js';
 
 /** What a request asks, in the authorizer's terms. */

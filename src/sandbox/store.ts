@@ -31,6 +31,8 @@ export interface StoreEvent {
   object: StoredObject;
   /** The revision this event made. */
   revision: number;
+  /** What a MODIFIED replaced: a watch whose selector it no longer matches sees a DELETED. */
+  previous?: StoredObject;
 }
 
 /** An error the API server answers with a Status: its HTTP code, reason and message. */
@@ -179,7 +181,7 @@ export class Store {
     const before = this.objects.get(key);
     object.metadata.resourceVersion = String(++this.revision);
     this.objects.set(key, object);
-    this.emit({type, resource, object: structuredClone(object), revision: this.revision}, before);
+    this.emit({type, resource, object: structuredClone(object), revision: this.revision, ...(type === 'MODIFIED' && before ? {previous: before} : {})}, before);
     return structuredClone(object);
   }
 

@@ -6,8 +6,8 @@ import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
-import {cli} from '../support/cli.js';
-import {fixture, freshNamespace, removeNamespace, testFleet, toolRequests, isDryRun} from '../support/e2e.js';
+import {cli, startWatch} from '../support/cli.js';
+import {deletePlaced, fixture, freshNamespace, removeNamespace, testFleet, toolRequests, isDryRun} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
@@ -78,5 +78,63 @@ describe('the requests one span makes', () => {
     // placeholder and the remote worker, unlock.
     expect(swaps.map((r) => r.verb).sort()).toEqual([...Array(6).fill('create'), ...Array(9).fill('patch')]);
     expect(swaps.filter((r) => r.uri.split('?')[0]!.endsWith('/status'))).toHaveLength(3);
+  });
+
+  it('a running watch spans 3 workers reading its cache: writes only, and no list after its informers have listed', async () => {
+    const onprem = fleet.cluster('onprem');
+    // The room the span above took, back.
+    await deletePlaced(fleet, namespace, 'count', fleetArgs);
+    const app = fixture<RayClusterObject>('raycluster-small.yaml');
+    app.metadata.name = 'cached';
+    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
+    const file = path.join(tempDir(), 'cached.yaml');
+    fs.writeFileSync(file, yaml.dump(app));
+    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
+    const podsOf = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=cached'})).items;
+    await waitFor('head and 2 workers Running', async () => {
+      const pods = await podsOf();
+      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
+    });
+    const started = new Date().toISOString();
+    const watch = startWatch(['raycluster/cached', '-n', namespace, ...fleetArgs]);
+    try {
+      // A watch opens once its list is in: 12 per cluster (docs/fleet-scale.md). The real server logs
+      // its start as ResponseStarted, the sandbox at once as ResponseComplete.
+      const watchesOpen = (cluster: string) =>
+        new Set(
+          fs
+            .readFileSync(auditLog(cluster), 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"watch"') && l.includes('kubectl-superskyray/'))
+            .map((l) => JSON.parse(l) as {verb: string; stage: string; requestReceivedTimestamp: string; requestURI: string})
+            .filter((e) => e.verb === 'watch' && /^Response(Started|Complete)$/.test(e.stage) && Date.parse(e.requestReceivedTimestamp) >= Date.parse(started))
+            .map((e) => e.requestURI.split('?')[0]),
+        ).size;
+      await waitFor('every informer listed, in both clusters', () => (watchesOpen('onprem') >= 12 && watchesOpen('cloud') >= 12 ? true : undefined), {
+        giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.join('\n')}` : undefined),
+      });
+      const since = new Date().toISOString();
+      await onprem.patch(RESOURCES.rayclusters, 'cached', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 5}], 'json');
+      await waitFor('3 remote workers Running in cloud', async () => {
+        const remote = (await fleet.cluster('cloud').list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=cached,superskyray.io/role=remote-worker'})).items;
+        return remote.length === 3 && remote.every((p) => p.status?.phase === 'Running') ? true : undefined;
+      }, {giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.join('\n')}` : undefined)});
+      const byCluster = ['onprem', 'cloud'].map((cluster) => ({cluster, requests: toolRequests(auditLog(cluster), since).all}));
+      for (const {cluster, requests} of byCluster) {
+        const counts = new Map<string, number>();
+        for (const r of requests) counts.set(`${r.verb} ${r.uri.split('?')[0]!.replace(/\/namespaces\/[^/]+/, '/namespaces/NS')}`, (counts.get(`${r.verb} ${r.uri.split('?')[0]!.replace(/\/namespaces\/[^/]+/, '/namespaces/NS')}`) ?? 0) + 1);
+        console.log(`watch spanning 3 workers, ${cluster}: ${requests.length} requests\n${[...counts].sort().map(([k, n]) => `  ${n} x ${k}`).join('\n')}`);
+      }
+      const all = byCluster.flatMap((c) => c.requests);
+      // Every read came from the cache: no list, and no pod read by name.
+      expect(all.filter((r) => r.verb === 'list')).toEqual([]);
+      expect(all.filter((r) => r.verb === 'get' && /\/pods\/[^/?]+/.test(r.uri))).toEqual([]);
+      // Each worker: its placeholder and its remote worker created once, never twice.
+      const creates = all.filter((r) => r.verb === 'create' && /\/pods(\?|$)/.test(r.uri) && !isDryRun(r));
+      expect(creates).toHaveLength(6);
+    } finally {
+      watch.child.kill('SIGTERM');
+      await watch.exited;
+    }
   });
 });
