@@ -422,7 +422,8 @@ function nodeManifests(cluster: string, clusterIndex: number, profile: ClusterPr
           capacity: resources,
           // Both kinds, or KWOK's node-initialize stage rewrites the list without ours.
           addresses: [
-            {type: 'InternalIP', address: `127.${50 + clusterIndex}.0.${nodeIndex + 1}`},
+            // Past the 254th node the third octet counts on, so that a fleet of a thousand still has addresses.
+            {type: 'InternalIP', address: `127.${50 + clusterIndex}.${(nodeIndex + 1) >> 8}.${(nodeIndex + 1) & 255}`},
             {type: 'Hostname', address: name},
           ],
           nodeInfo: {architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'fake', containerRuntimeVersion: 'fake'},
@@ -575,8 +576,28 @@ async function startCluster(state: State, name: string, index: number, etcdPort:
       '--enable-leader-election=false',
     ], async (healthPort) => ((await inPodNetwork(['curl', '-sf', `http://127.0.0.1:${healthPort}/readyz`]).catch(() => undefined)) !== undefined ? true : undefined), 60_000, {podNetwork: {resolver}});
   }
-  await poll(`${name} fake nodes applied`, 60_000, async () => applied(kubeconfig, ['-f', '-'], nodeManifests(name, index, profile)));
-  await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=120s', 'node', '--all']);
+  // In chunks, a few side by side: one apply takes the objects one after another, and a benchmark's
+  // thousand nodes would take it minutes.
+  const docs = nodeManifests(name, index, profile).split(/^---\n/m);
+  const chunks = Array.from({length: Math.ceil(docs.length / 100)}, (_, i) => docs.slice(i * 100, (i + 1) * 100).join('---\n'));
+  let nextChunk = 0;
+  const applyChunks = async () => {
+    for (let i = nextChunk++; i < chunks.length; i = nextChunk++) {
+      await poll(`${name} fake nodes applied (${i + 1}/${chunks.length})`, 60_000, async () => applied(kubeconfig, ['-f', '-'], chunks[i]));
+    }
+  };
+  await Promise.all(Array.from({length: 4}, applyChunks));
+  // One list a second, not `kubectl wait node --all`, which waits on the nodes one after another: a
+  // benchmark's thousand take it minutes. Ready is not enough: the node lifecycle controller lifts
+  // each new node's not-ready taint after it, a thousand of them a minute or more later, and until
+  // then the scheduler and the tool see no room there.
+  const nodeCount = profile.nodes.reduce((n, pool) => n + (pool.count ?? 1), 0);
+  await waitFor(`${name} fake nodes Ready, untainted`, async () => {
+    const jsonpath = '{range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}{"\\n"}{end}';
+    const lines = (await kubectl(kubeconfig, ['get', 'nodes', '-o', `jsonpath=${jsonpath}`])).split('\n');
+    const ready = lines.filter((l) => l.startsWith('True') && !l.includes('node.kubernetes.io/')).length;
+    return ready >= nodeCount ? true : undefined;
+  }, {timeoutMs: 120_000 + 200 * nodeCount, intervalMs: 1000});
   // Pods cannot be created in a namespace until its default ServiceAccount exists.
   await poll(`${name} default ServiceAccount`, 60_000, async () =>
     (await kubectl(kubeconfig, ['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() || undefined,

@@ -4,9 +4,9 @@ import {apiServiceIP, clientIP, dnsIP, fallbackPodCIDR, HUB_IP, inRange, isPodAd
 describe('the test pod network\'s address plan', () => {
   it('keeps every pod, hub and client address inside the pod network, and every Service address inside the Service range', () => {
     for (let cluster = 0; cluster <= MAX_CLUSTER_INDEX; cluster++) {
-      for (const node of [0, 1, 99]) {
+      for (const node of [0, 1, 99, 239, 240, 1775]) {
         const base = nodePodCIDR(cluster, node).split('/')[0]!;
-        expect(isPodAddress(base.replace(/0$/, '7')), nodePodCIDR(cluster, node)).toBe(true);
+        expect(isPodAddress(base.replace(/\d+$/, (last) => String(Number(last) + 7))), nodePodCIDR(cluster, node)).toBe(true);
       }
       expect(isPodAddress(fallbackPodCIDR(cluster).split('/')[0]!)).toBe(true);
       expect(isServiceAddress(apiServiceIP(cluster))).toBe(true);
@@ -22,6 +22,11 @@ describe('the test pod network\'s address plan', () => {
     expect(inRange(nodePodCIDR(1, 0).split('/')[0]!, `${nodePodCIDR(0, 0).split('.').slice(0, 2).join('.')}.0.0/16`)).toBe(false);
     expect(inRange(apiServiceIP(1), serviceCIDR(0))).toBe(false);
     expect(dnsIP(0)).not.toBe(dnsIP(1));
+    // The /27s of nodes past the 240th (a benchmark's big clusters): each cluster's are its own.
+    const overflow = (cluster: number) => Array.from({length: 1536}, (_, i) => nodePodCIDR(cluster, 240 + i));
+    const all = [0, 1, 15].flatMap(overflow);
+    expect(new Set(all).size).toBe(all.length);
+    expect(() => nodePodCIDR(0, 240 + 1536)).toThrow(/at most 1776 nodes/);
   });
 
   it.each([
