@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // kubectl_complete-superskyray: kubectl (1.26+) runs it to complete "kubectl superskyray ...".
-// Straight to the command, not through oclif's run(): that would show help for a word like --help.
-import {Config} from '@oclif/core/config';
+import module from 'node:module';
 
-const config = await Config.load(import.meta.url);
-await config.runCommand('__complete', process.argv.slice(2));
+// As in bin/run.js: Node 22.1+ keeps the compiled bundle between runs; older Node has no such function.
+module.enableCompileCache?.();
+const {complete} = await import('../dist/bundle.js');
+await complete(process.argv.slice(2));

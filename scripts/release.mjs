@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The release build, run by `npm run build` after tsc: one JavaScript file holding the whole CLI and
+// The release build, run by `npm run build` after dist/: one JavaScript file holding the whole CLI and
 // its dependencies, a sh launcher named as kubectl looks for plugins, a .tar.gz of both, and the
 // krew manifest for that archive (plugin.yaml at the root is its template).
 //
@@ -13,12 +13,11 @@
 import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import * as zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 import yaml from 'js-yaml';
+import {bundleOptions, repo} from './bundle.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
 const version = `v${pkg.version}`;
 const out = path.join(repo, 'release');
@@ -30,39 +29,7 @@ const releases = process.env.SUPERSKYRAY_RELEASE_URL ?? `${pkg.homepage}/release
 fs.rmSync(out, {recursive: true, force: true});
 fs.mkdirSync(path.join(dir, 'lib'), {recursive: true});
 
-// Left out of the bundle: ink's devtools are for developing ink itself (and need a package that is
-// not a dependency); oclif requires TypeScript only to run a plugin from its .ts sources, and copes
-// with its absence. TypeScript alone would be 3.6 MB of the bundle's 6.4, parsed at every start.
-const leftOut = {
-  name: 'left-out',
-  setup(build) {
-    build.onResolve({filter: /^\.\/devtools\.js$/}, (args) => (args.importer.includes(`${path.sep}ink${path.sep}`) ? {path: 'ink-devtools', namespace: 'left-out'} : undefined));
-    build.onResolve({filter: /^typescript$/}, () => ({path: 'typescript', namespace: 'left-out'}));
-    build.onLoad({filter: /^ink-devtools$/, namespace: 'left-out'}, () => ({contents: 'export {};', loader: 'js'}));
-    build.onLoad({filter: /^typescript$/, namespace: 'left-out'}, () => ({contents: "throw Object.assign(new Error('typescript is not in the bundle'), {code: 'MODULE_NOT_FOUND'});", loader: 'js'}));
-  },
-};
-
-await esbuild.build({
-  entryPoints: [path.join(repo, 'src', 'bundle.ts')],
-  outfile: path.join(dir, 'lib', 'cli.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-  plugins: [leftOut],
-  banner: {
-    js: [
-      `{ const [major, minor] = process.versions.node.split('.').map(Number); if (major < 20 || (major === 20 && minor < 3)) { process.stderr.write('error: kubectl-superskyray needs Node.js 20.3 or newer, and found ' + process.version + '; install a newer Node.js\\n'); process.exit(1); } }`,
-      // Bundled CommonJS modules (oclif) call require() for Node's own modules.
-      `import {createRequire as __superskyrayRequire} from 'node:module'; const require = __superskyrayRequire(import.meta.url);`,
-    ].join('\n'),
-  },
-});
+await esbuild.build({...bundleOptions, outfile: path.join(dir, 'lib', 'cli.mjs')});
 
 // oclif reads its configuration from here; the commands come from the bundle itself.
 const oclif = {

@@ -1,7 +1,8 @@
 /**
- * The entry of the single-file release bundle (scripts/release.mjs): every command, listed for
- * oclif's explicit discovery, and the hook. Run directly, it runs the CLI; imported by oclif to read
- * COMMANDS, it only exports them.
+ * The entry of both bundles: dist/bundle.js, which bin/run.js runs (scripts/build.mjs), and the
+ * release's single file (scripts/release.mjs). Every command, listed for oclif's explicit discovery,
+ * and the hook. Run directly (the release), it runs the CLI; imported, by bin/run.js or by oclif to
+ * read COMMANDS, it only exports them.
  */
 import * as fs from 'node:fs';
 import {fileURLToPath} from 'node:url';
@@ -31,7 +32,17 @@ function isMain(): boolean {
   }
 }
 
+/** Runs the CLI on these words; oclif finds the package.json above this file (the package's, the release's). */
+export async function run(argv: string[]): Promise<void> {
+  await execute({args: argv, dir: import.meta.url});
+}
+
+/** kubectl's completion: straight to the command, not through oclif's run(), which would show help for a word like --help. */
+export async function complete(words: string[]): Promise<void> {
+  const config = await Config.load(import.meta.url);
+  await config.runCommand('__complete', words);
+}
+
 // Not awaited: oclif imports this very file to read COMMANDS, which must not wait for the run.
-// Completion goes straight to its command, as bin/complete.js does: the words may hold --help.
-if (isMain() && process.argv[2] === '__complete') void Config.load(import.meta.url).then((config) => config.runCommand('__complete', process.argv.slice(3)));
-else if (isMain()) void execute({dir: import.meta.url});
+if (isMain() && process.argv[2] === '__complete') void complete(process.argv.slice(3));
+else if (isMain()) void run(process.argv.slice(2));

@@ -2,7 +2,11 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
-import {KubeConfig, type Cluster, type Context, type User} from '@kubernetes/client-node';
+// config.js itself, not the package's index: the index loads every generated API and model (about 1,000
+// modules), none of which this tool uses. Bundled, config.js's own import of the generated code shrinks
+// to the little KubeConfig needs (scripts/bundle.mjs).
+import {KubeConfig} from '@kubernetes/client-node/dist/config.js';
+import type {Cluster, Context, User} from '@kubernetes/client-node/dist/config_types.js';
 import {InputError} from '../errors.js';
 import type {Credentials} from './client.js';
 

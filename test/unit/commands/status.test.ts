@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {sendJson, sendStatus, TestApiServer, type RecordedRequest} from '../../support/api-server.js';
 import {cli, REPO, run, RUN_JS} from '../../support/cli.js';
@@ -178,8 +179,20 @@ describe('the plugin as kubectl sees it', () => {
     });
     expect(result.code).toBe(0);
     const imports = fs.readFileSync(record, 'utf8');
-    expect(imports).toContain('/dist/commands/status.js');
+    expect(imports).toContain(pathToFileURL(path.join(REPO, 'dist', 'bundle.js')).href);
     expect(imports).not.toContain('@kubernetes/client-node');
     expect(imports).not.toMatch(/node_modules\/ink\//);
+    // dist/ is one bundle in chunks (scripts/build.mjs); the build's metafile says which sources each holds.
+    const meta = JSON.parse(fs.readFileSync(path.join(REPO, 'bundle-meta.json'), 'utf8')) as {outputs: Record<string, {inputs: Record<string, unknown>}>};
+    const sources = (files: string[]) => files.flatMap((file) => Object.keys(meta.outputs[file]!.inputs));
+    const client = (source: string) => source.includes('node_modules/@kubernetes/client-node/');
+    const ink = (source: string) => source.includes('node_modules/ink/');
+    // Both are in the bundle, so that their absence below means something.
+    expect(sources(Object.keys(meta.outputs)).some(client)).toBe(true);
+    expect(sources(Object.keys(meta.outputs)).some(ink)).toBe(true);
+    const loaded = Object.keys(meta.outputs).filter((file) => imports.includes(pathToFileURL(path.join(REPO, file)).href));
+    expect(loaded).toContain(path.join('dist', 'bundle.js'));
+    expect(sources(loaded).filter(client)).toEqual([]);
+    expect(sources(loaded).filter(ink)).toEqual([]);
   });
 });
