@@ -29,19 +29,25 @@ describe('the requests one span makes', () => {
     await removeNamespace(fleet, namespace);
   });
 
-  it('spans 3 workers across 2 clusters with lists, not a GET per pod, and prints the count', async () => {
-    const onprem = fleet.cluster('onprem');
+  /** Places the small app under `name`, with 3-cpu workers, and waits for its head and 2 workers to run at home. */
+  const placeRunning = async (name: string) => {
     const app = fixture<RayClusterObject>('raycluster-small.yaml');
-    app.metadata.name = 'count';
+    app.metadata.name = name;
     app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
-    const file = path.join(tempDir(), 'count.yaml');
+    const file = path.join(tempDir(), `${name}.yaml`);
     fs.writeFileSync(file, yaml.dump(app));
     expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
-    const podsOf = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=count'})).items;
+    const podsOf = async () => (await fleet.cluster('onprem').list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items;
     await waitFor('head and 2 workers Running', async () => {
       const pods = await podsOf();
       return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
     });
+    return podsOf;
+  };
+
+  it('spans 3 workers across 2 clusters with lists, not a GET per pod, and prints the count', async () => {
+    const onprem = fleet.cluster('onprem');
+    const podsOf = await placeRunning('count');
     // Three more workers than onprem has room for: they wait, and cloud (2 x 8 cpu) fits them.
     await onprem.patch(RESOURCES.rayclusters, 'count', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 5}], 'json');
     await waitFor('3 workers Pending, unschedulable', async () => ((await podsOf()).filter(PENDING).length === 3 ? true : undefined));
@@ -84,17 +90,7 @@ describe('the requests one span makes', () => {
     const onprem = fleet.cluster('onprem');
     // The room the span above took, back.
     await deletePlaced(fleet, namespace, 'count', fleetArgs);
-    const app = fixture<RayClusterObject>('raycluster-small.yaml');
-    app.metadata.name = 'cached';
-    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
-    const file = path.join(tempDir(), 'cached.yaml');
-    fs.writeFileSync(file, yaml.dump(app));
-    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
-    const podsOf = async () => (await onprem.list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'ray.io/cluster=cached'})).items;
-    await waitFor('head and 2 workers Running', async () => {
-      const pods = await podsOf();
-      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
-    });
+    await placeRunning('cached');
     const started = new Date().toISOString();
     const watch = startWatch(['raycluster/cached', '-n', namespace, ...fleetArgs]);
     try {
