@@ -51,6 +51,8 @@ export interface ListOptions {
   /** Page size; the list helper follows `continue` until the end. */
   limit?: number;
   signal?: AbortSignal;
+  /** From the API server even when watch's cache could answer: an informer's own list. */
+  fromServer?: boolean;
 }
 
 export interface WatchOptions {
@@ -202,7 +204,7 @@ export class ClusterClient {
 
   /** Lists every object that matches, following `continue` page by page. */
   async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<KubeList<T>> {
-    const cached = await this.cache?.list(type, options);
+    const cached = options.fromServer ? undefined : await this.cache?.list(type, options);
     if (cached) return cached as KubeList<T>;
     const pageSize = options.limit ?? DEFAULT_PAGE_SIZE;
     const object = describeObject(type, undefined, options.namespace);

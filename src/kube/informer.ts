@@ -94,6 +94,7 @@ export class Informer {
   private readonly seen = new Set<string>();
   private expectations: Expectation[] = [];
   private waiters: Array<() => void> = [];
+  private settleWaiters: Array<() => void> = [];
   private resourceVersion = '';
   /** Set once the first list is in. */
   synced = false;
@@ -131,6 +132,7 @@ export class Informer {
           // A fresh list holds every write made before it.
           this.expectations = [];
           this.wake();
+          this.settle();
           for (const l of this.listeners) l.sync?.(items);
         },
         onEvent: (e) => {
@@ -152,12 +154,14 @@ export class Informer {
         },
         onError: (err) => {
           this.failing = err;
+          this.settle();
           for (const l of this.listeners) l.error?.(err);
         },
       });
     } catch (err) {
       if (signal.aborted) return;
       this.stopped = err as Error;
+      this.settle();
       for (const l of this.listeners) l.stopped?.(err as Error);
     }
   }
@@ -179,6 +183,29 @@ export class Informer {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
+  }
+
+  private settle(): void {
+    const waiters = this.settleWaiters;
+    this.settleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Until its first list is in, or its watch fails: a read then waits for it rather than make the
+   * same list itself. A cluster that does not answer fails the list within the request timeout, as
+   * the read's own list would.
+   */
+  async listed(signal?: AbortSignal): Promise<void> {
+    if (this.synced || this.failing || this.stopped || signal?.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.settleWaiters.push(done);
+      signal?.addEventListener('abort', done, {once: true});
+    });
   }
 
   /** Fit to answer now: listed, and its watch not failing. */
@@ -233,7 +260,11 @@ export class Informer {
   list(options: {namespace?: string; labelSelector?: string; fieldSelector?: string}): KubeList {
     const labels = labelSelector(options.labelSelector);
     const fields = fieldSelector(options.fieldSelector, FIELDS);
-    this.sorted ??= [...this.store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+    this.sorted ??= Object.freeze([...this.store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o)) as KubeObject[];
+    // The whole set, as kept: the same array until something changes, so that what is worked out
+    // from it (the room of a cluster) can be kept as long.
+    const everything = options.namespace === undefined && !options.labelSelector && terms(options.fieldSelector).sort().join(',') === terms(this.spec.fieldSelector).sort().join(',');
+    if (everything && this.spec.shared) return {metadata: {resourceVersion: this.resourceVersion}, items: this.sorted};
     const items = this.sorted.filter(
       (o) => (options.namespace === undefined || o.metadata?.namespace === options.namespace) && labels(o.metadata?.labels ?? {}) && fields(fieldsOf(o)),
     );
@@ -312,23 +343,25 @@ export class ClusterCache {
     return {running, synced};
   }
 
-  private answering(type: ResourceType, options: {namespace?: string; labelSelector?: string; fieldSelector?: string}): Informer | undefined {
-    return this.informers.find((i) => i.usable && i.answers(type, options));
+  private async ready(informer: Informer | undefined, signal?: AbortSignal): Promise<boolean> {
+    if (!informer) return false;
+    await informer.listed(signal);
+    return informer.usable && (await informer.caughtUp(signal));
   }
 
   async list(type: ResourceType, options: {namespace?: string; labelSelector?: string; fieldSelector?: string; signal?: AbortSignal}): Promise<KubeList | undefined> {
-    const informer = this.answering(type, options);
-    if (!informer || !(await informer.caughtUp(options.signal))) return undefined;
-    return informer.list(options);
+    const informer = this.informers.find((i) => !i.stopped && i.answers(type, options));
+    if (!(await this.ready(informer, options.signal))) return undefined;
+    return informer!.list(options);
   }
 
   /** The object, `null` when the store proves it is not there, undefined when it cannot tell. */
   async get(type: ResourceType, name: string, namespace: string | undefined, signal?: AbortSignal): Promise<KubeObject | null | undefined> {
     const kept = this.remembered.get(`${type.resource}/${namespace ?? ''}/${name}`);
     if (kept && Date.now() - kept.at < 60_000) return structuredClone(kept.value);
-    const informer = this.informers.find((i) => i.usable && i.answersName(type, namespace));
-    if (!informer || !(await informer.caughtUp(signal))) return undefined;
-    return informer.get(name, namespace) ?? null;
+    const informer = this.informers.find((i) => !i.stopped && i.answersName(type, namespace));
+    if (!(await this.ready(informer, signal))) return undefined;
+    return informer!.get(name, namespace) ?? null;
   }
 
   /** What the API answered to a get: kept a while when it is one to remember. */

@@ -47,7 +47,7 @@ export async function watchResource<T extends KubeObject>(
   while (!signal.aborted) {
     try {
       if (resourceVersion === undefined) {
-        const list = await client.list<T>(type, {...selectors, signal});
+        const list = await client.list<T>(type, {...selectors, signal, fromServer: true});
         resourceVersion = list.metadata?.resourceVersion ?? '';
         failures = 0;
         await handlers.onSync(list.items, resourceVersion);

@@ -84,6 +84,18 @@ export interface CapacitySummary {
  * for people; it does not decide whether anything fits (fit is decided node by node).
  */
 export function summariseCapacity(nodes: Node[], pods: Pod[]): CapacitySummary {
+  // As clusterSnapshot: watch's frozen lists are summed once for every pass until they change.
+  if (!Object.isFrozen(nodes) || !Object.isFrozen(pods)) return sumCapacity(nodes, pods);
+  let byNodes = frozenSummaries.get(pods);
+  if (!byNodes) frozenSummaries.set(pods, (byNodes = new WeakMap()));
+  let summary = byNodes.get(nodes);
+  if (!summary) byNodes.set(nodes, (summary = sumCapacity(nodes, pods)));
+  return structuredClone(summary);
+}
+
+const frozenSummaries = new WeakMap<Pod[], WeakMap<Node[], CapacitySummary>>();
+
+function sumCapacity(nodes: Node[], pods: Pod[]): CapacitySummary {
   const allocatable: ResourceAmounts = {};
   let ready = 0;
   let schedulable = 0;

@@ -78,8 +78,27 @@ export function nodeSnapshot(node: Node): NodeSnapshot {
   };
 }
 
-/** Builds a snapshot from what the API returned. Terminal pods are left out: they hold nothing. */
+/**
+ * Builds a snapshot from what the API returned. Terminal pods are left out: they hold nothing.
+ * watch hands the same frozen lists to every pass until something changes, and tens of thousands of
+ * pods are worked out once for all of those passes.
+ */
 export function clusterSnapshot(meta: {id: string; name: string; priority: number}, nodes: Node[], pods: Pod[]): ClusterSnapshot {
+  if (!Object.isFrozen(nodes) || !Object.isFrozen(pods)) return buildSnapshot(meta, nodes, pods);
+  let byNodes = frozenSnapshots.get(pods);
+  if (!byNodes) frozenSnapshots.set(pods, (byNodes = new WeakMap()));
+  const kept = byNodes.get(nodes);
+  if (kept && kept.id === meta.id && kept.name === meta.name && kept.priority === meta.priority) return kept;
+  const built = buildSnapshot(meta, nodes, pods);
+  Object.freeze(built.nodes);
+  Object.freeze(built.pods);
+  byNodes.set(nodes, Object.freeze(built));
+  return built;
+}
+
+const frozenSnapshots = new WeakMap<Pod[], WeakMap<Node[], ClusterSnapshot>>();
+
+function buildSnapshot(meta: {id: string; name: string; priority: number}, nodes: Node[], pods: Pod[]): ClusterSnapshot {
   return {
     ...meta,
     nodes: nodes.map(nodeSnapshot),

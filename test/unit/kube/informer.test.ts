@@ -153,6 +153,27 @@ describe('the watch cache when a watch fails', () => {
     stop.abort();
   });
 
+  it('has a read made while the first list is in flight wait for it, not list a second time', async () => {
+    const server = await TestApiServer.start(async (req, res) => {
+      if (req.query.get('watch')) {
+        res.writeHead(200, {'content-type': 'application/json'});
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      sendJson(res, 200, {metadata: {resourceVersion: '1'}, items: [{metadata: {name: 'cm', namespace: NS, labels: {'superskyray.io/managed-by': 'x'}}}]});
+    });
+    servers.push(server);
+    const client = clientFor(server);
+    const cache = new ClusterCache(client, [{type: RESOURCES.configmaps, namespace: NS, labelSelector: 'superskyray.io/managed-by=x'}]);
+    client.cache = cache;
+    const stop = new AbortController();
+    void cache.start(stop.signal);
+    const list = await client.list(RESOURCES.configmaps, {namespace: NS, labelSelector: 'superskyray.io/managed-by=x'});
+    expect(list.items.map((o: KubeObject) => o.metadata?.name)).toEqual(['cm']);
+    expect(server.requests.filter((r) => !r.query.get('watch'))).toHaveLength(1);
+    stop.abort();
+  });
+
   it('sends reads to the server while the watch is failing, and back to the cache once it has listed again', async () => {
     let down = false;
     const server = await TestApiServer.start((req, res) => {
