@@ -389,8 +389,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
         },
       });
     }
-    // Not waited for: each first list queues every group, and until then a read of a kind goes to
-    // the API, so that a cluster that does not answer holds up nothing of the others.
+    // Not waited for here: each first list queues every group, and a pass that reads a kind before
+    // its list is in waits for that list alone. A cluster that does not answer fails its lists within
+    // the request timeout, and its reads then go to the API, which fails fast: it holds up no other.
     running.push(cache.start(signal).running);
   }
   // Groups gone while nothing watched them: what was left of them goes now, beside the first passes.
