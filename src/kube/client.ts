@@ -44,7 +44,7 @@ export interface ApiRequest {
   probe?: boolean;
 }
 
-export interface ListOptions {
+export interface ListOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
@@ -53,6 +53,11 @@ export interface ListOptions {
   signal?: AbortSignal;
   /** From the API server even when watch's cache could answer: an informer's own list. */
   fromServer?: boolean;
+  /**
+   * What is kept of each object, page by page: an informer of every pod of a cluster keeps little of
+   * each, and never holds tens of thousands of whole pods at once.
+   */
+  keep?: (o: T) => T;
 }
 
 export interface WatchOptions {
@@ -203,7 +208,7 @@ export class ClusterClient {
   }
 
   /** Lists every object that matches, following `continue` page by page. */
-  async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<KubeList<T>> {
+  async list<T extends KubeObject>(type: ResourceType, options: ListOptions<T> = {}): Promise<KubeList<T>> {
     const cached = options.fromServer ? undefined : await this.cache?.list(type, options);
     if (cached) return cached as KubeList<T>;
     const pageSize = options.limit ?? DEFAULT_PAGE_SIZE;
@@ -229,16 +234,17 @@ export class ClusterClient {
         // A continue token expires after a few minutes. Like client-go's pager, fall back to one
         // unpaginated list rather than stitching pages from two different snapshots.
         if (token !== undefined && err instanceof KubeError && err.code === 410) {
-          return this.request<KubeList<T>>({
+          const whole = await this.request<KubeList<T>>({
             path: collectionPath(type, options.namespace),
             query: {labelSelector: options.labelSelector, fieldSelector: options.fieldSelector},
             object,
             signal: options.signal,
           });
+          return options.keep ? {...whole, items: whole.items.map(options.keep)} : whole;
         }
         throw err;
       }
-      items.push(...page.items);
+      items.push(...(options.keep ? page.items.map(options.keep) : page.items));
       resourceVersion ??= page.metadata?.resourceVersion;
       token = page.metadata?.continue || undefined;
     } while (token !== undefined);

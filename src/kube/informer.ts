@@ -121,10 +121,12 @@ export class Informer {
   async run(signal: AbortSignal): Promise<void> {
     const {type, namespace, labelSelector: ls, fieldSelector: fs} = this.spec;
     try {
-      await watchResource<KubeObject>(this.client, type, {namespace, labelSelector: ls, fieldSelector: fs, timeoutSeconds: 300, signal}, {
+      const keep = this.spec.keep ?? withoutManagedFields;
+      await watchResource<KubeObject>(this.client, type, {namespace, labelSelector: ls, fieldSelector: fs, timeoutSeconds: 300, signal, keep}, {
+        // The items come kept, page by page: the whole objects of a big list are never all held at once.
         onSync: (items, resourceVersion) => {
           this.store.clear();
-          for (const item of items) this.store.set(keyOf(item), this.kept(item));
+          for (const item of items) this.store.set(keyOf(item), this.spec.shared ? deepFreeze(item) : item);
           this.resourceVersion = resourceVersion;
           this.sorted = undefined;
           this.synced = true;

@@ -24,6 +24,7 @@ export interface WatchResourceOptions {
   fieldSelector?: string;
   /** How long the server keeps one watch open before we resume it. */
   timeoutSeconds?: number;
+
   signal: AbortSignal;
 }
 
@@ -37,7 +38,7 @@ export interface WatchResourceOptions {
 export async function watchResource<T extends KubeObject>(
   client: ClusterClient,
   type: ResourceType,
-  options: WatchResourceOptions,
+  options: WatchResourceOptions & {/** What is kept of each listed object, page by page (events are the handler's to trim). */ keep?: (o: T) => T},
   handlers: WatchHandlers<T>,
 ): Promise<void> {
   const {signal} = options;
@@ -47,7 +48,7 @@ export async function watchResource<T extends KubeObject>(
   while (!signal.aborted) {
     try {
       if (resourceVersion === undefined) {
-        const list = await client.list<T>(type, {...selectors, signal, fromServer: true});
+        const list = await client.list<T>(type, {...selectors, signal, fromServer: true, ...(options.keep ? {keep: options.keep} : {})});
         resourceVersion = list.metadata?.resourceVersion ?? '';
         failures = 0;
         await handlers.onSync(list.items, resourceVersion);

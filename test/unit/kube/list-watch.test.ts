@@ -41,6 +41,23 @@ describe('list pagination', () => {
     ]);
   });
 
+  it.each([
+    ['page by page', false],
+    ['after a fallback to one whole list', true],
+  ])('keeps what `keep` makes of each object, %s', async (_how, expire) => {
+    const server = await serve((req, res) => {
+      if (req.query.get('continue')) {
+        if (expire) return sendStatus(res, 410, 'Expired', 'The provided continue parameter is too old');
+        return sendJson(res, 200, {metadata: {resourceVersion: '5'}, items: [pod('b', '5')]});
+      }
+      if (req.query.get('limit')) return sendJson(res, 200, {metadata: {resourceVersion: '5', continue: 'next'}, items: [pod('a', '5')]});
+      sendJson(res, 200, {metadata: {resourceVersion: '9'}, items: [pod('a', '9'), pod('b', '9')]});
+    });
+    const keep = (o: KubeObject): KubeObject => ({metadata: {name: o.metadata?.name}});
+    const list = await clientFor(server).list(RESOURCES.pods, {namespace: 'ml', limit: 1, keep});
+    expect(list.items).toEqual([{metadata: {name: 'a'}}, {metadata: {name: 'b'}}]);
+  });
+
   it('falls back to one whole list when a continue token has expired', async () => {
     const server = await serve((req, res) => {
       if (req.query.get('continue')) return sendStatus(res, 410, 'Expired', 'The provided continue parameter is too old');
