@@ -121,6 +121,14 @@ describe('the watch cache of one cluster', () => {
 
 describe('the watch cache when a watch fails', () => {
   const servers: TestApiServer[] = [];
+  /** A client of `server` whose cache keeps the ConfigMaps labelled superskyray.io/managed-by=x of NS, not yet started. */
+  const cachedConfigMaps = (server: TestApiServer) => {
+    servers.push(server);
+    const client = clientFor(server);
+    const cache = new ClusterCache(client, [{type: RESOURCES.configmaps, namespace: NS, labelSelector: 'superskyray.io/managed-by=x'}]);
+    client.cache = cache;
+    return {client, cache, stop: new AbortController()};
+  };
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
   });
@@ -162,11 +170,7 @@ describe('the watch cache when a watch fails', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       sendJson(res, 200, {metadata: {resourceVersion: '1'}, items: [{metadata: {name: 'cm', namespace: NS, labels: {'superskyray.io/managed-by': 'x'}}}]});
     });
-    servers.push(server);
-    const client = clientFor(server);
-    const cache = new ClusterCache(client, [{type: RESOURCES.configmaps, namespace: NS, labelSelector: 'superskyray.io/managed-by=x'}]);
-    client.cache = cache;
-    const stop = new AbortController();
+    const {client, cache, stop} = cachedConfigMaps(server);
     void cache.start(stop.signal);
     const list = await client.list(RESOURCES.configmaps, {namespace: NS, labelSelector: 'superskyray.io/managed-by=x'});
     expect(list.items.map((o: KubeObject) => o.metadata?.name)).toEqual(['cm']);
@@ -185,11 +189,7 @@ describe('the watch cache when a watch fails', () => {
       }
       sendJson(res, 200, {metadata: {resourceVersion: '1'}, items: [{metadata: {name: 'cm', namespace: NS, labels: {'superskyray.io/managed-by': 'x'}}}]});
     });
-    servers.push(server);
-    const client = clientFor(server);
-    const cache = new ClusterCache(client, [{type: RESOURCES.configmaps, namespace: NS, labelSelector: 'superskyray.io/managed-by=x'}]);
-    client.cache = cache;
-    const stop = new AbortController();
+    const {client, cache, stop} = cachedConfigMaps(server);
     await cache.start(stop.signal).synced;
     const informer = cache.informers[0]!;
     down = true;
