@@ -10,6 +10,7 @@ import {SandboxFleet} from '../../../src/sandbox/cluster.js';
 import {DEFAULT_PROFILE} from '../../../src/sandbox/profile.js';
 import {cli, REPO, RUN_JS, type CliResult} from '../../support/cli.js';
 import {tempDir, writeKubeconfig} from '../../support/kubeconfig.js';
+import {waitFor} from '../../support/poll.js';
 
 /**
  * The exit codes the README documents, for every command that talks to clusters:
@@ -38,7 +39,10 @@ const EXPECTED: Record<Outcome, number> = {done: 0, usage: 2, failed: 1, 'timed 
 describe('exit codes: every command x every outcome', () => {
   const fleet = new SandboxFleet(['onprem', 'cloud'], DEFAULT_PROFILE);
   const sockets = new Set<net.Socket>();
+  /** Connections the silent cluster has taken: a run that reached it is waiting on it. */
+  let reached = 0;
   const silent = net.createServer((s) => {
+    reached++;
     sockets.add(s);
     s.on('data', () => undefined);
   });
@@ -101,10 +105,15 @@ describe('exit codes: every command x every outcome', () => {
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    // Interrupted while it waits for the silent cluster: after it has started, well before any timeout.
-    const timer = setTimeout(() => child.kill('SIGINT'), 1500);
+    // Interrupted while it waits for the silent cluster: once it has reached it (its Ctrl-C handler is
+    // set before its first request), well before any timeout.
+    const before = reached;
+    await waitFor('the command to reach the silent cluster', () => (reached > before ? true : undefined), {
+      timeoutMs: 20_000,
+      giveUp: () => (child.exitCode !== null ? `it exited ${child.exitCode} first: ${stderr}` : undefined),
+    });
+    child.kill('SIGINT');
     const code = await exited;
-    clearTimeout(timer);
     return {code, stdout, stderr};
   }
 
