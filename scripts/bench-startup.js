@@ -2,10 +2,10 @@
 // Median wall time of `kubectl-superskyray --help` against bare `node -e 0`, as a ratio, from both
 // installs: bin/run.js over dist/ (what `npm i -g` installs) and the release bundle (what krew
 // installs). Target: at most 1.5x for each. Needs a build (npm run build).
-import {spawnSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import * as path from 'node:path';
+import {interleaved, median} from './timing.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runJs = path.join(repo, 'bin', 'run.js');
@@ -28,24 +28,7 @@ const commands = {
   'release bundle --help': [process.execPath, [bundle, '--help']],
 };
 
-function timeOnce([file, args]) {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(file, args, {stdio: ['ignore', 'ignore', 'inherit']});
-  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
-
-const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
-for (const command of Object.values(commands)) timeOnce(command); // warm the file cache
-for (let i = 0; i < runs; i++) {
-  // Interleaved, so that a burst of load on the machine hits every command alike.
-  for (const [name, command] of Object.entries(commands)) samples[name].push(timeOnce(command));
-}
+const samples = interleaved(commands, runs);
 
 const base = median(samples['node -e 0']);
 console.log(`runs: ${runs} each, interleaved`);

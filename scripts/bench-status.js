@@ -12,6 +12,7 @@ import {existsSync, mkdtempSync, rmSync} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {interleaved, median, timeOnce} from './timing.mjs';
 
 const TARGET = 0.6;
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,18 +51,6 @@ const commands = {
 };
 const loopEnv = {...env, KUBECTL_BIN: kubectl, KUBECTL_CACHE: path.join(state, 'kube-cache')};
 
-function timeOnce([file, args]) {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(file, args, {env: loopEnv, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'});
-  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
-
 let up = false;
 const stop = () => {
   if (up) spawnSync(process.execPath, [runJs, 'sandbox', 'down'], {env, stdio: 'ignore'});
@@ -77,12 +66,7 @@ try {
   up = true;
   cli(['sandbox', 'up', '--clusters', contexts.join(',')]);
   cli(['place', '-f', path.join(repo, 'examples', 'raycluster-manual.yaml'), ...fleet]);
-  for (const command of Object.values(commands)) timeOnce(command); // warm the file and discovery caches
-  const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
-  for (let i = 0; i < runs; i++) {
-    // Interleaved, so that a burst of load on the machine hits every command alike.
-    for (const [name, command] of Object.entries(commands)) samples[name].push(timeOnce(command));
-  }
+  const samples = interleaved(commands, runs, loopEnv);
   const loop = median(samples['kubectl loop over 3 contexts']);
   console.log(`runs: ${runs} each, interleaved; ${contexts.length} sandbox clusters; kubectl: ${kubectl}`);
   for (const [name, values] of Object.entries(samples)) console.log(`${name.padEnd(36)} median ${median(values).toFixed(1).padStart(7)} ms`);
@@ -91,14 +75,10 @@ try {
   }
   // Node reads the whole file at every start, before any of the tool runs; kubectl does not pay it.
   if (process.env.NODE_EXTRA_CA_CERTS) {
-    const bare = median(Array.from({length: 9}, () => timeOnce([process.execPath, ['-e', '0']])));
+    const bare = median(Array.from({length: 9}, () => timeOnce([process.execPath, ['-e', '0']], loopEnv)));
     const without = {...loopEnv};
     delete without.NODE_EXTRA_CA_CERTS;
-    const lean = median(Array.from({length: 9}, () => {
-      const start = process.hrtime.bigint();
-      spawnSync(process.execPath, ['-e', '0'], {env: without, stdio: 'ignore'});
-      return Number(process.hrtime.bigint() - start) / 1e6;
-    }));
+    const lean = median(Array.from({length: 9}, () => timeOnce([process.execPath, ['-e', '0']], without)));
     console.log(`note: NODE_EXTRA_CA_CERTS is set; bare node starts in ${bare.toFixed(1)} ms with it, ${lean.toFixed(1)} ms without`);
   }
 } finally {
