@@ -5,7 +5,7 @@
 import type {ClusterClient} from './client.js';
 import {KubeError} from './errors.js';
 import {describeObject, type ResourceType} from './resources.js';
-import {fieldSelector, labelSelector, type Matcher} from './selectors.js';
+import {fieldSelector, labelSelector, splitTerms, type Matcher} from './selectors.js';
 import type {KubeList, KubeObject, Pod, ServerVersion} from './types.js';
 import {watchResource} from './watch.js';
 
@@ -51,11 +51,8 @@ function fieldsOf(o: KubeObject): Record<string, string | undefined> {
 }
 const FIELDS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.phase'];
 
-const terms = (selector: string | undefined) =>
-  (selector ?? '')
-    .split(/,(?![^(]*\))/)
-    .map((t) => t.replace(/\s+/g, ''))
-    .filter((t) => t !== '');
+/** A selector's requirements without their spaces, so that two spellings of one compare equal. */
+const terms = (selector: string | undefined) => splitTerms(selector ?? '').map((t) => t.replace(/\s+/g, ''));
 
 const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
@@ -327,22 +324,10 @@ export class ClusterCache {
     this.informers = specs.map((s) => new Informer(client, s));
   }
 
-  /** Starts every informer; resolves when each has listed once, or failed for good. */
-  start(signal: AbortSignal): {running: Promise<void>; synced: Promise<void>} {
+  /** Starts every informer; `listed` resolves when each has listed once, or its watch has failed. */
+  start(signal: AbortSignal): {running: Promise<void>; listed: Promise<void>} {
     const running = Promise.all(this.informers.map((i) => i.run(signal))).then(() => undefined);
-    const synced = new Promise<void>((resolve) => {
-      const check = () => {
-        if (signal.aborted || this.informers.every((i) => i.synced || i.stopped)) {
-          resolve();
-          return true;
-        }
-        return false;
-      };
-      if (check()) return;
-      const timer = setInterval(() => check() && clearInterval(timer), 50);
-      timer.unref();
-    });
-    return {running, synced};
+    return {running, listed: Promise.all(this.informers.map((i) => i.listed(signal))).then(() => undefined)};
   }
 
   private async ready(informer: Informer | undefined, signal?: AbortSignal): Promise<boolean> {

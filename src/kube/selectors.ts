@@ -15,7 +15,7 @@ type Requirement =
 const KEY = /^([a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?\/)?[a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?$/;
 
 /** Splits on commas outside parentheses: `a in (x,y),b` is two requirements. */
-function splitTerms(text: string): string[] {
+export function splitTerms(text: string): string[] {
   const terms: string[] = [];
   let depth = 0;
   let current = '';
