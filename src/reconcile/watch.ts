@@ -72,14 +72,19 @@ function groupKey(namespace: string, kind: RayKind, name: string): string {
 }
 
 /**
- * The Ray objects the tool manages, in one cluster. A RayCluster that KubeRay made for a RayService
- * or RayJob carries the labels of its owner too; it belongs to that owner's group, not its own.
+ * Whether a Ray object is a group of the tool's. A RayCluster that KubeRay made for a RayService or
+ * RayJob carries the labels of its owner too; it belongs to that owner's group, not its own.
  */
+function isGroup(kind: RayKind, o: KubeObject): boolean {
+  return o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && (kind !== 'RayCluster' || !o.metadata.ownerReferences?.some((r) => r.controller));
+}
+
+/** The Ray objects the tool manages, in one cluster. */
 async function managedRayObjects(client: ClusterClient, namespace: string | undefined, signal: AbortSignal): Promise<Array<{kind: RayKind; object: KubeObject}>> {
   const lists = await Promise.all(
     RAY_KINDS.map(async (kind) => {
       const list = await client.list<KubeObject>(resourceForKind(kind)!, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, signal});
-      return list.items.filter((o) => kind !== 'RayCluster' || !o.metadata?.ownerReferences?.some((r) => r.controller)).map((object) => ({kind, object}));
+      return list.items.filter((o) => isGroup(kind, o)).map((object) => ({kind, object}));
     }),
   );
   return lists.flat();
@@ -138,7 +143,8 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   // Every watch stream (an informer's, per kind and cluster), every request in flight (8 per
   // cluster at most), every read waiting for the cache and the probes listen to this one signal at
   // once: that is not a leak.
-  setMaxListeners(fleet.clusters.length * (informerSpecs(options.namespace).length + 8 + 8 + 2) + 16, signal);
+  const specs = informerSpecs(options.namespace);
+  setMaxListeners(fleet.clusters.length * (specs.length + 8 + 8 + 2) + 16, signal);
   const groups = new Map<string, WatchedGroup>();
   /** ns/raycluster -> group key, and ns/group name -> group key. */
   const byRayCluster = new Map<string, string>();
@@ -364,7 +370,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
 
   const running: Array<Promise<void>> = [];
   for (const client of fleet.clusters) {
-    const cache = new ClusterCache(client, informerSpecs(options.namespace), REMEMBERED);
+    const cache = new ClusterCache(client, specs, REMEMBERED);
     client.cache = cache;
     for (const informer of cache.informers) {
       const {type} = informer.spec;
@@ -373,7 +379,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       informer.listen({
         sync: (items) => {
           setCluster(client.context, 'Ready');
-          if (kind) for (const o of items) if (o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && !(kind === 'RayCluster' && o.metadata.ownerReferences?.some((r) => r.controller))) remember(client.context, kind, o);
+          if (kind) for (const o of items) if (isGroup(kind, o)) remember(client.context, kind, o);
           if (kind || rayPods) enqueueAll(`${kind ? `${kind} objects` : 'pods'} (re)listed in ${client.context}`);
         },
         event: (type, object) => {
