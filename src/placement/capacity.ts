@@ -84,16 +84,31 @@ export interface CapacitySummary {
  * for people; it does not decide whether anything fits (fit is decided node by node).
  */
 export function summariseCapacity(nodes: Node[], pods: Pod[]): CapacitySummary {
-  // As clusterSnapshot: watch's frozen lists are summed once for every pass until they change.
-  if (!Object.isFrozen(nodes) || !Object.isFrozen(pods)) return sumCapacity(nodes, pods);
-  let byNodes = frozenSummaries.get(pods);
-  if (!byNodes) frozenSummaries.set(pods, (byNodes = new WeakMap()));
-  let summary = byNodes.get(nodes);
-  if (!summary) byNodes.set(nodes, (summary = sumCapacity(nodes, pods)));
-  return structuredClone(summary);
+  return structuredClone(summaries.of(nodes, pods, () => sumCapacity(nodes, pods)));
 }
 
-const frozenSummaries = new WeakMap<Pod[], WeakMap<Node[], CapacitySummary>>();
+/**
+ * What is worked out from a cluster's nodes and pods, once per pair of frozen lists: watch hands the
+ * same frozen lists to every pass until something changes, and tens of thousands of pods are then
+ * gone through once for all of those passes. Lists that are not frozen are gone through every time.
+ */
+export class PerFrozenLists<T> {
+  private readonly kept = new WeakMap<Pod[], WeakMap<Node[], T>>();
+
+  /** `still` says whether what was kept still answers (it was made for the same lists, but other inputs may differ). */
+  of(nodes: Node[], pods: Pod[], build: () => T, still: (kept: T) => boolean = () => true): T {
+    if (!Object.isFrozen(nodes) || !Object.isFrozen(pods)) return build();
+    let byNodes = this.kept.get(pods);
+    if (!byNodes) this.kept.set(pods, (byNodes = new WeakMap()));
+    const kept = byNodes.get(nodes);
+    if (kept !== undefined && still(kept)) return kept;
+    const built = build();
+    byNodes.set(nodes, built);
+    return built;
+  }
+}
+
+const summaries = new PerFrozenLists<CapacitySummary>();
 
 function sumCapacity(nodes: Node[], pods: Pod[]): CapacitySummary {
   const allocatable: ResourceAmounts = {};

@@ -1,5 +1,5 @@
 import type {Node, Pod, PodSpec, Taint, Toleration} from '../kube/types.js';
-import {isNodeReady, isTerminal, podRequests} from './capacity.js';
+import {isNodeReady, isTerminal, PerFrozenLists, podRequests} from './capacity.js';
 import {parseResources, type ResourceAmounts} from './quantity.js';
 
 /** A required node-affinity term: its expressions must all hold (terms are ORed). */
@@ -79,24 +79,26 @@ export function nodeSnapshot(node: Node): NodeSnapshot {
 }
 
 /**
- * Builds a snapshot from what the API returned. Terminal pods are left out: they hold nothing.
- * watch hands the same frozen lists to every pass until something changes, and tens of thousands of
- * pods are worked out once for all of those passes.
+ * Builds a snapshot from what the API returned. Terminal pods are left out: they hold nothing. One
+ * built from watch's frozen lists is kept, frozen, for every pass until they change.
  */
 export function clusterSnapshot(meta: {id: string; name: string; priority: number}, nodes: Node[], pods: Pod[]): ClusterSnapshot {
-  if (!Object.isFrozen(nodes) || !Object.isFrozen(pods)) return buildSnapshot(meta, nodes, pods);
-  let byNodes = frozenSnapshots.get(pods);
-  if (!byNodes) frozenSnapshots.set(pods, (byNodes = new WeakMap()));
-  const kept = byNodes.get(nodes);
-  if (kept && kept.id === meta.id && kept.name === meta.name && kept.priority === meta.priority) return kept;
-  const built = buildSnapshot(meta, nodes, pods);
-  Object.freeze(built.nodes);
-  Object.freeze(built.pods);
-  byNodes.set(nodes, Object.freeze(built));
-  return built;
+  const frozen = Object.isFrozen(nodes) && Object.isFrozen(pods);
+  return snapshots.of(
+    nodes,
+    pods,
+    () => {
+      const built = buildSnapshot(meta, nodes, pods);
+      if (!frozen) return built;
+      Object.freeze(built.nodes);
+      Object.freeze(built.pods);
+      return Object.freeze(built);
+    },
+    (kept) => kept.id === meta.id && kept.name === meta.name && kept.priority === meta.priority,
+  );
 }
 
-const frozenSnapshots = new WeakMap<Pod[], WeakMap<Node[], ClusterSnapshot>>();
+const snapshots = new PerFrozenLists<ClusterSnapshot>();
 
 function buildSnapshot(meta: {id: string; name: string; priority: number}, nodes: Node[], pods: Pod[]): ClusterSnapshot {
   return {
