@@ -97,10 +97,18 @@ export function workerGroupSpecs(state: GroupState): WorkerGroupBounds[] {
 /** What a placeholder asks of its home node. */
 const PLACEHOLDER_SHAPE = podShape({containers: [{name: 'placeholder', resources: PLACEHOLDER_RESOURCES}]});
 
-/** The home nodes new placeholders are bound to, one after another; none when home was not seen. */
+/**
+ * The home nodes new placeholders are bound to, one after another; none when home was not seen. The
+ * room is counted at the first placeholder: most passes bind none, and counting it goes through
+ * every pod of the cluster.
+ */
 function placeholderRoom(state: GroupState): () => string | undefined {
-  const room = state.home.snapshot ? ClusterRoom.of(state.home.snapshot) : undefined;
-  return () => room?.bind(PLACEHOLDER_SHAPE);
+  let room: ClusterRoom | undefined;
+  return () => {
+    if (!state.home.snapshot) return undefined;
+    room ??= ClusterRoom.of(state.home.snapshot);
+    return room.bind(PLACEHOLDER_SHAPE);
+  };
 }
 
 function remoteViews(look: GroupLook): GroupView['remotes'] {
@@ -186,7 +194,9 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
   /** The clusters a worker group's remote workers may go to: those the preflight did not refuse for it. */
   const targetsFor = (group: string) => reachable.filter((t) => refusalsOf(t, [group]).length === 0);
   const quota = (t: ObservedCluster) => options.checks?.get(t.snapshot!.id)?.quota;
-  const rooms = new Map<ObservedCluster, ClusterRoom>(reachable.map((t) => [t, ClusterRoom.afterPending(t.snapshot!)]));
+  // Counted for a target only once a worker is tried there, for the same reason as placeholderRoom.
+  const rooms = new Map<ObservedCluster, ClusterRoom>();
+  const roomIn = (t: ObservedCluster) => rooms.get(t) ?? rooms.set(t, ClusterRoom.afterPending(t.snapshot!)).get(t)!;
   const random = options.random ?? Math.random;
   const moves: Pass['moves'] = [];
   const stuck: Pass['stuck'] = [];
@@ -241,11 +251,11 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
     const worker = remoteWorker(pod, template, state.claims);
     const shape = podShape(worker.spec);
     const {open, barred} = joinable(state, group, template, targetsFor(group), givingUp);
-    const target = open.find((t) => !quota(t)?.check(worker.spec) && rooms.get(t)!.fit(shape, 1) === 1);
+    const target = open.find((t) => !quota(t)?.check(worker.spec) && roomIn(t).fit(shape, 1) === 1);
     if (!target) {
       const why = open.flatMap((t) => {
         const over = quota(t)?.check(worker.spec);
-        return over ? [`${t.client.context}: ${over}`] : rooms.get(t)!.misses(shape).slice(0, 2).map((m) => explainMiss(t.client.context, m.node, m.miss));
+        return over ? [`${t.client.context}: ${over}`] : roomIn(t).misses(shape).slice(0, 2).map((m) => explainMiss(t.client.context, m.node, m.miss));
       });
       stuck.push({pending: podName, reason: [...why, ...barred, ...skippedFor(group)].join('; ') || 'no other cluster of the fleet answered'});
       continue;
@@ -269,7 +279,7 @@ export function planPass(state: GroupState, options: {to?: string; random?: () =
       const shape = podShape(worker.spec);
       const {open} = joinable(state, group, template, targetsFor(group), givingUp);
       const within = set.cluster ? open.filter((t) => t.snapshot!.id === set.cluster) : open;
-      const target = within.find((t) => !quota(t)?.check(worker.spec, set.pods.length) && rooms.get(t)!.fitAll(shape, set.pods.length));
+      const target = within.find((t) => !quota(t)?.check(worker.spec, set.pods.length) && roomIn(t).fitAll(shape, set.pods.length));
       const nodes = target ? set.pods.map(() => bindPlaceholder()) : [];
       if (!target || nodes.some((n) => n === undefined)) {
         const began = within[0]?.client.context;
