@@ -100,18 +100,56 @@ export function clusterSnapshot(meta: {id: string; name: string; priority: numbe
 
 const snapshots = new PerFrozenLists<ClusterSnapshot>();
 
+export type RoomPart = 'nodes' | 'pods';
+
+/** Part of a cluster's room was not read: thrown by a roomless snapshot when anything asks for that part. */
+export class RoomUnread extends Error {
+  override readonly name = 'RoomUnread';
+
+  constructor(
+    readonly cluster: string,
+    readonly part: RoomPart,
+  ) {
+    super(`the ${part} of ${cluster} were not read`);
+  }
+}
+
+/**
+ * A cluster known by its identity, and by whichever part of its room has been read. A part not read
+ * throws RoomUnread instead of reading as none, so nothing can be decided from a room that was never
+ * read. For a read that needs the room only now and then (status of a group with nothing to place):
+ * it reads the part when this throws, and looks again.
+ */
+export function roomlessSnapshot(meta: {id: string; name: string; priority: number}, known: {nodes?: NodeSnapshot[]; pods?: PodSnapshot[]} = {}): ClusterSnapshot {
+  const part = (name: RoomPart): PropertyDescriptor =>
+    known[name]
+      ? {value: known[name], enumerable: true}
+      : {
+          get: () => {
+            throw new RoomUnread(meta.name, name);
+          },
+        };
+  return Object.defineProperties({id: meta.id, name: meta.name, priority: meta.priority}, {nodes: part('nodes'), pods: part('pods')}) as ClusterSnapshot;
+}
+
+/** The parts of a snapshot's room that were not read: none, but for roomlessSnapshot's. */
+export function unreadParts(snapshot: ClusterSnapshot): RoomPart[] {
+  return (['nodes', 'pods'] as const).filter((part) => Object.getOwnPropertyDescriptor(snapshot, part)?.get !== undefined);
+}
+
 function buildSnapshot(meta: {id: string; name: string; priority: number}, nodes: Node[], pods: Pod[]): ClusterSnapshot {
-  return {
-    ...meta,
-    nodes: nodes.map(nodeSnapshot),
-    pods: pods
-      .filter((pod) => !isTerminal(pod) && pod.spec)
-      .map((pod) => ({
-        name: pod.metadata?.name ?? '',
-        namespace: pod.metadata?.namespace ?? '',
-        node: pod.spec?.nodeName || undefined,
-        shape: podShape(pod.spec as PodSpec),
-        labels: pod.metadata?.labels ?? {},
-      })),
-  };
+  return {...meta, nodes: nodes.map(nodeSnapshot), pods: podSnapshots(pods)};
+}
+
+/** The pods that hold or wait for room: terminal ones hold nothing. */
+export function podSnapshots(pods: Pod[]): PodSnapshot[] {
+  return pods
+    .filter((pod) => !isTerminal(pod) && pod.spec)
+    .map((pod) => ({
+      name: pod.metadata?.name ?? '',
+      namespace: pod.metadata?.namespace ?? '',
+      node: pod.spec?.nodeName || undefined,
+      shape: podShape(pod.spec as PodSpec),
+      labels: pod.metadata?.labels ?? {},
+    }));
 }

@@ -36,7 +36,13 @@ export interface FleetStatus {
 
 export const KUBE_SYSTEM = 'kube-system';
 
-function problemOf(err: KubeError): ClusterProblem {
+/** What an error that stops a read of a cluster says of the cluster: Degraded unless it did not answer or refused us. */
+export function stateAfter(err: KubeError): ClusterState {
+  if (err.unreachable) return 'Unreachable';
+  return err.code === 401 ? 'Unauthorized' : 'Degraded';
+}
+
+export function problemOf(err: KubeError): ClusterProblem {
   return {reason: err.reason, message: err.detail, fix: err.fix};
 }
 
@@ -52,38 +58,45 @@ export async function observeCluster(client: ClusterClient, signal?: AbortSignal
   return (await observeClusterState(client, signal)).status;
 }
 
-/** observeCluster, keeping the nodes and pods it listed for placement. */
-export async function observeClusterState(client: ClusterClient, signal?: AbortSignal): Promise<ClusterLook> {
+/**
+ * observeCluster, keeping the nodes and pods it listed for placement. Without `room`, who the
+ * cluster is and nothing of its nodes and pods (no capacity either).
+ */
+export async function observeClusterState(client: ClusterClient, signal?: AbortSignal, options: {room?: boolean} = {}): Promise<ClusterLook> {
   const status: ClusterStatus = {context: client.context, server: client.server, state: 'Ready', problems: []};
   const settle = <T>(p: Promise<T>) =>
     p.then(
       (value) => ({value, error: undefined}),
       (err: unknown) => ({value: undefined, error: normaliseError(err, {context: client.context})}),
     );
+  const room = options.room === false ? undefined : observeRoom(client, signal);
   const [version, kubeSystem, nodes, pods] = await Promise.all([
     settle(client.version(signal)),
     settle(client.get<KubeObject>(RESOURCES.namespaces, KUBE_SYSTEM, undefined, signal)),
-    settle(client.list<Node>(RESOURCES.nodes, {signal})),
-    settle(client.list<Pod>(RESOURCES.pods, {fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', signal})),
+    room && settle(room[0]!),
+    room && settle(room[1]!),
   ]);
   // A run that was stopped learnt nothing about the cluster: it must not look unreachable.
   signal?.throwIfAborted();
 
-  const first = version.error ?? kubeSystem.error ?? nodes.error ?? pods.error;
-  if (first?.unreachable) {
-    return {status: {...status, state: 'Unreachable', problems: [problemOf(first)]}};
-  }
-  if (first?.code === 401) {
-    return {status: {...status, state: 'Unauthorized', problems: [problemOf(first)]}};
-  }
+  const first = version.error ?? kubeSystem.error ?? nodes?.error ?? pods?.error;
+  if (first && stateAfter(first) !== 'Degraded') return {status: {...status, state: stateAfter(first), problems: [problemOf(first)]}};
   for (const result of [version, kubeSystem, nodes, pods]) {
-    if (result.error) status.problems.push(problemOf(result.error));
+    if (result?.error) status.problems.push(problemOf(result.error));
   }
   if (status.problems.length > 0) status.state = 'Degraded';
   status.version = version.value?.gitVersion;
   status.clusterId = kubeSystem.value?.metadata?.uid;
-  if (nodes.value && pods.value) status.capacity = summariseCapacity(nodes.value.items, pods.value.items);
-  return {status, nodes: nodes.value?.items, pods: pods.value?.items};
+  if (nodes?.value && pods?.value) status.capacity = summariseCapacity(nodes.value.items, pods.value.items);
+  return {status, nodes: nodes?.value?.items, pods: pods?.value?.items};
+}
+
+/** The reads of a cluster's room (or of one part of it): all its nodes, and its pods that still hold or wait for room. */
+export function observeRoom(client: ClusterClient, signal?: AbortSignal, only?: 'nodes' | 'pods'): [Promise<{items: Node[]}> | undefined, Promise<{items: Pod[]}> | undefined] {
+  return [
+    only === 'pods' ? undefined : client.list<Node>(RESOURCES.nodes, {signal}),
+    only === 'nodes' ? undefined : client.list<Pod>(RESOURCES.pods, {fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', signal}),
+  ];
 }
 
 /**

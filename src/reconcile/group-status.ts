@@ -14,10 +14,10 @@ import {CILIUM_GLOBAL, CILIUM_SHARED, isInSwap, REMOTE_CLUSTER_ANNOTATION} from 
 import {isPodReady} from '../placement/capacity.js';
 import {ClusterRoom} from '../placement/fit.js';
 import {explainMiss} from '../placement/reasons.js';
-import {podShape} from '../placement/snapshot.js';
+import {podShape, RoomUnread} from '../placement/snapshot.js';
 import type {ClusterProblem, ClusterState} from './fleet-status.js';
 import {lookAtGroup, type GroupLook, type GroupState, type HeadServiceLook, type UnstartedGroup} from './group.js';
-import type {ObservedCluster} from './observe.js';
+import {readRoom, type ObservedCluster} from './observe.js';
 import {describeRepair, planPass, targetChecks, workerGroupSpecs} from './span.js';
 import type {TargetChecks} from './preflight.js';
 
@@ -287,10 +287,11 @@ export function groupStatus(state: GroupState, head: HeadServiceLook = {read: fa
   const homeContext = state.home.client.context;
   // A drain that waits on a placeholder's budget (autoscaled groups only) says which pod it waits
   // for; this says why, and what ends the wait.
-  const cordoned = new Set(state.home.snapshot?.nodes.filter((n) => n.unschedulable).map((n) => n.name));
-  for (const p of state.autoscaling ? placeholders : []) {
+  const watched = state.autoscaling ? placeholders.filter((p) => !p.metadata?.deletionTimestamp) : [];
+  const cordoned = new Set(watched.length > 0 ? state.home.snapshot?.nodes.filter((n) => n.unschedulable).map((n) => n.name) : []);
+  for (const p of watched) {
     const node = p.spec?.nodeName ?? '';
-    if (!cordoned.has(node) || p.metadata?.deletionTimestamp) continue;
+    if (!cordoned.has(node)) continue;
     const n = p.metadata?.name;
     warnings.push(`placeholder ${n} is on cordoned node ${node}, and its budget keeps a drain from evicting it: autoscaler v2 would lose track of remote worker ${n} if it moved; the node drains once the autoscaler scales ${n} in`);
   }
@@ -425,9 +426,21 @@ export function unstartedStatus(look: UnstartedGroup): GroupStatus {
  * writes, whatever it finds out of step.
  */
 export async function observeGroupStatus(fleet: Fleet, group: string, namespace: string, signal?: AbortSignal, options: {preflight?: boolean} = {}): Promise<GroupStatus> {
-  const state = await lookAtGroup(fleet, group, namespace, signal);
+  // Every node and pod of every cluster, which is most of what a status reads on a large fleet, is
+  // read only when the group has something placement would answer (a Pending worker, say).
+  const state = await lookAtGroup(fleet, group, namespace, signal, {room: false});
   if ('unstarted' in state) return unstartedStatus(state);
   // -o wide: which clusters a Pending worker could not go to, and why, from reads only (no dry-run create).
-  const checks = options.preflight ? await targetChecks(state, {copySecrets: false, signal, dryRunCreate: false}) : undefined;
-  return groupStatus(state, state.homeHead, checks);
+  // Its reads do not depend on the room: once made, they are kept.
+  let checks: {value?: TargetChecks} | undefined;
+  // Each part of the room (nodes, pods) is read at most once: three looks at most.
+  for (let looks = 1; ; looks++) {
+    try {
+      checks ??= {value: options.preflight ? await targetChecks(state, {copySecrets: false, signal, dryRunCreate: false}) : undefined};
+      return groupStatus(state, state.homeHead, checks.value);
+    } catch (err) {
+      if (!(err instanceof RoomUnread) || looks === 3) throw err;
+      await readRoom(state.fleet, err.part, signal);
+    }
+  }
 }

@@ -198,10 +198,10 @@ export async function lookAtGroup(
   refText: string,
   namespace: string,
   signal?: AbortSignal,
-  options: {rayCluster?: string} = {},
+  options: {rayCluster?: string; room?: boolean} = {},
 ): Promise<GroupState | UnstartedGroup> {
   const ref = parseGroupRef(refText);
-  const observed = await observeFleet(fleet, signal);
+  const observed = await observeFleet(fleet, signal, {room: options.room ?? true});
   const usable = observed.filter((o) => o.snapshot);
   const degraded = observed.filter((o) => !o.snapshot);
   const kinds = ref.kind ? [ref.kind] : RAY_KINDS;

@@ -133,4 +133,36 @@ describe('the requests one span makes', () => {
       await watch.exited;
     }
   });
+
+  it("status reads every node and pod of the fleet only when a worker waits for room", async () => {
+    const onprem = fleet.cluster('onprem');
+    await deletePlaced(fleet, namespace, 'cached', fleetArgs);
+    const podsOf = await placeRunning('looks');
+    const roomReads = (since: string) =>
+      ['onprem', 'cloud'].map((cluster) =>
+        toolRequests(auditLog(cluster), since)
+          .all.filter((r) => r.verb === 'list' && /^\/api\/v1\/(nodes|pods)(\?|$)/.test(r.uri))
+          .map((r) => `${cluster} ${r.uri.split('?')[0]}`)
+          .sort(),
+      );
+    const status = async () => {
+      const result = await cli(['status', 'looks', '-n', namespace, '-o', 'json', ...fleetArgs]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      return JSON.parse(result.stdout) as {mode: string; pending: Array<{name: string; spanTo?: string}>};
+    };
+
+    let since = new Date().toISOString();
+    expect((await status()).pending).toEqual([]);
+    expect(roomReads(since)).toEqual([[], []]);
+
+    await onprem.patch(RESOURCES.rayclusters, 'looks', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
+    await waitFor('a worker Pending, unschedulable', async () => ((await podsOf()).filter(PENDING).length === 1 ? true : undefined));
+    since = new Date().toISOString();
+    expect((await status()).pending.map((p) => p.spanTo)).toEqual(['cloud']);
+    expect(roomReads(since)).toEqual([
+      ['onprem /api/v1/nodes', 'onprem /api/v1/pods'],
+      ['cloud /api/v1/nodes', 'cloud /api/v1/pods'],
+    ]);
+  });
 });

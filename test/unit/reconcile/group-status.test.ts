@@ -5,7 +5,7 @@ import type {ClusterState} from '../../../src/reconcile/fleet-status.js';
 import {groupStatus, type GroupStatus, type HeadServiceLook} from '../../../src/reconcile/group-status.js';
 import type {GroupState, RemoteSide} from '../../../src/reconcile/group.js';
 import type {ObservedCluster} from '../../../src/reconcile/observe.js';
-import {clusterSnapshot} from '../../../src/placement/snapshot.js';
+import {clusterSnapshot, roomlessSnapshot, RoomUnread, unreadParts, type RoomPart} from '../../../src/placement/snapshot.js';
 import {QuotaRoom, type Quota} from '../../../src/placement/preflight.js';
 import {planPass} from '../../../src/reconcile/span.js';
 import {templateHash} from '../../../src/kuberay/joins.js';
@@ -573,6 +573,48 @@ describe('groupStatus: placeholders and Pending workers', () => {
     const before = JSON.stringify(st, (k, v) => (k === 'client' ? undefined : v));
     groupStatus(st, globalHead);
     expect(JSON.stringify(st, (k, v) => (k === 'client' ? undefined : v))).toBe(before);
+  });
+
+  describe('reads the room (nodes, then pods) only when something asks for it', () => {
+    /** status's loop: roomless snapshots, and each part filled in from the full ones when it is asked for. */
+    function lookLikeStatus(full: GroupState, headLook: HeadServiceLook): {status: GroupStatus; read: RoomPart[]} {
+      const fleet = full.fleet.map((o) => ({...o, ...(o.snapshot ? {snapshot: roomlessSnapshot(o.snapshot)} : {})}));
+      const twin = (o: ObservedCluster) => fleet[full.fleet.indexOf(o)]!;
+      const st: GroupState = {...full, fleet, home: twin(full.home), remotes: full.remotes.map((r) => ({...r, cluster: twin(r.cluster)}))};
+      const read: RoomPart[] = [];
+      for (;;) {
+        try {
+          return {status: groupStatus(st, headLook), read};
+        } catch (err) {
+          if (!(err instanceof RoomUnread) || read.includes(err.part)) throw err;
+          read.push(err.part);
+          fleet.forEach((o, i) => {
+            const whole = full.fleet[i]!.snapshot;
+            if (!o.snapshot || !whole) return;
+            const known = Object.fromEntries((['nodes', 'pods'] as const).filter((p) => p === err.part || !unreadParts(o.snapshot!).includes(p)).map((p) => [p, whole[p]]));
+            o.snapshot = roomlessSnapshot(whole, known);
+          });
+        }
+      }
+    }
+
+    const manual = (): Fixture => ({
+      workerGroups: [{groupName: 'gpu', replicas: 2}],
+      home: [head(), pod('app-gpu-worker-aaaaa', 'worker', {node: 'onprem-0', gpu: 1}), pod(READY, 'worker', {placeholder: 'ready', remote: 'cloud-id', node: 'onprem-0'})],
+      remotes: [{context: 'cloud', workers: [pod(READY, 'worker', {remoteWorker: true, node: 'cloud-0', gpu: 1})], copies: [headCopy()], nodes: [gpuNode('cloud-0', 4)]}],
+    });
+    const cases: Array<{name: string; fixture: Fixture; read: RoomPart[]}> = [
+      {name: 'a group at home with nothing Pending: none', fixture: {home: [head(), pod('app-gpu-worker-aaaaa', 'worker', {node: 'onprem-0', gpu: 1})]}, read: []},
+      {name: 'a spanned group of fixed size with nothing Pending: none', fixture: manual(), read: []},
+      {name: 'an autoscaled spanned group: the nodes, for a cordoned placeholder', fixture: {...manual(), autoscaling: true}, read: ['nodes']},
+      {name: 'Pending workers: both, for where they would go', fixture: spanned(), read: ['nodes', 'pods']},
+    ];
+    it.each(cases)('$name', ({fixture, read}) => {
+      const full = state(fixture);
+      const looked = lookLikeStatus(full, globalHead);
+      expect(looked.read).toEqual(read);
+      expect(looked.status).toEqual(groupStatus(full, globalHead));
+    });
   });
 });
 
