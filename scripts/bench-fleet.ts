@@ -7,7 +7,9 @@
 //
 //   npm run bench:fleet -- [--clusters 3] [--nodes 1000] [--pods 1000,10000] [--steps 10] [--batch 5]
 //                          [--quiet 60] [--status-runs 5] [--concurrency 32] [--cli PATH/bin/run.js]
-//                          [--state /tmp/superskyray-bench-fleet] [--keep]
+//                          [--state /tmp/superskyray-bench-fleet] [--keep] [--profile DIR]
+//
+// --profile writes a V8 CPU profile of each size's watch into DIR (open it in Chrome's DevTools).
 import {spawn, type ChildProcess} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +19,8 @@ import yaml from 'js-yaml';
 import {Fleet} from '../src/kube/fleet.js';
 import {RESOURCES} from '../src/kube/resources.js';
 import type {KubeObject, Pod} from '../src/kube/types.js';
+import {isInSwap} from '../src/kuberay/swap.js';
+import {informerSpecs} from '../src/reconcile/informed.js';
 import {OVERFLOW_FROM, OVERFLOW_NODES} from '../src/sandbox/addresses.js';
 import {REPO, run} from '../test/support/cli.js';
 import {fixture, isDryRun} from '../test/support/e2e.js';
@@ -34,10 +38,11 @@ interface Options {
   cli: string;
   state: string;
   keep: boolean;
+  profile?: string;
 }
 
 const USAGE = `usage: npm run bench:fleet -- [--clusters 3] [--nodes 1000] [--pods 1000,10000] [--steps 10] [--batch 5]
-  [--quiet 60] [--status-runs 5] [--concurrency 32] [--cli PATH/bin/run.js] [--state DIR] [--keep]`;
+  [--quiet 60] [--status-runs 5] [--concurrency 32] [--cli PATH/bin/run.js] [--state DIR] [--keep] [--profile DIR]`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -72,6 +77,7 @@ function parseArgs(argv: string[]): Options {
       case '--cli': o.cli = path.resolve(value()); break;
       case '--state': o.state = path.resolve(value()); break;
       case '--keep': o.keep = true; break;
+      case '--profile': o.profile = path.resolve(value()); break;
       case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
       default: fail(`unknown argument ${flag}`);
     }
@@ -239,8 +245,9 @@ interface Watch {
   stop: () => Promise<void>;
 }
 
-function startWatch(cli: string, fleetArgs: string[]): Watch {
-  const child = spawn(process.execPath, [cli, 'watch', '--no-tui', '-o', 'json', '-n', APP_NS, ...fleetArgs], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']});
+function startWatch(cli: string, fleetArgs: string[], profile?: string): Watch {
+  const profiling = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  const child = spawn(process.execPath, [...profiling, cli, 'watch', '--no-tui', '-o', 'json', '-n', APP_NS, ...fleetArgs], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']});
   current = child;
   const lines: string[] = [];
   const samples: Sample[] = [];
@@ -433,7 +440,7 @@ async function main(): Promise<void> {
       const offsets = new Map(clusters.map((c) => [c, size(auditLog(c))]));
       log(`starting watch (${o.cli})`);
       const watchStarted = Date.now();
-      const watch = startWatch(o.cli, fleetArgs);
+      const watch = startWatch(o.cli, fleetArgs, o.profile);
       let syncSeconds = 0;
       let syncCpuSeconds = 0;
       const windows: Array<{from: number; to: number}> = [];
@@ -446,11 +453,19 @@ async function main(): Promise<void> {
           intervalMs: 50,
           giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.slice(-20).join('\n')}` : undefined),
         });
+        // In sync once every informer of every cluster has listed and is watching: before that, a
+        // pass waits for the lists of tens of thousands of pods, which is start-up, not reaction.
+        const informers = informerSpecs(APP_NS).length;
+        const watching = async (cluster: string) =>
+          new Set((await auditFrom(auditLog(cluster), offsets.get(cluster)!)).filter((e) => byTool(e) && e.verb === 'watch').map((e) => e.requestURI.split('?')[0])).size;
+        await waitFor(`watch's ${informers} informers watching in every cluster`, async () => ((await Promise.all(clusters.map(watching))).every((n) => n >= informers) ? true : undefined), {
+          timeoutMs: 10 * 60_000,
+          intervalMs: 500,
+          giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.slice(-20).join('\n')}` : undefined),
+        });
         syncSeconds = secondsSince(watchStarted);
         syncCpuSeconds = sample(watch.child.pid!)?.cpuSeconds ?? NaN;
-        log(`watch watches ${name} after ${syncSeconds.toFixed(1)} s (${syncCpuSeconds.toFixed(1)} cpu-s)`);
-        // What it does right after its first sync is not steady state yet.
-        await sleep(5000);
+        log(`watch watches ${name}, its informers in sync, after ${syncSeconds.toFixed(1)} s (${syncCpuSeconds.toFixed(1)} cpu-s)`);
 
         const remoteWorkers = async () =>
           (await Promise.all(remotes.map((c) => fleet.cluster(c).list<Pod>(RESOURCES.pods, {namespace: APP_NS, labelSelector: `superskyray.io/group=${name},superskyray.io/role=remote-worker`})))).reduce((n, l) => n + l.items.length, 0);
@@ -463,7 +478,11 @@ async function main(): Promise<void> {
             giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.slice(-20).join('\n')}` : undefined),
           });
           // The swap's last writes (the placeholder's label, the unlock) follow the remote create.
-          await sleep(3000);
+          await waitFor(`the swaps of ${name} done at home`, async () => {
+            const pods = (await homeClient.list<Pod>(RESOURCES.pods, {namespace: APP_NS, labelSelector: `ray.io/cluster=${name},ray.io/node-type=worker`})).items;
+            const placeholders = pods.filter((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder');
+            return placeholders.length >= to && !pods.some(isInSwap) ? true : undefined;
+          }, {timeoutMs: 5 * 60_000, intervalMs: 100});
           return {from, to: Date.now() * 1000};
         };
         const cpuBefore = sample(watch.child.pid!)?.cpuSeconds ?? 0;
@@ -610,7 +629,7 @@ function printTable(rows: Row[], o: Options, clusters: number, upSeconds: number
   out.push(line(targets.map((t, i) => (i === 0 ? 'target' : t))));
   for (const c of cells) out.push(line(c));
   out.push('');
-  out.push('setup: creating the filler pods up to this size until all are Running (the first row adds testenv up); sync: from starting watch to its first report of the group.');
+  out.push('setup: creating the filler pods up to this size until all are Running (the first row adds testenv up); sync: from starting watch to its first report of the group with every informer watching.');
   out.push('reaction: from the scheduler\'s status write leaving the worker Pending at home (stageTimestamp) to the remote worker\'s create (requestReceivedTimestamp), per single span; batch: from the first Pending to the last create.');
   out.push('steady: the tool\'s requests during the quiet window, all clusters; span: the tool\'s writes (not dry runs) and lists per single span, mean; RSS at the end, peak = VmHWM.');
   out.push('status: median wall time of `status raycluster/NAME` over the fleet; kubectl: median of `kubectl get pods,svc,rayclusters -l ray.io/cluster=NAME` per context in a loop.');
