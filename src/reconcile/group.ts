@@ -201,20 +201,18 @@ export async function lookAtGroup(
   options: {rayCluster?: string; room?: boolean} = {},
 ): Promise<GroupState | UnstartedGroup> {
   const ref = parseGroupRef(refText);
-  const observed = await observeFleet(fleet, signal, {room: options.room ?? true});
-  const usable = observed.filter((o) => o.snapshot);
-  const degraded = observed.filter((o) => !o.snapshot);
   const kinds = ref.kind ? [ref.kind] : RAY_KINDS;
-  const found = (
-    await Promise.all(
-      usable.flatMap((o) =>
-        kinds.map(async (kind) => {
-          const object = await o.client.find<KubeObject>(resourceForKind(kind)!, ref.name, namespace, signal);
-          return object?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY ? {home: o, kind, object} : undefined;
-        }),
-      ),
-    )
-  ).filter((f) => f !== undefined);
+  // Asked of every cluster together with who it is, a round trip sooner. Only the answers of the
+  // clusters that answered every question count; the others' failures are observeFleet's to report.
+  const finds = fleet.clusters.map((client) =>
+    Promise.all(kinds.map(async (kind) => ({kind, object: await client.find<KubeObject>(resourceForKind(kind)!, ref.name, namespace, signal)}))),
+  );
+  for (const f of finds) f.catch(() => undefined);
+  const observed = await observeFleet(fleet, signal, {room: options.room ?? true});
+  const degraded = observed.filter((o) => !o.snapshot);
+  const found = (await Promise.all(observed.map(async (o, i) => (o.snapshot ? (await finds[i]!).map((f) => ({home: o, ...f})) : []))))
+    .flat()
+    .filter((f): f is {home: ObservedCluster; kind: RayKind; object: KubeObject} => f.object?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY);
   if (found.length === 0) {
     if (degraded.length > 0) throw new Error(`cannot find group "${ref.name}": context(s) ${contexts(degraded)} did not answer; retry when they do`);
     throw new NotPlacedError(`group "${ref.name}" is not placed in namespace "${namespace}" of any fleet cluster`, 'place it first with "kubectl superskyray place -f FILE", or fix the name and -n');
