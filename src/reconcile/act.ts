@@ -182,6 +182,11 @@ export class Actor {
   readonly steps: Step[] = [];
   /** Steps skipped because the object changed since it was observed. */
   conflicts = 0;
+  /**
+   * The Pending workers whose swap this actor finished. A move that met a conflict, or backed out,
+   * is not among them: it was not spanned, and only a new look can say what to do with it.
+   */
+  readonly swapped = new Set<string>();
   /** What did not go as planned and the user should know. */
   readonly warnings: string[] = [];
   /** The Ray object as this run last wrote it (the not-joined record). */
@@ -374,7 +379,10 @@ export class Actor {
           const worker = remoteWorkerPod(pod, group, s.target.name, ctx);
           const leftOut = remoteWorker(pod, group, ctx.claims).leftOut;
           await this.createIfAbsent(remote, RESOURCES.pods, worker, leftOut.length > 0 ? `${s.why}; left out of it: ${leftOut.join('; ')}` : s.why);
+          this.swapped.add(name);
         }
+      } else {
+        this.swapped.add(name);
       }
       await this.unlock(pod, `${s.target.name} stands in for it`);
     }

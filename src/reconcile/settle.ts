@@ -10,7 +10,7 @@ import {isInSwap} from '../kuberay/swap.js';
 import type {Step} from './act.js';
 import {observeGroup, UnstartedError, type GroupState} from './group.js';
 import {holdLease, type LeaseSlot} from './lease.js';
-import {actOnPass, checkedPass, checkPass, describeMove, notReadyYet, tellSpanned, workerGroupSpecs, type Pass, type SpanMove, type SpanResult} from './span.js';
+import {actOnPass, checkedPass, checkPass, describeMove, movesMade, notReadyYet, tellSpanned, workerGroupSpecs, type Pass, type SpanMove, type SpanResult} from './span.js';
 
 export interface SettleOptions {
   group: string;
@@ -80,7 +80,7 @@ export async function settleGroup(
         into.steps.push(...actor.steps);
         into.warnings.push(...actor.warnings);
         for (const s of actor.steps) say(`${s.context}: ${s.action} ${s.object} (${s.why})`);
-        for (const m of pass.moves) {
+        for (const m of movesMade(pass, actor)) {
           into.moves.push(describeMove(m));
           await tellSpanned(state, m, into.warnings, signal);
         }

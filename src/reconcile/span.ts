@@ -457,6 +457,11 @@ export async function actOnPass(state: GroupState, pass: Pass, options: {copySec
   return actor;
 }
 
+/** The moves of a pass that its actor made: only these were spanned, and are said and recorded so. */
+export function movesMade(pass: Pass, actor: Actor): Pass['moves'] {
+  return pass.moves.filter((m) => actor.swapped.has(m.pod.metadata?.name ?? ''));
+}
+
 /** The Spanned event of one move, the same whichever command made it. */
 export function tellSpanned(state: GroupState, m: Pass['moves'][number], warnings: string[], signal?: AbortSignal): Promise<void> {
   const of = state.kind === 'RayCluster' ? '' : ` of RayCluster ${state.rayCluster.metadata.name}`;
@@ -559,20 +564,22 @@ async function spanRayCluster(fleet: Fleet, first: GroupState, options: SpanOpti
       state = await again();
       continue;
     }
-    result.moves.push(...pass.moves.map(describeMove));
     result.repairs.push(...pass.repairs.map((r) => describeRepair(state, r)));
     const actor = await actOnPass(state, pass, options);
+    const made = movesMade(pass, actor);
+    result.moves.push(...made.map(describeMove));
     result.steps.push(...actor.steps);
     result.warnings.push(...actor.warnings);
-    for (const m of pass.moves) await tellSpanned(state, m, result.warnings, signal);
+    for (const m of made) await tellSpanned(state, m, result.warnings, signal);
     // The budget comes and goes with the span itself: not a repair worth an event.
     // A worker that did not join has an event of its own (NotJoined).
     const repaired = pass.repairs.filter((r) => r.do !== 'make-budget' && r.do !== 'delete-budget' && r.do !== 'give-up');
     if (repaired.length > 0) {
       await tell(state, 'Repaired', repairsTold(state, repaired), result.warnings, signal);
     }
-    // A swap backed out leaves its Pending worker to be spanned afresh, by the next look.
-    if (!pass.repairs.some((r) => r.do === 'unlock')) return;
+    // A swap backed out, or one that met a write of someone else's, leaves its Pending worker to be
+    // spanned afresh, by the next look.
+    if (!pass.repairs.some((r) => r.do === 'unlock') && made.length === pass.moves.length) return;
     state = await again();
   }
 }
