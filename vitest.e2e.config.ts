@@ -11,11 +11,14 @@ export function scenarios(backend: Backend) {
     include: ['test/e2e/**/*.test.ts'],
     // The tests of the real test environment itself, those with real Ray, the drain (kubectl
     // drain evicts through pods/eviction, which the sandbox does not serve), a RayJob's retry
-    // (the sandbox has no RayJob controller) and admission that injects a sidecar (the sandbox
-    // serves no MutatingAdmissionPolicy) run only there.
+    // (the sandbox has no RayJob controller), admission that injects a sidecar (the sandbox
+    // serves no MutatingAdmissionPolicy) and the connection faults (they run Toxiproxy, a Go binary
+    // that test/env/build.sh builds, and the sandbox suite runs without Go) run only there.
     exclude: [
       ...configDefaults.exclude,
-      ...(backend === 'sandbox' ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**', 'test/e2e/drain.test.ts', 'test/e2e/rayjob-retry.test.ts', 'test/e2e/admission-sidecar.test.ts'] : []),
+      ...(backend === 'sandbox'
+        ? ['test/e2e/testenv.test.ts', 'test/e2e/real-ray/**', 'test/e2e/drain.test.ts', 'test/e2e/rayjob-retry.test.ts', 'test/e2e/admission-sidecar.test.ts', 'test/e2e/conn-faults.test.ts']
+        : []),
     ],
     environment: 'node' as const,
     env: {SUPERSKYRAY_E2E_BACKEND: backend},

@@ -6,6 +6,8 @@
 #   kwok        kwok, plus its "fast" Stage configs in kwok/stages-fast.yaml
 #   kuberay     kuberay-operator, plus the KubeRay CRDs in crds/
 #   coredns     coredns, each test cluster's DNS (its kubernetes plugin)
+#   toxiproxy   toxiproxy-server, the TCP proxy through which e2e tests break the
+#               connection between the tool and one test API server
 #   ray         a Python venv in ray/ with the pinned ray[default,serve], which every
 #               Ray pod of the test clusters runs (test/env/pod-runner.ts)
 #
@@ -31,7 +33,7 @@ source "$here/versions.env"
 
 # Bump when the way a component is built changes, so existing stamps go stale.
 RECIPE=2
-ALL_COMPONENTS=(kubernetes etcd kwok kuberay coredns ray)
+ALL_COMPONENTS=(kubernetes etcd kwok kuberay coredns toxiproxy ray)
 
 cache=${SUPERSKYRAY_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/superskyray-testenv}
 bin_dir=$cache/bin
@@ -57,7 +59,7 @@ for arg in "$@"; do
   case $arg in
     --force) force=1 ;;
     -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-    kubernetes|etcd|kwok|kuberay|coredns|ray) components+=("$arg") ;;
+    kubernetes|etcd|kwok|kuberay|coredns|toxiproxy|ray) components+=("$arg") ;;
     *) die "unknown argument '$arg' (components: ${ALL_COMPONENTS[*]})" ;;
   esac
 done
@@ -294,6 +296,18 @@ build_coredns() {
   install_bins "$out" coredns
 }
 
+outputs_toxiproxy=(toxiproxy-server)
+build_toxiproxy() {
+  local v=$TOXIPROXY_VERSION dir=$work_dir/toxiproxy out=$work_dir/toxiproxy/out
+  local module=github.com/Shopify/toxiproxy/v2
+  make_wrapper "$dir" "$module" "$v" "" "$module/cmd/server"
+  mkdir -p "$out"
+  # Upstream's release build stamps the version the same way; unstamped, the binary says "git".
+  go_build "$out/toxiproxy-server" "$module/cmd/server" "-s -w -X $module.Version=${v#v}"
+  expect_output "toxiproxy-server -version" "${v#v}" "$out/toxiproxy-server" -version
+  install_bins "$out" toxiproxy-server
+}
+
 # The Ray venv is not a binary in bin/: ray/bin/python and ray/bin/ray are its outputs.
 outputs_ray=()
 build_ray() {
@@ -321,6 +335,7 @@ version_of() {
     kwok) echo "$KWOK_VERSION" ;;
     kuberay) echo "$KUBERAY_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
+    toxiproxy) echo "$TOXIPROXY_VERSION" ;;
     ray) echo "$RAY_VERSION" ;;
   esac
 }

@@ -94,7 +94,7 @@ function profileOf(name: string): ClusterProfile {
   return profileFor(readProfile(fs.readFileSync(file, 'utf8'), file), name);
 }
 
-function binary(name: string): string {
+export function binary(name: string): string {
   const file = path.join(BIN, name);
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npm run testenv:build" first`);
   return file;
@@ -106,7 +106,7 @@ function binary(name: string): string {
  * the local end of any outgoing connection, and the API servers and controllers make hundreds.
  */
 const handedOut = new Set<number>();
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const [ephemeralLow] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
   // A machine whose ephemeral range starts low leaves no such room: take a port above it instead.
   const [low, high] = (ephemeralLow ?? 0) >= 12_000 ? [10_000, ephemeralLow!] : [61_000, 65_536];
