@@ -147,7 +147,7 @@ export class ClusterClient {
       } catch (thrown) {
         if (req.signal?.aborted) throw abortedBy(req.signal, where);
         const err = normaliseError(thrown, where);
-        if (unanswered(err) && !req.probe) this.silence ??= {since: Date.now(), err};
+        if (unanswered(err) && !req.probe) this.goSilent(err);
         if (req.probe || !mayRetry(err, attempt, idempotent, this.retry)) throw err;
         try {
           await sleep(retryDelayMs(err, attempt, this.retry), req.signal);
@@ -166,9 +166,26 @@ export class ClusterClient {
    */
   private silence?: {since: number; err: KubeError};
 
+  private readonly silenceListeners = new Set<(err: KubeError) => void>();
+
   /** Whether this cluster has gone silent in this run (see probe). */
   get silent(): boolean {
     return this.silence !== undefined;
+  }
+
+  /**
+   * Calls `listener` each time this cluster goes silent: a long-running command (watch) says so at
+   * once, rather than when some watch of it is next found dead. Returns what stops the calls.
+   */
+  onSilence(listener: (err: KubeError) => void): () => void {
+    this.silenceListeners.add(listener);
+    return () => this.silenceListeners.delete(listener);
+  }
+
+  private goSilent(err: KubeError): void {
+    if (this.silence) return;
+    this.silence = {since: Date.now(), err};
+    for (const listener of this.silenceListeners) listener(err);
   }
 
   private stillSilent(where: {context: string; object?: string}): KubeError {
@@ -370,7 +387,7 @@ export class ClusterClient {
     }).catch((err: unknown) => {
       if (options.signal?.aborted) throw abortedBy(options.signal, where);
       const normalised = normaliseError(err, where);
-      if (unanswered(normalised)) this.silence ??= {since: Date.now(), err: normalised};
+      if (unanswered(normalised)) this.goSilent(normalised);
       throw normalised;
     });
 

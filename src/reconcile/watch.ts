@@ -158,6 +158,9 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   const setCluster = (context: string, state: 'Ready' | 'Degraded', reason?: string) => {
     const before = clusterState.get(context);
     if (before === state) return;
+    // An event on a watch that still streams does not answer for the requests that went unanswered:
+    // only a probe that gets an answer ends the silence, and with it the Degraded state.
+    if (state === 'Ready' && fleet.cluster(context).silent) return;
     clusterState.set(context, state);
     report({type: 'cluster', at: now(), context, state, ...(reason ? {reason} : {})});
     if (state === 'Degraded') void probeUntilBack(context);
@@ -177,6 +180,13 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
         // Still away; try again.
       }
     }
+  };
+
+  // A cluster that stops answering (a partition that drops packets) shows as Degraded at its first
+  // request timeout; its watches alone would be found dead only minutes later.
+  const quiet = fleet.clusters.map((client) => client.onSilence((err) => setCluster(client.context, 'Degraded', err.message)));
+  const stopListening = () => {
+    for (const off of quiet) off();
   };
 
   const isWanted = (kind: RayKind, name: string) => wanted.length === 0 || wanted.some((w) => w.name === name && (!w.kind || w.kind === kind));
@@ -317,6 +327,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   if (options.once) {
     for (const key of groups.keys()) await reconcile(key, 'once');
     await collect('once');
+    stopListening();
     return {failedPasses, degraded: degraded()};
   }
 
@@ -438,6 +449,7 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     if (fleetLook) clearInterval(fleetLook);
     await Promise.all(running);
     for (const client of fleet.clusters) client.cache = undefined;
+    stopListening();
   }
   return {failedPasses, degraded: degraded()};
 }

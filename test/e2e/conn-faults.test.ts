@@ -211,7 +211,22 @@ describe('connection faults: latency, resets, a stalled connection and a partiti
       await deletePlaced(fleet, namespace, 'apart', fleetArgs);
     });
 
-    it('cloud cut off during watch: nothing is deleted in it or because of it while it is away, and the group converges once it is back', async () => {
+    // Refused: the proxy stops listening, as for a cluster that is down. Blackholed: every byte is
+    // dropped both ways and no connection is ever closed, as for a partition of the network itself,
+    // which watch must notice from its requests going unanswered, not from its watches.
+    const ways = [
+      {how: 'refused', cut: (proxy: string) => toxiproxy.setEnabled(proxy, false), heal: (proxy: string) => toxiproxy.setEnabled(proxy, true)},
+      {
+        how: 'blackholed',
+        cut: async (proxy: string) => {
+          for (const stream of ['upstream', 'downstream'] as const) await toxiproxy.addToxic(proxy, {name: `blackhole_${stream}`, type: 'timeout', stream, attributes: {timeout: 0}});
+        },
+        heal: async (proxy: string) => {
+          for (const stream of ['upstream', 'downstream']) await toxiproxy.removeToxic(proxy, `blackhole_${stream}`);
+        },
+      },
+    ];
+    it.each(ways)('cloud $how during watch: nothing is deleted in it or because of it while it is away, and the group converges once it is back', async ({cut, heal}) => {
       const onprem = fleet.cluster('onprem');
       const cloud = fleet.cluster('cloud');
       const podsOf = await placeRunning('apart');
@@ -242,20 +257,20 @@ describe('connection faults: latency, resets, a stalled connection and a partiti
           },
           running,
         );
-        await toxiproxy.setEnabled(proxy, false);
+        await cut(proxy);
         const since = new Date().toISOString();
-        await waitFor('watch to mark cloud degraded', seen((l) => l.type === 'cluster' && l.context === 'cloud' && l.state === 'Degraded'), {timeoutMs: 30_000, ...running});
-
         // The app grows while cloud is away: the new worker waits at home, and nothing else moves.
+        // Placing it is what asks cloud something: watch marks cloud Degraded by then, at the latest.
         await onprem.patch(RESOURCES.rayclusters, 'apart', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 4}], 'json');
         const waiting = await waitFor('the 4th worker Pending at home', async () => (await podsOf()).find((p) => PENDING(p) && !p.metadata?.labels?.[ROLE])?.metadata?.name);
+        await waitFor('watch to mark cloud degraded', seen((l) => l.type === 'cluster' && l.context === 'cloud' && l.state === 'Degraded'), {timeoutMs: 30_000, ...running});
         await waitFor('watch to find no room for it anywhere it can see', seen((l) => l.type === 'pass' && (l.stuck ?? []).some((s) => s.pending === waiting)), {timeoutMs: 30_000, ...running});
         expect((await podsOf()).find((p) => p.metadata?.uid === placeholder.metadata?.uid)?.metadata?.labels?.[ROLE]).toBe('placeholder');
         expect((await cloud.get<Pod>(RESOURCES.pods, twin.metadata?.name ?? '', namespace)).metadata?.uid).toBe(twin.metadata?.uid);
         expect(toolRequests(auditLog('onprem'), since).writes).toEqual([]);
         expect(toolRequests(auditLog('cloud'), since).all).toEqual([]);
 
-        await toxiproxy.setEnabled(proxy, true);
+        await heal(proxy);
         const cloudStates = () => parsed().filter((l) => l.type === 'cluster' && l.context === 'cloud').map((l) => l.state);
         await waitFor('watch to see cloud back', () => (cloudStates().join(',').endsWith('Degraded,Ready') ? true : undefined), {timeoutMs: 60_000, ...running});
         // Converged: the worker that waited is spanned now, and the first twin was never touched.

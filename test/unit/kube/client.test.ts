@@ -109,6 +109,8 @@ describe('ClusterClient retries', () => {
       if (!silent) sendJson(res, 200, req.path === '/version' ? {gitVersion: 'v1.37.0'} : {kind: 'Pod', metadata: {name: 'p'}});
     });
     const client = clientFor(server, {requestTimeoutMs: 100});
+    const heard: string[] = [];
+    client.onSilence((err) => heard.push(err.reason));
     const started = Date.now();
     const first = await failure(client.get(RESOURCES.pods, 'p', 'ml'));
     expect([first.code, first.reason, first.unreachable, first.detail]).toEqual([undefined, 'Timeout', true, 'no answer within 0.1s (--request-timeout)']);
@@ -121,6 +123,8 @@ describe('ClusterClient retries', () => {
     expect(second.detail).toMatch(/^the cluster did not answer within the request timeout \(pods "p" in namespace "ml", \d+s ago\); it is not asked again until it answers$/);
     expect(server.requests).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(1000);
+    // Said once, when it went silent, not for every request refused after.
+    expect(heard).toEqual(['Timeout']);
 
     // A probe is sent anyway; once it is answered, requests go to the cluster again.
     await failure(client.probe());
@@ -129,6 +133,10 @@ describe('ClusterClient retries', () => {
     expect((await client.probe()).gitVersion).toBe('v1.37.0');
     expect(client.silent).toBe(false);
     expect((await client.get(RESOURCES.pods, 'p', 'ml')).metadata?.name).toBe('p');
+    // Silent again: said again.
+    silent = true;
+    await failure(client.get(RESOURCES.pods, 'p', 'ml'));
+    expect(heard).toEqual(['Timeout', 'Timeout']);
   });
 
   it('leaves no abort listener behind on a long-lived signal, and a caller\'s own time limit is no Timeout of the cluster', async () => {
