@@ -1,20 +1,16 @@
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import yaml from 'js-yaml';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli} from '../support/cli.js';
-import {auditEntries, deletePlaced, fixture, freshNamespace, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {auditEntries, deletePlaced, freshNamespace, removeNamespace, testFleet, toolRequests, placeRunning as placeApp} from '../support/e2e.js';
 import {throughFaultProxy, type FaultProxy, type FaultRule} from '../support/fault-proxy.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 
 const kubeconfig = inject('kubeconfig');
 const contexts = ['--context', 'onprem', '--context', 'cloud'];
-type RayClusterObject = KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>}};
 
 const PENDING = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable') ?? false;
 const ms = (iso: string) => Date.parse(iso);
@@ -50,20 +46,9 @@ describe('API faults: throttling, server errors and lost answers', () => {
     return {proxy: routed.proxy, args: ['--kubeconfig', routed.kubeconfig, ...contexts]};
   };
 
-  /** Places the small app under `name` with 3-cpu workers, `replicas` of them, and waits for the head and 2 workers Running at home. */
   const placeRunning = async (name: string) => {
-    const app = fixture<RayClusterObject>('raycluster-small.yaml');
-    app.metadata.name = name;
-    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
-    const file = path.join(tempDir(), `${name}.yaml`);
-    fs.writeFileSync(file, yaml.dump(app));
-    expect((await cli(['place', '-f', file, '-n', namespace, '--kubeconfig', kubeconfig, ...contexts])).code).toBe(0);
+    const podsOf = await placeApp(fleet, namespace, name, ['--kubeconfig', kubeconfig, ...contexts]);
     placed.push(name);
-    const podsOf = async () => (await fleet.cluster('onprem').list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items;
-    await waitFor(`the head and 2 workers of ${name} Running`, async () => {
-      const pods = await podsOf();
-      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
-    });
     return podsOf;
   };
 

@@ -1,14 +1,11 @@
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import yaml from 'js-yaml';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import {remoteReadyOf} from '../../src/kuberay/swap.js';
-import type {KubeObject, Pod} from '../../src/kube/types.js';
+import type {Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli, startWatch} from '../support/cli.js';
-import {deletePlaced, fixture, freshNamespace, remoteWorkerOf, removeNamespace, testFleet, toolRequests} from '../support/e2e.js';
+import {deletePlaced, freshNamespace, remoteWorkerOf, removeNamespace, testFleet, toolRequests, placeRunning as placeApp} from '../support/e2e.js';
 import {tempDir} from '../support/kubeconfig.js';
 import {waitFor} from '../support/poll.js';
 import {throughToxiproxy, Toxiproxy} from '../support/toxiproxy.js';
@@ -16,7 +13,6 @@ import {throughToxiproxy, Toxiproxy} from '../support/toxiproxy.js';
 const kubeconfig = inject('kubeconfig');
 const contexts = ['--context', 'onprem', '--context', 'cloud'];
 const fleetArgs = ['--kubeconfig', kubeconfig, ...contexts];
-type RayClusterObject = KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>}};
 type GroupStatusDocument = {
   clusters: Array<{context: string; clusterId?: string; state: string; workers?: Array<{workerGroup: string; remote?: number}>; problems: Array<{reason: string; message: string}>}>;
   placeholders: Array<{name: string; twin: string; twinIn: string}>;
@@ -57,21 +53,7 @@ describe('connection faults: latency, resets, a stalled connection and a partiti
     return {proxy: routed.proxy.name, args: ['--kubeconfig', routed.kubeconfig, ...contexts]};
   };
 
-  /** Places the small app under `name` with 3-cpu workers and waits for the head and 2 workers Running at home. */
-  const placeRunning = async (name: string) => {
-    const app = fixture<RayClusterObject>('raycluster-small.yaml');
-    app.metadata.name = name;
-    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
-    const file = path.join(tempDir(), `${name}.yaml`);
-    fs.writeFileSync(file, yaml.dump(app));
-    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
-    const podsOf = async () => (await fleet.cluster('onprem').list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items;
-    await waitFor(`the head and 2 workers of ${name} Running`, async () => {
-      const pods = await podsOf();
-      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
-    });
-    return podsOf;
-  };
+  const placeRunning = (name: string) => placeApp(fleet, namespace, name, fleetArgs);
 
   /** Asks for a 3rd worker, which onprem has no room for, and waits for it Pending; its name. */
   const growPastHome = async (name: string, podsOf: () => Promise<Pod[]>) => {

@@ -1,19 +1,15 @@
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import yaml from 'js-yaml';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
-import type {KubeObject, Pod} from '../../src/kube/types.js';
+import type {Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
 import {cli, startWatch} from '../support/cli.js';
-import {deletePlaced, fixture, freshNamespace, removeNamespace, testFleet, toolRequests, isDryRun} from '../support/e2e.js';
-import {tempDir} from '../support/kubeconfig.js';
+import {deletePlaced, freshNamespace, removeNamespace, testFleet, toolRequests, isDryRun, placeRunning as placeApp} from '../support/e2e.js';
 import {waitFor} from '../support/poll.js';
 
 const kubeconfig = inject('kubeconfig');
 const fleetArgs = ['--kubeconfig', kubeconfig, '--context', 'onprem', '--context', 'cloud'];
-type RayClusterObject = KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>}};
 
 const PENDING = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable') ?? false;
 
@@ -29,21 +25,7 @@ describe('the requests one span makes', () => {
     await removeNamespace(fleet, namespace);
   });
 
-  /** Places the small app under `name`, with 3-cpu workers, and waits for its head and 2 workers to run at home. */
-  const placeRunning = async (name: string) => {
-    const app = fixture<RayClusterObject>('raycluster-small.yaml');
-    app.metadata.name = name;
-    app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
-    const file = path.join(tempDir(), `${name}.yaml`);
-    fs.writeFileSync(file, yaml.dump(app));
-    expect((await cli(['place', '-f', file, '-n', namespace, ...fleetArgs])).code).toBe(0);
-    const podsOf = async () => (await fleet.cluster('onprem').list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items;
-    await waitFor('head and 2 workers Running', async () => {
-      const pods = await podsOf();
-      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
-    });
-    return podsOf;
-  };
+  const placeRunning = (name: string) => placeApp(fleet, namespace, name, fleetArgs);
 
   it('spans 3 workers across 2 clusters with lists, not a GET per pod, and prints the count', async () => {
     const onprem = fleet.cluster('onprem');

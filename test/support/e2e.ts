@@ -4,9 +4,11 @@ import yaml from 'js-yaml';
 import type {ClusterClient} from '../../src/kube/client.js';
 import {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
-import type {KubeObject} from '../../src/kube/types.js';
+import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {KubeError} from '../../src/kube/errors.js';
+import * as path from 'node:path';
 import {cli} from './cli.js';
+import {tempDir} from './kubeconfig.js';
 import {waitFor} from './poll.js';
 
 /** The real local clusters, through the tool's own fleet layer. */
@@ -175,4 +177,25 @@ export async function deletePlaced(fleet: Fleet, namespace: string, name: string
     const left = await Promise.all(fleet.clusters.map((c) => c.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})));
     return left.every((l) => l.items.length === 0) ? true : undefined;
   });
+}
+
+/**
+ * Places the small app (raycluster-small.yaml) as `name`, with 3-cpu workers: two fit onprem beside
+ * the head, a third does not. Waits for the head and both workers Running there, and returns what
+ * reads the app's pods at home.
+ */
+export async function placeRunning(fleet: Fleet, namespace: string, name: string, fleetArgs: string[]): Promise<() => Promise<Pod[]>> {
+  const app = fixture<KubeObject & {metadata: {name: string}; spec: {workerGroupSpecs: Array<{template: {spec: {containers: Array<{resources: unknown}>}}}>}}>('raycluster-small.yaml');
+  app.metadata.name = name;
+  app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '3', memory: '4Gi'}, limits: {cpu: '3', memory: '4Gi'}};
+  const file = path.join(tempDir(), `${name}.yaml`);
+  fs.writeFileSync(file, yaml.dump(app));
+  const placed = await cli(['place', '-f', file, '-n', namespace, ...fleetArgs]);
+  if (placed.code !== 0) throw new Error(`place ${name} exited ${placed.code}: ${placed.stderr}`);
+  const podsOf = async () => (await fleet.cluster('onprem').list<Pod>(RESOURCES.pods, {namespace, labelSelector: `ray.io/cluster=${name}`})).items;
+  await waitFor(`the head and 2 workers of ${name} Running`, async () => {
+    const pods = await podsOf();
+    return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? true : undefined;
+  });
+  return podsOf;
 }
