@@ -205,8 +205,9 @@ export class ClusterClient {
     return this.request<ServerVersion>({path: '/version', object: 'server version', signal, probe: true});
   }
 
-  async get<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
-    const cached = await this.cache?.get(type, name, namespace, signal);
+  /** `fromServer`: past watch's cache, to the API server itself (what a cache does not hold is no proof of absence). */
+  async get<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal, options: {fromServer?: boolean} = {}): Promise<T> {
+    const cached = options.fromServer ? undefined : await this.cache?.get(type, name, namespace, signal);
     if (cached === null) throw this.cache!.notFound(type, name, namespace);
     if (cached) return cached as T;
     const object = await this.request<T>({path: objectPath(type, name, namespace), object: describeObject(type, name, namespace), signal});
@@ -215,9 +216,9 @@ export class ClusterClient {
   }
 
   /** Like get, but an object that is not there is `undefined` rather than an error. */
-  async find<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T | undefined> {
+  async find<T extends KubeObject>(type: ResourceType, name: string, namespace?: string, signal?: AbortSignal, options: {fromServer?: boolean} = {}): Promise<T | undefined> {
     try {
-      return await this.get<T>(type, name, namespace, signal);
+      return await this.get<T>(type, name, namespace, signal, options);
     } catch (err) {
       if (err instanceof KubeError && err.code === 404) return undefined;
       throw err;

@@ -36,7 +36,7 @@ import type {ObservedCluster} from './observe.js';
 import {IN_THE_WAY_FIX, objectsInTheWay, subjectOf} from './preflight.js';
 import {recordEvent} from './events.js';
 import {notJoinedPatch, templateHash} from '../kuberay/joins.js';
-import type {Repair, SwapStep} from './repair.js';
+import type {Absent, Repair, SwapStep} from './repair.js';
 
 /**
  * How long KubeRay gets to delete a Pending worker marked Failed: it does so on that pod's event,
@@ -242,6 +242,11 @@ export class Actor {
   async repair(r: Repair): Promise<void> {
     const {namespace} = this.group;
     const signal = this.signal;
+    if ('absent' in r && r.absent && (await this.isThere(r.absent))) {
+      // Made meanwhile, by another run whose writes this one's cache has yet to see: the next pass does.
+      this.conflicts++;
+      return;
+    }
     switch (r.do) {
       case 'swap':
         return this.swaps([r]);
@@ -433,6 +438,14 @@ export class Actor {
   private async unlock(pod: Pod, why: string): Promise<void> {
     await this.patchIfPresent(RESOURCES.pods, pod.metadata!.name!, unlockPatch(), 'strategic');
     this.note('unlock', RESOURCES.pods, pod.metadata!.name!, this.home, why);
+  }
+
+  /** Whether the API server itself (not watch's cache) has the pod a repair takes to be absent. */
+  private async isThere(absent: Absent): Promise<boolean> {
+    const client = absent.cluster === undefined ? this.home : clusterById(this.group, absent.cluster)?.client;
+    if (!client) return false;
+    const pod = await client.find<Pod>(RESOURCES.pods, absent.name, this.group.namespace, this.signal, {fromServer: true});
+    return pod !== undefined && !pod.metadata?.deletionTimestamp;
   }
 
   private async patchIfPresent(type: ResourceType, name: string, patch: unknown, patchType: 'strategic' | 'merge'): Promise<void> {

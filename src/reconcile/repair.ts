@@ -73,13 +73,23 @@ export interface GroupView {
  */
 export type SwapStep = 'lock' | 'fail' | 'await' | 'placeholder' | 'remote' | 'unlock';
 
+/**
+ * A pod whose absence a repair rests on: a remote worker in the cluster of that id, or a placeholder
+ * at home. watch sees the fleet through caches, which may not hold yet what another process just
+ * made; so the actor asks the API server before acting on the absence.
+ */
+export interface Absent {
+  cluster?: string;
+  name: string;
+}
+
 export type Repair =
   /** Continue (or, for an adoption, start) the swap of a Pending worker. */
-  | {do: 'swap'; pod: Pod; target: SwapTarget; steps: SwapStep[]; node?: string; why: string}
+  | {do: 'swap'; pod: Pod; target: SwapTarget; steps: SwapStep[]; node?: string; why: string; absent?: Absent}
   /** Back out of a swap, or finish one: the Pending worker may go, and carries no swap any more. */
   | {do: 'unlock'; pod: Pod; why: string}
-  | {do: 'delete-remote'; cluster: string; pod: Pod; why: string}
-  | {do: 'delete-placeholder'; pod: Pod; why: string}
+  | {do: 'delete-remote'; cluster: string; pod: Pod; why: string; absent?: Absent}
+  | {do: 'delete-placeholder'; pod: Pod; why: string; absent?: Absent}
   /**
    * A remote worker that did not join where it was sent: the cluster is recorded on the Ray object
    * for its worker group (first, so that no crash forgets it), then it and its placeholder go, and
@@ -148,10 +158,10 @@ export function repairs(view: GroupView): Repair[] {
   const twinIn = (cluster: string, n: string) =>
     remotes.get(cluster)?.workers.find((w) => name(w) === n && !terminating(w) && w.metadata?.labels?.[RAYCLUSTER_UID_LABEL] === view.rayClusterUid);
   const remoteDeleted = new Set<Pod>();
-  const deleteRemote = (cluster: string, pod: Pod, why: string) => {
+  const deleteRemote = (cluster: string, pod: Pod, why: string, absent?: Absent) => {
     if (remoteDeleted.has(pod) || terminating(pod)) return;
     remoteDeleted.add(pod);
-    out.push({do: 'delete-remote', cluster, pod, why});
+    out.push({do: 'delete-remote', cluster, pod, why, ...(absent ? {absent} : {})});
   };
   /** Remote worker names a swap in progress (or starting now) is for, by cluster id. */
   const swapping = new Set<string>();
@@ -218,7 +228,7 @@ export function repairs(view: GroupView): Repair[] {
       deleteRemote(cluster, twin, `remote worker ${n} ended (${twin.status?.phase})`);
       out.push({do: 'delete-placeholder', pod: p, why: `remote worker ${n} ended, so KubeRay replaces it`});
     } else if (!twin && side?.observed) {
-      out.push({do: 'delete-placeholder', pod: p, why: `placeholder ${n} has no remote worker, so KubeRay replaces it`});
+      out.push({do: 'delete-placeholder', pod: p, why: `placeholder ${n} has no remote worker, so KubeRay replaces it`, absent: {cluster, name: n}});
     } else if (twin && stuck) {
       out.push({do: 'give-up', pod: p, cluster, remote: twin, workerGroup: groupOf(p), reason: stuck, why: `remote worker ${n} did not join there: ${stuck}; its worker group is not sent there again until its template changes`});
     } else if (twin && (remoteReadyOf(p) ?? false) !== isPodReady(twin)) {
@@ -270,6 +280,7 @@ export function repairs(view: GroupView): Repair[] {
           pod: candidate,
           target: {name: n, cluster: side.id},
           steps: ['lock', 'fail', 'await', 'placeholder', 'unlock'],
+          absent: {name: n},
           why:
             `remote worker ${n} lost its placeholder${h ? '' : ' (evicted or its node lost)'}; ${name(candidate)}, KubeRay's replacement, becomes its placeholder again` +
             (view.autoscaling ? `; if autoscaler v2 saw ${n} gone, it will not match the new one to the running Ray node: it stops scaling ${n} in, and removes it after allocate_status_timeout_s` : ''),
@@ -286,7 +297,7 @@ export function repairs(view: GroupView): Repair[] {
         swapping.add(`${side.id}/${n}`);
         continue;
       }
-      deleteRemote(side.id, w, h ? `placeholder ${n} was deleted and its group wants no more workers` : `the placeholder of remote worker ${n} is gone and its group wants no more workers`);
+      deleteRemote(side.id, w, h ? `placeholder ${n} was deleted and its group wants no more workers` : `the placeholder of remote worker ${n} is gone and its group wants no more workers`, h ? undefined : {name: n});
     }
   }
   // Remote workers of the group's other RayClusters: a sibling's stay (a RayService's other cluster

@@ -1,9 +1,10 @@
 import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
+import {remoteReadyOf} from '../../src/kuberay/swap.js';
 import type {KubeObject, Pod} from '../../src/kube/types.js';
 import {auditLog} from '../support/backend.js';
-import {cli} from '../support/cli.js';
+import {cli, startWatch} from '../support/cli.js';
 import {auditEntries, deletePlaced, freshNamespace, removeNamespace, testFleet, toolRequests, placeRunning as placeApp} from '../support/e2e.js';
 import {throughFaultProxy, type FaultProxy, type FaultRule} from '../support/fault-proxy.js';
 import {tempDir} from '../support/kubeconfig.js';
@@ -109,6 +110,34 @@ describe('API faults: throttling, server errors and lost answers', () => {
     // One Spanned event, for the swap that happened; none for the one refused.
     const events = (await fleet.cluster('onprem').list<KubeObject & {reason?: string; involvedObject?: {name?: string}}>(RESOURCES.events, {namespace})).items;
     expect(events.filter((e) => e.reason === 'Spanned' && e.involvedObject?.name === 'conflicted')).toHaveLength(1);
+  });
+
+  it("a placeholder is not deleted for a remote worker that watch's lagging cache has yet to see", async () => {
+    const podsOf = await placeRunning('lagging');
+    // Every watch event from cloud comes to watch 8 s late: its cache of cloud lags that long behind.
+    const {proxy, args} = await withFaults('cloud', [{verbs: ['watch'], delayMs: 8000}]);
+    const watch = startWatch(['-o', 'json', '-n', namespace, ...args]);
+    try {
+      await waitFor('watch watching lagging', () => (watch.lines.some((l) => l.includes('"type":"groups"') && l.includes('lagging')) ? true : undefined), {
+        giveUp: () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.join('\n')}` : undefined),
+      });
+      const since = new Date().toISOString();
+      await fleet.cluster('onprem').patch(RESOURCES.rayclusters, 'lagging', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
+      const placeholder = await waitFor('the placeholder made at home', async () => (await podsOf()).find((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'));
+      // Until the remote worker's events reach watch, and past them: it stays, with it.
+      await waitFor('the placeholder Ready, its remote worker seen Ready', async () => {
+        const now = (await podsOf()).find((p) => p.metadata?.uid === placeholder.metadata?.uid);
+        expect(now).toBeDefined();
+        return now && remoteReadyOf(now) ? true : undefined;
+      }, {timeoutMs: 60_000});
+      expect(proxy.injected.some((i) => i.verb === 'watch')).toBe(true);
+      expect(toolRequests(auditLog('onprem'), since).writes.filter((r) => r.verb === 'delete' && /\/pods\//.test(r.uri))).toEqual([]);
+      const remote = (await fleet.cluster('cloud').list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=lagging,superskyray.io/role=remote-worker'})).items;
+      expect(remote.map((p) => p.metadata?.name)).toEqual([placeholder.metadata?.name]);
+    } finally {
+      watch.child.kill('SIGTERM');
+      await watch.exited;
+    }
   });
 
   it('a create whose answer was lost is not made twice: the retry finds it there, and the span goes on', async () => {

@@ -27,12 +27,15 @@ export interface FaultRule {
   resources?: string[];
   /** Only server-side dry runs (true), or only real requests (false); either when left out. */
   dryRun?: boolean;
-  status: FaultStatus;
+  /** The status the request fails with; none for a rule that only holds answers back (`delayMs`). */
+  status?: FaultStatus;
+  /** Holds the server's answer back this long, a watch's every event too: a cache that lags. */
+  delayMs?: number;
   /** Sent with a 429 or a 503. */
   retryAfterSeconds?: number;
   /** The first this many matching requests fail, the rest pass. */
   times?: number;
-  /** Or: each matching request fails with this chance, drawn from the seeded generator. */
+  /** Or: each matching request fails with this chance, drawn from the seeded generator. With neither, every one. */
   rate?: number;
   /** The request reaches the server, and its answer is replaced by the fault. */
   after?: boolean;
@@ -43,7 +46,8 @@ export interface Injected {
   verb: Verb;
   resource: string;
   uri: string;
-  status: FaultStatus;
+  /** 0 for an answer held back. */
+  status: FaultStatus | 0;
   after: boolean;
 }
 
@@ -140,7 +144,8 @@ export class FaultProxy {
       if (rule.dryRun !== undefined && rule.dryRun !== dryRun) continue;
       if (rule.after && verb === 'watch') continue;
       rule.matched++;
-      if (rule.times !== undefined ? rule.matched <= rule.times : this.random() < (rule.rate ?? 0)) return rule;
+      const hit = rule.times !== undefined ? rule.matched <= rule.times : rule.rate !== undefined ? this.random() < rule.rate : true;
+      if (hit) return rule;
     }
     return undefined;
   }
@@ -148,7 +153,10 @@ export class FaultProxy {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const uri = req.url ?? '/';
     const {verb, resource} = requestKind(req.method ?? 'GET', uri);
-    const rule = this.pick(verb, resource, /[?&]dryRun=All\b/.test(uri));
+    const picked = this.pick(verb, resource, /[?&]dryRun=All\b/.test(uri));
+    const delayMs = picked?.delayMs;
+    const rule = picked?.status !== undefined ? (picked as FaultRule & {status: FaultStatus}) : undefined;
+    if (delayMs !== undefined) this.injected.push({at: new Date().toISOString(), verb, resource, uri, status: 0, after: false});
     const fail = () => {
       this.injected.push({at: new Date().toISOString(), verb, resource, uri, status: rule!.status, after: rule!.after === true});
       const headers: Record<string, string> = {'content-type': 'application/json'};
@@ -178,7 +186,13 @@ export class FaultProxy {
           return;
         }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (delayMs === undefined) {
+          answer.pipe(res);
+          return;
+        }
+        // Each chunk as late as the rule says, in the order they came.
+        answer.on('data', (chunk: Buffer) => setTimeout(() => res.write(chunk), delayMs).unref());
+        answer.on('end', () => setTimeout(() => res.end(), delayMs).unref());
       },
     );
     upstream.on('error', () => res.destroy());

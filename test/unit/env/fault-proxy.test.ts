@@ -96,6 +96,15 @@ describe('FaultProxy', () => {
     expect(Array.from({length: 3}, seeded(9))).toEqual(Array.from({length: 3}, seeded(9)));
   });
 
+  it('holds back each event of a watch that a delay rule matches, in order', async () => {
+    const {proxy} = await setUp([{verbs: ['watch'], delayMs: 300}]);
+    const started = Date.now();
+    const res = await fetch(`${proxy.url}/api/v1/pods?watch=true`);
+    expect((await res.text()).trim().split('\n').map((l) => (JSON.parse(l) as {type: string}).type)).toEqual(['ADDED', 'DELETED']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(proxy.injected.map((i) => `${i.verb} ${i.status}`)).toEqual(['watch 0']);
+  });
+
   it('streams a watch through as the server sends it', async () => {
     const {proxy} = await setUp([]);
     const res = await fetch(`${proxy.url}/api/v1/pods?watch=true`);

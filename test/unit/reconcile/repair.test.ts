@@ -366,6 +366,34 @@ describe('repairs: a remote worker whose placeholder went by accident is kept an
   });
 });
 
+describe('repairs: what rests on a pod being absent names it, for the actor to ask the API server first', () => {
+  const absences = (rs: Repair[]) => rs.map((r) => `${r.do} ${'absent' in r && r.absent ? `unless ${r.absent.name} is ${r.absent.cluster ? `in ${r.absent.cluster}` : 'at home'}` : 'as it is'}`);
+  it.each([
+    {
+      name: 'a placeholder whose remote worker is not seen',
+      view: view({homePods: [placeholder(P)], remotes: [remote('cloud', [])]}),
+      want: [`delete-placeholder unless ${P} is in cloud`],
+    },
+    {
+      name: 'a remote worker whose placeholder is not seen, taken over by the replacement',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W)], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`swap unless ${P} is at home`],
+    },
+    {
+      name: 'a remote worker whose placeholder is not seen, and no more wanted',
+      view: view({homePods: [kuberayPod(L, {node: 'onprem-0'}), kuberayPod(W, {node: 'onprem-1'})], remotes: [remote('cloud', [worker(P)])]}),
+      want: [`delete-remote unless ${P} is at home`],
+    },
+    {
+      name: 'a remote worker whose placeholder is seen, of another pairing: nothing rests on an absence',
+      view: view({homePods: [placeholder(P, 'edge')], remotes: [remote('cloud', [worker(P)]), remote('edge', [worker(P)])]}),
+      want: ['delete-remote as it is'],
+    },
+  ])('$name', ({view: v, want}) => {
+    expect(absences(repairs(v))).toEqual(want);
+  });
+});
+
 describe('repairs: copies collapse when no remote worker is left', () => {
   const copies = () => [headServiceCopy(), copy('ConfigMap', 'app-config'), copy('EndpointSlice', 'app-head-svc-abc12')];
   const noMore = [{name: 'gpu', replicas: 0, workersToDelete: []}];
