@@ -1,0 +1,379 @@
+// npm run soak: the chaos soak. On the real local clusters (test/env), two RayClusters live at home in
+// onprem and grow past it into cloud, under two `watch` processes of the tool, while at random (from
+// --seed): their sizes change, the tool's own `scale` runs and is killed mid-way, a watch is killed
+// and started again, the tool's requests to each cluster fail (--faults of them: 429, 500, 503, 504,
+// 409), cloud is cut off from the tool for 30-120 s, a head pod is deleted, the node at home is
+// drained. An independent checker (test/soak/invariants.ts) reads the clusters through kubectl every
+// second. When the time is up the faults stop, and every group must be converged within 60 s.
+//
+//   npm run soak -- [--minutes 5] [--seed 1] [--faults 0.15] [--state /tmp/superskyray-soak] [--keep]
+//
+// Prints the seed, the operations and faults made, each violation with its times, and a final table.
+// Exits 0 only with no violation and every group converged. What it started is stopped at the end.
+import {spawn, type ChildProcess} from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import yaml from 'js-yaml';
+import {Checker, type ClusterLook, type Deliberate, type Faults, type KubeItem, type Violation} from '../test/soak/invariants.js';
+import {REPO, run} from '../test/support/cli.js';
+import {seeded, throughFaultProxy, type FaultProxy, type FaultRule} from '../test/support/fault-proxy.js';
+import type {Toxiproxy} from '../test/support/toxiproxy.js';
+
+interface Options {
+  minutes: number;
+  seed: number;
+  faults: number;
+  state: string;
+  keep: boolean;
+}
+
+const USAGE = 'usage: npm run soak -- [--minutes 5] [--seed 1] [--faults 0.15] [--state DIR] [--keep]';
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {minutes: 5, seed: 1, faults: 0.15, state: path.join(os.tmpdir(), 'superskyray-soak'), keep: false};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
+    const number = (min: number, max: number) => {
+      const n = Number(value());
+      return Number.isFinite(n) && n >= min && n <= max ? n : fail(`${flag} takes a number from ${min} to ${max}`);
+    };
+    switch (flag) {
+      case '--minutes': o.minutes = number(0.5, 24 * 60); break;
+      case '--seed': o.seed = Math.trunc(number(0, 2 ** 32 - 1)); break;
+      case '--faults': o.faults = number(0, 0.9); break;
+      case '--state': o.state = path.resolve(value()); break;
+      case '--keep': o.keep = true; break;
+      case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
+      default: fail(`unknown argument ${flag}`);
+    }
+  }
+  if (o.state.startsWith(path.join(REPO, '.testenv'))) fail('--state: give the soak a folder of its own, not the tests\' .testenv');
+  return o;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`soak: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const log = (line: string) => process.stderr.write(`soak: ${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const NS = 'soak';
+const GROUPS = ['alpha', 'beta'];
+const HOME = 'onprem';
+const AWAY = 'cloud';
+const CONVERGE_MS = 60_000;
+/** Per group: with two groups, all the fleet has room for (see the sizes where they are placed). */
+const MAX_WORKERS = 4;
+
+function testenv(command: 'up' | 'down', env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'env', 'testenv.ts'), command], {cwd: REPO, env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'inherit']});
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`testenv ${command} exited ${code ?? signal}`))));
+  });
+}
+
+/** A `watch` of the tool, started again after it is killed. */
+class Watcher {
+  child?: ChildProcess;
+  starts = 0;
+  constructor(private readonly argv: string[], private readonly logFile: string) {}
+
+  start(): void {
+    this.starts++;
+    const out = fs.openSync(this.logFile, 'a');
+    this.child = spawn(process.execPath, [path.join(REPO, 'bin', 'run.js'), ...this.argv], {cwd: REPO, env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'}, stdio: ['ignore', out, out]});
+    fs.closeSync(out);
+  }
+
+  kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    child.kill(signal);
+    return gone;
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const random = seeded(o.seed);
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const between = (low: number, high: number) => low + random() * (high - low);
+  const env = {SUPERSKYRAY_TESTENV_STATE: o.state};
+  Object.assign(process.env, env);
+  // testenv.ts reads the state folder when it is loaded: only now, and so is what imports it.
+  const {KUBECONFIG, CACHE} = await import('../test/env/testenv.js');
+  const {throughToxiproxy, Toxiproxy} = await import('../test/support/toxiproxy.js');
+  const kubectl = path.join(CACHE, 'bin', 'kubectl');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'superskyray-soak-'));
+  const k = (context: string, args: string[]) => run(kubectl, ['--kubeconfig', KUBECONFIG, '--context', context, '--request-timeout', '5s', ...args]);
+
+  const proxies: FaultProxy[] = [];
+  let toxiproxy: Toxiproxy | undefined;
+  const watchers: Watcher[] = [];
+  let up = false;
+  const teardown = async () => {
+    for (const w of watchers) await w.kill('SIGTERM');
+    for (const p of proxies) await p.stop();
+    await toxiproxy?.stop();
+    if (up && !o.keep) await testenv('down', env).catch((err: Error) => log(`testenv down: ${err.message}`));
+    if (o.keep) log(`--keep: the clusters stay up; stop them with SUPERSKYRAY_TESTENV_STATE=${o.state} npm run testenv:down`);
+  };
+  process.on('SIGINT', () => void teardown().finally(() => process.exit(130)));
+
+  const did: Deliberate[] = [];
+  const ops = new Map<string, number>();
+  const count = (op: string) => ops.set(op, (ops.get(op) ?? 0) + 1);
+  const violations: Violation[] = [];
+  let converged: number | undefined;
+  try {
+    log(`seed ${o.seed}; starting the test clusters in ${o.state}`);
+    up = true;
+    await testenv('up', env);
+    for (const c of [HOME, AWAY]) await k(c, ['create', 'namespace', NS]);
+
+    // The tool reaches each cluster through the fault proxy (HTTP faults), and that through Toxiproxy
+    // (cut-offs): the checker and the soak's own writes go straight to the clusters.
+    toxiproxy = await Toxiproxy.start();
+    let toolConfig = KUBECONFIG;
+    const cut: Record<string, string> = {};
+    for (const c of [HOME, AWAY]) {
+      const t = await throughToxiproxy(toxiproxy, toolConfig, c, {dir: scratch});
+      cut[c] = t.proxy.name;
+      toolConfig = t.kubeconfig;
+    }
+    const faultRules = (rate: number): FaultRule[] =>
+      rate === 0
+        ? []
+        : [
+            {verbs: ['get', 'list'], status: 503, rate: rate / 3},
+            {verbs: ['get', 'list'], status: 429, retryAfterSeconds: 1, rate: rate / 3},
+            {verbs: ['create', 'patch', 'delete', 'update'], status: 500, rate: rate / 3, after: true},
+            {verbs: ['patch', 'update'], status: 409, rate: rate / 3},
+            {status: 504, rate: rate / 3},
+          ];
+    for (const [i, c] of [HOME, AWAY].entries()) {
+      const f = await throughFaultProxy(toolConfig, c, {dir: scratch, seed: o.seed * 10 + i});
+      proxies.push(f.proxy);
+      toolConfig = f.kubeconfig;
+    }
+    const fleetArgs = ['--kubeconfig', toolConfig, '--context', HOME, '--context', AWAY, '-n', NS];
+
+    // Two groups at home, placed with one worker each. Sized so that everything asked fits somewhere,
+    // and a worker that waits at the end is one the tool failed to span: heads of 1 cpu and workers of
+    // 2.5 leave onprem (8 cpu) room for 2 workers and every placeholder; cloud (2 x 8) takes 6; each
+    // group asks for 4 at most.
+    for (const name of GROUPS) {
+      const app = yaml.load(fs.readFileSync(path.join(REPO, 'test', 'e2e', 'fixtures', 'raycluster-small.yaml'), 'utf8')) as KubeItem & {
+        metadata: {name: string};
+        spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>};
+      };
+      app.metadata.name = name;
+      app.spec.workerGroupSpecs[0]!.replicas = 1;
+      app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '2500m', memory: '4Gi'}, limits: {cpu: '2500m', memory: '4Gi'}};
+      const file = path.join(scratch, `${name}.yaml`);
+      fs.writeFileSync(file, yaml.dump(app));
+      const placed = await run(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'place', '-f', file, '--kubeconfig', KUBECONFIG, '--context', HOME, '--context', AWAY, '-n', NS]);
+      if (placed.code !== 0) throw new Error(`place ${name}: ${placed.stderr}`);
+      if ((await k(HOME, ['get', 'raycluster', name, '-n', NS])).code !== 0) throw new Error(`place put ${name} elsewhere than ${HOME}: ${placed.stdout}`);
+    }
+    for (const i of [1, 2]) {
+      const w = new Watcher(['watch', '--no-tui', '-o', 'json', '--request-timeout', '5s', ...fleetArgs], path.join(scratch, `watch-${i}.log`));
+      w.start();
+      watchers.push(w);
+    }
+
+    // The checker: every second, straight through kubectl.
+    const ids: Record<string, string> = {};
+    for (const c of [HOME, AWAY]) ids[c] = (await k(c, ['get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}'])).stdout.trim();
+    const checker = new Checker({settleMs: 30_000, passMs: 10_000});
+    // Chaos is a fault whatever its API fault rate: cut-offs and kills too.
+    const faults: Faults = {active: true, partitioned: []};
+    const lookAt = async (): Promise<ClusterLook[]> =>
+      Promise.all(
+        [HOME, AWAY].map(async (c) => {
+          const got = await k(c, ['get', 'pods,rayclusters', '-n', NS, '-o', 'json']);
+          const items = got.code === 0 ? ((JSON.parse(got.stdout) as {items: KubeItem[]}).items ?? []) : [];
+          return {context: c, id: ids[c]!, answered: got.code === 0, pods: items.filter((i) => i.kind === 'Pod'), rayClusters: items.filter((i) => i.kind === 'RayCluster')};
+        }),
+      );
+    let checking = true;
+    let last: ClusterLook[] = [];
+    const checking$ = (async () => {
+      while (checking) {
+        const started = Date.now();
+        last = await lookAt();
+        for (const v of checker.look({at: Date.now(), clusters: last}, did, faults)) {
+          violations.push(v);
+          log(`VIOLATION ${v.invariant}: ${v.what} (since ${new Date(v.since).toISOString()})`);
+        }
+        await sleep(Math.max(0, 1000 - (Date.now() - started)));
+      }
+    })();
+
+    for (const p of proxies) p.setRules(faultRules(o.faults));
+    const end = Date.now() + o.minutes * 60_000;
+    let healAt: number | undefined;
+    let uncordonAt: number | undefined;
+    log(`chaos for ${o.minutes} min, ${Math.round(o.faults * 100)}% of the tool's requests failing`);
+    while (Date.now() < end) {
+      if (healAt && Date.now() >= healAt) {
+        await toxiproxy.setEnabled(cut[AWAY]!, true);
+        faults.partitioned = [];
+        healAt = undefined;
+        log('cloud is back');
+      }
+      if (uncordonAt && Date.now() >= uncordonAt) {
+        await k(HOME, ['uncordon', `${HOME}-node-0`]);
+        uncordonAt = undefined;
+      }
+      const group = pick(GROUPS);
+      const op = pick(['resize', 'resize', 'resize', 'tool-scale', 'kill-watch', 'partition', 'delete-head', 'drain']);
+      switch (op) {
+        case 'resize': {
+          const to = Math.floor(between(1, MAX_WORKERS + 1));
+          const before = last.find((c) => c.context === HOME)?.rayClusters.find((rc) => rc.metadata?.name === group);
+          const was = ((before?.spec?.workerGroupSpecs as Array<{replicas?: number}> | undefined) ?? [])[0]?.replicas ?? 0;
+          await k(HOME, ['patch', 'raycluster', group, '-n', NS, '--type', 'json', '-p', JSON.stringify([{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: to}])]);
+          if (to < was) did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster: group});
+          count(`resize ${to < was ? 'down' : 'up'}`);
+          break;
+        }
+        case 'tool-scale': {
+          const to = Math.floor(between(1, MAX_WORKERS + 1));
+          did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster: group});
+          const child = spawn(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'scale', `raycluster/${group}`, '--replicas', String(to), '--timeout', '60s', ...fleetArgs], {cwd: REPO, stdio: 'ignore'});
+          const killed = random() < 0.4;
+          if (killed) setTimeout(() => child.kill('SIGKILL'), between(200, 3000)).unref();
+          await new Promise((resolve) => child.once('close', resolve));
+          count(killed ? 'scale (SIGKILL)' : 'scale');
+          break;
+        }
+        case 'kill-watch': {
+          const w = pick(watchers);
+          await w.kill('SIGKILL');
+          await sleep(between(500, 5000));
+          w.start();
+          count('watch SIGKILL');
+          break;
+        }
+        case 'partition': {
+          if (healAt) continue;
+          await toxiproxy.setEnabled(cut[AWAY]!, false);
+          faults.partitioned = [AWAY];
+          healAt = Date.now() + between(30_000, 120_000);
+          count('cloud cut off');
+          log(`cloud cut off for ${Math.round((healAt - Date.now()) / 1000)} s`);
+          break;
+        }
+        case 'delete-head': {
+          did.push({at: Date.now(), kind: 'delete-head', namespace: NS, rayCluster: group});
+          await k(HOME, ['delete', 'pod', '-n', NS, '-l', `ray.io/cluster=${group},ray.io/node-type=head`, '--wait=false']);
+          count('head deleted');
+          break;
+        }
+        case 'drain': {
+          if (uncordonAt) continue;
+          did.push({at: Date.now(), kind: 'drain', context: HOME, node: `${HOME}-node-0`});
+          await k(HOME, ['drain', `${HOME}-node-0`, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout', '20s']);
+          uncordonAt = Date.now() + between(20_000, 60_000);
+          count('node drained at home');
+          break;
+        }
+      }
+      await sleep(between(3000, 10_000));
+    }
+
+    // The faults stop: every group converges within a minute.
+    for (const p of proxies) p.setRules([]);
+    if (healAt) await toxiproxy.setEnabled(cut[AWAY]!, true);
+    if (uncordonAt) await k(HOME, ['uncordon', `${HOME}-node-0`]);
+    faults.active = false;
+    faults.partitioned = [];
+    faults.stoppedAt = Date.now();
+    log('faults stopped; waiting for every group to converge');
+    const settledBy = Date.now() + CONVERGE_MS;
+    while (Date.now() < settledBy) {
+      if (unsettled(last).length === 0) {
+        converged = Date.now() - faults.stoppedAt;
+        break;
+      }
+      await sleep(1000);
+    }
+    checking = false;
+    await checking$;
+
+    const injected = proxies.flatMap((p) => p.injected);
+    const byStatus = new Map<string, number>();
+    for (const i of injected) byStatus.set(`${i.status}${i.after ? ' after the write' : ''}`, (byStatus.get(`${i.status}${i.after ? ' after the write' : ''}`) ?? 0) + 1);
+    const out = [
+      `soak: seed ${o.seed}, ${o.minutes} min, ${Math.round(o.faults * 100)}% API faults`,
+      `operations: ${[...ops].map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}; watch starts ${watchers.map((w) => w.starts).join(' and ')}`,
+      `API faults injected: ${injected.length} (${[...byStatus].map(([s, n]) => `${s}: ${n}`).join(', ') || 'none'})`,
+      `violations: ${violations.length}`,
+      ...violations.map((v) => `  ${new Date(v.since).toISOString()} .. ${new Date(v.at).toISOString()} ${v.invariant}: ${v.what}`),
+      converged !== undefined ? `converged ${(converged / 1000).toFixed(1)} s after the faults stopped` : `NOT converged within ${CONVERGE_MS / 1000} s: ${unsettled(last).join('; ')}`,
+      '',
+      table(last),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    process.exitCode = violations.length === 0 && converged !== undefined ? 0 : 1;
+  } finally {
+    await teardown();
+    // The watches' output, the kubeconfigs: kept when the soak failed, to see why.
+    if (process.exitCode === 0) fs.rmSync(scratch, {recursive: true, force: true});
+    else log(`the watches' output and the kubeconfigs are in ${scratch}`);
+  }
+}
+
+const nameOf = (o: KubeItem) => o.metadata?.name ?? '';
+const role = (o: KubeItem) => o.metadata?.labels?.['superskyray.io/role'];
+
+/** What keeps the fleet from being converged, from one look: nothing when it is. */
+function unsettled(look: ClusterLook[]): string[] {
+  const home = look.find((c) => c.context === HOME);
+  const away = look.find((c) => c.context === AWAY);
+  if (!home?.answered || !away?.answered) return ['a cluster did not answer the checker'];
+  const why: string[] = [];
+  for (const rc of home.rayClusters) {
+    const group = nameOf(rc);
+    const want = ((rc.spec?.workerGroupSpecs as Array<{replicas?: number}> | undefined) ?? [])[0]?.replicas ?? 0;
+    const workers = home.pods.filter((p) => p.metadata?.labels?.['ray.io/cluster'] === group && p.metadata?.labels?.['ray.io/node-type'] === 'worker' && !p.metadata?.deletionTimestamp);
+    if (workers.length !== want) why.push(`${group}: ${workers.length} worker pods for ${want} replicas`);
+    const swapping = workers.filter((p) => p.metadata?.finalizers?.includes('superskyray.io/swap'));
+    if (swapping.length > 0) why.push(`${group}: ${swapping.map(nameOf).join(', ')} still in a swap`);
+    const pending = workers.filter((p) => !role(p) && p.status?.phase === 'Pending');
+    if (pending.length > 0) why.push(`${group}: ${pending.map(nameOf).join(', ')} Pending`);
+    const placeholders = workers.filter((p) => role(p) === 'placeholder');
+    const remotes = away.pods.filter((p) => role(p) === 'remote-worker' && p.metadata?.labels?.['superskyray.io/group'] === group && !p.metadata?.deletionTimestamp);
+    for (const p of placeholders) if (!remotes.some((r) => nameOf(r) === nameOf(p))) why.push(`${group}: placeholder ${nameOf(p)} without its remote worker`);
+    for (const r of remotes) if (!placeholders.some((p) => nameOf(p) === nameOf(r))) why.push(`${group}: remote worker ${nameOf(r)} without its placeholder`);
+  }
+  return why;
+}
+
+function table(look: ClusterLook[]): string {
+  const home = look.find((c) => c.context === HOME);
+  const away = look.find((c) => c.context === AWAY);
+  const rows = [['GROUP', 'REPLICAS', 'LOCAL', 'PENDING', 'PLACEHOLDERS', 'REMOTE']];
+  for (const rc of home?.rayClusters ?? []) {
+    const group = nameOf(rc);
+    const workers = (home?.pods ?? []).filter((p) => p.metadata?.labels?.['ray.io/cluster'] === group && p.metadata?.labels?.['ray.io/node-type'] === 'worker' && !p.metadata?.deletionTimestamp);
+    rows.push([
+      group,
+      String(((rc.spec?.workerGroupSpecs as Array<{replicas?: number}> | undefined) ?? [])[0]?.replicas ?? 0),
+      String(workers.filter((p) => !role(p) && p.spec?.nodeName).length),
+      String(workers.filter((p) => !role(p) && !p.spec?.nodeName).length),
+      String(workers.filter((p) => role(p) === 'placeholder').length),
+      String((away?.pods ?? []).filter((p) => role(p) === 'remote-worker' && p.metadata?.labels?.['superskyray.io/group'] === group).length),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+await main();
