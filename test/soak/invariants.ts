@@ -276,9 +276,13 @@ export class Checker {
             (d.kind === 'drain' && d.context === w.context && d.node === w.node)),
       );
       const cutOff = faults.partitioned.includes(w.context) || (w.twinIn !== undefined && faults.partitioned.includes(w.twinIn));
+      // A placeholder is no Ray worker: it may go when its remote worker is gone (a swap cut short
+      // leaves one without). One that goes while its remote worker lives is a remote worker without
+      // its home, which that invariant says; only a partition makes its end wrong in itself.
+      const placeholder = w.twinIn !== undefined;
       if (cutOff && !onPurpose) {
         report(`partition ${key}`, {invariant: 'deleted-under-partition', at: fleet.at, since: w.lastSeen, what: `${w.context}: ${w.namespace}/${w.name} ended while ${faults.partitioned.join(', ')} was cut off from the tool`});
-      } else if (!onPurpose) {
+      } else if (!onPurpose && !placeholder) {
         report(`lost ${key}`, {invariant: 'running-worker-deleted', at: fleet.at, since: w.lastSeen, what: `${w.context}: running worker ${w.namespace}/${w.name} of ${w.rayCluster} ended, and nothing deliberate asked for it`});
       }
     }

@@ -103,6 +103,12 @@ describe('the soak checker', () => {
     ]);
   });
 
+  it('lets a placeholder go (its remote worker was never made, say): only a remote worker left without it is wrong', () => {
+    const c = checker();
+    const {home} = spanned();
+    expect(said(c, [[fleet(0, {home, cloud: []})], [fleet(1000, {home: home.slice(0, 2), cloud: [], rc: rayCluster(3)})]])).toEqual([]);
+  });
+
   it.each([
     {name: 'a shrink the soak made', did: [{at: 500, kind: 'shrink', namespace: NS, rayCluster: 'app'}] as Deliberate[]},
     {name: 'a drain of its node', did: [{at: 500, kind: 'drain', context: 'onprem', node: 'n-0'}] as Deliberate[]},
