@@ -443,7 +443,8 @@ export class Actor {
   /** Whether the API server itself (not watch's cache) has the pod a repair takes to be absent. */
   private async isThere(absent: Absent): Promise<boolean> {
     const client = absent.cluster === undefined ? this.home : clusterById(this.group, absent.cluster)?.client;
-    if (!client) return false;
+    // A cluster this look did not reach cannot say that anything is absent.
+    if (!client) return true;
     const pod = await client.find<Pod>(RESOURCES.pods, absent.name, this.group.namespace, this.signal, {fromServer: true});
     return pod !== undefined && !pod.metadata?.deletionTimestamp;
   }
