@@ -47,12 +47,13 @@ export async function readRoom(observed: ObservedCluster[], part: RoomPart, sign
   await Promise.all(
     observed.map(async (o) => {
       const was = o.snapshot;
-      if (!was || !unreadParts(was).includes(part)) return;
+      const unread = was ? unreadParts(was) : [];
+      if (!was || !unread.includes(part)) return;
       try {
         const [nodes, pods] = observeRoom(o.client, signal, part);
         const known = {
-          ...(unreadParts(was).includes('nodes') ? {} : {nodes: was.nodes}),
-          ...(unreadParts(was).includes('pods') ? {} : {pods: was.pods}),
+          ...(unread.includes('nodes') ? {} : {nodes: was.nodes}),
+          ...(unread.includes('pods') ? {} : {pods: was.pods}),
           ...(nodes ? {nodes: (await nodes).items.map(nodeSnapshot)} : {}),
           ...(pods ? {pods: podSnapshots((await pods).items)} : {}),
         };
