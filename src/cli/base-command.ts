@@ -169,7 +169,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * --context and before the environment. Loads the Kubernetes client only now.
    */
   protected async openFleet(named?: string[]) {
-    const {Fleet} = await import('../kube/fleet.js');
+    const [{Fleet}, {userAgent}] = await Promise.all([import('../kube/fleet.js'), import('../kube/identity.js')]);
     const {'placeholder-image': image, 'join-timeout': join, claim} = this.flags as {'placeholder-image'?: string; 'join-timeout'?: number; claim?: string[]};
     return Fleet.open({
       ...(claim ? {claims: parseClaims(claim)} : {}),
@@ -180,7 +180,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       kubeconfig: this.flags.kubeconfig,
       env: process.env,
       requestTimeoutMs: this.flags['request-timeout'],
-      userAgent: `${this.config.name}/${this.config.version}`,
+      userAgent: userAgent(this.config.version),
     });
   }
 

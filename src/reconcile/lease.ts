@@ -1,7 +1,7 @@
 import * as os from 'node:os';
-import {randomBytes} from 'node:crypto';
 import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
+import {RUN} from '../kube/identity.js';
 import {pause} from '../kube/retry.js';
 import {RESOURCES} from '../kube/resources.js';
 import {withTimeLimit} from '../kube/time-limit.js';
@@ -17,9 +17,15 @@ function microTime(date = new Date()): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-/** kubectl-superskyray/<host>/<pid>/<random>: who holds it, and whether that process can still be alive. */
-function identity(): string {
-  return `kubectl-superskyray/${os.hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+let leasesMade = 0;
+
+/**
+ * kubectl-superskyray/<host>/<pid>/<random>/<n>: who holds it, and whether that process can still be
+ * alive. <host>/<pid>/<random> is the run, as its User-Agent names it; <n> tells apart the leases of
+ * one run, which never share a holder.
+ */
+function holderName(): string {
+  return `kubectl-superskyray/${RUN}/${++leasesMade}`;
 }
 
 /** A holder on this machine whose process is gone cannot renew: waiting out its lease would only delay. */
@@ -54,7 +60,7 @@ export interface LeaseOptions {
  */
 export class GroupLease {
   readonly name: string;
-  readonly holder = identity();
+  readonly holder = holderName();
   private resourceVersion?: string;
   private timer?: NodeJS.Timeout;
   private renewing?: Promise<void>;
@@ -115,7 +121,9 @@ export class GroupLease {
         const holder = current.spec?.holderIdentity ?? '';
         const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? '') || 0;
         const expired = renewed + (current.spec?.leaseDurationSeconds ?? this.duration) * 1000 < now.getTime();
-        if (holder === '' || expired || holderIsDeadHere(holder)) {
+        // Our own name on it is a take whose answer was lost (a timeout, a 500 after the write):
+        // waiting for it to expire would be waiting for ourselves.
+        if (holder === '' || holder === this.holder || expired || holderIsDeadHere(holder)) {
           const taken = await this.client.patch<LeaseObject>(
             RESOURCES.leases,
             this.name,

@@ -3,6 +3,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {Fleet} from '../../src/kube/fleet.js';
 import {RESOURCES} from '../../src/kube/resources.js';
 import type {KubeObject} from '../../src/kube/types.js';
+import {RUN} from '../../src/kube/identity.js';
 import {GroupLease} from '../../src/reconcile/lease.js';
 import {freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 
@@ -75,5 +76,23 @@ describe('the per-group Lease, on a real API server', () => {
     expect(heir.waited).toBe(false);
     expect((await read('dead'))?.spec?.holderIdentity).toBe(heir.holder);
     await heir.release();
+  });
+
+  it("takes at once a lease that names itself: its take went through, but the answer was lost", async () => {
+    const mine = lease('lost', AbortSignal.timeout(5000));
+    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    await fleet.cluster('onprem').create(RESOURCES.leases, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {name: 'superskyray-raycluster-lost', namespace},
+      spec: {holderIdentity: mine.holder, leaseDurationSeconds: 30, renewTime: now, acquireTime: now},
+    });
+    // The holder is the run, as its User-Agent names it, and which of its leases.
+    expect(mine.holder.startsWith(`kubectl-superskyray/${RUN}/`)).toBe(true);
+    await mine.acquire();
+    expect(mine.waited).toBe(false);
+    expect(mine.held).toBe(true);
+    await mine.release();
+    expect(await read('lost')).toBeUndefined();
   });
 });
