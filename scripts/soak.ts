@@ -1,10 +1,13 @@
-// npm run soak: the chaos soak. On the real local clusters (test/env), two RayClusters live at home in
-// onprem and grow past it into cloud, under two `watch` processes of the tool, while at random (from
-// --seed): their sizes change, the tool's own `scale` runs and is killed mid-way, a watch is killed
-// and started again, the tool's requests to each cluster fail (--faults of them: 429, 500, 503, 504,
-// 409), cloud is cut off from the tool for 30-120 s, a head pod is deleted, the node at home is
-// drained. An independent checker (test/soak/invariants.ts) reads the clusters through kubectl every
-// second. When the time is up the faults stop, and every group must be converged within 60 s.
+// npm run soak: the chaos soak. On real local clusters of its own (test/env, test/soak/profile.yaml),
+// four groups live at home in onprem and grow past it into cloud, under two `watch` processes of the
+// tool: two RayClusters sized by hand, one sized by the Ray autoscaler (the soak stands in for it),
+// and a RayService. At random (from --seed): their sizes change, the tool's own `scale` runs and is
+// killed mid-way, a watch is killed and started again, the tool's requests to each cluster fail
+// (--faults of them: 429, 500, 503, 504, 409), cloud is cut off from the tool for 30-120 s, a head
+// pod is deleted, a node at home is drained. An independent checker (test/soak/invariants.ts) reads
+// the clusters through kubectl every second, and at the end judges every write of the tool in the
+// API servers' audit logs (test/soak/writers.ts). When the time is up the faults stop, and every
+// group must be converged within 60 s.
 //
 //   npm run soak -- [--minutes 5] [--seed 1] [--faults 0.15] [--state /tmp/superskyray-soak] [--keep]
 //
@@ -14,11 +17,13 @@ import {spawn, type ChildProcess} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {createInterface} from 'node:readline';
 import yaml from 'js-yaml';
 import {Checker, type ClusterLook, type Deliberate, type Faults, type KubeItem, type Violation} from '../test/soak/invariants.js';
 import {REPO, run} from '../test/support/cli.js';
 import {seeded, throughFaultProxy, type FaultProxy, type FaultRule} from '../test/support/fault-proxy.js';
 import type {Toxiproxy} from '../test/support/toxiproxy.js';
+import {writersOf, type AuditEvent, type WritersReport} from '../test/soak/writers.js';
 
 interface Options {
   minutes: number;
@@ -61,12 +66,27 @@ function fail(message: string): never {
 const log = (line: string) => process.stderr.write(`soak: ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const NS = 'soak';
-const GROUPS = ['alpha', 'beta'];
+/**
+ * The groups: two RayClusters sized by hand, one the Ray autoscaler sizes (the soak stands in for
+ * it, writing what autoscaler v2 writes), and a RayService.
+ */
+interface SoakGroup {
+  name: string;
+  kind: 'RayCluster' | 'RayService';
+  autoscaled: boolean;
+}
+const GROUPS: SoakGroup[] = [
+  {name: 'alpha', kind: 'RayCluster', autoscaled: false},
+  {name: 'beta', kind: 'RayCluster', autoscaled: false},
+  {name: 'gamma', kind: 'RayCluster', autoscaled: true},
+  {name: 'delta', kind: 'RayService', autoscaled: false},
+];
 const HOME = 'onprem';
 const AWAY = 'cloud';
 const CONVERGE_MS = 60_000;
-/** Per group: with two groups, all the fleet has room for (see the sizes where they are placed). */
+/** Per group: with four groups, all the fleet has room for (see the sizes where they are placed). */
 const MAX_WORKERS = 4;
+const PROFILE = path.join(REPO, 'test', 'soak', 'profile.yaml');
 
 function testenv(command: 'up' | 'down', env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -103,10 +123,10 @@ async function main(): Promise<void> {
   const random = seeded(o.seed);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   const between = (low: number, high: number) => low + random() * (high - low);
-  const env = {SUPERSKYRAY_TESTENV_STATE: o.state};
+  const env = {SUPERSKYRAY_TESTENV_STATE: o.state, TESTENV_PROFILE: PROFILE};
   Object.assign(process.env, env);
   // testenv.ts reads the state folder when it is loaded: only now, and so is what imports it.
-  const {KUBECONFIG, CACHE} = await import('../test/env/testenv.js');
+  const {KUBECONFIG, CACHE, auditLog} = await import('../test/env/testenv.js');
   const {throughToxiproxy, Toxiproxy} = await import('../test/support/toxiproxy.js');
   const kubectl = path.join(CACHE, 'bin', 'kubectl');
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'superskyray-soak-'));
@@ -163,23 +183,17 @@ async function main(): Promise<void> {
     }
     const fleetArgs = ['--kubeconfig', toolConfig, '--context', HOME, '--context', AWAY, '-n', NS];
 
-    // Two groups at home, placed with one worker each. Sized so that everything asked fits somewhere,
-    // and a worker that waits at the end is one the tool failed to span: heads of 1 cpu and workers of
-    // 2.5 leave onprem (8 cpu) room for 2 workers and every placeholder; cloud (2 x 8) takes 6; each
-    // group asks for 4 at most.
-    for (const name of GROUPS) {
-      const app = yaml.load(fs.readFileSync(path.join(REPO, 'test', 'e2e', 'fixtures', 'raycluster-small.yaml'), 'utf8')) as KubeItem & {
-        metadata: {name: string};
-        spec: {workerGroupSpecs: Array<{replicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>};
-      };
-      app.metadata.name = name;
-      app.spec.workerGroupSpecs[0]!.replicas = 1;
-      app.spec.workerGroupSpecs[0]!.template.spec.containers[0]!.resources = {requests: {cpu: '2500m', memory: '4Gi'}, limits: {cpu: '2500m', memory: '4Gi'}};
-      const file = path.join(scratch, `${name}.yaml`);
-      fs.writeFileSync(file, yaml.dump(app));
+    // The groups at home, placed with one worker each. Sized (test/soak/profile.yaml) so that
+    // everything asked fits somewhere, and a worker that waits at the end is one the tool failed to
+    // span: 4 heads of 1 cpu (and 0.1 for gamma's autoscaler) and workers of 2 cpu leave onprem
+    // (2 x 8 cpu) room for 5 workers however they fall, and every placeholder; cloud (2 x 12) takes
+    // 12; each group asks for 4 at most.
+    for (const g of GROUPS) {
+      const file = path.join(scratch, `${g.name}.yaml`);
+      fs.writeFileSync(file, yaml.dump(manifest(g)));
       const placed = await run(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'place', '-f', file, '--kubeconfig', KUBECONFIG, '--context', HOME, '--context', AWAY, '-n', NS]);
-      if (placed.code !== 0) throw new Error(`place ${name}: ${placed.stderr}`);
-      if ((await k(HOME, ['get', 'raycluster', name, '-n', NS])).code !== 0) throw new Error(`place put ${name} elsewhere than ${HOME}: ${placed.stdout}`);
+      if (placed.code !== 0) throw new Error(`place ${g.name}: ${placed.stderr}`);
+      if ((await k(HOME, ['get', g.kind.toLowerCase(), g.name, '-n', NS])).code !== 0) throw new Error(`place put ${g.name} elsewhere than ${HOME}: ${placed.stdout}`);
     }
     for (const i of [1, 2]) {
       const w = new Watcher(['watch', '--no-tui', '-o', 'json', '--request-timeout', '5s', ...fleetArgs], path.join(scratch, `watch-${i}.log`));
@@ -216,9 +230,11 @@ async function main(): Promise<void> {
     })();
 
     for (const p of proxies) p.setRules(faultRules(o.faults));
-    const end = Date.now() + o.minutes * 60_000;
+    const chaosFrom = Date.now();
+    const end = chaosFrom + o.minutes * 60_000;
     let healAt: number | undefined;
     let uncordonAt: number | undefined;
+    let drained = `${HOME}-node-0`;
     log(`chaos for ${o.minutes} min, ${Math.round(o.faults * 100)}% of the tool's requests failing`);
     while (Date.now() < end) {
       if (healAt && Date.now() >= healAt) {
@@ -228,28 +244,58 @@ async function main(): Promise<void> {
         log('cloud is back');
       }
       if (uncordonAt && Date.now() >= uncordonAt) {
-        await k(HOME, ['uncordon', `${HOME}-node-0`]);
+        await k(HOME, ['uncordon', drained]);
         uncordonAt = undefined;
       }
       const group = pick(GROUPS);
-      const op = pick(['resize', 'resize', 'resize', 'tool-scale', 'kill-watch', 'partition', 'delete-head', 'drain']);
+      const homeLook = last.find((c) => c.context === HOME);
+      // A RayService's RayCluster is KubeRay's, named <service>-<5 chars>: the one it runs, as last seen.
+      const rc = homeLook?.rayClusters.find((r) => (group.kind === 'RayService' ? nameOf(r).startsWith(`${group.name}-`) : nameOf(r) === group.name));
+      const rayCluster = rc ? nameOf(rc) : group.name;
+      const spec = ((rc?.spec?.workerGroupSpecs as Array<{replicas?: number; scaleStrategy?: {workersToDelete?: string[]}}> | undefined) ?? [])[0];
+      const was = spec?.replicas ?? 0;
+      let op = pick(['resize', 'resize', 'resize', 'tool-scale', 'kill-watch', 'partition', 'delete-head', 'drain']);
+      // An autoscaled group is sized by its autoscaler, not by hand.
+      if (group.autoscaled && (op === 'resize' || op === 'tool-scale')) op = 'autoscale';
       switch (op) {
         case 'resize': {
+          // By hand, as the Ray autoscaler would: on the RayCluster (a RayService's included).
           const to = Math.floor(between(1, MAX_WORKERS + 1));
-          const before = last.find((c) => c.context === HOME)?.rayClusters.find((rc) => rc.metadata?.name === group);
-          const was = ((before?.spec?.workerGroupSpecs as Array<{replicas?: number}> | undefined) ?? [])[0]?.replicas ?? 0;
-          await k(HOME, ['patch', 'raycluster', group, '-n', NS, '--type', 'json', '-p', JSON.stringify([{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: to}])]);
-          if (to < was) did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster: group});
+          await k(HOME, ['patch', 'raycluster', rayCluster, '-n', NS, '--type', 'json', '-p', JSON.stringify([{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: to}])]);
+          if (to < was) did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster});
           count(`resize ${to < was ? 'down' : 'up'}`);
           break;
         }
+        case 'autoscale': {
+          // What autoscaler v2 writes: more replicas; or one worker fewer, named in workersToDelete
+          // (an idle Ray node: a local worker, or a placeholder whose remote worker is the Ray node).
+          // Names of workers already gone are cleared first, as it does.
+          const workers = (homeLook?.pods ?? []).filter((p) => p.metadata?.labels?.['ray.io/cluster'] === rayCluster && p.metadata?.labels?.['ray.io/node-type'] === 'worker' && !p.metadata?.deletionTimestamp);
+          const doomed = (spec?.scaleStrategy?.workersToDelete ?? []).filter((n) => workers.some((p) => nameOf(p) === n));
+          const candidates = workers.filter((p) => !doomed.includes(nameOf(p)) && p.status?.phase === 'Running');
+          const down = random() < 0.5 && was > 0 && candidates.length > 0;
+          const to = down ? was - 1 : Math.min(MAX_WORKERS, was + Math.floor(between(1, 3)));
+          const toDelete = down ? [...doomed, nameOf(pick(candidates))] : doomed;
+          const patch = [
+            {op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: to},
+            {op: 'add', path: '/spec/workerGroupSpecs/0/scaleStrategy', value: {workersToDelete: toDelete}},
+          ];
+          await k(HOME, ['patch', 'raycluster', rayCluster, '-n', NS, '--type', 'json', '-p', JSON.stringify(patch)]);
+          if (down) did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster});
+          count(`autoscaler ${down ? 'down' : 'up'}`);
+          break;
+        }
         case 'tool-scale': {
+          // Kept at home: moving a whole group to a cluster where it fits is place's and scale's
+          // other feature, tested on its own; here it would only move the home the checker judges.
           const to = Math.floor(between(1, MAX_WORKERS + 1));
-          did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster: group});
-          const child = spawn(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'scale', `raycluster/${group}`, '--replicas', String(to), '--timeout', '60s', ...fleetArgs], {cwd: REPO, stdio: 'ignore'});
+          did.push({at: Date.now(), kind: 'shrink', namespace: NS, rayCluster});
+          const scaleLog = fs.openSync(path.join(scratch, 'scale.log'), 'a');
+          const child = spawn(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'scale', `${group.kind.toLowerCase()}/${group.name}`, '--replicas', String(to), '--skip-capacity-relocate', '--timeout', '60s', ...fleetArgs], {cwd: REPO, stdio: ['ignore', scaleLog, scaleLog]});
           const killed = random() < 0.4;
           if (killed) setTimeout(() => child.kill('SIGKILL'), between(200, 3000)).unref();
           await new Promise((resolve) => child.once('close', resolve));
+          fs.closeSync(scaleLog);
           count(killed ? 'scale (SIGKILL)' : 'scale');
           break;
         }
@@ -271,15 +317,18 @@ async function main(): Promise<void> {
           break;
         }
         case 'delete-head': {
-          did.push({at: Date.now(), kind: 'delete-head', namespace: NS, rayCluster: group});
-          await k(HOME, ['delete', 'pod', '-n', NS, '-l', `ray.io/cluster=${group},ray.io/node-type=head`, '--wait=false']);
+          did.push({at: Date.now(), kind: 'delete-head', namespace: NS, rayCluster});
+          await k(HOME, ['delete', 'pod', '-n', NS, '-l', `ray.io/cluster=${rayCluster},ray.io/node-type=head`, '--wait=false']);
           count('head deleted');
           break;
         }
         case 'drain': {
           if (uncordonAt) continue;
-          did.push({at: Date.now(), kind: 'drain', context: HOME, node: `${HOME}-node-0`});
-          await k(HOME, ['drain', `${HOME}-node-0`, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout', '20s']);
+          drained = pick([`${HOME}-node-0`, `${HOME}-node-1`]);
+          did.push({at: Date.now(), kind: 'drain', context: HOME, node: drained});
+          // An autoscaled group's placeholders hold it up (their PodDisruptionBudget): it gives up
+          // after 20 s, and the node stays cordoned until it is uncordoned.
+          await k(HOME, ['drain', drained, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout', '20s']);
           uncordonAt = Date.now() + between(20_000, 60_000);
           count('node drained at home');
           break;
@@ -291,7 +340,7 @@ async function main(): Promise<void> {
     // The faults stop: every group converges within a minute.
     for (const p of proxies) p.setRules([]);
     if (healAt) await toxiproxy.setEnabled(cut[AWAY]!, true);
-    if (uncordonAt) await k(HOME, ['uncordon', `${HOME}-node-0`]);
+    if (uncordonAt) await k(HOME, ['uncordon', drained]);
     faults.active = false;
     faults.partitioned = [];
     faults.stoppedAt = Date.now();
@@ -307,6 +356,16 @@ async function main(): Promise<void> {
     checking = false;
     await checking$;
 
+    // One writer per group at a time, from what the API servers recorded of every write.
+    const logs: Record<string, AuditEvent[]> = {};
+    for (const c of [HOME, AWAY]) logs[c] = await toolAuditEvents(auditLog(c));
+    const writers = writersOf(logs, NS, GROUPS, chaosFrom);
+    if (writers.groups.every((g) => g.writes === 0)) throw new Error('the one-writer check judged no write: does the tool still name its run in its User-Agent?');
+    for (const v of writers.violations) {
+      violations.push({invariant: v.invariant, at: v.at, since: v.at, what: v.what});
+      log(`VIOLATION ${v.invariant}: ${v.what} (at ${new Date(v.at).toISOString()})`);
+    }
+
     const injected = proxies.flatMap((p) => p.injected);
     const byStatus = new Map<string, number>();
     for (const i of injected) byStatus.set(`${i.status}${i.after ? ' after the write' : ''}`, (byStatus.get(`${i.status}${i.after ? ' after the write' : ''}`) ?? 0) + 1);
@@ -314,6 +373,7 @@ async function main(): Promise<void> {
       `soak: seed ${o.seed}, ${o.minutes} min, ${Math.round(o.faults * 100)}% API faults`,
       `operations: ${[...ops].map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}; watch starts ${watchers.map((w) => w.starts).join(' and ')}`,
       `API faults injected: ${injected.length} (${[...byStatus].map(([s, n]) => `${s}: ${n}`).join(', ') || 'none'})`,
+      `one writer at a time: ${writersLine(writers)}`,
       `violations: ${violations.length}`,
       ...violations.map((v) => `  ${new Date(v.since).toISOString()} .. ${new Date(v.at).toISOString()} ${v.invariant}: ${v.what}`),
       converged !== undefined ? `converged ${(converged / 1000).toFixed(1)} s after the faults stopped` : `NOT converged within ${CONVERGE_MS / 1000} s: ${unsettled(last).join('; ')}`,
@@ -323,11 +383,51 @@ async function main(): Promise<void> {
     process.stdout.write(`${out.join('\n')}\n`);
     process.exitCode = violations.length === 0 && converged !== undefined ? 0 : 1;
   } finally {
+    // The watches' output, the kubeconfigs and the API servers' audit logs: kept when the soak
+    // failed, to see why.
+    if (process.exitCode !== 0) for (const c of [HOME, AWAY]) if (fs.existsSync(auditLog(c))) fs.copyFileSync(auditLog(c), path.join(scratch, `audit-${c}.log`));
     await teardown();
-    // The watches' output, the kubeconfigs: kept when the soak failed, to see why.
     if (process.exitCode === 0) fs.rmSync(scratch, {recursive: true, force: true});
-    else log(`the watches' output and the kubeconfigs are in ${scratch}`);
+    else log(`the watches' output, the kubeconfigs and the audit logs are in ${scratch}`);
   }
+}
+
+/** A group as its user writes it: raycluster-small.yaml's cluster, with one worker of 2 cpu. */
+function manifest(g: SoakGroup): KubeItem {
+  const app = yaml.load(fs.readFileSync(path.join(REPO, 'test', 'e2e', 'fixtures', 'raycluster-small.yaml'), 'utf8')) as KubeItem & {
+    spec: {workerGroupSpecs: Array<{replicas: number; maxReplicas: number; template: {spec: {containers: Array<{resources: unknown}>}}}>};
+  };
+  const worker = app.spec.workerGroupSpecs[0]!;
+  worker.replicas = 1;
+  worker.maxReplicas = MAX_WORKERS;
+  worker.template.spec.containers[0]!.resources = {requests: {cpu: '2', memory: '2Gi'}, limits: {cpu: '2', memory: '2Gi'}};
+  if (g.autoscaled) {
+    const small = {cpu: '100m', memory: '256Mi'};
+    Object.assign(app.spec, {enableInTreeAutoscaling: true, autoscalerOptions: {version: 'v2', resources: {requests: small, limits: small}}});
+  }
+  if (g.kind === 'RayCluster') return {...app, metadata: {name: g.name}};
+  return {
+    apiVersion: 'ray.io/v1',
+    kind: 'RayService',
+    metadata: {name: g.name},
+    spec: {
+      serveConfigV2: yaml.dump({applications: [{name: 'app', import_path: 'app:graph', route_prefix: '/', deployments: [{name: 'Model', num_replicas: 1}]}]}),
+      rayClusterConfig: app.spec,
+    },
+  } as KubeItem;
+}
+
+/** The audit events of the tool's requests in one cluster's log: a line is parsed only when the tool made it. */
+async function toolAuditEvents(file: string): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  for await (const line of createInterface({input: fs.createReadStream(file), crlfDelay: Infinity})) {
+    if (line.includes('"kubectl-superskyray/')) events.push(JSON.parse(line) as AuditEvent);
+  }
+  return events;
+}
+
+function writersLine(r: WritersReport): string {
+  return r.groups.map((g) => `${g.group}: ${g.writes} writes judged, the Lease taken ${g.takes} times by ${g.runs} runs`).join('; ');
 }
 
 const nameOf = (o: KubeItem) => o.metadata?.name ?? '';
@@ -349,7 +449,7 @@ function unsettled(look: ClusterLook[]): string[] {
     const pending = workers.filter((p) => !role(p) && p.status?.phase === 'Pending');
     if (pending.length > 0) why.push(`${group}: ${pending.map(nameOf).join(', ')} Pending`);
     const placeholders = workers.filter((p) => role(p) === 'placeholder');
-    const remotes = away.pods.filter((p) => role(p) === 'remote-worker' && p.metadata?.labels?.['superskyray.io/group'] === group && !p.metadata?.deletionTimestamp);
+    const remotes = away.pods.filter((p) => role(p) === 'remote-worker' && p.metadata?.labels?.['ray.io/cluster'] === group && !p.metadata?.deletionTimestamp);
     for (const p of placeholders) if (!remotes.some((r) => nameOf(r) === nameOf(p))) why.push(`${group}: placeholder ${nameOf(p)} without its remote worker`);
     for (const r of remotes) if (!placeholders.some((p) => nameOf(p) === nameOf(r))) why.push(`${group}: remote worker ${nameOf(r)} without its placeholder`);
   }
@@ -369,7 +469,7 @@ function table(look: ClusterLook[]): string {
       String(workers.filter((p) => !role(p) && p.spec?.nodeName).length),
       String(workers.filter((p) => !role(p) && !p.spec?.nodeName).length),
       String(workers.filter((p) => role(p) === 'placeholder').length),
-      String((away?.pods ?? []).filter((p) => role(p) === 'remote-worker' && p.metadata?.labels?.['superskyray.io/group'] === group).length),
+      String((away?.pods ?? []).filter((p) => role(p) === 'remote-worker' && p.metadata?.labels?.['ray.io/cluster'] === group).length),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

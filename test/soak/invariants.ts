@@ -56,7 +56,8 @@ export interface Faults {
 }
 
 export interface Violation {
-  invariant: 'kuberay-count' | 'remote-without-home' | 'running-worker-deleted' | 'duplicate' | 'deleted-under-partition';
+  /** 'two-writers' is judged from the audit logs, by writers.ts. */
+  invariant: 'kuberay-count' | 'remote-without-home' | 'running-worker-deleted' | 'duplicate' | 'deleted-under-partition' | 'two-writers';
   /** When the checker became certain. */
   at: number;
   /** Since when it has been so. */
@@ -107,6 +108,11 @@ interface SeenWorker {
   name: string;
   /** For a placeholder: the context its remote worker runs in. */
   twinIn?: string;
+  /** For a remote worker: where its placeholder was last seen, a home context and node. */
+  homeContext?: string;
+  homeNode?: string;
+  /** For a remote worker: since when its placeholder has been gone, while it has been. */
+  placeholderLostAt?: number;
   lastSeen: number;
 }
 
@@ -261,7 +267,19 @@ export class Checker {
         if (!terminating(p)) now.set(key, p);
         if (terminating(p) || p.status?.phase !== 'Running') continue;
         const twinIn = role(p) === 'placeholder' ? byId.get(p.metadata?.annotations?.[REMOTE_CLUSTER] ?? '')?.context : undefined;
-        this.running.set(key, {context: c.context, namespace: nsOf(p), rayCluster: p.metadata?.labels?.[RAY_CLUSTER] ?? '', node: p.spec?.nodeName, name: nameOf(p), lastSeen: fleet.at, ...(twinIn ? {twinIn} : {})});
+        const seen: SeenWorker = {context: c.context, namespace: nsOf(p), rayCluster: p.metadata?.labels?.[RAY_CLUSTER] ?? '', node: p.spec?.nodeName, name: nameOf(p), lastSeen: fleet.at, ...(twinIn ? {twinIn} : {})};
+        if (role(p) === 'remote-worker') {
+          // What happened to its placeholder decides whether its end was asked for: a drain, or a
+          // shrink, that took the placeholder may end it much later (the tool keeps it while it
+          // can take over a replacement, and cannot delete it while its cluster is cut off).
+          const was = this.running.get(key);
+          const home = byId.get(p.metadata?.labels?.[HOME_CLUSTER] ?? '');
+          const twin = home?.answered ? home.pods.find((h) => nsOf(h) === nsOf(p) && nameOf(h) === nameOf(p) && role(h) === 'placeholder' && !terminating(h)) : undefined;
+          Object.assign(seen, {homeContext: home?.context ?? was?.homeContext, homeNode: twin?.spec?.nodeName ?? was?.homeNode});
+          const lostAt = !home?.answered ? was?.placeholderLostAt : twin ? undefined : (was?.placeholderLostAt ?? fleet.at);
+          if (lostAt !== undefined) seen.placeholderLostAt = lostAt;
+        }
+        this.running.set(key, seen);
       }
     }
     for (const [key, w] of this.running) {
@@ -269,11 +287,12 @@ export class Checker {
       // Not seen because its cluster did not answer this look: nothing is known of it.
       if (!cluster?.answered || now.has(key)) continue;
       this.running.delete(key);
+      const from = Math.min(w.lastSeen, w.placeholderLostAt ?? w.lastSeen);
       const onPurpose = did.some(
         (d) =>
-          d.at >= w.lastSeen - this.options.settleMs &&
+          d.at >= from - this.options.settleMs &&
           (((d.kind === 'shrink' || d.kind === 'delete-head' || d.kind === 'delete-group') && d.namespace === w.namespace && d.rayCluster === w.rayCluster) ||
-            (d.kind === 'drain' && d.context === w.context && d.node === w.node)),
+            (d.kind === 'drain' && ((d.context === w.context && d.node === w.node) || (d.context === w.homeContext && d.node === w.homeNode)))),
       );
       const cutOff = faults.partitioned.includes(w.context) || (w.twinIn !== undefined && faults.partitioned.includes(w.twinIn));
       // A placeholder is no Ray worker: it may go when its remote worker is gone (a swap cut short

@@ -119,6 +119,30 @@ describe('the soak checker', () => {
     expect(said(c, [[fleet(0, {home, cloud})], [fleet(1000, {home: home.filter((p) => p.metadata?.name !== 'w-2'), cloud, rc: rayCluster(3)}), did]])).toEqual([]);
   });
 
+  it("takes a remote worker's end, minutes later, as the drain that took its placeholder; and as nothing deliberate without one", () => {
+    // The placeholder w-3 on n-0 is drained away; its remote worker waits for a replacement (the
+    // node is cordoned), which at last runs at home: the remote worker is surplus and ends.
+    const {home, cloud} = spanned();
+    const waiting = {home: [...home.slice(0, 2), pod('w-4', {phase: 'Pending'})], cloud};
+    const after = {home: [...home.slice(0, 2), pod('w-4')], cloud: []};
+    const drain: Deliberate[] = [{at: 500, kind: 'drain', context: 'onprem', node: 'n-0'}];
+    // The chaos goes on meanwhile (the node stays cordoned): the tool cannot be asked to mend it yet.
+    const chaos: Faults = {active: true, partitioned: []};
+    const drained = checker();
+    expect(said(drained, [[fleet(0, {home, cloud})], [fleet(1000, waiting), drain, chaos], [fleet(120_000, waiting), drain, chaos], [fleet(121_000, after), drain, chaos]])).toEqual([]);
+    const unasked = checker();
+    expect(said(unasked, [[fleet(0, {home, cloud})], [fleet(1000, waiting), [], chaos], [fleet(120_000, waiting), [], chaos], [fleet(121_000, after), [], chaos]])).toEqual([
+      'running-worker-deleted: cloud: running worker ml/w-3 of app ended, and nothing deliberate asked for it',
+    ]);
+    // A drain of another node, or one long before its placeholder went, asked for nothing.
+    const elsewhere = checker();
+    const other: Deliberate[] = [{at: 500, kind: 'drain', context: 'onprem', node: 'n-1'}];
+    expect(said(elsewhere, [[fleet(0, {home, cloud})], [fleet(1000, waiting), other, chaos], [fleet(121_000, after), other, chaos]])).toHaveLength(1);
+    const early = checker();
+    const before: Deliberate[] = [{at: -60_000, kind: 'drain', context: 'onprem', node: 'n-0'}];
+    expect(said(early, [[fleet(0, {home, cloud}), before, chaos], [fleet(1000, waiting), before, chaos], [fleet(121_000, after), before, chaos]])).toHaveLength(1);
+  });
+
   it('takes replicas going down (the autoscaler scaling in) as a shrink', () => {
     const c = checker();
     const {home, cloud} = spanned();
