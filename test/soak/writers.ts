@@ -6,7 +6,8 @@
  * - A group's Lease is `superskyray-<kind>-<group>` in its home namespace. A run holds it from the
  *   moment its create, or its patch, of the Lease succeeded until it deletes it or another run takes
  *   it. A patch by the run that holds it is a renewal.
- * - Every object the tool writes for a group is named after it: `<group>-...`.
+ * - Every object the tool writes for a group is the group's Ray object, or is named after it:
+ *   `<group>-...`.
  *
  * A write by a run is wrong when it fell wholly inside another run's hold of the group's Lease, or when
  * no run held it at any moment of the write. A write in flight across a change of holder is not
@@ -106,7 +107,8 @@ export function writersOf(logs: Record<string, AuditEvent[]>, namespace: string,
         holds.push({run: w.run, from: w.to, to: Infinity});
       }
     }
-    const mine = writes.filter((w) => w.what !== lease && w.what.split('/').at(-1)!.startsWith(`${group.name}-`) && !w.what.startsWith('events/'));
+    const ofGroup = (name: string) => name === group.name || name.startsWith(`${group.name}-`);
+    const mine = writes.filter((w) => w.what !== lease && ofGroup(w.what.split('/').at(-1)!) && !w.what.startsWith('events/'));
     for (const w of mine) {
       const other = holds.find((h) => h.run !== w.run && h.from < w.from && w.to < h.to);
       const anyHolder = holds.some((h) => h.from < w.to && w.from < h.to);

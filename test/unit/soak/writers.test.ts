@@ -62,9 +62,9 @@ describe("the soak's one-writer-per-group check", () => {
       said: ['onprem: vm/100/aa made delete pods/alpha-w-1 of alpha while vm/200/bb held the Lease'],
     },
     {
-      name: 'a write with no Lease held at all',
-      onprem: [req('a', 'patch', 'pods/alpha-w-1', 1)],
-      said: ['onprem: vm/100/aa made patch pods/alpha-w-1 of alpha while no run held the Lease'],
+      name: 'a write with no Lease held at all, the Ray object\'s included',
+      onprem: [req('a', 'patch', 'pods/alpha-w-1', 1), req('a', 'patch', 'rayclusters/alpha', 2), req('a', 'patch', 'rayclusters/alphabet', 3)],
+      said: ['onprem: vm/100/aa made patch pods/alpha-w-1 of alpha while no run held the Lease', 'onprem: vm/100/aa made patch rayclusters/alpha of alpha while no run held the Lease'],
     },
     {
       name: 'a write in flight while the Lease changes hands is not judged',
