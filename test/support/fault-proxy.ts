@@ -186,6 +186,9 @@ export class FaultProxy {
           return;
         }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // Node sends headers with the first chunk of the body; a watch with nothing to say has none
+        // yet, and its client waits for the headers within its request timeout.
+        res.flushHeaders();
         if (delayMs === undefined) {
           answer.pipe(res);
           return;

@@ -3,11 +3,23 @@ import type {AddressInfo} from 'node:net';
 import {afterEach, describe, expect, it} from 'vitest';
 import {FaultProxy, isLoopback, requestKind, seeded, type FaultRule} from '../../support/fault-proxy.js';
 
-/** An upstream that answers every request 200 with what it was asked, and counts them. */
-async function upstream(): Promise<{url: string; seen: string[]; close: () => Promise<void>}> {
+/**
+ * An upstream that answers every request 200 with what it was asked, and counts them. A watch from a
+ * resourceVersion sends no event until `quiet` is released: as a real API server does, it sends its
+ * headers at once.
+ */
+async function upstream(): Promise<{url: string; seen: string[]; close: () => Promise<void>; release: () => void}> {
   const seen: string[] = [];
+  let release = () => {};
+  const quiet = new Promise<void>((resolve) => (release = resolve));
   const server = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    if (req.url?.includes('watch=true') && req.url.includes('resourceVersion=')) {
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.flushHeaders();
+      void quiet.then(() => res.end());
+      return;
+    }
     if (req.url?.includes('watch=true')) {
       res.writeHead(200, {'content-type': 'application/json'});
       res.write('{"type":"ADDED","object":{}}\n');
@@ -18,7 +30,7 @@ async function upstream(): Promise<{url: string; seen: string[]; close: () => Pr
     res.end(JSON.stringify({method: req.method, url: req.url}));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise((resolve) => server.close(() => resolve()))};
+  return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, release, close: () => new Promise((resolve) => server.close(() => resolve()))};
 }
 
 const stops: Array<() => Promise<void>> = [];
@@ -109,5 +121,14 @@ describe('FaultProxy', () => {
     const {proxy} = await setUp([]);
     const res = await fetch(`${proxy.url}/api/v1/pods?watch=true`);
     expect((await res.text()).trim().split('\n').map((l) => (JSON.parse(l) as {type: string}).type)).toEqual(['ADDED', 'DELETED']);
+  });
+
+  it("passes a quiet watch's headers on at once, before any event: a client waits for them within its request timeout", async () => {
+    const {up, proxy} = await setUp([]);
+    // Answered while the server still holds the watch open with nothing to say.
+    const res = await fetch(`${proxy.url}/api/v1/pods?watch=true&resourceVersion=5`);
+    expect(res.status).toBe(200);
+    up.release();
+    expect(await res.text()).toBe('');
   });
 });
