@@ -123,12 +123,15 @@ export class GroupLease {
         const expired = renewed + (current.spec?.leaseDurationSeconds ?? this.duration) * 1000 < now.getTime();
         // Our own name on it is a take whose answer was lost (a timeout, a 500 after the write):
         // waiting for it to expire would be waiting for ourselves.
-        if (holder === '' || holder === this.holder || expired || holderIsDeadHere(holder)) {
+        const ours = holder === this.holder;
+        if (holder === '' || ours || expired || holderIsDeadHere(holder)) {
+          // Taking back our own is no transition: the Lease has been ours since it says so.
+          const transitions = (current.spec?.leaseTransitions ?? 0) + (ours ? 0 : 1);
           const taken = await this.client.patch<LeaseObject>(
             RESOURCES.leases,
             this.name,
             this.namespace,
-            {metadata: {resourceVersion: current.metadata?.resourceVersion}, spec: {...spec, leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1}},
+            {metadata: {resourceVersion: current.metadata?.resourceVersion}, spec: {...spec, ...(ours ? {acquireTime: current.spec?.acquireTime} : {}), leaseTransitions: transitions}},
             'merge',
             {signal},
           );

@@ -8,7 +8,7 @@ import {GroupLease} from '../../src/reconcile/lease.js';
 import {freshNamespace, removeNamespace, testFleet} from '../support/e2e.js';
 
 const kubeconfig = inject('kubeconfig');
-type Lease = KubeObject & {spec?: {holderIdentity?: string; renewTime?: string; leaseTransitions?: number}};
+type Lease = KubeObject & {spec?: {holderIdentity?: string; acquireTime?: string; renewTime?: string; leaseTransitions?: number}};
 
 describe('the per-group Lease, on a real API server', () => {
   let fleet: Fleet;
@@ -92,6 +92,9 @@ describe('the per-group Lease, on a real API server', () => {
     await mine.acquire();
     expect(mine.waited).toBe(false);
     expect(mine.held).toBe(true);
+    const taken = await read('lost');
+    expect(taken?.spec?.leaseTransitions ?? 0).toBe(0);
+    expect(taken?.spec?.acquireTime).toBe(now);
     await mine.release();
     expect(await read('lost')).toBeUndefined();
   });
