@@ -62,6 +62,8 @@ export class GroupLease {
   readonly name: string;
   readonly holder = holderName();
   private resourceVersion?: string;
+  /** When the last take or renewal that went through was sent: others may take the Lease `duration` after it. */
+  private renewedAt = 0;
   private timer?: NodeJS.Timeout;
   private renewing?: Promise<void>;
   /** Set when a renewal found someone else holding it: acting must stop. */
@@ -116,7 +118,7 @@ export class GroupLease {
             metadata: {name: this.name, namespace: this.namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY, [GROUP_LABEL]: this.group}},
             spec: {...spec, leaseTransitions: 0},
           }, {signal});
-          return this.took(created);
+          return this.took(created, now.getTime());
         }
         const holder = current.spec?.holderIdentity ?? '';
         const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? '') || 0;
@@ -135,7 +137,7 @@ export class GroupLease {
             'merge',
             {signal},
           );
-          return this.took(taken);
+          return this.took(taken, now.getTime());
         }
         if (!told) {
           this.options.onWait?.(holder);
@@ -152,18 +154,21 @@ export class GroupLease {
     }
   }
 
-  private took(lease: LeaseObject): void {
+  /** Held from here: one renewal timer, whatever became of an earlier hold. */
+  private took(lease: LeaseObject, sentAt: number): void {
     this.resourceVersion = lease.metadata?.resourceVersion;
+    this.renewedAt = sentAt;
+    this.lost = undefined;
+    if (this.timer) clearInterval(this.timer);
     this.timer = setInterval(() => {
-      this.renewing = this.renew().catch((err: Error) => {
-        this.lost ??= `the lease could not be renewed: ${err.message}`;
-      });
+      this.renewing = this.renew();
     }, (this.duration * 1000) / 3);
     this.timer.unref();
   }
 
   private async renew(): Promise<void> {
     if (this.lost) return;
+    const sentAt = Date.now();
     try {
       const renewed = await this.client.patch<LeaseObject>(
         RESOURCES.leases,
@@ -171,15 +176,25 @@ export class GroupLease {
         this.namespace,
         [
           {op: 'test', path: '/spec/holderIdentity', value: this.holder},
-          {op: 'replace', path: '/spec/renewTime', value: microTime()},
+          {op: 'replace', path: '/spec/renewTime', value: microTime(new Date(sentAt))},
         ],
         'json',
         {signal: this.options.signal},
       );
       this.resourceVersion = renewed.metadata?.resourceVersion;
+      this.renewedAt = sentAt;
     } catch (err) {
-      if (err instanceof KubeError && (err.code === 422 || err.code === 404)) this.lost = `lease ${this.namespace}/${this.name} was taken over by another run`;
-      else throw err;
+      if (err instanceof KubeError && (err.code === 422 || err.code === 404)) {
+        this.lost = `lease ${this.namespace}/${this.name} was taken over by another run`;
+        return;
+      }
+      // A throttled or failing API server: the next tick tries again, but the run stops acting once
+      // two thirds of the Lease's duration went by without a renewal. The last third is its margin:
+      // from the end of the duration another run may take the Lease.
+      const silentMs = Date.now() - this.renewedAt;
+      if (silentMs >= (this.duration * 1000 * 2) / 3) {
+        this.lost = `the lease could not be renewed for ${Math.round(silentMs / 1000)}s: ${(err as Error).message}`;
+      }
     }
   }
 
@@ -188,11 +203,15 @@ export class GroupLease {
     if (this.lost) throw new Error(`stopped: ${this.lost}; run the command again once the other run is done`);
   }
 
-  /** Lets the lease go (deleting it only if it is still ours, as last seen). */
+  /**
+   * Lets the lease go: deletes it only if it is as last seen, so a Lease another run took meanwhile
+   * (its resourceVersion changed) is left alone. One this run stopped renewing still goes, if no
+   * one took it: the next run need not wait it out.
+   */
   async release(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.renewing;
-    if (this.resourceVersion === undefined || this.lost) return;
+    if (this.resourceVersion === undefined) return;
     try {
       await this.client.delete(RESOURCES.leases, this.name, this.namespace, {resourceVersion: this.resourceVersion});
     } catch (err) {
