@@ -229,6 +229,8 @@ async function main(): Promise<void> {
       }
     })();
 
+    // The chaos acts on what the checker last saw: not before its first look.
+    while (last.length === 0) await sleep(200);
     for (const p of proxies) p.setRules(faultRules(o.faults));
     const chaosFrom = Date.now();
     const end = chaosFrom + o.minutes * 60_000;
@@ -356,7 +358,9 @@ async function main(): Promise<void> {
     checking = false;
     await checking$;
 
-    // One writer per group at a time, from what the API servers recorded of every write.
+    // One writer per group at a time, from what the API servers recorded of every write: once the
+    // watches are stopped, so that the logs are whole.
+    for (const w of watchers) await w.kill('SIGTERM');
     const logs: Record<string, AuditEvent[]> = {};
     for (const c of [HOME, AWAY]) logs[c] = await toolAuditEvents(auditLog(c));
     const writers = writersOf(logs, NS, GROUPS, chaosFrom);
@@ -420,8 +424,15 @@ function manifest(g: SoakGroup): KubeItem {
 /** The audit events of the tool's requests in one cluster's log: a line is parsed only when the tool made it. */
 async function toolAuditEvents(file: string): Promise<AuditEvent[]> {
   const events: AuditEvent[] = [];
+  let torn = 0;
   for await (const line of createInterface({input: fs.createReadStream(file), crlfDelay: Infinity})) {
-    if (line.includes('"kubectl-superskyray/')) events.push(JSON.parse(line) as AuditEvent);
+    if (!line.includes('"kubectl-superskyray/')) continue;
+    try {
+      events.push(JSON.parse(line) as AuditEvent);
+    } catch (err) {
+      // The API server may be writing its last line as it is read; one anywhere else is a broken log.
+      if (++torn > 1) throw new Error(`${file}: more than one line is not JSON: ${(err as Error).message}`);
+    }
   }
   return events;
 }

@@ -287,12 +287,15 @@ export class Checker {
       // Not seen because its cluster did not answer this look: nothing is known of it.
       if (!cluster?.answered || now.has(key)) continue;
       this.running.delete(key);
-      const from = Math.min(w.lastSeen, w.placeholderLostAt ?? w.lastSeen);
+      const ofGroup = (d: Deliberate) => (d.kind === 'shrink' || d.kind === 'delete-head' || d.kind === 'delete-group') && d.namespace === w.namespace && d.rayCluster === w.rayCluster;
+      const settle = this.options.settleMs;
+      // Something deliberate shortly before it ended; or, for a remote worker, shortly before its
+      // placeholder went (a drain of the placeholder's node, a shrink), however long ago.
+      const lostAt = w.placeholderLostAt;
       const onPurpose = did.some(
         (d) =>
-          d.at >= from - this.options.settleMs &&
-          (((d.kind === 'shrink' || d.kind === 'delete-head' || d.kind === 'delete-group') && d.namespace === w.namespace && d.rayCluster === w.rayCluster) ||
-            (d.kind === 'drain' && ((d.context === w.context && d.node === w.node) || (d.context === w.homeContext && d.node === w.homeNode)))),
+          (d.at >= w.lastSeen - settle && (ofGroup(d) || (d.kind === 'drain' && d.context === w.context && d.node === w.node))) ||
+          (lostAt !== undefined && d.at >= lostAt - settle && d.at <= lostAt && (ofGroup(d) || (d.kind === 'drain' && d.context === w.homeContext && d.node === w.homeNode))),
       );
       const cutOff = faults.partitioned.includes(w.context) || (w.twinIn !== undefined && faults.partitioned.includes(w.twinIn));
       // A placeholder is no Ray worker: it may go when its remote worker is gone (a swap cut short

@@ -85,13 +85,17 @@ export function writersOf(logs: Record<string, AuditEvent[]>, namespace: string,
       if (!run || e.stage !== 'ResponseComplete' || !MUTATING.has(e.verb ?? '') || code < 200 || code >= 300) continue;
       if (/[?&]dryRun=/.test(e.requestURI ?? '') || e.objectRef?.namespace !== namespace) continue;
       const from = micros(e.requestReceivedTimestamp ?? '');
-      if (!(from >= since * 1000)) continue;
       const ref = e.objectRef;
       writes.push({context, run, verb: e.verb!, what: `${ref.resource}${ref.subresource ? `/${ref.subresource}` : ''}/${ref.name ?? ''}`, from, to: micros(e.stageTimestamp ?? '')});
     }
   }
   writes.sort((a, b) => a.from - b.from);
 
+  // Objects are told apart by name prefix only: "a" and "a-b" would claim each other's.
+  for (const g of groups) {
+    const other = groups.find((h) => h !== g && h.name.startsWith(`${g.name}-`));
+    if (other) throw new Error(`writersOf: group names "${g.name}" and "${other.name}" cannot be told apart by their objects' names`);
+  }
   const report: WritersReport = {violations: [], groups: []};
   for (const group of groups) {
     const lease = `leases/superskyray-${group.kind.toLowerCase()}-${group.name}`;
@@ -100,15 +104,19 @@ export function writersOf(logs: Record<string, AuditEvent[]>, namespace: string,
       if (w.what !== lease) continue;
       const current = holds.at(-1);
       const holding = current && current.to === Infinity ? current : undefined;
+      // While a take or a release is at the server, either side may hold: a hold ends when the
+      // request that ends it was answered, so that a write in that moment is in flight, not judged.
       if (w.verb === 'delete') {
-        if (holding) holding.to = w.from;
+        if (holding) holding.to = w.to;
       } else if (holding?.run !== w.run) {
-        if (holding) holding.to = w.from;
+        if (holding) holding.to = w.to;
         holds.push({run: w.run, from: w.to, to: Infinity});
       }
     }
     const ofGroup = (name: string) => name === group.name || name.startsWith(`${group.name}-`);
-    const mine = writes.filter((w) => w.what !== lease && ofGroup(w.what.split('/').at(-1)!) && !w.what.startsWith('events/'));
+    // Holds are built from the whole log (a run may have taken the Lease before `since`); only the
+    // writes from `since` are judged.
+    const mine = writes.filter((w) => w.what !== lease && w.from >= since * 1000 && ofGroup(w.what.split('/').at(-1)!) && !w.what.startsWith('events/'));
     for (const w of mine) {
       const other = holds.find((h) => h.run !== w.run && h.from < w.from && w.to < h.to);
       const anyHolder = holds.some((h) => h.from < w.to && w.from < h.to);

@@ -141,6 +141,10 @@ describe('the soak checker', () => {
     const early = checker();
     const before: Deliberate[] = [{at: -60_000, kind: 'drain', context: 'onprem', node: 'n-0'}];
     expect(said(early, [[fleet(0, {home, cloud}), before, chaos], [fleet(1000, waiting), before, chaos], [fleet(121_000, after), before, chaos]])).toHaveLength(1);
+    // Nor one that came after its placeholder was gone: it took nothing of it.
+    const late = checker();
+    const later: Deliberate[] = [{at: 60_000, kind: 'drain', context: 'onprem', node: 'n-0'}];
+    expect(said(late, [[fleet(0, {home, cloud}), [], chaos], [fleet(1000, waiting), [], chaos], [fleet(121_000, after), later, chaos]])).toHaveLength(1);
   });
 
   it('takes replicas going down (the autoscaler scaling in) as a shrink', () => {

@@ -85,6 +85,11 @@ describe("the soak's one-writer-per-group check", () => {
       said: [],
     },
     {
+      name: 'a write of the old holder while a take of its expired Lease is at the server is in flight, not judged',
+      onprem: [req('a', 'create', LEASE, 1), req('b', 'patch', LEASE, 40, {took: 0.2}), req('a', 'patch', 'pods/alpha-w-1', 40.05, {took: 0.05}), req('b', 'delete', LEASE, 42)],
+      said: [],
+    },
+    {
       name: 'a refused take of the Lease changes nothing',
       onprem: [req('a', 'create', LEASE, 1), req('b', 'patch', LEASE, 2, {code: 409}), req('b', 'create', 'pods/alpha-w-1', 3), req('a', 'delete', LEASE, 4)],
       said: ['onprem: vm/200/bb made create pods/alpha-w-1 of alpha while vm/100/aa held the Lease'],
@@ -92,6 +97,17 @@ describe("the soak's one-writer-per-group check", () => {
   ];
   it.each(cases)('$name', ({onprem, cloud, said}) => {
     expect(judge(onprem, cloud).said).toEqual(said);
+  });
+
+  it('refuses groups whose objects it could not tell apart by name', () => {
+    expect(() => writersOf({onprem: []}, NS, [{name: 'alpha', kind: 'RayCluster'}, {name: 'alpha-2', kind: 'RayCluster'}])).toThrow(/"alpha" and "alpha-2" cannot be told apart/);
+  });
+
+  it('judges only the writes from `since`, by holds taken before it too', () => {
+    const log = [req('a', 'create', LEASE, 1), req('a', 'patch', 'pods/alpha-w-0', 2), req('a', 'patch', 'pods/alpha-w-1', 10), req('b', 'patch', 'pods/alpha-w-2', 11), req('a', 'delete', LEASE, 12)];
+    const r = writersOf({onprem: log}, NS, [{name: 'alpha', kind: 'RayCluster'}], T0 + 5000);
+    expect(r.violations.map((v) => v.what)).toEqual(['onprem: vm/200/bb made patch pods/alpha-w-2 of alpha while vm/100/aa held the Lease']);
+    expect(r.groups).toEqual([{group: 'alpha', takes: 1, runs: 1, writes: 2}]);
   });
 
   it('counts the takes, the runs and the writes judged per group', () => {
