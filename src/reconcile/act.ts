@@ -3,7 +3,8 @@ import type {ClusterClient} from '../kube/client.js';
 import {KubeError} from '../kube/errors.js';
 import {sleep} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
-import type {KubeObject, Pod} from '../kube/types.js';
+import type {KubeObject, Node, Pod} from '../kube/types.js';
+import {isNodeReady} from '../placement/capacity.js';
 import {MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {
@@ -356,6 +357,12 @@ export class Actor {
    */
   async swaps(swaps: Swap[]): Promise<void> {
     for (const s of swaps) {
+      if (s.steps.includes('lock') && s.steps.includes('placeholder') && !(await this.nodeTakesPlaceholder(s.node!))) {
+        // Cordoned, not Ready or gone since the pass saw it (a drain's cordon, whose event this
+        // run's cache has yet to see): nothing is written, and the next pass places it anew.
+        this.conflicts++;
+        continue;
+      }
       let pod = await this.lock(s);
       if (!pod) continue;
       if (s.steps.includes('await')) {
@@ -441,6 +448,22 @@ export class Actor {
   }
 
   /** Whether the API server itself (not watch's cache) has the pod a repair takes to be absent. */
+  /**
+   * Whether the home node a placeholder is to be bound to still takes it, asked of the API server:
+   * the placeholder skips the scheduler, so nothing else would notice a cordon the cache missed.
+   * Without `get` on nodes (RBAC granted before it was asked for) the pass's view stands.
+   */
+  private async nodeTakesPlaceholder(name: string): Promise<boolean> {
+    try {
+      const node = await this.home.get<Node>(RESOURCES.nodes, name, undefined, this.signal, {fromServer: true});
+      return isNodeReady(node) && node.spec?.unschedulable !== true;
+    } catch (err) {
+      if (err instanceof KubeError && err.code === 404) return false;
+      if (err instanceof KubeError && err.code === 403) return true;
+      throw err;
+    }
+  }
+
   private async isThere(absent: Absent): Promise<boolean> {
     const client = absent.cluster === undefined ? this.home : clusterById(this.group, absent.cluster)?.client;
     // A cluster this look did not reach cannot say that anything is absent.

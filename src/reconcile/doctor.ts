@@ -45,7 +45,7 @@ export const PERMISSIONS: Array<{type: ResourceType; subresource?: string; verbs
   {type: RESOURCES.serviceaccounts, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete']},
   {type: RESOURCES.secrets, verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'], secretsOnly: true},
   {type: RESOURCES.namespaces, verbs: ['get', 'create']},
-  {type: RESOURCES.nodes, verbs: ['list', 'watch']},
+  {type: RESOURCES.nodes, verbs: ['get', 'list', 'watch']},
   {type: RESOURCES.leases, verbs: ['get', 'create', 'patch', 'delete']},
   {type: RESOURCES.poddisruptionbudgets, verbs: ['get', 'create', 'delete']},
   {type: RESOURCES.events, verbs: ['create']},

@@ -3,7 +3,8 @@ import {InputError} from '../errors.js';
 import type {ClusterClient} from '../kube/client.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, RESOURCES} from '../kube/resources.js';
-import type {KubeObject, Pod} from '../kube/types.js';
+import type {KubeObject, Node, Pod} from '../kube/types.js';
+import {isNodeReady} from '../placement/capacity.js';
 import {timeLimit, withTimeLimit} from '../kube/time-limit.js';
 import {ClusterCache} from '../kube/informer.js';
 import {KubeError} from '../kube/errors.js';
@@ -383,6 +384,26 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   for (const client of fleet.clusters) {
     const cache = new ClusterCache(client, specs, REMEMBERED);
     client.cache = cache;
+    // Whether each node takes pods: a cordon, an uncordon, a node Ready again or gone changes where
+    // placeholders can go (they skip the scheduler), so it calls for a pass; heartbeats do not.
+    const takesPods = new Map<string, boolean>();
+    const nodeTakesPods = (node: Node) => isNodeReady(node) && node.spec?.unschedulable !== true;
+    const onNode = (type: string, node: Node) => {
+      const name = node.metadata?.name ?? '';
+      const now = type !== 'DELETED' && nodeTakesPods(node);
+      const before = takesPods.get(name);
+      if (type === 'DELETED') takesPods.delete(name);
+      else takesPods.set(name, now);
+      if (before !== undefined && before !== now) enqueueAll(`node ${name} ${now ? 'takes pods again' : 'takes no more pods'} in ${client.context}`);
+    };
+    /** After a relist: whether any node changed meanwhile, in what it takes. */
+    const onNodes = (nodes: Node[]) => {
+      const before = new Map(takesPods);
+      takesPods.clear();
+      for (const n of nodes) takesPods.set(n.metadata?.name ?? '', nodeTakesPods(n));
+      const changed = before.size > 0 && (before.size !== takesPods.size || [...takesPods].some(([name, now]) => before.get(name) !== now));
+      if (changed) enqueueAll(`nodes relisted in ${client.context}, some taking pods or not since`);
+    };
     for (const informer of cache.informers) {
       const {type} = informer.spec;
       const kind = RAY_KINDS.find((k) => resourceForKind(k) === type);
@@ -390,13 +411,15 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
       informer.listen({
         sync: (items) => {
           setCluster(client.context, 'Ready');
+          if (type === RESOURCES.nodes) onNodes(items as Node[]);
           if (kind) for (const o of items) if (isGroup(kind, o)) remember(client.context, kind, o);
           if (kind || rayPods) enqueueAll(`${kind ? `${kind} objects` : 'pods'} (re)listed in ${client.context}`);
         },
-        event: (type, object) => {
+        event: (eventType, object) => {
           setCluster(client.context, 'Ready');
           if (rayPods) onPod(client.context, object as Pod);
-          else if (kind) onRayObject(client.context, kind, type, object);
+          else if (kind) onRayObject(client.context, kind, eventType, object);
+          else if (type === RESOURCES.nodes) onNode(eventType, object as Node);
         },
         error: (err) => setCluster(client.context, 'Degraded', err.message),
         stopped: (err) => {

@@ -140,6 +140,39 @@ describe('API faults: throttling, server errors and lost answers', () => {
     }
   });
 
+  it("a placeholder is not bound to a home node cordoned since watch's lagging cache last saw it", async () => {
+    const podsOf = await placeRunning('cordoned');
+    const onprem = fleet.cluster('onprem');
+    const node = (await podsOf())[0]!.spec!.nodeName!;
+    // Every node event from onprem comes to watch 10 s late: its cache has the node schedulable for
+    // 10 s after the cordon.
+    const {proxy, args} = await withFaults('onprem', [{verbs: ['watch'], resources: ['nodes'], delayMs: 10_000}]);
+    const watch = startWatch(['-o', 'json', '-n', namespace, ...args]);
+    const giveUp = () => (watch.child.exitCode !== null ? `watch exited: ${watch.lines.join('\n')}` : undefined);
+    const cordon = (unschedulable: boolean | null) => onprem.patch(RESOURCES.nodes, node, undefined, {spec: {unschedulable}}, 'merge');
+    try {
+      await waitFor('watch watching cordoned', () => (watch.lines.some((l) => l.includes('"type":"groups"') && l.includes('cordoned')) ? true : undefined), {giveUp});
+      await cordon(true);
+      const since = new Date().toISOString();
+      await onprem.patch(RESOURCES.rayclusters, 'cordoned', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
+      // Once the cordon reaches watch, a pass says the new worker waits for a home node for its placeholder.
+      await waitFor('a pass saying no home node takes the placeholder', () => (watch.lines.some((l) => l.includes('"type":"pass"') && l.includes('cordoned') && l.includes('has room for its placeholder')) ? true : undefined), {timeoutMs: 60_000, giveUp});
+      expect(proxy.injected.some((i) => i.verb === 'watch' && i.resource === 'nodes')).toBe(true);
+      // Meanwhile nothing was written for it: no placeholder on the cordoned node, no remote worker.
+      const podWrites = (cluster: string) => toolRequests(auditLog(cluster), since).writes.filter((r) => /\/pods\b/.test(r.uri)).map((r) => `${r.verb} ${r.uri}`);
+      expect(podWrites('onprem')).toEqual([]);
+      expect(podWrites('cloud')).toEqual([]);
+
+      await cordon(null);
+      const placeholder = await waitFor('the placeholder made, once watch sees the node take pods again', async () => (await podsOf()).find((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'), {timeoutMs: 60_000, giveUp});
+      expect(placeholder.spec?.nodeName).toBe(node);
+    } finally {
+      await cordon(null);
+      watch.child.kill('SIGTERM');
+      await watch.exited;
+    }
+  });
+
   it('a create whose answer was lost is not made twice: the retry finds it there, and the span goes on', async () => {
     const podsOf = await placeRunning('lost');
     await fleet.cluster('onprem').patch(RESOURCES.rayclusters, 'lost', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
