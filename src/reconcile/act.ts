@@ -447,7 +447,6 @@ export class Actor {
     this.note('unlock', RESOURCES.pods, pod.metadata!.name!, this.home, why);
   }
 
-  /** Whether the API server itself (not watch's cache) has the pod a repair takes to be absent. */
   /**
    * Whether the home node a placeholder is to be bound to still takes it, asked of the API server:
    * the placeholder skips the scheduler, so nothing else would notice a cordon the cache missed.
@@ -464,6 +463,7 @@ export class Actor {
     }
   }
 
+  /** Whether the API server itself (not watch's cache) has the pod a repair takes to be absent. */
   private async isThere(absent: Absent): Promise<boolean> {
     const client = absent.cluster === undefined ? this.home : clusterById(this.group, absent.cluster)?.client;
     // A cluster this look did not reach cannot say that anything is absent.

@@ -66,7 +66,7 @@ export class GroupLease {
   private renewedAt = 0;
   private timer?: NodeJS.Timeout;
   private renewing?: Promise<void>;
-  /** Set when a renewal found someone else holding it: acting must stop. */
+  /** Set when a renewal found someone else holding it, or none went through for too long: acting must stop. */
   lost?: string;
   /** True when taking it meant waiting for someone else: what was observed before may be stale. */
   waited = false;
