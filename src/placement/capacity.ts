@@ -64,6 +64,11 @@ export function isNodeReady(node: Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/** Ready and not cordoned: a node new pods may go to. */
+export function nodeTakesPods(node: Node): boolean {
+  return isNodeReady(node) && node.spec?.unschedulable !== true;
+}
+
 /** The resources every status view shows, whether or not a cluster has them. */
 export const SHOWN_RESOURCES = ['cpu', 'memory', 'nvidia.com/gpu'] as const;
 
@@ -116,9 +121,8 @@ function sumCapacity(nodes: Node[], pods: Pod[]): CapacitySummary {
   let schedulable = 0;
   for (const node of nodes) {
     addInto(allocatable, parseResources(node.status?.allocatable));
-    const isReady = isNodeReady(node);
-    if (isReady) ready++;
-    if (isReady && !node.spec?.unschedulable) schedulable++;
+    if (isNodeReady(node)) ready++;
+    if (nodeTakesPods(node)) schedulable++;
   }
   const requested: ResourceAmounts = {};
   let bound = 0;

@@ -4,7 +4,7 @@ import {KubeError} from '../kube/errors.js';
 import {sleep} from '../kube/retry.js';
 import {describeObject, RESOURCES, resourceForKind, type ResourceType} from '../kube/resources.js';
 import type {KubeObject, Node, Pod} from '../kube/types.js';
-import {isNodeReady} from '../placement/capacity.js';
+import {nodeTakesPods} from '../placement/capacity.js';
 import {MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_GROUP_LABEL} from '../kuberay/labels.js';
 import {headServiceName} from '../kuberay/names.js';
 import {
@@ -455,7 +455,7 @@ export class Actor {
   private async nodeTakesPlaceholder(name: string): Promise<boolean> {
     try {
       const node = await this.home.get<Node>(RESOURCES.nodes, name, undefined, this.signal, {fromServer: true});
-      return isNodeReady(node) && node.spec?.unschedulable !== true;
+      return nodeTakesPods(node);
     } catch (err) {
       if (err instanceof KubeError && err.code === 404) return false;
       if (err instanceof KubeError && err.code === 403) return true;

@@ -4,7 +4,7 @@ import type {ClusterClient} from '../kube/client.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Node, Pod} from '../kube/types.js';
-import {isNodeReady} from '../placement/capacity.js';
+import {nodeTakesPods} from '../placement/capacity.js';
 import {timeLimit, withTimeLimit} from '../kube/time-limit.js';
 import {ClusterCache} from '../kube/informer.js';
 import {KubeError} from '../kube/errors.js';
@@ -387,7 +387,6 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     // Whether each node takes pods: a cordon, an uncordon, a node Ready again or gone changes where
     // placeholders can go (they skip the scheduler), so it calls for a pass; heartbeats do not.
     const takesPods = new Map<string, boolean>();
-    const nodeTakesPods = (node: Node) => isNodeReady(node) && node.spec?.unschedulable !== true;
     const onNode = (type: string, node: Node) => {
       const name = node.metadata?.name ?? '';
       const now = type !== 'DELETED' && nodeTakesPods(node);
