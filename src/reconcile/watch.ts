@@ -130,6 +130,15 @@ class WorkQueue {
   }
 }
 
+/** A node as the scheduler's filters see it, without the usage: Ready, cordoned, its hard taints. */
+function whatNodeTakes(node: Node): string {
+  const taints = (node.spec?.taints ?? [])
+    .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+    .map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`)
+    .sort();
+  return `${nodeTakesPods(node)} ${taints.join(',')}`;
+}
+
 /**
  * The client-side control loop (docs/design.md §5): watches pods and Ray objects in every fleet cluster,
  * maps each event to its group, and reconciles that group (the repairs and swaps of `span`, under
@@ -384,24 +393,25 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
   for (const client of fleet.clusters) {
     const cache = new ClusterCache(client, specs, REMEMBERED);
     client.cache = cache;
-    // Whether each node takes pods: a cordon, an uncordon, a node Ready again or gone changes where
-    // placeholders can go (they skip the scheduler), so it calls for a pass; heartbeats do not.
-    const takesPods = new Map<string, boolean>();
+    // What each node takes, as the scheduler's filters see it: a cordon, an uncordon, a taint put on
+    // or taken off (the node controller follows a cordon with one), a node Ready again or gone
+    // changes where placeholders can go (they skip the scheduler), so it calls for a pass; heartbeats
+    // do not.
+    const takes = new Map<string, string>();
     const onNode = (type: string, node: Node) => {
       const name = node.metadata?.name ?? '';
-      const now = type !== 'DELETED' && nodeTakesPods(node);
-      const before = takesPods.get(name);
-      if (type === 'DELETED') takesPods.delete(name);
-      else takesPods.set(name, now);
-      if (before !== undefined && before !== now) enqueueAll(`node ${name} ${now ? 'takes pods again' : 'takes no more pods'} in ${client.context}`);
+      const before = takes.get(name);
+      if (type === 'DELETED') takes.delete(name);
+      else takes.set(name, whatNodeTakes(node));
+      if (before !== undefined && before !== takes.get(name)) enqueueAll(`node ${name} changed in ${client.context}: ${nodeTakesPods(node) && type !== 'DELETED' ? 'it takes pods' : 'it takes no pods'}`);
     };
     /** After a relist: whether any node changed meanwhile, in what it takes. */
     const onNodes = (nodes: Node[]) => {
-      const before = new Map(takesPods);
-      takesPods.clear();
-      for (const n of nodes) takesPods.set(n.metadata?.name ?? '', nodeTakesPods(n));
-      const changed = before.size > 0 && (before.size !== takesPods.size || [...takesPods].some(([name, now]) => before.get(name) !== now));
-      if (changed) enqueueAll(`nodes relisted in ${client.context}, some taking pods or not since`);
+      const before = new Map(takes);
+      takes.clear();
+      for (const n of nodes) takes.set(n.metadata?.name ?? '', whatNodeTakes(n));
+      const changed = before.size > 0 && (before.size !== takes.size || [...takes].some(([name, now]) => before.get(name) !== now));
+      if (changed) enqueueAll(`nodes relisted in ${client.context}, some changed in what they take`);
     };
     for (const informer of cache.informers) {
       const {type} = informer.spec;
