@@ -156,7 +156,8 @@ describe('API faults: throttling, server errors and lost answers', () => {
       const since = new Date().toISOString();
       await onprem.patch(RESOURCES.rayclusters, 'cordoned', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
       // Once the cordon reaches watch, a pass says the new worker waits for a home node for its placeholder.
-      await waitFor('a pass saying no home node takes the placeholder', () => (watch.lines.some((l) => l.includes('"type":"pass"') && l.includes('cordoned') && l.includes('has room for its placeholder')) ? true : undefined), {timeoutMs: 60_000, giveUp});
+      // Within 30 s: the node's event (10 s late) calls for the pass, not watch's 60 s resync.
+      await waitFor('a pass saying no home node takes the placeholder', () => (watch.lines.some((l) => l.includes('"type":"pass"') && l.includes('cordoned') && l.includes('has room for its placeholder')) ? true : undefined), {timeoutMs: 30_000, giveUp});
       expect(proxy.injected.some((i) => i.verb === 'watch' && i.resource === 'nodes')).toBe(true);
       // Meanwhile nothing was written for it: no placeholder on the cordoned node, no remote worker.
       const podWrites = (cluster: string) => toolRequests(auditLog(cluster), since).writes.filter((r) => /\/pods\b/.test(r.uri)).map((r) => `${r.verb} ${r.uri}`);
@@ -164,7 +165,7 @@ describe('API faults: throttling, server errors and lost answers', () => {
       expect(podWrites('cloud')).toEqual([]);
 
       await cordon(null);
-      const placeholder = await waitFor('the placeholder made, once watch sees the node take pods again', async () => (await podsOf()).find((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'), {timeoutMs: 60_000, giveUp});
+      const placeholder = await waitFor('the placeholder made, once watch sees the node take pods again', async () => (await podsOf()).find((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder'), {timeoutMs: 30_000, giveUp});
       expect(placeholder.spec?.nodeName).toBe(node);
     } finally {
       await cordon(null);
