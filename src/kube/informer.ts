@@ -1,9 +1,10 @@
 /**
  * A read cache of one cluster, fed by list-then-watch (docs/fleet-scale.md): `watch` reads every
- * pass from it and writes to the API. One-shot commands never use it.
+ * pass from it and writes to the API. `status -A` loads one with a single list per kind, and reads
+ * every group from it; other one-shot commands never use it.
  */
 import type {ClusterClient} from './client.js';
-import {KubeError} from './errors.js';
+import {KubeError, normaliseError} from './errors.js';
 import {describeObject, type ResourceType} from './resources.js';
 import {fieldSelector, labelSelector, splitTerms, type Matcher} from './selectors.js';
 import type {KubeList, KubeObject, Pod, ServerVersion} from './types.js';
@@ -121,19 +122,7 @@ export class Informer {
       const keep = this.spec.keep ?? withoutManagedFields;
       await watchResource<KubeObject>(this.client, type, {namespace, labelSelector: ls, fieldSelector: fs, timeoutSeconds: 300, signal, keep}, {
         // The items come kept, page by page: the whole objects of a big list are never all held at once.
-        onSync: (items, resourceVersion) => {
-          this.store.clear();
-          for (const item of items) this.store.set(keyOf(item), this.spec.shared ? deepFreeze(item) : item);
-          this.resourceVersion = resourceVersion;
-          this.sorted = undefined;
-          this.synced = true;
-          this.failing = undefined;
-          // A fresh list holds every write made before it.
-          this.expectations = [];
-          this.wake();
-          this.settle();
-          for (const l of this.listeners) l.sync?.(items);
-        },
+        onSync: (items, resourceVersion) => this.replace(items, resourceVersion),
         onEvent: (e) => {
           if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
           const key = keyOf(e.object);
@@ -163,6 +152,36 @@ export class Informer {
       this.settle();
       for (const l of this.listeners) l.stopped?.(err as Error);
     }
+  }
+
+  /**
+   * One list and no watch: what a one-shot read of the whole fleet (status -A) answers from. A list
+   * that fails stays `failing`, and the cache's reads of it throw its error.
+   */
+  async load(signal: AbortSignal): Promise<void> {
+    const {type, namespace, labelSelector: ls, fieldSelector: fs} = this.spec;
+    try {
+      const list = await this.client.list(type, {namespace, labelSelector: ls, fieldSelector: fs, signal, fromServer: true, keep: this.spec.keep ?? withoutManagedFields});
+      this.replace(list.items, list.metadata?.resourceVersion ?? '');
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.failing = normaliseError(err, {context: this.client.context});
+      this.settle();
+    }
+  }
+
+  private replace(items: KubeObject[], resourceVersion: string): void {
+    this.store.clear();
+    for (const item of items) this.store.set(keyOf(item), this.spec.shared ? deepFreeze(item) : item);
+    this.resourceVersion = resourceVersion;
+    this.sorted = undefined;
+    this.synced = true;
+    this.failing = undefined;
+    // A fresh list holds every write made before it.
+    this.expectations = [];
+    this.wake();
+    this.settle();
+    for (const l of this.listeners) l.sync?.(items);
   }
 
   private kept(o: KubeObject): KubeObject {
@@ -311,6 +330,8 @@ export class ClusterCache {
   readonly informers: Informer[];
   private version?: {value: ServerVersion; at: number};
   private readonly remembered = new Map<string, {value: KubeObject; at: number}>();
+  /** Set by load: no watch keeps the lists up to date. */
+  private loaded = false;
 
   constructor(
     readonly client: ClusterClient,
@@ -330,8 +351,29 @@ export class ClusterCache {
     return {running, listed: Promise.all(this.informers.map((i) => i.listed(signal))).then(() => undefined)};
   }
 
+  /**
+   * Lists every kind once, with no watch: the cache then answers for one moment of the cluster, and
+   * a read of a kind whose list failed fails with it rather than ask again (status -A reads every
+   * group from the same lists).
+   */
+  async load(signal: AbortSignal): Promise<void> {
+    this.loaded = true;
+    await Promise.all(this.informers.map((i) => i.load(signal)));
+  }
+
+  /**
+   * For a kind a loaded cache could not list cluster-wide (RBAC that grants it per namespace): one
+   * list per namespace given, in its place. A read of another namespace goes to the API.
+   */
+  async narrow(informer: Informer, namespaces: string[], signal: AbortSignal): Promise<void> {
+    const narrowed = namespaces.map((namespace) => new Informer(this.client, {...informer.spec, namespace}));
+    this.informers.splice(this.informers.indexOf(informer), 1, ...narrowed);
+    await Promise.all(narrowed.map((i) => i.load(signal)));
+  }
+
   private async ready(informer: Informer | undefined, signal?: AbortSignal): Promise<boolean> {
     if (!informer) return false;
+    if (this.loaded && informer.failing) throw informer.failing;
     await informer.listed(signal);
     return informer.usable && (await informer.caughtUp(signal));
   }

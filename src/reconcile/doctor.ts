@@ -47,7 +47,7 @@ export const PERMISSIONS: Array<{type: ResourceType; subresource?: string; verbs
   {type: RESOURCES.namespaces, verbs: ['get', 'create']},
   {type: RESOURCES.nodes, verbs: ['get', 'list', 'watch']},
   {type: RESOURCES.leases, verbs: ['get', 'create', 'patch', 'delete']},
-  {type: RESOURCES.poddisruptionbudgets, verbs: ['get', 'create', 'delete']},
+  {type: RESOURCES.poddisruptionbudgets, verbs: ['get', 'list', 'create', 'delete']},
   {type: RESOURCES.events, verbs: ['create']},
   {type: RESOURCES.resourcequotas, verbs: ['list', 'watch']},
   {type: RESOURCES.persistentvolumeclaims, verbs: ['get']},

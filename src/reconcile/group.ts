@@ -192,23 +192,35 @@ export class UnstartedError extends Error {
   }
 }
 
+export interface LookOptions {
+  rayCluster?: string;
+  /** false: who each cluster is, and nothing of its room until readRoom. */
+  room?: boolean;
+  /** The fleet as already observed, in fleet order (status -A, which reads every group from one look). */
+  observed?: ObservedCluster[];
+  /** false: the dependency copies' sources are not read (one GET each), and no copy is found out of date. */
+  copySources?: false;
+}
+
 /** observeGroup, but a Ray object without a RayCluster is an answer too (for status and delete). */
 export async function lookAtGroup(
   fleet: Fleet,
   refText: string,
   namespace: string,
   signal?: AbortSignal,
-  options: {rayCluster?: string; room?: boolean} = {},
+  options: LookOptions = {},
 ): Promise<GroupState | UnstartedGroup> {
   const ref = parseGroupRef(refText);
   const kinds = ref.kind ? [ref.kind] : RAY_KINDS;
   // Asked of every cluster together with who it is, a round trip sooner. Only the answers of the
   // clusters that answered every question count; the others' failures are observeFleet's to report.
-  const finds = fleet.clusters.map((client) =>
-    Promise.all(kinds.map(async (kind) => ({kind, object: await client.find<KubeObject>(resourceForKind(kind)!, ref.name, namespace, signal)}))),
+  const finds = fleet.clusters.map((client, i) =>
+    options.observed && !options.observed[i]?.snapshot
+      ? Promise.resolve([])
+      : Promise.all(kinds.map(async (kind) => ({kind, object: await client.find<KubeObject>(resourceForKind(kind)!, ref.name, namespace, signal)}))),
   );
   for (const f of finds) f.catch(() => undefined);
-  const observed = await observeFleet(fleet, signal, {room: options.room ?? true});
+  const observed = options.observed ?? (await observeFleet(fleet, signal, {room: options.room ?? true}));
   const degraded = observed.filter((o) => !o.snapshot);
   const found = (await Promise.all(observed.map(async (o, i) => (o.snapshot ? (await finds[i]!).map((f) => ({home: o, ...f})) : []))))
     .flat()
@@ -302,7 +314,7 @@ export async function lookAtGroup(
         throw err;
       },
     ),
-    readCopySources(home, namespace, remotes, signal),
+    options.copySources === false ? [] : readCopySources(home, namespace, remotes, signal),
   ]);
   return {
     ...(relocation ? {relocation: {target: relocation.to.home, object: {...relocation.to.object, apiVersion: 'ray.io/v1', kind}}} : {}),
@@ -367,6 +379,25 @@ export async function listCopies(client: ClusterClient, namespace: string | unde
         if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
         throw err;
       }
+    }),
+  );
+  return lists.flat();
+}
+
+/**
+ * Whether a Ray object is a group of the tool's. A RayCluster that KubeRay made for a RayService or
+ * RayJob carries the labels of its owner too; it belongs to that owner's group, not its own.
+ */
+export function isGroup(kind: RayKind, o: KubeObject): boolean {
+  return o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && (kind !== 'RayCluster' || !o.metadata.ownerReferences?.some((r) => r.controller));
+}
+
+/** The Ray objects the tool manages, in one cluster. */
+export async function managedRayObjects(client: ClusterClient, namespace: string | undefined, signal?: AbortSignal): Promise<Array<{kind: RayKind; object: KubeObject}>> {
+  const lists = await Promise.all(
+    RAY_KINDS.map(async (kind) => {
+      const list = await client.list<KubeObject>(resourceForKind(kind)!, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, signal});
+      return list.items.filter((o) => isGroup(kind, o)).map((object) => ({kind, object}));
     }),
   );
   return lists.flat();

@@ -80,10 +80,45 @@ export function informerSpecs(namespace: string | undefined): InformerSpec[] {
     // What the preflight weighs a remote worker against, before it is made.
     {type: RESOURCES.resourcequotas, namespace},
     {type: RESOURCES.services, namespace, labelSelector: copies},
-    {type: RESOURCES.endpointslices, namespace, labelSelector: copies},
-    {type: RESOURCES.configmaps, namespace, labelSelector: copies},
-    {type: RESOURCES.serviceaccounts, namespace, labelSelector: copies},
-    // Without the secrets role this watch is refused, and reads of Secrets go to the API as before.
-    {type: RESOURCES.secrets, namespace, labelSelector: copies},
+    ...copySpecs(namespace),
+  ];
+}
+
+/**
+ * The copies of the tool's other than Services, by its label. Without the secrets role the Secrets'
+ * list is refused, and reads of Secrets go to the API as before.
+ */
+function copySpecs(namespace: string | undefined): InformerSpec[] {
+  const copies = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+  return [RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets].map((type) => ({type, namespace, labelSelector: copies}));
+}
+
+/** A Ray pod whole (the groups are made of them), any other only for the room it takes. */
+function rayPodOrRoom(o: KubeObject): KubeObject {
+  const labels = o.metadata?.labels ?? {};
+  if (RAY_POD_KEYS.some((k) => labels[k] !== undefined)) {
+    const {managedFields: _dropped, ...metadata} = o.metadata ?? {};
+    return {...o, metadata};
+  }
+  return roomOf(o);
+}
+
+/**
+ * What `status -A` (and `status -n NS`) lists of each cluster, once per kind: the room, every Ray
+ * object, and what the groups are made of. Every group is then read from these lists, never with
+ * a request of its own. One list of every pod serves both the room and the Ray pods. Services and
+ * PodDisruptionBudgets are listed whole, since the home head Service (KubeRay's) and the
+ * placeholders' budget are read by name; the copies carry the tool's label.
+ */
+export function listingSpecs(namespace: string | undefined): InformerSpec[] {
+  return [
+    {type: RESOURCES.nodes, keep: nodeOf, shared: true},
+    {type: RESOURCES.pods, keep: rayPodOrRoom},
+    {type: RESOURCES.rayclusters, namespace},
+    {type: RESOURCES.rayservices, namespace},
+    {type: RESOURCES.rayjobs, namespace},
+    {type: RESOURCES.services, namespace},
+    {type: RESOURCES.poddisruptionbudgets, namespace},
+    ...copySpecs(namespace),
   ];
 }

@@ -1,6 +1,5 @@
 import {setMaxListeners} from 'node:events';
 import {InputError} from '../errors.js';
-import type {ClusterClient} from '../kube/client.js';
 import type {Fleet} from '../kube/fleet.js';
 import {resourceForKind, RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Node, Pod} from '../kube/types.js';
@@ -13,7 +12,7 @@ import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL} from '../k
 import {informerSpecs, REMEMBERED} from './informed.js';
 import {fleetStatus, KUBE_SYSTEM, refuseSharedClusters, type FleetStatus} from './fleet-status.js';
 import {collectLeftovers, type CollectResult} from './collect.js';
-import {NotPlacedError, parseGroupRef, rayClusterNames, UnstartedError} from './group.js';
+import {isGroup, managedRayObjects, NotPlacedError, parseGroupRef, rayClusterNames, UnstartedError} from './group.js';
 import {LeaseHeldError} from './lease.js';
 import {observeGroupStatus, type GroupStatus} from './group-status.js';
 import {spanGroup, type SpanResult} from './span.js';
@@ -70,25 +69,6 @@ const now = () => new Date().toISOString();
 
 function groupKey(namespace: string, kind: RayKind, name: string): string {
   return `${namespace}/${kind.toLowerCase()}/${name}`;
-}
-
-/**
- * Whether a Ray object is a group of the tool's. A RayCluster that KubeRay made for a RayService or
- * RayJob carries the labels of its owner too; it belongs to that owner's group, not its own.
- */
-function isGroup(kind: RayKind, o: KubeObject): boolean {
-  return o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && (kind !== 'RayCluster' || !o.metadata.ownerReferences?.some((r) => r.controller));
-}
-
-/** The Ray objects the tool manages, in one cluster. */
-async function managedRayObjects(client: ClusterClient, namespace: string | undefined, signal: AbortSignal): Promise<Array<{kind: RayKind; object: KubeObject}>> {
-  const lists = await Promise.all(
-    RAY_KINDS.map(async (kind) => {
-      const list = await client.list<KubeObject>(resourceForKind(kind)!, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, signal});
-      return list.items.filter((o) => isGroup(kind, o)).map((object) => ({kind, object}));
-    }),
-  );
-  return lists.flat();
 }
 
 /** A coalescing queue: a key queued while it waits is queued once; one queued while it runs runs again after. */

@@ -8,6 +8,7 @@ import type {SandboxResource} from './resources.js';
 import type {StoredObject} from './store.js';
 import {type Json, type JsonMap, isMap, list, map} from './json.js';
 import {formatQuantity, parseQuantity} from './quantity.js';
+import {age} from '../ui/units.js';
 
 
 interface Column {
@@ -15,21 +16,6 @@ interface Column {
   type?: string;
   priority?: number;
   cell: (o: StoredObject) => Json;
-}
-
-/** kubectl's short human duration: 45s, 3m20s, 2h10m, 5d. */
-export function age(from: string, now = Date.now()): string {
-  const s = Math.max(0, Math.floor((now - Date.parse(from)) / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return `${m}m${s % 60 > 0 ? `${s % 60}s` : ''}`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 8) return `${h}h${m % 60 > 0 ? `${m % 60}m` : ''}`;
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (d < 8) return `${d}d${h % 24 > 0 ? `${h % 24}h` : ''}`;
-  return `${d}d`;
 }
 
 const NAME: Column = {name: 'Name', cell: (o) => o.metadata.name};

@@ -98,6 +98,13 @@ describe('a non-admin user bound to the shipped RBAC', () => {
     expect(grown.stderr).toBe('');
     expect(grown.stdout).toContain('grows across clusters');
     expect((await fleet.cluster('cloud').list<Pod>(RESOURCES.pods, {namespace, labelSelector: 'superskyray.io/group=least'})).items).toHaveLength(1);
+    // Every namespace, with the apps role bound in this one only: what is refused cluster-wide is
+    // listed again in the namespaces the tool's objects are in.
+    const all = await cli(['status', '-A', '-o', 'json', ...fleetArgs.slice(2)]);
+    expect(all.stderr).toBe('');
+    expect(all.code).toBe(0);
+    const listed = (JSON.parse(all.stdout) as {groups: Array<{namespace: string; name: string; mode: string; reasons: string[]}>}).groups.filter((g) => g.namespace === namespace);
+    expect(listed.map((g) => `${g.name} ${g.mode} ${g.reasons.join('; ')}`)).toEqual(['least spanned ']);
     const shrunk = await cli(['scale', 'least', '--replicas', '2', ...fleetArgs]);
     expect(shrunk.stderr).toBe('');
     expect(shrunk.code).toBe(0);

@@ -234,3 +234,39 @@ describe('which reads the watch cache answers', () => {
     expect(who(type, options)).toBe(expected);
   });
 });
+
+describe('a cache loaded once (status -A)', () => {
+  const servers: TestApiServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('answers every read from one list per kind, fails the reads of a kind whose list failed with its error, and lists a refused kind again per namespace', async () => {
+    const server = await TestApiServer.start((req, res) => {
+      // RBAC that grants Services only per namespace, and no Secrets at all.
+      if (req.path === '/api/v1/services' || req.path.endsWith('/secrets')) return sendStatus(res, 403, 'Forbidden', 'forbidden');
+      if (req.path === '/api/v1/pods') return sendJson(res, 200, {metadata: {resourceVersion: '5'}, items: [rayPod('w-0', {'superskyray.io/managed-by': 'kubectl-superskyray'}, {metadata: {name: 'w-0', namespace: NS, labels: {'ray.io/cluster': 'rc', 'superskyray.io/managed-by': 'kubectl-superskyray'}}})]});
+      if (req.path === `/api/v1/namespaces/${NS}/services`) return sendJson(res, 200, {metadata: {resourceVersion: '6'}, items: [{metadata: {name: 'rc-head-svc', namespace: NS}}]});
+      sendJson(res, 200, {metadata: {resourceVersion: '1'}, items: []});
+    });
+    servers.push(server);
+    const client = clientFor(server);
+    const cache = new ClusterCache(client, [{type: RESOURCES.pods}, {type: RESOURCES.services}, {type: RESOURCES.secrets, labelSelector: 'superskyray.io/managed-by=kubectl-superskyray'}]);
+    client.cache = cache;
+    const stop = new AbortController();
+    await cache.load(stop.signal);
+    expect(server.requests.map((r) => r.path).sort()).toEqual(['/api/v1/pods', '/api/v1/secrets', '/api/v1/services']);
+    expect(server.requests.every((r) => !r.query.get('watch'))).toBe(true);
+
+    const services = cache.informers[1]!;
+    await cache.narrow(services, [NS], stop.signal);
+    const before = server.requests.length;
+    expect((await client.list(RESOURCES.pods, {namespace: NS, labelSelector: 'ray.io/cluster=rc'})).items.map((p) => p.metadata?.name)).toEqual(['w-0']);
+    expect((await client.get(RESOURCES.services, 'rc-head-svc', NS)).metadata?.name).toBe('rc-head-svc');
+    expect(await client.find(RESOURCES.services, 'gone', NS)).toBeUndefined();
+    await expect(client.list(RESOURCES.secrets, {namespace: NS, labelSelector: 'superskyray.io/managed-by=kubectl-superskyray'})).rejects.toMatchObject({code: 403});
+    // Asked again by nobody: the loaded lists answered, and the refused kind failed as its list did.
+    expect(server.requests.slice(before).map((r) => r.path)).toEqual([]);
+    client.cache = undefined;
+  });
+});
