@@ -3,7 +3,9 @@
  * `kubectl_complete-superskyray ARGS...`, the last argument being the word under the cursor, and reads
  * Cobra's __complete answer: one candidate per line (a tab, then a description), then ":DIRECTIVE".
  * The commands come from oclif's metadata; the contexts are read from the kubeconfig only when a
- * --context value is being completed, since that costs the Kubernetes client's load.
+ * --context value is being completed, since that costs the Kubernetes client's load. Group names
+ * come from a listing kept a little while on disk (src/cli/group-names.ts), never from a request made
+ * while the shell waits.
  */
 
 /** Cobra's ShellCompDirective bits that this uses. */
@@ -25,6 +27,16 @@ export interface CompletionCommand {
   flags: CompletionFlag[];
   /** Whether its positional argument is a file. */
   fileArgument?: boolean;
+  /** Whether its positional argument is a group: one (status, span...), or several (watch). */
+  groupArgument?: 'one' | 'many';
+}
+
+/** A group completion may offer: what `status -A` would list. */
+export interface GroupChoice {
+  namespace: string;
+  kind: string;
+  name: string;
+  home: string;
 }
 
 /** Flags whose value is a file: the shell completes those itself. */
@@ -48,8 +60,41 @@ function findFlag(command: CompletionCommand, word: string): CompletionFlag | un
   return undefined;
 }
 
+/** The positional words given after the command's own, leaving out the values of its option flags. */
+function argumentsOf(command: CompletionCommand, words: string[]): string[] {
+  const args: string[] = [];
+  const skip = command.id.split(':').length;
+  let seen = 0;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word.startsWith('-')) {
+      if (!word.includes('=') && findFlag(command, word)?.type === 'option') i++;
+      continue;
+    }
+    if (seen++ >= skip) args.push(word);
+  }
+  return args;
+}
+
+/** Group names: NAME, or KIND/NAME when another kind has that name too or the word names a kind. */
+function groupCandidates(groups: GroupChoice[], partial: string): string[] {
+  const kinds = new Map<string, number>();
+  for (const g of groups) kinds.set(g.name, (kinds.get(g.name) ?? 0) + 1);
+  return groups
+    .map((g) => ({g, word: partial.includes('/') || kinds.get(g.name)! > 1 ? `${g.kind.toLowerCase()}/${g.name}` : g.name}))
+    .filter(({word}) => word.startsWith(partial))
+    .sort((a, b) => a.word.localeCompare(b.word))
+    .map(({g, word}) => line(word, `${g.kind} in ${g.namespace}, home ${g.home}`));
+}
+
 /** The answer to `kubectl_complete-superskyray WORDS...`, as lines. */
-export async function complete(words: string[], commands: CompletionCommand[], contexts: () => Promise<string[]>, topics: Record<string, string> = {}): Promise<string[]> {
+export async function complete(
+  words: string[],
+  commands: CompletionCommand[],
+  contexts: () => Promise<string[]>,
+  topics: Record<string, string> = {},
+  groups: () => Promise<GroupChoice[]> = async () => [],
+): Promise<string[]> {
   const partial = words.at(-1) ?? '';
   const before = words.slice(0, -1);
   const visible = commands.filter((c) => !c.id.startsWith('_'));
@@ -95,5 +140,7 @@ export async function complete(words: string[], commands: CompletionCommand[], c
     const flags = command.flags.filter((f) => f.multiple || !given.has(f.name)).map((f) => line(`--${f.name}`, f.summary));
     return answer(flags.filter((f) => f.startsWith(partial)), DIRECTIVE.noFileComp);
   }
+  const given = argumentsOf(command, before).length;
+  if (command.groupArgument === 'many' || (command.groupArgument === 'one' && given === 0)) return answer(groupCandidates(await groups(), partial), DIRECTIVE.noFileComp);
   return answer([], command.fileArgument ? DIRECTIVE.default : DIRECTIVE.noFileComp);
 }

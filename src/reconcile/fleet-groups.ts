@@ -269,3 +269,18 @@ async function rayObjectsIn(o: ObservedCluster, namespace: string | undefined, s
     return undefined;
   }
 }
+
+/**
+ * The groups' names for shell completion: the discovery of `status -A` alone (one list per Ray kind
+ * and cluster, every namespace). `answered` names the clusters whose lists came back.
+ */
+export async function groupNames(fleet: Fleet, signal?: AbortSignal): Promise<{answered: string[]; groups: Array<{namespace: string; kind: RayKind; name: string; home: string}>}> {
+  const found = await Promise.allSettled(fleet.clusters.map((client) => managedRayObjects(client, undefined, signal)));
+  const answered = fleet.clusters.filter((_, i) => found[i]!.status === 'fulfilled').map((c) => c.context);
+  const groups = fleet.clusters.flatMap((client, i) => {
+    const result = found[i]!;
+    if (result.status !== 'fulfilled') return [];
+    return result.value.map(({kind, object}) => ({namespace: object.metadata?.namespace ?? '', kind, name: object.metadata?.name ?? '', home: client.context}));
+  });
+  return {answered, groups};
+}
