@@ -155,20 +155,21 @@ const isTools = (o: KubeObject) => o.metadata?.labels?.[MANAGED_BY_LABEL] === MA
 
 /**
  * One list of each kind. A kind refused cluster-wide (the apps role is bound per namespace) is listed
- * again in each namespace where the tool's groups or objects are, which the Ray objects and pods,
- * readable cluster-wide, tell.
+ * again in each namespace where the tool's groups or objects are in any cluster of the fleet (a group
+ * at home is looked for in the others too), which the Ray objects and pods, readable cluster-wide,
+ * tell.
  */
-async function loadListing(cache: ClusterCache, namespace: string | undefined, signal: AbortSignal): Promise<void> {
-  await cache.load(signal);
+async function loadListings(caches: ClusterCache[], namespace: string | undefined, signal: AbortSignal): Promise<void> {
+  await Promise.all(caches.map((cache) => cache.load(signal)));
   if (namespace !== undefined) return;
-  const refused = cache.informers.filter((i) => i.failing?.code === 403 && i.spec.namespace === undefined && i.spec.type.namespaced);
-  if (refused.length === 0) return;
+  const refused = caches.map((cache) => cache.informers.filter((i) => i.failing?.code === 403 && i.spec.namespace === undefined && i.spec.type.namespaced));
+  if (refused.every((r) => r.length === 0)) return;
   const namespaces = new Set<string>();
-  for (const i of cache.informers) {
+  for (const i of caches.flatMap((cache) => cache.informers)) {
     if (!i.usable || !(RAY_TYPES.includes(i.spec.type) || i.spec.type === RESOURCES.pods)) continue;
     for (const o of i.list({}).items) if (isTools(o)) namespaces.add(o.metadata?.namespace ?? '');
   }
-  await Promise.all(refused.map((i) => cache.narrow(i, [...namespaces].sort(), signal)));
+  await Promise.all(caches.flatMap((cache, c) => refused[c]!.map((i) => cache.narrow(i, [...namespaces].sort(), signal))));
 }
 
 /** The tool's remote workers and copies in one cluster, from its listing; undefined when some of it could not be read. */
@@ -212,7 +213,7 @@ export async function listFleetGroups(fleet: Fleet, namespace: string | undefine
   const caches = fleet.clusters.map((client) => new ClusterCache(client, listingSpecs(namespace)));
   fleet.clusters.forEach((client, i) => (client.cache = caches[i]));
   try {
-    await Promise.all(caches.map((cache) => loadListing(cache, namespace, stop)));
+    await loadListings(caches, namespace, stop);
     const observed = await observeFleet(fleet, signal, {room: true});
     const rayObjects = await Promise.all(observed.map((o) => (o.snapshot ? rayObjectsIn(o, namespace, signal) : undefined)));
     const discovered = new Map<string, Discovered>();
