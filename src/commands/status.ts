@@ -17,8 +17,8 @@ export default class Status extends BaseCommand<typeof Status> {
   ];
   static override args = {group: Args.string({description: 'rayservice/NAME, raycluster/NAME, rayjob/NAME or NAME; without it, the fleet', required: false})};
   static override flags = {
-    claim,
     'all-namespaces': Flags.boolean({char: 'A', description: 'List the groups of every namespace (without GROUP).', helpGroup: 'FLEET'}),
+    claim,
   };
 
   async run(): Promise<void> {
