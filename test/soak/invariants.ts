@@ -290,8 +290,12 @@ export class Checker {
       const ofGroup = (d: Deliberate) => (d.kind === 'shrink' || d.kind === 'delete-head' || d.kind === 'delete-group') && d.namespace === w.namespace && d.rayCluster === w.rayCluster;
       const settle = this.options.settleMs;
       // Something deliberate shortly before it ended; or, for a remote worker, shortly before its
-      // placeholder went (a drain of the placeholder's node, a shrink), however long ago.
-      const lostAt = w.placeholderLostAt;
+      // placeholder went (a drain of the placeholder's node, a shrink), however long ago. A
+      // placeholder seen until the last look, and gone with its remote worker by this one, went by
+      // this look at the latest.
+      const home = w.homeContext === undefined ? undefined : fleet.clusters.find((c) => c.context === w.homeContext);
+      const placeholderGone = home?.answered === true && !home.pods.some((h) => nsOf(h) === w.namespace && nameOf(h) === w.name && role(h) === 'placeholder' && !terminating(h));
+      const lostAt = w.placeholderLostAt ?? (placeholderGone ? fleet.at : undefined);
       const onPurpose = did.some(
         (d) =>
           (d.at >= w.lastSeen - settle && (ofGroup(d) || (d.kind === 'drain' && d.context === w.context && d.node === w.node))) ||

@@ -147,6 +147,21 @@ describe('the soak checker', () => {
     expect(said(late, [[fleet(0, {home, cloud}), [], chaos], [fleet(1000, waiting), [], chaos], [fleet(121_000, after), later, chaos]])).toHaveLength(1);
   });
 
+  it("takes a remote worker's end as the drain that took its placeholder, when both went between two looks", () => {
+    // Found by the 30-minute soak, seed 2: the drain evicted the placeholder and the replacement
+    // ran at home at once, so the tool ended the remote worker within the same second.
+    const {home, cloud} = spanned();
+    const after = {home: [...home.slice(0, 2), pod('w-4')], cloud: []};
+    const chaos: Faults = {active: true, partitioned: []};
+    const drain: Deliberate[] = [{at: 1500, kind: 'drain', context: 'onprem', node: 'n-0'}];
+    expect(said(checker(), [[fleet(0, {home, cloud}), [], chaos], [fleet(1000, {home, cloud}), [], chaos], [fleet(2000, after), drain, chaos]])).toEqual([]);
+    // Without the drain, or with the placeholder still there, it asked for nothing.
+    expect(said(checker(), [[fleet(0, {home, cloud}), [], chaos], [fleet(1000, {home, cloud}), [], chaos], [fleet(2000, after), [], chaos]])).toHaveLength(1);
+    expect(said(checker(), [[fleet(0, {home, cloud}), [], chaos], [fleet(1000, {home, cloud}), [], chaos], [fleet(2000, {home, cloud: []}), drain, chaos]])).toEqual([
+      'running-worker-deleted: cloud: running worker ml/w-3 of app ended, and nothing deliberate asked for it',
+    ]);
+  });
+
   it('takes replicas going down (the autoscaler scaling in) as a shrink', () => {
     const c = checker();
     const {home, cloud} = spanned();
