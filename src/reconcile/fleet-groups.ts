@@ -5,6 +5,7 @@
  */
 import {setMaxListeners} from 'node:events';
 import type {ClusterClient} from '../kube/client.js';
+import {InputError} from '../errors.js';
 import {KubeError} from '../kube/errors.js';
 import type {Fleet} from '../kube/fleet.js';
 import {ClusterCache} from '../kube/informer.js';
@@ -233,7 +234,8 @@ export async function listFleetGroups(fleet: Fleet, namespace: string | undefine
           const look = await lookAtGroup(fleet, `${d.kind.toLowerCase()}/${d.name}`, d.namespace, signal, {observed, copySources: false});
           return listedGroup('unstarted' in look ? unstartedStatus(look) : groupStatus(look, look.homeHead), d.createdAt);
         } catch (err) {
-          if (signal?.aborted || !(err instanceof Error)) throw err;
+          // What makes one group unreadable (two groups of one name, a read refused) is said in its row; anything else is a bug.
+          if (signal?.aborted || !(err instanceof InputError || err instanceof KubeError)) throw err;
           const home = observed.find((_, i) => rayObjects[i]?.some((r) => r.kind === d.kind && r.object.metadata?.name === d.name && r.object.metadata.namespace === d.namespace));
           return {...d, home: home?.client.context ?? '', mode: 'degraded', workers: observed.map((o) => ({context: o.client.context, home: o === home, observed: false})), repairs: [], reasons: [err.message]};
         }
