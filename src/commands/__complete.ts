@@ -1,13 +1,13 @@
 import {spawn} from 'node:child_process';
 import {Command} from '@oclif/core/command';
 
+/** Set on the detached run that lists the groups for the next Tab. */
+const REFRESH = 'SUPERSKYRAY_COMPLETE_REFRESH';
+
 /**
  * What kubectl's shell completion runs, through the kubectl_complete-superskyray launcher. Hidden: it
  * is for shells, not people.
  */
-/** Set on the detached run that lists the groups for the next Tab. */
-const REFRESH = 'SUPERSKYRAY_COMPLETE_REFRESH';
-
 export default class Complete extends Command {
   static override hidden = true;
   static override strict = false;
@@ -29,7 +29,8 @@ export default class Complete extends Command {
         summary: f.summary ?? f.description,
       })),
       fileArgument: Object.values(c.args).some((a) => a.name === 'file'),
-      ...(c.args.group ? {groupArgument: c.id === 'watch' ? ('many' as const) : ('one' as const)} : {}),
+      // A command that takes any number of words (watch) takes several groups.
+      ...(c.args.group ? {groupArgument: c.strict === false ? ('many' as const) : ('one' as const)} : {}),
     }));
     const topics = Object.fromEntries(this.config.topics.map((t) => [t.name, t.description ?? '']));
     process.stdout.write(`${(await complete(words, commands, () => this.contexts(words), topics, () => this.groups(words))).join('\n')}\n`);

@@ -49,6 +49,9 @@ describe('kubectl_complete-superskyray', () => {
       const dir = path.join(cache, 'kubectl-superskyray');
       await waitFor('the listing written', () => (fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.json')) ? true : undefined));
       expect(await run(process.execPath, words, env)).toMatchObject({code: 0, stdout: 'app\tRayCluster in ml, home onprem\n:4\n'});
+      // watch takes several groups; scale takes one.
+      expect((await run(process.execPath, [COMPLETE_JS, 'watch', 'app', '--context', 'onprem', '-n', 'ml', ''], env)).stdout).toBe('app\tRayCluster in ml, home onprem\n:4\n');
+      expect((await run(process.execPath, [COMPLETE_JS, 'scale', 'app', '--context', 'onprem', '-n', 'ml', ''], env)).stdout).toBe(':4\n');
       // Another namespace's names are not offered.
       expect((await run(process.execPath, [COMPLETE_JS, 'status', '--context', 'onprem', '-n', 'other', ''], env)).stdout).toBe(':4\n');
       const [file] = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
