@@ -134,6 +134,17 @@ export function lockStatusPatch(target: SwapTarget, resourceVersion?: string): R
   };
 }
 
+/** Whether the second write of the lock is on the pod: it holds the lock, and KubeRay deletes it. */
+export function isMarkedFailed(pod: Pod, target: SwapTarget): boolean {
+  const status = lockStatusPatch(target).status as {phase: string; reason: string; message: string};
+  return (
+    (pod.metadata?.finalizers?.includes(SWAP_FINALIZER) ?? false) &&
+    pod.status?.phase === status.phase &&
+    pod.status?.reason === status.reason &&
+    pod.status?.message === status.message
+  );
+}
+
 /** The last step, or a back-out: the pod may go, and no swap is recorded on it any more. */
 export function unlockPatch(): Record<string, unknown> {
   return {metadata: {'$deleteFromPrimitiveList/finalizers': [SWAP_FINALIZER], annotations: {[SWAP_TO_ANNOTATION]: null}}};

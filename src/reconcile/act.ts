@@ -28,6 +28,7 @@ import {
   remoteWorker,
   remoteWorkerPod,
   workerGroupTemplate,
+  isMarkedFailed,
   unlockPatch,
   type SwapContext,
   type SwapTarget,
@@ -419,7 +420,17 @@ export class Actor {
       // It changed since it was observed (the scheduler may have bound it): the next pass decides again.
       if (!(err instanceof KubeError && (err.code === 409 || err.code === 404))) throw err;
       this.conflicts++;
-      if (pod !== s.pod) await this.unlock(pod, 'it changed while it was being locked');
+      if (pod !== s.pod) {
+        // A conflict on the second write may be its own retry: the first went through and only its
+        // answer was lost. KubeRay then deletes the pod, and unlocking it before its placeholder
+        // exists would let KubeRay count one short and make another worker (found by the soak).
+        const now = s.steps.includes('fail') ? await this.home.find<Pod>(RESOURCES.pods, name, namespace, signal, {fromServer: true}) : undefined;
+        if (now && isMarkedFailed(now, s.target)) {
+          this.note('fail', RESOURCES.pods, name, this.home, 'KubeRay deletes it and leaves its worker group alone until it is gone');
+          return now;
+        }
+        await this.unlock(pod, 'it changed while it was being locked');
+      }
       return undefined;
     }
   }

@@ -496,7 +496,8 @@ export class SandboxApiServer {
   /** What an update may change: only status through /status, and not status through the object itself. */
   private merged(r: Route, live: StoredObject, next: JsonMap): JsonMap {
     const hasStatus = r.resource.subresources?.includes('status');
-    if (r.subresource === 'status') return {...live, status: next.status ?? null, metadata: {...live.metadata, ...(isMap(next.metadata) ? {labels: next.metadata.labels ?? live.metadata.labels ?? null, annotations: next.metadata.annotations ?? live.metadata.annotations ?? null} : {})}};
+    // A resourceVersion the request names is its precondition, through /status as anywhere.
+    if (r.subresource === 'status') return {...live, status: next.status ?? null, metadata: {...live.metadata, ...(isMap(next.metadata) ? {labels: next.metadata.labels ?? live.metadata.labels ?? null, annotations: next.metadata.annotations ?? live.metadata.annotations ?? null, ...(next.metadata.resourceVersion !== undefined ? {resourceVersion: next.metadata.resourceVersion} : {})} : {})}};
     if (hasStatus && live.status !== undefined) return {...next, status: live.status};
     return next;
   }

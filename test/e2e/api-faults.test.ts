@@ -197,4 +197,28 @@ describe('API faults: throttling, server errors and lost answers', () => {
     const placeholders = (await podsOf()).filter((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder');
     expect(placeholders.map((p) => p.metadata?.name)).toEqual([remote[0]!.metadata?.name]);
   });
+
+  it("a lock whose marking write went through with its answer lost is finished, not undone: KubeRay makes no extra worker", async () => {
+    const podsOf = await placeRunning('marked');
+    await fleet.cluster('onprem').patch(RESOURCES.rayclusters, 'marked', namespace, [{op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3}], 'json');
+    await waitFor('a worker of marked Pending, unschedulable', async () => ((await podsOf()).filter(PENDING).length === 1 ? true : undefined));
+    const before = new Set((await podsOf()).map((p) => p.metadata?.name));
+    const pending = (await podsOf()).find(PENDING)!.metadata?.name;
+    // onprem takes the write that marks the Pending worker Failed, and its answer is replaced by a
+    // 500: the retry then conflicts with the pod as that write left it.
+    const {proxy, args} = await withFaults('onprem', [{verbs: ['patch'], resources: ['pods/status'], status: 500, times: 1, after: true}]);
+    const spanned = await cli(['span', 'marked', '-n', namespace, ...args]);
+    expect(spanned.stderr).toBe('');
+    expect(spanned.stdout).toContain('1 worker(s) spanned from onprem');
+    expect(proxy.injected.map((i) => `${i.verb} ${i.resource} ${i.status} ${i.after}`)).toEqual(['patch pods/status 500 true']);
+    // Every worker KubeRay has is one it had before, or the placeholder: no replacement was made.
+    await waitFor('the swap settled', async () => ((await podsOf()).every((p) => !p.metadata?.deletionTimestamp) ? true : undefined));
+    const after = await podsOf();
+    const placeholders = after.filter((p) => p.metadata?.labels?.['superskyray.io/role'] === 'placeholder');
+    expect(placeholders).toHaveLength(1);
+    // It stands for the worker that was Pending, not for a replacement KubeRay made after an unlock.
+    expect(placeholders[0]!.metadata?.annotations?.['superskyray.io/replaces']).toBe(pending);
+    expect(after.filter((p) => !before.has(p.metadata?.name) && p.metadata?.labels?.['superskyray.io/role'] !== 'placeholder').map((p) => p.metadata?.name)).toEqual([]);
+    expect(after.filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker')).toHaveLength(3);
+  });
 });

@@ -12,6 +12,7 @@ import {
   headEndpointSlice,
   isInSwap,
   lockPatch,
+  isMarkedFailed,
   lockStatusPatch,
   placeholderName,
   placeholderPod,
@@ -132,6 +133,15 @@ describe('the lock of a swap', () => {
     ['no-at', undefined],
   ])('reads the target %s', (value, want) => {
     expect(swapTargetOf({metadata: {annotations: {'superskyray.io/swap-to': value}}})).toEqual(want);
+  });
+
+  it.each([
+    ['locked and marked for this target', ['superskyray.io/swap'], {phase: 'Failed', reason: 'Spanned', message: `runs in another cluster as ${target.name}`}, true],
+    ['marked for another target', ['superskyray.io/swap'], {phase: 'Failed', reason: 'Spanned', message: 'runs in another cluster as other'}, false],
+    ['marked, but not locked (unlocked since)', [], {phase: 'Failed', reason: 'Spanned', message: `runs in another cluster as ${target.name}`}, false],
+    ['locked, still Pending', ['superskyray.io/swap'], {phase: 'Pending'}, false],
+  ])('tells whether the second write of the lock is on the pod: %s', (_what, finalizers, status, want) => {
+    expect(isMarkedFailed({metadata: {finalizers}, status}, target)).toBe(want);
   });
 
   it('marks a pod as in a swap by our finalizer or our target, either alone', () => {
