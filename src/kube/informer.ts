@@ -57,7 +57,8 @@ const terms = (selector: string | undefined) => splitTerms(selector ?? '').map((
 
 const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
-function withoutManagedFields(o: KubeObject): KubeObject {
+/** What an informer keeps of an object by default: all of it but its managed fields. */
+export function withoutManagedFields(o: KubeObject): KubeObject {
   if (!o.metadata?.managedFields) return o;
   const {managedFields: _dropped, ...metadata} = o.metadata;
   return {...o, metadata};

@@ -15,7 +15,7 @@ import type {RayKind} from '../kuberay/demand.js';
 import type {GroupPolicy} from '../kuberay/group.js';
 import {GROUP_LABEL, HOME_CLUSTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
 import {problemOf, stateAfter, type FleetStatus} from './fleet-status.js';
-import {lookAtGroup, managedRayObjects} from './group.js';
+import {listCopies, lookAtGroup, managedRayObjects} from './group.js';
 import {groupStatus, unstartedStatus, type GroupMode, type GroupStatus, type MeshMode} from './group-status.js';
 import {listingSpecs} from './informed.js';
 import {observeFleet, type ObservedCluster} from './observe.js';
@@ -150,8 +150,6 @@ export function homelessGroups(clusters: MadeElsewhere[]): ListedGroup[] {
 }
 
 const RAY_TYPES: ResourceType[] = [RESOURCES.rayclusters, RESOURCES.rayservices, RESOURCES.rayjobs];
-/** What a group is made of in another cluster: the tool's pods and copies. */
-const MADE_TYPES: ResourceType[] = [RESOURCES.pods, RESOURCES.services, RESOURCES.endpointslices, RESOURCES.configmaps, RESOURCES.serviceaccounts, RESOURCES.secrets];
 const isTools = (o: KubeObject) => o.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
 
 /**
@@ -175,20 +173,10 @@ async function loadListings(caches: ClusterCache[], namespace: string | undefine
 
 /** The tool's remote workers and copies in one cluster, from its listing; undefined when some of it could not be read. */
 async function madeIn(client: ClusterClient, namespace: string | undefined, signal?: AbortSignal): Promise<KubeObject[] | undefined> {
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   try {
-    const lists = await Promise.all(
-      MADE_TYPES.map(async (type) => {
-        try {
-          const list = await client.list<KubeObject>(type, {namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, signal});
-          return list.items.map((o) => ({...o, kind: type.kind}));
-        } catch (err) {
-          // Without the secrets role the tool has made no Secret copies.
-          if (type === RESOURCES.secrets && err instanceof KubeError && err.code === 403) return [];
-          throw err;
-        }
-      }),
-    );
-    return lists.flat().filter((o) => o.metadata?.labels?.[ROLE_LABEL] !== undefined);
+    const [pods, copies] = await Promise.all([client.list<KubeObject>(RESOURCES.pods, {namespace, labelSelector: selector, signal}), listCopies(client, namespace, selector, signal)]);
+    return [...pods.items.map((o) => ({...o, kind: 'Pod'})), ...copies].filter((o) => o.metadata?.labels?.[ROLE_LABEL] !== undefined);
   } catch (err) {
     if (err instanceof KubeError) return undefined;
     throw err;
@@ -242,8 +230,8 @@ export async function listFleetGroups(fleet: Fleet, namespace: string | undefine
       }),
     );
     const made = await Promise.all(
-      observed.map(async (o): Promise<MadeElsewhere> => {
-        const objects = o.snapshot && rayObjects[observed.indexOf(o)] ? await madeIn(o.client, namespace, signal) : undefined;
+      observed.map(async (o, i): Promise<MadeElsewhere> => {
+        const objects = o.snapshot && rayObjects[i] ? await madeIn(o.client, namespace, signal) : undefined;
         return {context: o.client.context, ...(o.status.clusterId ? {id: o.status.clusterId} : {}), observed: objects !== undefined, made: objects ?? []};
       }),
     );

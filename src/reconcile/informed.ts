@@ -2,7 +2,7 @@
  * What `watch` keeps of each fleet cluster (docs/fleet-scale.md): one list-then-watch per kind it
  * reads, scoped to the namespace it manages. Passes read these; writes go to the API.
  */
-import type {InformerSpec} from '../kube/informer.js';
+import {withoutManagedFields, type InformerSpec} from '../kube/informer.js';
 import {RESOURCES} from '../kube/resources.js';
 import type {KubeObject, Node, Pod, PodSpec} from '../kube/types.js';
 import {GROUP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RAY_CLUSTER_LABEL, RAY_NODE_TYPE_LABEL, ROLE_LABEL} from '../kuberay/labels.js';
@@ -96,11 +96,7 @@ function copySpecs(namespace: string | undefined): InformerSpec[] {
 /** A Ray pod whole (the groups are made of them), any other only for the room it takes. */
 function rayPodOrRoom(o: KubeObject): KubeObject {
   const labels = o.metadata?.labels ?? {};
-  if (RAY_POD_KEYS.some((k) => labels[k] !== undefined)) {
-    const {managedFields: _dropped, ...metadata} = o.metadata ?? {};
-    return {...o, metadata};
-  }
-  return roomOf(o);
+  return RAY_POD_KEYS.some((k) => labels[k] !== undefined) ? withoutManagedFields(o) : roomOf(o);
 }
 
 /**
