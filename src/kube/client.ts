@@ -68,6 +68,8 @@ export interface WatchOptions {
   /** The server ends the watch after this long; the caller resumes from the last resourceVersion. */
   timeoutSeconds?: number;
   signal?: AbortSignal;
+  /** Called once the server has taken the watch: its events, from resourceVersion on, follow. */
+  onConnected?: () => void;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
@@ -148,7 +150,11 @@ export class ClusterClient {
         if (req.signal?.aborted) throw abortedBy(req.signal, where);
         const err = normaliseError(thrown, where);
         if (unanswered(err) && !req.probe) this.goSilent(err);
-        if (req.probe || !mayRetry(err, attempt, idempotent, this.retry)) throw err;
+        if (req.probe || !mayRetry(err, attempt, idempotent, this.retry)) {
+          // Silence was said when it began; a last try that was refused or reset is said each time.
+          if (err.unreachable && !unanswered(err) && !req.probe) this.sayUnreachable(err);
+          throw err;
+        }
         try {
           await sleep(retryDelayMs(err, attempt, this.retry), req.signal);
         } catch {
@@ -166,7 +172,7 @@ export class ClusterClient {
    */
   private silence?: {since: number; err: KubeError};
 
-  private readonly silenceListeners = new Set<(err: KubeError) => void>();
+  private readonly unreachableListeners = new Set<(err: KubeError) => void>();
 
   /** Whether this cluster has gone silent in this run (see probe). */
   get silent(): boolean {
@@ -174,18 +180,24 @@ export class ClusterClient {
   }
 
   /**
-   * Calls `listener` each time this cluster goes silent: a long-running command (watch) says so at
-   * once, rather than when some watch of it is next found dead. Returns what stops the calls.
+   * Calls `listener` each time a request finds this cluster out of reach: when it goes silent (once,
+   * not for each request refused after), and when a request's last try was refused or reset. A
+   * long-running command (watch) says so at once, rather than when some watch of it is next found
+   * dead: a watch stream can outlive its cluster's reach, open and silent. Returns what stops the calls.
    */
-  onSilence(listener: (err: KubeError) => void): () => void {
-    this.silenceListeners.add(listener);
-    return () => this.silenceListeners.delete(listener);
+  onUnreachable(listener: (err: KubeError) => void): () => void {
+    this.unreachableListeners.add(listener);
+    return () => this.unreachableListeners.delete(listener);
   }
 
   private goSilent(err: KubeError): void {
     if (this.silence) return;
     this.silence = {since: Date.now(), err};
-    for (const listener of this.silenceListeners) listener(err);
+    this.sayUnreachable(err);
+  }
+
+  private sayUnreachable(err: KubeError): void {
+    for (const listener of this.unreachableListeners) listener(err);
   }
 
   private stillSilent(where: {context: string; object?: string}): KubeError {
@@ -396,6 +408,7 @@ export class ClusterClient {
       const body = await readBody(response).catch(() => Buffer.alloc(0));
       throw errorFromResponse(response.statusCode ?? 0, body, response.headers, where);
     }
+    options.onConnected?.();
 
     let buffered = '';
     try {

@@ -101,6 +101,9 @@ export class Informer {
   failing?: KubeError;
   /** Set when the watch ended for good (Forbidden, say): every read goes to the API. */
   stopped?: Error;
+  /** Set by suspect, until the server takes the watch again: reads go to the API meanwhile. */
+  private resuming = false;
+  private drop?: () => void;
 
   constructor(
     private readonly client: ClusterClient,
@@ -140,6 +143,10 @@ export class Informer {
         },
         onAnswer: () => {
           this.failing = undefined;
+          this.resuming = false;
+        },
+        onConnection: (drop) => {
+          this.drop = drop;
         },
         onError: (err) => {
           this.failing = err;
@@ -178,6 +185,7 @@ export class Informer {
     this.sorted = undefined;
     this.synced = true;
     this.failing = undefined;
+    this.resuming = false;
     // A fresh list holds every write made before it.
     this.expectations = [];
     this.wake();
@@ -227,9 +235,20 @@ export class Informer {
     });
   }
 
-  /** Fit to answer now: listed, and its watch not failing. */
+  /** Fit to answer now: listed, and its watch not failing nor being resumed. */
   get usable(): boolean {
-    return this.synced && !this.failing && !this.stopped;
+    return this.synced && !this.failing && !this.stopped && !this.resuming;
+  }
+
+  /**
+   * Its cluster went out of reach: the stream may have died without a word (a half-open connection
+   * after a partition), and what was sent meanwhile be lost. It is dropped and resumed from the last
+   * resourceVersion, which replays what it missed; until the server takes it again, reads go to the API.
+   */
+  suspect(): void {
+    if (this.stopped) return;
+    this.resuming = true;
+    this.drop?.();
   }
 
   /** Whether its scope holds everything a list with these options asks for. */
@@ -344,6 +363,13 @@ export class ClusterCache {
     private readonly remember: Array<{type: ResourceType; name: string}> = [],
   ) {
     this.informers = specs.map((s) => new Informer(client, s));
+  }
+
+  /** Its cluster went out of reach: every watch is resumed, and nothing already known of it is answered from memory. */
+  suspect(): void {
+    for (const i of this.informers) i.suspect();
+    this.version = undefined;
+    this.remembered.clear();
   }
 
   /** Starts every informer; `listed` resolves when each has listed once, or its watch has failed. */

@@ -14,8 +14,13 @@ export interface WatchHandlers<T extends KubeObject> {
   onEvent(event: WatchEvent<T>): void | Promise<void>;
   /** A connection problem. The watch goes on by itself; this is for showing the cluster as degraded. */
   onError?(err: KubeError): void;
-  /** The server answered the watch (an event, a bookmark, or a clean close): any problem is over. */
+  /** The server answered the watch (took it, or sent an event, a bookmark, or a clean close): any problem is over. */
   onAnswer?(): void;
+  /**
+   * Given at each connection: what drops it, to be resumed at once from the last resourceVersion.
+   * For a stream that may be dead without knowing it (its cluster went out of reach meanwhile).
+   */
+  onConnection?(drop: () => void): void;
 }
 
 export interface WatchResourceOptions {
@@ -46,6 +51,7 @@ export async function watchResource<T extends KubeObject>(
   let resourceVersion: string | undefined;
   let failures = 0;
   while (!signal.aborted) {
+    let connection: AbortController | undefined;
     try {
       if (resourceVersion === undefined) {
         const list = await client.list<T>(type, {...selectors, signal, fromServer: true, ...(options.keep ? {keep: options.keep} : {})});
@@ -55,7 +61,16 @@ export async function watchResource<T extends KubeObject>(
       }
       const started = Date.now();
       let received = 0;
-      const events = client.watch<T>(type, {...selectors, resourceVersion, timeoutSeconds: options.timeoutSeconds, signal});
+      const dropping = new AbortController();
+      connection = dropping;
+      handlers.onConnection?.(() => dropping.abort());
+      const events = client.watch<T>(type, {
+        ...selectors,
+        resourceVersion,
+        timeoutSeconds: options.timeoutSeconds,
+        signal: AbortSignal.any([signal, dropping.signal]),
+        onConnected: () => handlers.onAnswer?.(),
+      });
       for await (const event of events) {
         failures = 0;
         received++;
@@ -69,6 +84,8 @@ export async function watchResource<T extends KubeObject>(
       if (received === 0 && Date.now() - started < 1000) await sleep(1000, signal).catch(() => undefined);
     } catch (thrown) {
       if (signal.aborted) return;
+      // Dropped on purpose: resumed at once, from where it was.
+      if (connection?.signal.aborted) continue;
       const err = normaliseError(thrown, {context: client.context});
       if (err.code === 410) {
         resourceVersion = undefined;

@@ -153,7 +153,10 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     if (state === 'Ready' && fleet.cluster(context).silent) return;
     clusterState.set(context, state);
     report({type: 'cluster', at: now(), context, state, ...(reason ? {reason} : {})});
-    if (state === 'Degraded') void probeUntilBack(context);
+    if (state === 'Degraded') {
+      fleet.cluster(context).cache?.suspect();
+      void probeUntilBack(context);
+    }
     // Back: what it holds may have changed meanwhile, and decisions skipped it.
     else if (before === 'Degraded') enqueueAll(`cluster ${context} is back`);
   };
@@ -172,9 +175,10 @@ export async function watchFleet(fleet: Fleet, options: WatchOptions): Promise<{
     }
   };
 
-  // A cluster that stops answering (a partition that drops packets) shows as Degraded at its first
-  // request timeout; its watches alone would be found dead only minutes later.
-  const quiet = fleet.clusters.map((client) => client.onSilence((err) => setCluster(client.context, 'Degraded', err.message)));
+  // A cluster out of reach (a partition that drops packets, or refuses) shows as Degraded at the
+  // first request that could not reach it; its watches alone would be found dead only minutes later,
+  // or never, when their streams stay open and silent.
+  const quiet = fleet.clusters.map((client) => client.onUnreachable((err) => setCluster(client.context, 'Degraded', err.message)));
   const stopListening = () => {
     for (const off of quiet) off();
   };

@@ -190,6 +190,10 @@ export class FaultProxy {
         // yet, and its client waits for the headers within its request timeout.
         res.flushHeaders();
         if (delayMs === undefined) {
+          // An answer whose upstream dies midway (Toxiproxy cutting the cluster off) is not ended
+          // here: the tool's connection stays open and silent, as a half-open connection after a
+          // partition does. That is on purpose: a watch stream then carries nothing more, and says
+          // nothing of it (test/e2e/conn-faults.test.ts, the soak's cut-offs).
           answer.pipe(res);
           return;
         }

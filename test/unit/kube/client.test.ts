@@ -103,6 +103,25 @@ describe('ClusterClient retries', () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it('tells its listeners each time a request\'s last try could not reach the cluster, not a try a retry made good, nor a probe', async () => {
+    let flaky = 0;
+    const server = await serve((req, res) => {
+      if (req.path.endsWith('/dead') || req.path === '/version' || (req.path.endsWith('/flaky') && flaky++ < 2)) res.socket?.destroy();
+      else sendJson(res, 200, {kind: 'Pod', metadata: {name: 'p'}});
+    });
+    const client = clientFor(server);
+    const heard: string[] = [];
+    client.onUnreachable((err) => heard.push(`${err.reason} ${err.object}`));
+    expect((await client.get(RESOURCES.pods, 'flaky', 'ml')).metadata?.name).toBe('p');
+    expect(heard).toEqual([]);
+    expect((await failure(client.get(RESOURCES.pods, 'dead', 'ml'))).reason).toBe('ConnectionReset');
+    expect((await failure(client.get(RESOURCES.pods, 'dead', 'ml'))).reason).toBe('ConnectionReset');
+    await failure(client.probe());
+    expect(heard).toEqual(['ConnectionReset pods "dead" in namespace "ml"', 'ConnectionReset pods "dead" in namespace "ml"']);
+    // Refused or reset, the cluster answered nothing: requests still go to it, unlike a silent one.
+    expect(client.silent).toBe(false);
+  });
+
   it('times a request out without sending it again, then fails fast until a probe gets an answer', async () => {
     let silent = true;
     const server = await serve((req, res) => {
@@ -110,7 +129,7 @@ describe('ClusterClient retries', () => {
     });
     const client = clientFor(server, {requestTimeoutMs: 100});
     const heard: string[] = [];
-    client.onSilence((err) => heard.push(err.reason));
+    client.onUnreachable((err) => heard.push(err.reason));
     const started = Date.now();
     const first = await failure(client.get(RESOURCES.pods, 'p', 'ml'));
     expect([first.code, first.reason, first.unreachable, first.detail]).toEqual([undefined, 'Timeout', true, 'no answer within 0.1s (--request-timeout)']);

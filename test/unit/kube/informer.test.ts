@@ -203,6 +203,46 @@ describe('the watch cache when a watch fails', () => {
     expect(server.requests.slice(before).filter((r) => !r.query.get('watch'))).toEqual([]);
     stop.abort();
   });
+
+  it('drops a stream its cluster went out of reach behind, reads from the server until the watch is taken again, and has the new one replay what the old never carried', async () => {
+    const cm = (name: string, rv: string) => ({metadata: {name, namespace: NS, resourceVersion: rv, labels: {'superskyray.io/managed-by': 'x'}}});
+    let release!: () => void;
+    const taken = new Promise<void>((resolve) => (release = resolve));
+    const watchedFrom: string[] = [];
+    const server = await TestApiServer.start(async (req, res) => {
+      if (!req.query.get('watch')) return sendJson(res, 200, {metadata: {resourceVersion: '1'}, items: [cm('cm', '1')]});
+      watchedFrom.push(req.query.get('resourceVersion') ?? '');
+      // The first stream stays open and carries nothing, as a half-open connection does; cm2 is
+      // made meanwhile, and only a new watch from resourceVersion 1 is told.
+      if (watchedFrom.length === 1) {
+        res.writeHead(200, {'content-type': 'application/json'});
+        return;
+      }
+      await taken;
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.write(`${JSON.stringify({type: 'ADDED', object: cm('cm2', '2')})}\n`);
+    });
+    const {client, cache, stop} = cachedConfigMaps(server);
+    await cache.start(stop.signal).listed;
+    await waitFor('the first watch open', () => (watchedFrom.length === 1 ? true : undefined), {timeoutMs: 5000, intervalMs: 10});
+    const names = async () => (await client.list(RESOURCES.configmaps, {namespace: NS, labelSelector: 'superskyray.io/managed-by=x'})).items.map((o: KubeObject) => o.metadata?.name);
+    const reads = () => server.requests.filter((r) => !r.query.get('watch')).length;
+    expect(await names()).toEqual(['cm']);
+    expect(reads()).toBe(1);
+
+    cache.suspect();
+    expect(cache.informers[0]!.usable).toBe(false);
+    // Not from the store, which may be stale: from the server, which says cm too (its list is fixed).
+    expect(await names()).toEqual(['cm']);
+    expect(reads()).toBe(2);
+    await waitFor('the stream dropped and the watch asked again', () => (watchedFrom.length === 2 ? true : undefined), {timeoutMs: 5000, intervalMs: 10});
+    release();
+    await waitFor('the store to hold what the dead stream never carried', async () => (cache.informers[0]!.usable && (await names()).includes('cm2') ? true : undefined), {timeoutMs: 5000, intervalMs: 10});
+    expect(reads()).toBe(2);
+    // Resumed from where it was: nothing relisted, nothing replayed twice.
+    expect(watchedFrom).toEqual(['1', '1']);
+    stop.abort();
+  });
 });
 
 describe('which reads the watch cache answers', () => {
