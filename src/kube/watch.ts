@@ -51,7 +51,7 @@ export async function watchResource<T extends KubeObject>(
   let resourceVersion: string | undefined;
   let failures = 0;
   while (!signal.aborted) {
-    let connection: AbortController | undefined;
+    const connection = new AbortController();
     try {
       if (resourceVersion === undefined) {
         const list = await client.list<T>(type, {...selectors, signal, fromServer: true, ...(options.keep ? {keep: options.keep} : {})});
@@ -61,14 +61,12 @@ export async function watchResource<T extends KubeObject>(
       }
       const started = Date.now();
       let received = 0;
-      const dropping = new AbortController();
-      connection = dropping;
-      handlers.onConnection?.(() => dropping.abort());
+      handlers.onConnection?.(() => connection.abort());
       const events = client.watch<T>(type, {
         ...selectors,
         resourceVersion,
         timeoutSeconds: options.timeoutSeconds,
-        signal: AbortSignal.any([signal, dropping.signal]),
+        signal: AbortSignal.any([signal, connection.signal]),
         onConnected: () => handlers.onAnswer?.(),
       });
       for await (const event of events) {
@@ -85,7 +83,7 @@ export async function watchResource<T extends KubeObject>(
     } catch (thrown) {
       if (signal.aborted) return;
       // Dropped on purpose: resumed at once, from where it was.
-      if (connection?.signal.aborted) continue;
+      if (connection.signal.aborted) continue;
       const err = normaliseError(thrown, {context: client.context});
       if (err.code === 410) {
         resourceVersion = undefined;
